@@ -1,0 +1,71 @@
+"""Ruta: the application factory. Wiring only; each step is a named function."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from config import INSTANCE_DIR, Settings
+
+
+def create_app(settings: Settings | None = None, *, for_cli: bool = False) -> Flask:
+    """Build the app. A server refuses to start without working keys; the CLI may,
+    so that `keys init` and `db upgrade` can run first."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.from_mapping(settings.to_flask())
+    register_extensions(app)
+    register_security(app, for_cli=for_cli)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401  (every mapper known before first use)
+    from app.extensions import babel, csrf, db, limiter, login, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    login.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+
+
+def configure_engine(engine: Any) -> None:
+    from app.db_setup import configure_sqlite
+
+    if engine.dialect.name == "sqlite":
+        configure_sqlite(engine)
+
+
+def register_security(app: Flask, *, for_cli: bool) -> None:
+    from app.security import load_keys, require_secret_key
+
+    require_secret_key(app, strict=not for_cli)
+    load_keys(app, strict=not for_cli)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.api import bp as api_bp
+    from app.extensions import csrf
+
+    csrf.exempt(api_bp)  # bearer tokens, not cookies: no CSRF exposure
+    app.register_blueprint(api_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from app.errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from app.commands import register
+
+    register(app)

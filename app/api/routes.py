@@ -1,0 +1,163 @@
+"""API endpoints. Each parses, authorises through the service, commits once, answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, jsonify, request
+from marshmallow import Schema
+from werkzeug.exceptions import BadRequest
+
+from app.api import bp
+from app.api.auth import actor_for, client_ip, current_api_user
+from app.api.schemas import InstitutionListOut, TokenIn, TokenOut
+from app.audit.service import Actor, record_event
+from app.auth.service import AuthenticationFailed, authenticate, find_user, issue_token
+from app.cases import service as cases
+from app.cases.records import case_record, case_summary
+from app.cases.schemas import (
+    CaseListOut,
+    CaseOut,
+    IncidentCreatedOut,
+    IncidentIn,
+    IntakeIn,
+    IntakeOut,
+    SearchIn,
+)
+from app.common import parse_uuid
+from app.crypto.service import get_keyring
+from app.extensions import db, limiter
+from app.referrals.directory import list_institutions
+
+
+def json_body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return data
+
+
+def load(schema: type[Schema], data: Any) -> dict[str, Any]:
+    return schema().load(data)  # type: ignore[no-any-return]
+
+
+def answer(schema: type[Schema], payload: Any, status: int = 200) -> Response:
+    response = jsonify(schema().dump(payload))
+    response.status_code = status
+    return response
+
+
+def audit(action: str, **details: Any) -> None:
+    record_event(
+        db.session, get_keyring().audit_key, actor_for(current_api_user()), action, **details
+    )
+
+
+# ---- authentication --------------------------------------------------------------------
+
+
+@bp.post("/auth/token", endpoint="issue_token")
+@limiter.limit("20 per minute")
+def issue_token_endpoint() -> Response:
+    data = load(TokenIn, json_body())
+    ring = get_keyring()
+    try:
+        user = authenticate(
+            db.session,
+            ring,
+            data["username"],
+            data["password"],
+            data.get("otp"),
+            current_app.config["RUTA_REQUIRE_MFA"],
+        )
+    except AuthenticationFailed:
+        db.session.rollback()
+        known = find_user(db.session, data["username"])
+        actor = Actor(known.id if known else None, data["username"][:60], None, None, client_ip())
+        record_event(db.session, ring.audit_key, actor, "login_failed", object_type="api")
+        db.session.commit()
+        raise
+    token, row = issue_token(db.session, user, current_app.config["RUTA_TOKEN_LIFETIME"])
+    record_event(db.session, ring.audit_key, actor_for(user), "login", object_type="api")
+    db.session.commit()
+    return answer(TokenOut, {"token": token, "expires_at": row.expires_at.isoformat()})
+
+
+# ---- directory -------------------------------------------------------------------------
+
+
+@bp.get("/institutions")
+def institutions() -> Response:
+    return answer(InstitutionListOut, {"items": list_institutions(db.session)})
+
+
+# ---- cases -----------------------------------------------------------------------------
+
+
+@bp.post("/cases")
+def open_case() -> Response:
+    intake = load(IntakeIn, json_body())
+    user = current_api_user()
+    result = cases.open_case(
+        db.session, get_keyring(), user, intake, current_app.config["RUTA_DEPARTMENT"]
+    )
+    action = "case_update" if result.matched_existing else "case_create"
+    audit(
+        action,
+        object_type="case",
+        object_id=result.case.id,
+        case_id=result.case.id,
+        detail="matched_intake" if result.matched_existing else "opened",
+    )
+    db.session.commit()
+    payload: dict[str, Any] = {
+        "id": str(result.case.id),
+        "number": result.case.number,
+        "matched_existing": result.matched_existing,
+    }
+    if result.status_code:
+        payload.update(status_code=result.status_code, status_pin=result.status_pin)
+    return answer(IntakeOut, payload, 201)
+
+
+@bp.get("/cases")
+def search_cases() -> Response:
+    query = load(SearchIn, request.args.to_dict())
+    found = cases.search_cases(db.session, get_keyring(), current_api_user(), **query)
+    audit("case_search", object_type="case", detail=f"results={len(found)}")
+    db.session.commit()
+    return answer(CaseListOut, {"items": [case_summary(case) for case in found]})
+
+
+@bp.get("/cases/<case_id>")
+def read_case(case_id: str) -> Response:
+    case = cases.get_case_for(db.session, current_api_user(), parse_uuid(case_id), full=True)
+    record = case_record(get_keyring(), case)
+    # The read is on the record, committed, before a byte of the case leaves the server.
+    audit("case_view", object_type="case", object_id=case.id, case_id=case.id)
+    db.session.commit()
+    return answer(CaseOut, record)
+
+
+@bp.post("/cases/<case_id>/incidents")
+def add_incident(case_id: str) -> Response:
+    data = load(IncidentIn, json_body())
+    incident = cases.add_incident(
+        db.session, get_keyring(), current_api_user(), parse_uuid(case_id), data
+    )
+    audit(
+        "case_update",
+        object_type="incident",
+        object_id=incident.id,
+        case_id=incident.case_id,
+        detail="incident_added",
+    )
+    payload = {
+        "id": str(incident.id),
+        "case_id": str(incident.case_id),
+        "occurred_on": incident.occurred_on.isoformat(),
+        "violence_types": incident.violence_types,
+        "gbvims_type": incident.gbvims_type,
+    }
+    db.session.commit()
+    return answer(IncidentCreatedOut, payload, 201)

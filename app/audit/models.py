@@ -1,0 +1,49 @@
+"""The audit log: append-only rows chained by HMAC."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.common import UTCDateTime, utcnow
+from app.extensions import db
+
+
+class AuditEvent(db.Model):
+    """Who did what to which object, when and from where. Never case content."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    username: Mapped[str | None] = mapped_column(String(60), index=True)
+    institution: Mapped[str | None] = mapped_column(String(20))
+    role: Mapped[str | None] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    object_type: Mapped[str | None] = mapped_column(String(30))
+    object_id: Mapped[str | None] = mapped_column(String(40))
+    case_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    # Codes and counts only (e.g. "status=accepted"): never a name or narrative.
+    detail: Mapped[str | None] = mapped_column(String(200))
+    prev_hmac: Mapped[str] = mapped_column(String(64))
+    hmac: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(db.Model):
+    """The chain's last link. Locked by every writer so links never fork; it also
+    shows when rows were cut off the end of the chain."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), default=0
+    )
+    last_hmac: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)

@@ -1,0 +1,119 @@
+"""Institutions of the network, their users, and API tokens."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.common import UTCDateTime, utcnow
+from app.extensions import db
+
+if TYPE_CHECKING:
+    from app.referrals.models import Service
+
+ROLES = ("pnc_agent", "health_staff", "womens_office", "supervisor", "admin")
+CASE_ROLES = frozenset({"pnc_agent", "health_staff", "womens_office"})
+
+INSTITUTION_KINDS = (
+    "pnc_family_unit",
+    "health_unit",
+    "womens_office",
+    "prosecutor",
+    "court",
+    "legal_aid",
+    "forensic",
+    "shelter",
+    "coordination",
+    "system",
+)
+
+# DOMAIN.md: which institution kinds a role may belong to. A supervisor may sit anywhere
+# except the system institution; an administrator only there.
+ROLE_KINDS: dict[str, frozenset[str]] = {
+    "pnc_agent": frozenset({"pnc_family_unit"}),
+    "health_staff": frozenset({"health_unit", "forensic"}),
+    "womens_office": frozenset({"womens_office"}),
+    "supervisor": frozenset(set(INSTITUTION_KINDS) - {"system"}),
+    "admin": frozenset({"system"}),
+}
+
+
+class Municipality(db.Model):
+    __tablename__ = "municipalities"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    department: Mapped[str] = mapped_column(String(40), index=True)
+
+
+class Institution(db.Model):
+    __tablename__ = "institutions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(160))
+    kind: Mapped[str] = mapped_column(String(30))
+    municipality: Mapped[str] = mapped_column(ForeignKey("municipalities.code"))
+    address: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    hours: Mapped[str | None] = mapped_column(String(120))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    services: Mapped[list[Service]] = relationship(
+        secondary="institution_services", order_by="Service.code", lazy="selectin"
+    )
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120), default="")
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The TOTP secret is encrypted under the user's own data key.
+    data_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_keys.id"))
+    totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_enrolled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Last accepted TOTP time step: a code at or before it is a replay.
+    totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped by logout-everywhere, disabling, password or role change: every session
+    # and token issued under an older stamp stops working at once.
+    security_stamp: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    @property
+    def has_case_role(self) -> bool:
+        return self.role in CASE_ROLES
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # SHA-256 of the token: a database copy yields no usable token.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    security_stamp: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)

@@ -1,0 +1,189 @@
+"""Users, credentials and API tokens. No Flask request here: callers pass what it needs."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.auth import totp
+from app.auth.models import ROLE_KINDS, ROLES, ApiToken, Institution, User
+from app.auth.passwords import hash_password, verify_password
+from app.common import Conflict, DomainError, InvalidInput, utcnow
+from app.crypto.keyring import KeyRing
+from app.crypto.models import DataKey
+from app.crypto.service import cipher_for, create_data_key
+
+USERNAME_MAX = 60
+
+
+class AuthenticationFailed(DomainError):
+    """One answer for unknown user, wrong password, wrong or replayed code, disabled."""
+
+    code = "invalid_credentials"
+    status = 401
+
+
+@dataclass(frozen=True)
+class NewUser:
+    user: User
+    totp_secret: str | None
+    one_time_password: str | None = None
+
+
+def normalise_username(username: str) -> str:
+    return (username or "").strip().lower()
+
+
+def _check_new_user(
+    session: Session,
+    username: str,
+    role: str,
+    institution: Institution | None,
+    institution_code: str,
+) -> Institution:
+    if (
+        not username
+        or len(username) > USERNAME_MAX
+        or not all(ch.isalnum() or ch in "._-" for ch in username)
+    ):
+        raise InvalidInput("bad username", {"username": ["Use letters, digits, '.', '_' or '-'."]})
+    if role not in ROLES:
+        raise InvalidInput(
+            f"unknown role {role!r}", {"role": [f"Choose one of {', '.join(ROLES)}."]}
+        )
+    if institution is None:
+        raise InvalidInput(
+            f"unknown institution {institution_code!r}", {"institution": ["Unknown institution."]}
+        )
+    if institution.kind not in ROLE_KINDS[role]:
+        raise InvalidInput(
+            f"role {role} does not fit institution kind {institution.kind}",
+            {"role": [f"A {role} cannot belong to a {institution.kind} institution."]},
+        )
+    exists = session.execute(select(User.id).where(User.username == username)).first()
+    if exists:
+        raise Conflict(f"user {username!r} already exists", {"username": ["Already taken."]})
+    return institution
+
+
+def create_user(
+    session: Session,
+    ring: KeyRing,
+    *,
+    username: str,
+    institution_code: str,
+    role: str,
+    display_name: str = "",
+    password: str | None = None,
+    with_totp: bool = True,
+) -> NewUser:
+    """Without a password the user gets a one-time one and must change it at first login."""
+    username = normalise_username(username)
+    institution = session.execute(
+        select(Institution).where(Institution.code == institution_code.strip().upper())
+    ).scalar_one_or_none()
+    institution = _check_new_user(session, username, role, institution, institution_code)
+    one_time = None if password else secrets.token_urlsafe(12)
+    key_row, cipher = create_data_key(session, ring)
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        institution_id=institution.id,
+        role=role,
+        password_hash=hash_password(password or one_time or ""),
+        must_change_password=password is None,
+        data_key_id=key_row.id,
+    )
+    session.add(user)
+    session.flush()
+    secret = totp.new_secret() if with_totp else None
+    if secret:
+        user.totp_secret_enc = cipher.seal("users", user.id, "totp_secret", secret)
+        # Secrets handed over in person are ready at once; others enrol at first login.
+        user.totp_enrolled = password is not None
+    session.flush()
+    return NewUser(user, secret, one_time)
+
+
+def totp_secret_of(session: Session, ring: KeyRing, user: User) -> str | None:
+    if user.totp_secret_enc is None:
+        return None
+    key_row = session.get_one(DataKey, user.data_key_id)
+    return cipher_for(ring, key_row).open_text(
+        "users", user.id, "totp_secret", user.totp_secret_enc
+    )
+
+
+def find_user(session: Session, username: str) -> User | None:
+    stmt = select(User).where(User.username == normalise_username(username))
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def authenticate(
+    session: Session,
+    ring: KeyRing,
+    username: str,
+    password: str,
+    otp: str | None,
+    require_mfa: bool,
+) -> User:
+    """Check password and, when required, a fresh TOTP code. Raises one generic error."""
+    user = find_user(session, username) if len(username or "") <= USERNAME_MAX else None
+    password_ok = verify_password(user.password_hash if user else None, password or "")
+    if user is None or not password_ok or not user.active:
+        raise AuthenticationFailed("invalid credentials")
+    if require_mfa or user.totp_enrolled:
+        secret = totp_secret_of(session, ring, user)
+        step = totp.accepted_step(secret, otp or "", user.totp_last_step) if secret else None
+        if step is None:
+            raise AuthenticationFailed("invalid credentials")
+        user.totp_last_step = step
+    user.last_login_at = utcnow()
+    return user
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(session: Session, user: User, lifetime: timedelta) -> tuple[str, ApiToken]:
+    token = secrets.token_urlsafe(32)
+    row = ApiToken(
+        user_id=user.id,
+        token_hash=token_digest(token),
+        security_stamp=user.security_stamp,
+        expires_at=utcnow() + lifetime,
+    )
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def user_for_token(session: Session, token: str, now: datetime | None = None) -> User | None:
+    """The live user behind a bearer token, or None (expired, revoked, stamp changed)."""
+    if not token or len(token) > 200:
+        return None
+    row = session.execute(
+        select(ApiToken).where(ApiToken.token_hash == token_digest(token))
+    ).scalar_one_or_none()
+    now = now or utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    user = row.user
+    if not user.active or row.security_stamp != user.security_stamp:
+        return None
+    return user
+
+
+def end_all_sessions(user: User) -> None:
+    """Every session and token issued before this moment stops working."""
+    user.security_stamp += 1
+
+
+def count_users(session: Session) -> int:
+    return session.execute(select(func.count()).select_from(User)).scalar_one()

@@ -1,0 +1,171 @@
+"""The single record: survivor, case, parties, incidents and consent.
+
+Identity, perpetrator details and narratives are ciphertext (`*_enc`, sealed with the
+case's data key). Plain columns hold only what statistics and inboxes need.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Table,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.auth.models import Institution
+from app.common import UTCDateTime, new_id, utcnow
+from app.crypto.models import DataKey
+from app.extensions import db
+
+
+class Survivor(db.Model):
+    __tablename__ = "survivors"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    given_names_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    family_names_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    dui_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    birth_date_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    address_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    safe_contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    dui_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
+    name_dob_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
+    sex: Mapped[str] = mapped_column(String(1))
+    birth_year: Mapped[int | None] = mapped_column(SmallInteger)
+    municipality: Mapped[str] = mapped_column(ForeignKey("municipalities.code"))
+    disability: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseNumberCounter(db.Model):
+    """One row per department and year; incremented in place so numbers never repeat."""
+
+    __tablename__ = "case_number_counters"
+
+    department: Mapped[str] = mapped_column(String(8), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Case(db.Model):
+    __tablename__ = "cases"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    survivor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("survivors.id"), unique=True)
+    data_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_keys.id"))
+    status: Mapped[str] = mapped_column(String(12), default="open", index=True)
+    risk_level: Mapped[str | None] = mapped_column(String(10), index=True)
+    mandatory_report: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Current consent, copied from the newest Consent row so statistics filter cheaply.
+    consent_network: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_statistics: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    consent_police: Mapped[bool] = mapped_column(Boolean, default=False)
+    opened_by_institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    opened_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    status_code_bidx: Mapped[str] = mapped_column(String(32), unique=True)
+    status_pin_hash: Mapped[str] = mapped_column(String(200))
+    close_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    survivor: Mapped[Survivor] = relationship(lazy="raise")
+    data_key: Mapped[DataKey] = relationship(lazy="raise")
+    incidents: Mapped[list[Incident]] = relationship(
+        back_populates="case", order_by="Incident.occurred_on", lazy="raise"
+    )
+    parties: Mapped[list[CaseParty]] = relationship(order_by="CaseParty.since", lazy="raise")
+    consents: Mapped[list[Consent]] = relationship(order_by="Consent.recorded_at", lazy="raise")
+
+    # Optimistic locking: an UPDATE from a stale read matches no row and raises.
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+
+
+class CaseParty(db.Model):
+    """Why and since when an institution takes part in a case; access follows from it."""
+
+    __tablename__ = "case_parties"
+    __table_args__ = (Index("ix_case_parties_institution_case", "institution_id", "case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    reason: Mapped[str] = mapped_column(String(20))
+    referral_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the access ends (a declined or cancelled referral); NULL while it lasts.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    added_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)
+
+
+incident_violence_types = Table(
+    "incident_violence_types",
+    db.metadata,
+    Column("incident_id", ForeignKey("incidents.id"), primary_key=True),
+    Column("violence_type", String(20), primary_key=True, index=True),
+)
+
+
+class Incident(db.Model):
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_occurred_municipality", "occurred_on", "municipality"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    occurred_on: Mapped[date] = mapped_column(Date)
+    reported_on: Mapped[date] = mapped_column(Date)
+    municipality: Mapped[str] = mapped_column(ForeignKey("municipalities.code"))
+    place_type: Mapped[str | None] = mapped_column(String(12))
+    # Space-separated codes, kept with the row for display; the table above is for counting.
+    violence_codes: Mapped[str] = mapped_column(String(120))
+    penetration: Mapped[bool | None] = mapped_column(Boolean)
+    perpetrator_relationship: Mapped[str] = mapped_column(String(20))
+    perpetrator_details_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    weapon: Mapped[str | None] = mapped_column(String(10))
+    children_present: Mapped[bool | None] = mapped_column(Boolean)
+    narrative_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    age_group: Mapped[str | None] = mapped_column(String(6))
+    gbvims_type: Mapped[str] = mapped_column(String(24))
+    context: Mapped[str | None] = mapped_column(String(24))
+    entry_institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    recorded_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="incidents", lazy="raise")
+    entry_institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)
+
+    @property
+    def violence_types(self) -> list[str]:
+        return self.violence_codes.split()
+
+
+class Consent(db.Model):
+    """Each recording or revocation is a new row; the newest one is in force."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    share_with_network: Mapped[bool] = mapped_column(Boolean)
+    statistics: Mapped[bool] = mapped_column(Boolean)
+    police: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_by_institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))

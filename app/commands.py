@@ -1,0 +1,138 @@
+"""The command line of CONTRACT.md §2: keys, users, demo and audit."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from app.audit.service import verify_chain
+from app.auth.service import create_user
+from app.common import DomainError
+from app.crypto.keyring import KeyMaterial, KeyRing, write_key_file
+from app.crypto.service import count_keys_to_rewrap, get_keyring, rewrap_all
+from app.demo import load_demo_users, load_directory
+from app.extensions import db
+
+keys_cli = AppGroup("keys", help="Key-encryption keys and the Flask secret.")
+users_cli = AppGroup("users", help="User accounts.")
+demo_cli = AppGroup("demo", help="The Sonsonate demo network.")
+audit_cli = AppGroup("audit", help="The audit log.")
+
+DEMO_LOGINS_FILE = "demo-logins.txt"
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+@keys_cli.command("init")
+def keys_init() -> None:
+    """Create the key file (mode 0600) and the Flask secret, if missing."""
+    key_file: Path = current_app.config["RUTA_KEY_FILE"]
+    secret_file: Path = current_app.config["RUTA_SECRET_FILE"]
+    if key_file.exists():
+        ring = KeyRing(key_file)
+        click.echo(f"key file exists: {key_file} (active key {ring.active_kek_id})")
+    else:
+        material = KeyMaterial.generate()
+        write_key_file(key_file, material)
+        click.echo(f"created key file {key_file} (active key {material.active_kek_id})")
+    if not secret_file.exists() and not os.environ.get("RUTA_SECRET_KEY"):
+        _write_private(secret_file, secrets.token_hex(32))
+        click.echo(f"created secret key file {secret_file}")
+
+
+@keys_cli.command("rotate")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000))
+def keys_rotate(batch: int) -> None:
+    """Make a new active KEK and re-wrap every data key under it (resumable)."""
+    ring = get_keyring()
+    new_id = ring.rotate()
+    total = count_keys_to_rewrap(db.session, new_id)
+    click.echo(f"new active key {new_id}; {total} data keys to re-wrap")
+    with click.progressbar(length=total, label="re-wrapping", file=sys.stderr) as bar:
+        done = rewrap_all(db.session, ring, batch, bar.update)
+    click.echo(f"done: {done} data keys now under {new_id}")
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--institution", required=True, help="Institution code, e.g. PNC-SON")
+@click.option(
+    "--role", required=True, help="pnc_agent, health_staff, womens_office, supervisor, admin"
+)
+@click.option("--name", default="", help="Display name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
+def users_create(
+    username: str, institution: str, role: str, name: str, password_stdin: bool
+) -> None:
+    """Create a user; prints one JSON line with the TOTP secret to hand over in person."""
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    try:
+        new = create_user(
+            db.session,
+            get_keyring(),
+            username=username,
+            institution_code=institution,
+            role=role,
+            display_name=name,
+            password=password,
+            with_totp=current_app.config["RUTA_REQUIRE_MFA"],
+        )
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from None
+    line = {"id": new.user.id, "username": new.user.username, "totp_secret": new.totp_secret}
+    if new.one_time_password:
+        line["one_time_password"] = new.one_time_password
+    click.echo(json.dumps(line))
+
+
+@demo_cli.command("load")
+def demo_load() -> None:
+    """Load the demo network and users (idempotent); prints logins only when it creates them."""
+    load_directory(db.session)
+    password = os.environ.get("RUTA_DEMO_PASSWORD") or secrets.token_urlsafe(12)
+    created = load_demo_users(
+        db.session, get_keyring(), password, with_totp=current_app.config["RUTA_REQUIRE_MFA"]
+    )
+    db.session.commit()
+    if not created:
+        click.echo("demo network present; demo users exist already")
+        return
+    lines = [f"Demo logins (password for all: {password})"]
+    lines += [
+        f"  {login.username:<12} {login.role:<14} {login.institution:<8} "
+        f"TOTP secret: {login.totp_secret or '-'}"
+        for login in created
+    ]
+    text = "\n".join(lines) + "\n"
+    _write_private(Path(current_app.instance_path) / DEMO_LOGINS_FILE, text)
+    click.echo(text)
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check the audit hash chain; exit 1 naming the first broken event."""
+    result = verify_chain(db.session, get_keyring().audit_key)
+    if result.ok:
+        click.echo(f"ok {result.events} events")
+        return
+    click.echo(f"broken at event {result.broken_event_id}: {result.problem}", err=True)
+    sys.exit(1)
+
+
+def register(app: Flask) -> None:
+    for group in (keys_cli, users_cli, demo_cli, audit_cli):
+        app.cli.add_command(group)

@@ -1,0 +1,34 @@
+"""Wrapped data keys and the start-up canary."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import LargeBinary, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.common import UTCDateTime, new_id, utcnow
+from app.extensions import db
+
+
+class DataKey(db.Model):
+    __tablename__ = "data_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    # Which KEK wraps it: `keys rotate` re-wraps every row whose KEK is not the active one.
+    kek_id: Mapped[str] = mapped_column(String(32), index=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CryptoCanary(db.Model):
+    """Known values made with the keys: a key file that cannot open them stops start-up."""
+
+    __tablename__ = "crypto_canary"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kek_blob: Mapped[bytes] = mapped_column(LargeBinary)
+    index_check: Mapped[str] = mapped_column(String(64))
+    audit_check: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,157 @@
+"""The Sonsonate demo network (DOMAIN.md): municipalities, services, institutions, users."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.models import Institution, Municipality, User
+from app.auth.service import create_user
+from app.crypto.keyring import KeyRing
+from app.referrals.models import Service
+
+SONSONATE_MUNICIPALITIES = (
+    "Acajutla",
+    "Armenia",
+    "Caluco",
+    "Cuisnahuat",
+    "Izalco",
+    "Juayúa",
+    "Nahuizalco",
+    "Nahulingo",
+    "Salcoatitán",
+    "San Antonio del Monte",
+    "San Julián",
+    "Santa Catarina Masahuat",
+    "Santa Isabel Ishuatán",
+    "Santo Domingo de Guzmán",
+    "Sonsonate",
+    "Sonzacate",
+)
+
+SERVICES = {
+    "medical": ("Atención médica", "Medical care"),
+    "forensic_exam": ("Peritaje forense", "Forensic examination"),
+    "psychological": ("Atención psicológica", "Psychological care"),
+    "legal_aid": ("Asesoría jurídica", "Legal aid"),
+    "police_complaint": ("Denuncia policial", "Police complaint"),
+    "prosecution": ("Acción fiscal", "Prosecution"),
+    "protection_measures": ("Medidas de protección", "Protection measures"),
+    "shelter": ("Albergue", "Shelter"),
+    "social_support": ("Apoyo social", "Social support"),
+    "economic_empowerment": ("Autonomía económica", "Economic empowerment"),
+    "child_protection": ("Protección de la niñez", "Child protection"),
+    "other": ("Otro", "Other"),
+}
+
+KIND_SERVICES = {
+    "pnc_family_unit": ("police_complaint", "protection_measures"),
+    "health_unit": ("medical", "psychological"),
+    "forensic": ("forensic_exam",),
+    "womens_office": (
+        "psychological",
+        "legal_aid",
+        "social_support",
+        "economic_empowerment",
+        "shelter",
+    ),
+    "prosecutor": ("prosecution", "protection_measures"),
+    "legal_aid": ("legal_aid", "child_protection"),
+    "court": ("protection_measures",),
+    "coordination": ("other",),
+    "system": (),
+}
+
+INSTITUTIONS = (
+    ("PNC-SON", "PNC — UNIMUJER-ODAC Sonsonate", "pnc_family_unit", "Sonsonate"),
+    ("PNC-ACA", "PNC — Unidad de Familia Acajutla", "pnc_family_unit", "Acajutla"),
+    ("PNC-SZC", "PNC — Unidad de Familia Sonzacate", "pnc_family_unit", "Sonzacate"),
+    ("HOSP-SON", "Hospital Nacional de Sonsonate", "health_unit", "Sonsonate"),
+    ("US-SON", "Unidad de Salud Sonsonate", "health_unit", "Sonsonate"),
+    ("US-ACA", "Unidad de Salud Acajutla", "health_unit", "Acajutla"),
+    ("US-SZC", "Unidad de Salud Sonzacate", "health_unit", "Sonzacate"),
+    ("IML-SON", "Medicina Legal Sonsonate", "forensic", "Sonsonate"),
+    ("UMM-SON", "Unidad Municipal de la Mujer Sonsonate", "womens_office", "Sonsonate"),
+    ("UMM-ACA", "Unidad Municipal de la Mujer Acajutla", "womens_office", "Acajutla"),
+    ("UMM-SZC", "Unidad Municipal de la Mujer Sonzacate", "womens_office", "Sonzacate"),
+    ("ISDEMU-SON", "ISDEMU Sonsonate", "womens_office", "Sonsonate"),
+    ("FGR-SON", "Fiscalía — Unidad de Atención a la Mujer", "prosecutor", "Sonsonate"),
+    ("PGR-SON", "Procuraduría — Unidad de Género", "legal_aid", "Sonsonate"),
+    ("JUZ-SON", "Juzgado Especializado para una Vida Libre de Violencia", "court", "Sonsonate"),
+    ("RED-SON", "Red Interinstitucional de Atención de Sonsonate", "coordination", "Sonsonate"),
+    ("SYS", "Administración del sistema", "system", "Sonsonate"),
+)
+
+# Emergency services keep 24-hour hours; offices keep office hours.
+ALL_DAY_KINDS = {"pnc_family_unit", "health_unit", "forensic"}
+
+DEMO_USERS = (
+    ("agente.pnc", "PNC-SON", "pnc_agent", "Agente PNC (demo)"),
+    ("salud.son", "US-SON", "health_staff", "Personal de salud (demo)"),
+    ("mujer.son", "UMM-SON", "womens_office", "Unidad de la Mujer (demo)"),
+    ("supervisora", "RED-SON", "supervisor", "Supervisora (demo)"),
+    ("admin", "SYS", "admin", "Administración (demo)"),
+)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    role: str
+    institution: str
+    totp_secret: str | None
+
+
+def municipality_code(name: str) -> str:
+    from app.crypto.blind_index import normalise_name
+
+    return normalise_name(name).replace(" ", "_")
+
+
+def load_directory(session: Session) -> None:
+    """Municipalities, services and institutions; existing rows are left as they are."""
+    for name in SONSONATE_MUNICIPALITIES:
+        code = municipality_code(name)
+        if session.get(Municipality, code) is None:
+            session.add(Municipality(code=code, name=name, department="Sonsonate"))
+    for code, (name_es, name_en) in SERVICES.items():
+        if session.get(Service, code) is None:
+            session.add(Service(code=code, name_es=name_es, name_en=name_en))
+    session.flush()
+    for code, name, kind, municipality in INSTITUTIONS:
+        if session.execute(select(Institution.id).where(Institution.code == code)).first():
+            continue
+        institution = Institution(
+            code=code,
+            name=name,
+            kind=kind,
+            municipality=municipality_code(municipality),
+            hours="24 horas" if kind in ALL_DAY_KINDS else "Lunes a viernes, 8:00–16:00",
+        )
+        institution.services = [session.get(Service, s) for s in KIND_SERVICES[kind]]  # type: ignore[misc]
+        session.add(institution)
+    session.flush()
+
+
+def load_demo_users(
+    session: Session, ring: KeyRing, password: str, with_totp: bool
+) -> list[DemoLogin]:
+    """Creates the demo users that do not exist yet; returns only those it created."""
+    created = []
+    for username, institution, role, display in DEMO_USERS:
+        if session.execute(select(User.id).where(User.username == username)).first():
+            continue
+        new = create_user(
+            session,
+            ring,
+            username=username,
+            institution_code=institution,
+            role=role,
+            display_name=display,
+            password=password,
+            with_totp=with_totp,
+        )
+        created.append(DemoLogin(username, role, institution, new.totp_secret))
+    return created

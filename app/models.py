@@ -1,0 +1,9 @@
+"""Imports every model module so that the mappers and Alembic see the whole schema."""
+
+from app.audit import models as audit_models
+from app.auth import models as auth_models
+from app.cases import models as case_models
+from app.crypto import models as crypto_models
+from app.referrals import models as referral_models
+
+__all__ = ["audit_models", "auth_models", "case_models", "crypto_models", "referral_models"]

@@ -1,0 +1,127 @@
+"""Configuration read from the environment, typed and checked at start-up.
+
+Every setting named in CONTRACT.md §1 lives here. Secrets are never given a default:
+the Flask secret comes from RUTA_SECRET_KEY or the file `keys init` writes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable application."""
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"expected a boolean (1/0), got {value!r}")
+
+
+def _path(value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else BASE_DIR / path
+
+
+def normalise_database_url(url: str) -> str:
+    """Make a relative SQLite path relative to the repo root, not Flask's instance folder."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(BASE_DIR / url[len(prefix) :])
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        # psycopg 3 is the only PostgreSQL driver we ship.
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def read_secret_key(env: Mapping[str, str], secret_file: Path) -> str | None:
+    if env.get("RUTA_SECRET_KEY"):
+        return env["RUTA_SECRET_KEY"]
+    if secret_file.exists():
+        return secret_file.read_text().strip() or None
+    return None
+
+
+@dataclass
+class Settings:
+    """The settings the app is built from; `to_flask()` gives Flask's config mapping."""
+
+    database_url: str
+    key_file: Path
+    attachments_dir: Path
+    secret_file: Path
+    secret_key: str | None
+    require_mfa: bool
+    redis_url: str | None
+    department: str = "SON"
+    secure_cookies: bool = True
+    testing: bool = False
+    token_lifetime: timedelta = timedelta(hours=12)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        secret_file = _path(env.get("RUTA_SECRET_FILE", "instance/secret_key"))
+        return cls(
+            database_url=normalise_database_url(
+                env.get("DATABASE_URL", "sqlite:///instance/ruta.db")
+            ),
+            key_file=_path(env.get("RUTA_KEY_FILE", "instance/keys/kek")),
+            attachments_dir=_path(env.get("RUTA_ATTACHMENTS_DIR", "instance/attachments")),
+            secret_file=secret_file,
+            secret_key=read_secret_key(env, secret_file),
+            require_mfa=_flag(env.get("RUTA_REQUIRE_MFA"), True),
+            redis_url=env.get("REDIS_URL") or None,
+            department=env.get("RUTA_DEPARTMENT", "SON").upper(),
+            # Cookies travel only over TLS in production; ./run.sh serves plain HTTP locally.
+            secure_cookies=_flag(env.get("RUTA_SECURE_COOKIES"), False),
+        )
+
+    def to_flask(self) -> dict[str, Any]:
+        engine_options: dict[str, Any] = {"pool_pre_ping": True}
+        if self.database_url.startswith("sqlite"):
+            engine_options = {"connect_args": {"timeout": 30}}
+        config: dict[str, Any] = {
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+            "SQLALCHEMY_RECORD_QUERIES": False,
+            "SECRET_KEY": self.secret_key,
+            "RUTA_SECRET_FILE": self.secret_file,
+            "RUTA_KEY_FILE": self.key_file,
+            "RUTA_ATTACHMENTS_DIR": self.attachments_dir,
+            "RUTA_REQUIRE_MFA": self.require_mfa,
+            "RUTA_DEPARTMENT": self.department,
+            "RUTA_TOKEN_LIFETIME": self.token_lifetime,
+            "REDIS_URL": self.redis_url,
+            "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
+            "RATELIMIT_HEADERS_ENABLED": True,
+            "TESTING": self.testing,
+            "SESSION_COOKIE_HTTPONLY": True,
+            # Strict: no cross-site request ever carries the session (CSRF defence in depth).
+            "SESSION_COOKIE_SAMESITE": "Strict",
+            "SESSION_COOKIE_SECURE": self.secure_cookies,
+            "SESSION_COOKIE_NAME": "ruta_session",
+            "REMEMBER_COOKIE_HTTPONLY": True,
+            "REMEMBER_COOKIE_SECURE": self.secure_cookies,
+            "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+            "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+            "JSON_SORT_KEYS": False,
+            "BABEL_DEFAULT_LOCALE": "es",
+            "BABEL_DEFAULT_TIMEZONE": "America/El_Salvador",
+        }
+        config.update(self.extra)
+        return config

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Ruta: run the whole test suite. Arguments go to pytest (./test.sh -k audit -x).
+# Always on SQLite; then on PostgreSQL too when TEST_DATABASE_URL or DATABASE_URL
+# names one (postgresql...). Both runs happen even if the first fails.
+# RUTA_SKIP_BROWSER=1 skips installing Chromium (the browser tests then skip).
+# RUTA_SETUP_ONLY=1 stops after installing (used by the Makefile's lint targets).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV=.venv
+STAMP="$VENV/.requirements-dev.sha256"
+
+# A venv whose interpreter no longer runs (Python upgraded or removed) is rebuilt.
+if ! "$VENV/bin/python" -c '' 2>/dev/null; then
+    if ! command -v python3 >/dev/null; then
+        echo "test.sh: python3 not found; Ruta needs Python 3.11 or newer." >&2
+        exit 1
+    fi
+    if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+        echo "test.sh: Ruta needs Python 3.11 or newer; python3 is $(python3 -V 2>&1)." >&2
+        exit 1
+    fi
+    echo "Creating $VENV ..."
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+fi
+
+# requirements-dev.txt includes requirements.txt, so a change to either reinstalls.
+want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
+if [[ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]]; then
+    echo "Installing requirements-dev.txt ..."
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+    echo "$want" > "$STAMP"
+fi
+
+# .mo files are build products (not in git): compile them when translations exist.
+if [[ -d app/translations ]] && [[ -n "$(find app/translations -name '*.po' -print -quit)" ]]; then
+    "$VENV/bin/pybabel" compile -d app/translations -f -q
+fi
+
+if [[ "${RUTA_SETUP_ONLY:-0}" == 1 ]]; then
+    exit 0
+fi
+
+# Browser tests drive Debian's Chromium (test tools cannot download their own here).
+if [[ "${RUTA_SKIP_BROWSER:-0}" != 1 && ! -x /usr/bin/chromium ]]; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+        echo "Installing Chromium for the browser tests ..."
+        if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+               DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null; then
+            echo "test.sh: WARNING: could not install chromium; browser tests will be skipped." >&2
+            export RUTA_SKIP_BROWSER=1
+        fi
+    else
+        echo "test.sh: WARNING: /usr/bin/chromium missing and cannot apt-get install it" \
+             "(not root); browser tests will be skipped." >&2
+        export RUTA_SKIP_BROWSER=1
+    fi
+fi
+
+# pytest exit 5 means "no tests collected" (e.g. a -k that matches nothing): not a failure.
+run_pytest() {
+    local rc=0
+    "$@" "$VENV/bin/python" -m pytest -q "${pytest_args[@]}" || rc=$?
+    if [[ $rc == 5 ]]; then
+        echo "test.sh: WARNING: pytest collected no tests." >&2
+        rc=0
+    fi
+    return "$rc"
+}
+pytest_args=("$@")
+
+echo "== SQLite =="
+sqlite_rc=0
+run_pytest env -u DATABASE_URL -u TEST_DATABASE_URL || sqlite_rc=$?
+
+pg_url="${TEST_DATABASE_URL:-${DATABASE_URL:-}}"
+pg_rc=skipped
+if [[ "$pg_url" == postgresql* ]]; then
+    echo "== PostgreSQL =="
+    pg_rc=0
+    # DATABASE_URL is unset so the tests can only touch the test database.
+    run_pytest env -u DATABASE_URL TEST_DATABASE_URL="$pg_url" || pg_rc=$?
+fi
+
+echo "== Summary =="
+echo "SQLite:     $([[ $sqlite_rc == 0 ]] && echo passed || echo "FAILED (exit $sqlite_rc)")"
+case "$pg_rc" in
+    skipped) echo "PostgreSQL: skipped (set TEST_DATABASE_URL=postgresql+psycopg://...)" ;;
+    0)       echo "PostgreSQL: passed" ;;
+    *)       echo "PostgreSQL: FAILED (exit $pg_rc)" ;;
+esac
+if [[ $sqlite_rc == 0 && ( $pg_rc == 0 || $pg_rc == skipped ) ]]; then
+    exit 0
+fi
+exit 1
