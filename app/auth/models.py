@@ -11,6 +11,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common import UTCDateTime, utcnow
+from app.crypto.models import DataKey
 from app.extensions import db
 
 if TYPE_CHECKING:
@@ -94,6 +95,8 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)
+    # Declared so the unit of work inserts the data key before the user that points to it.
+    data_key: Mapped[DataKey] = relationship(lazy="raise")
 
     @property
     def is_active(self) -> bool:  # Flask-Login

@@ -16,6 +16,13 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("ruta-dummy-password-for-timing")
 
 
+def use_fast_hashing_for_tests() -> None:
+    """Cheap argon2 parameters, for the test suite only (it creates thousands of users)."""
+    global _hasher, _DUMMY_HASH
+    _hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    _DUMMY_HASH = _hasher.hash("ruta-dummy-password-for-timing")
+
+
 def check_password_rules(password: str) -> None:
     if len(password) < MIN_LENGTH:
         raise InvalidInput(

@@ -51,7 +51,6 @@ def create_data_key(session: Session, ring: KeyRing) -> tuple[DataKey, FieldCiph
         id=key_id, kek_id=kek_id, wrapped=wrap_data_key(kek_id, ring.kek(kek_id), key_id, key)
     )
     session.add(row)
-    session.flush([row])  # rows that reference it by id may be flushed before it otherwise
     return row, FieldCipher(key_id, key)
 
 

@@ -1,0 +1,203 @@
+"""Fixtures: a fresh app and a migrated database per test, on SQLite or PostgreSQL.
+
+SQLite: the migrations run once into a template file that each test copies.
+PostgreSQL (TEST_DATABASE_URL): the migrations run once into a schema of this run;
+each test starts from emptied tables. Never `create_all`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from app.auth import passwords
+from app.auth.models import User
+from app.auth.service import create_user, issue_token
+from app.crypto.keyring import KeyMaterial, write_key_file
+from app.demo import load_directory
+from app.extensions import db
+from config import Settings
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+USING_PG = PG_URL.startswith("postgresql")
+PASSWORD = "correct horse battery"
+
+passwords.use_fast_hashing_for_tests()
+
+
+def make_settings(tmp: Path, database_url: str, **overrides: Any) -> Settings:
+    key_file = tmp / "keys" / "kek"
+    if not key_file.exists():
+        write_key_file(key_file, KeyMaterial.generate())
+    settings = Settings(
+        database_url=database_url,
+        key_file=key_file,
+        attachments_dir=tmp / "attachments",
+        secret_file=tmp / "secret_key",
+        secret_key="test-secret-" + uuid.uuid4().hex,
+        require_mfa=overrides.pop("require_mfa", False),
+        redis_url=None,
+        testing=True,
+        secure_cookies=False,
+    )
+    settings.extra.update({"RATELIMIT_ENABLED": True, **overrides})
+    return settings
+
+
+def migrate_to_head(settings: Settings) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app(settings, for_cli=True)
+    with app.app_context():
+        upgrade(directory=str(Path(__file__).parent.parent / "migrations"))
+        db.engine.dispose()
+
+
+def _pg_url_with_schema(schema: str) -> str:
+    separator = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """SQLite: a migrated template file. PostgreSQL: a migrated schema of this run."""
+    tmp = tmp_path_factory.mktemp("template")
+    if not USING_PG:
+        path = tmp / "template.db"
+        migrate_to_head(make_settings(tmp, f"sqlite:///{path}"))
+        yield str(path)
+        return
+    schema = f"ruta_test_{os.getpid()}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = _pg_url_with_schema(schema)
+    migrate_to_head(make_settings(tmp, url))
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    admin.dispose()
+
+
+def _empty_pg_tables(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = conn.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                 "AND tablename <> 'alembic_version'")
+        ).scalars().all()
+        conn.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
+        conn.execute(text(
+            "INSERT INTO audit_head (id, last_event_id, last_hmac, count) "
+            "VALUES (1, 0, :genesis, 0)"), {"genesis": "0" * 64})
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(database_template: str, tmp_path: Path) -> str:
+    if USING_PG:
+        _empty_pg_tables(database_template)
+        return database_template
+    path = tmp_path / "ruta.db"
+    shutil.copyfile(database_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    app = create_app(settings)
+    with app.app_context():
+        load_directory(db.session)
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@dataclass
+class Person:
+    """A test user with a ready API token."""
+
+    id: int
+    username: str
+    role: str
+    institution: str
+    token: str
+    totp_secret: str | None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def make_person(app: Flask):
+    """Create a user at an institution and give them a token, the way login would."""
+    counter = iter(range(1, 10_000))
+
+    def make(role: str, institution: str, username: str | None = None) -> Person:
+        name = username or f"{role.replace('_', '')}{next(counter)}.{institution.lower()}"
+        with app.app_context():
+            ring = app.extensions["ruta.keyring"]
+            new = create_user(db.session, ring, username=name, institution_code=institution,
+                              role=role, password=PASSWORD, with_totp=True)
+            token, _ = issue_token(db.session, new.user, app.config["RUTA_TOKEN_LIFETIME"])
+            db.session.commit()
+            return Person(new.user.id, name, role, institution, token, new.totp_secret)
+
+    return make
+
+
+@pytest.fixture
+def pnc(make_person) -> Person:
+    return make_person("pnc_agent", "PNC-SON", "agente.test")
+
+
+@pytest.fixture
+def health(make_person) -> Person:
+    return make_person("health_staff", "US-SON", "salud.test")
+
+
+@pytest.fixture
+def womens(make_person) -> Person:
+    return make_person("womens_office", "UMM-SON", "mujer.test")
+
+
+@pytest.fixture
+def supervisor(make_person) -> Person:
+    return make_person("supervisor", "RED-SON", "supervisora.test")
+
+
+@pytest.fixture
+def admin(make_person) -> Person:
+    return make_person("admin", "SYS", "admin.test")
+
+
+def user_row(app: Flask, username: str) -> User:
+    with app.app_context():
+        user = db.session.query(User).filter_by(username=username).one()
+        db.session.expunge(user)
+        return user
