@@ -31,6 +31,18 @@ def _flag(value: str | None, default: bool) -> bool:
     raise ConfigError(f"expected a boolean (1/0), got {value!r}")
 
 
+def _int(value: str | None, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise ConfigError(f"expected a whole number, got {value!r}") from exc
+    if number <= 0:
+        raise ConfigError(f"expected a positive number, got {value!r}")
+    return number
+
+
 def _path(value: str) -> Path:
     path = Path(value)
     return path if path.is_absolute() else BASE_DIR / path
@@ -70,6 +82,9 @@ class Settings:
     secure_cookies: bool = True
     testing: bool = False
     token_lifetime: timedelta = timedelta(hours=12)
+    idle_timeout: timedelta = timedelta(minutes=30)
+    session_lifetime: timedelta = timedelta(hours=12)
+    break_glass_minutes: int = 60
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -89,6 +104,10 @@ class Settings:
             department=env.get("RUTA_DEPARTMENT", "SON").upper(),
             # Cookies travel only over TLS in production; ./run.sh serves plain HTTP locally.
             secure_cookies=_flag(env.get("RUTA_SECURE_COOKIES"), False),
+            idle_timeout=timedelta(minutes=_int(env.get("RUTA_IDLE_MINUTES"), 30)),
+            session_lifetime=timedelta(hours=_int(env.get("RUTA_SESSION_HOURS"), 12)),
+            token_lifetime=timedelta(hours=_int(env.get("RUTA_TOKEN_HOURS"), 12)),
+            break_glass_minutes=_int(env.get("RUTA_BREAK_GLASS_MINUTES"), 60),
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -106,6 +125,9 @@ class Settings:
             "RUTA_REQUIRE_MFA": self.require_mfa,
             "RUTA_DEPARTMENT": self.department,
             "RUTA_TOKEN_LIFETIME": self.token_lifetime,
+            "RUTA_IDLE_TIMEOUT": self.idle_timeout,
+            "RUTA_SESSION_LIFETIME": self.session_lifetime,
+            "RUTA_BREAK_GLASS_MINUTES": self.break_glass_minutes,
             "REDIS_URL": self.redis_url,
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
             "RATELIMIT_HEADERS_ENABLED": True,
@@ -117,7 +139,8 @@ class Settings:
             "SESSION_COOKIE_NAME": "ruta_session",
             "REMEMBER_COOKIE_HTTPONLY": True,
             "REMEMBER_COOKIE_SECURE": self.secure_cookies,
-            "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+            "PERMANENT_SESSION_LIFETIME": self.session_lifetime,
+            "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the login session
             "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
             "JSON_SORT_KEYS": False,
             "BABEL_DEFAULT_LOCALE": "es",

@@ -26,13 +26,14 @@ def create_app(settings: Settings | None = None, *, for_cli: bool = False) -> Fl
 def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (every mapper known before first use)
     from app.extensions import babel, csrf, db, limiter, login, migrate
+    from app.web_helpers import select_locale
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     login.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    babel.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
     with app.app_context():
         configure_engine(db.engine)
 
@@ -45,18 +46,26 @@ def configure_engine(engine: Any) -> None:
 
 
 def register_security(app: Flask, *, for_cli: bool) -> None:
+    from app.auth.web import init_web_login
     from app.security import load_keys, require_secret_key
+    from app.web_helpers import register_template_helpers
 
     require_secret_key(app, strict=not for_cli)
     load_keys(app, strict=not for_cli)
+    init_web_login(app)
+    register_template_helpers(app)
 
 
 def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
+    from app.auth.routes import bp as auth_bp
     from app.extensions import csrf
+    from app.main.routes import bp as main_bp
+    from app.main.routes import public as public_bp
 
     csrf.exempt(api_bp)  # bearer tokens, not cookies: no CSRF exposure
-    app.register_blueprint(api_bp)
+    for blueprint in (api_bp, auth_bp, main_bp, public_bp):
+        app.register_blueprint(blueprint)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -18,15 +18,17 @@ def _is_api() -> bool:
 
 def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Response | HTTPException:
+    def http_error(error: HTTPException) -> Response | tuple[str, int]:
         if _is_api():
             from app.api.errors import http_error as api_http_error
 
             return api_http_error(error)
-        return error
+        from app.web_helpers import html_error
+
+        return html_error(error)
 
     @app.errorhandler(Exception)
-    def unexpected(error: Exception) -> Response | HTTPException:
+    def unexpected(error: Exception) -> Response | tuple[str, int]:
         db.session.rollback()
         # The type and path only: exception text can carry data from the request.
         log.error(
@@ -40,4 +42,6 @@ def register(app: Flask) -> None:
             from app.api.errors import error_response
 
             return error_response(500, "server_error", "Unexpected error; it has been logged.")
-        return InternalServerError()
+        from app.web_helpers import html_error
+
+        return html_error(InternalServerError())

@@ -37,7 +37,11 @@ def error_response(
 @bp.errorhandler(DomainError)
 def domain_error(error: DomainError) -> Response:
     db.session.rollback()
-    return error_response(error.status, error.code, error.message, error.fields)
+    response = error_response(error.status, error.code, error.message, error.fields)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @bp.errorhandler(ValidationError)

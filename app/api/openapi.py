@@ -40,17 +40,43 @@ class Operation:
 
 
 OPERATIONS: list[Operation] = [
-    Operation("/auth/token", "post", "Exchange username, password and TOTP code for a token",
-              TokenOut, body=TokenIn, public=True, errors=(400, 401, 422, 429)),
+    Operation(
+        "/auth/token",
+        "post",
+        "Exchange username, password and TOTP code for a token",
+        TokenOut,
+        body=TokenIn,
+        public=True,
+        errors=(400, 401, 422, 429),
+    ),
     Operation("/institutions", "get", "The network directory", InstitutionListOut, errors=(401,)),
-    Operation("/cases", "post", "Open the survivor's single record, or join it", IntakeOut, 201,
-              body=IntakeIn, errors=(400, 401, 403, 422)),
-    Operation("/cases", "get", "Find cases by DUI, or by full name and birth date", CaseListOut,
-              query=(("dui", "DUI ########-#"), ("name", "full name"),
-                     ("birth_date", "YYYY-MM-DD")), errors=(401, 403, 422)),
+    Operation(
+        "/cases",
+        "post",
+        "Open the survivor's single record, or join it",
+        IntakeOut,
+        201,
+        body=IntakeIn,
+        errors=(400, 401, 403, 422),
+    ),
+    Operation(
+        "/cases",
+        "get",
+        "Find cases by DUI, or by full name and birth date",
+        CaseListOut,
+        query=(("dui", "DUI ########-#"), ("name", "full name"), ("birth_date", "YYYY-MM-DD")),
+        errors=(401, 403, 422),
+    ),
     Operation("/cases/{case_id}", "get", "The whole decrypted record (audited)", CaseOut),
-    Operation("/cases/{case_id}/incidents", "post", "Add an incident", IncidentCreatedOut, 201,
-              body=IncidentIn, errors=(400, 401, 403, 404, 422)),
+    Operation(
+        "/cases/{case_id}/incidents",
+        "post",
+        "Add an incident",
+        IncidentCreatedOut,
+        201,
+        body=IncidentIn,
+        errors=(400, 401, 403, 404, 422),
+    ),
     Operation("/openapi.json", "get", "This description", None, public=True, errors=()),
 ]
 
@@ -75,13 +101,24 @@ def _operation_spec(op: Operation) -> dict[str, Any]:
             "content": {"application/json": {"schema": op.body}},
         }
     parameters = [
-        {"name": name, "in": "query", "required": False, "description": text,
-         "schema": {"type": "string"}}
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": text,
+            "schema": {"type": "string"},
+        }
         for name, text in op.query
     ]
     if "{case_id}" in op.path:
-        parameters.append({"name": "case_id", "in": "path", "required": True,
-                           "schema": {"type": "string", "format": "uuid"}})
+        parameters.append(
+            {
+                "name": "case_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "format": "uuid"},
+            }
+        )
     if parameters:
         spec["parameters"] = parameters
     if op.public:

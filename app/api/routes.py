@@ -11,8 +11,10 @@ from werkzeug.exceptions import BadRequest
 from app.api import bp
 from app.api.auth import actor_for, client_ip, current_api_user
 from app.api.schemas import InstitutionListOut, TokenIn, TokenOut
-from app.audit.service import Actor, record_event
-from app.auth.service import AuthenticationFailed, authenticate, find_user, issue_token
+from app.audit.service import record_event
+from app.auth.login import TooManyAttempts, log_in, record_login_failure
+from app.auth.service import AuthenticationFailed, issue_token
+from app.auth.throttle_store import login_throttle
 from app.cases import service as cases
 from app.cases.records import case_record, case_summary
 from app.cases.schemas import (
@@ -57,28 +59,36 @@ def audit(action: str, **details: Any) -> None:
 
 
 @bp.post("/auth/token", endpoint="issue_token")
-@limiter.limit("20 per minute")
+@limiter.limit("30 per minute")
 def issue_token_endpoint() -> Response:
     data = load(TokenIn, json_body())
-    ring = get_keyring()
+    ring, throttle, ip = get_keyring(), login_throttle(), client_ip() or "-"
     try:
-        user = authenticate(
+        outcome = log_in(
             db.session,
             ring,
-            data["username"],
-            data["password"],
-            data.get("otp"),
-            current_app.config["RUTA_REQUIRE_MFA"],
+            throttle,
+            username=data["username"],
+            password=data["password"],
+            otp=data.get("otp"),
+            ip=ip,
+            require_mfa=current_app.config["RUTA_REQUIRE_MFA"],
+            channel="api",
         )
-    except AuthenticationFailed:
+    except (AuthenticationFailed, TooManyAttempts) as error:
         db.session.rollback()
-        known = find_user(db.session, data["username"])
-        actor = Actor(known.id if known else None, data["username"][:60], None, None, client_ip())
-        record_event(db.session, ring.audit_key, actor, "login_failed", object_type="api")
+        record_login_failure(
+            db.session,
+            ring,
+            throttle,
+            data["username"],
+            ip,
+            "api",
+            throttled=isinstance(error, TooManyAttempts),
+        )
         db.session.commit()
         raise
-    token, row = issue_token(db.session, user, current_app.config["RUTA_TOKEN_LIFETIME"])
-    record_event(db.session, ring.audit_key, actor_for(user), "login", object_type="api")
+    token, row = issue_token(db.session, outcome.user, current_app.config["RUTA_TOKEN_LIFETIME"])
     db.session.commit()
     return answer(TokenOut, {"token": token, "expires_at": row.expires_at.isoformat()})
 

@@ -98,9 +98,16 @@ class User(UserMixin, db.Model):
     # Declared so the unit of work inserts the data key before the user that points to it.
     data_key: Mapped[DataKey] = relationship(lazy="raise")
 
+    # Set for the request by the web login: the server-side session and its cookie id.
+    web_session = None  # type: UserSession | None
+    session_token = None  # type: str | None
+
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
+
+    def get_id(self) -> str | None:  # Flask-Login keeps the session id, not the user id
+        return self.session_token
 
     @property
     def has_case_role(self) -> bool:
@@ -118,5 +125,25 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+
+class UserSession(db.Model):
+    """A web login, kept on the server so it can be ended from anywhere at once."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # SHA-256 of the random id held in the signed cookie.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    security_stamp: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    # True until the user has changed the one-time password and enrolled TOTP.
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)

@@ -124,6 +124,13 @@ def find_user(session: Session, username: str) -> User | None:
     return session.execute(stmt).scalar_one_or_none()
 
 
+@dataclass(frozen=True)
+class LoginOutcome:
+    user: User
+    # The one-time password must be changed, or TOTP enrolled, before any other work.
+    needs_setup: bool
+
+
 def authenticate(
     session: Session,
     ring: KeyRing,
@@ -131,20 +138,60 @@ def authenticate(
     password: str,
     otp: str | None,
     require_mfa: bool,
-) -> User:
-    """Check password and, when required, a fresh TOTP code. Raises one generic error."""
+    *,
+    allow_setup: bool = False,
+) -> LoginOutcome:
+    """Check password and, once enrolled, a fresh TOTP code. Raises one generic error.
+
+    A user who has not finished setting up (one-time password, no TOTP yet) gets in
+    only where `allow_setup` (the web's setup pages), never to the API.
+    """
     user = find_user(session, username) if len(username or "") <= USERNAME_MAX else None
     password_ok = verify_password(user.password_hash if user else None, password or "")
     if user is None or not password_ok or not user.active:
         raise AuthenticationFailed("invalid credentials")
-    if require_mfa or user.totp_enrolled:
+    if user.totp_enrolled:
         secret = totp_secret_of(session, ring, user)
         step = totp.accepted_step(secret, otp or "", user.totp_last_step) if secret else None
         if step is None:
             raise AuthenticationFailed("invalid credentials")
         user.totp_last_step = step
+    needs_setup = user.must_change_password or (require_mfa and not user.totp_enrolled)
+    if needs_setup and not allow_setup:
+        raise AuthenticationFailed("invalid credentials")
     user.last_login_at = utcnow()
-    return user
+    return LoginOutcome(user, needs_setup)
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    if not verify_password(user.password_hash, current):
+        raise InvalidInput("wrong password", {"current_password": ["The password is not right."]})
+    if new == current:
+        raise InvalidInput("same password", {"new_password": ["Choose a new password."]})
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    end_all_sessions(user)
+
+
+def begin_totp_enrolment(session: Session, ring: KeyRing, user: User) -> str:
+    """A fresh secret for a user who has not enrolled yet (kept until confirmed)."""
+    if user.totp_enrolled:
+        raise Conflict("already enrolled")
+    secret = totp_secret_of(session, ring, user)
+    if secret is None:
+        secret = totp.new_secret()
+        cipher = cipher_for(ring, session.get_one(DataKey, user.data_key_id))
+        user.totp_secret_enc = cipher.seal("users", user.id, "totp_secret", secret)
+    return secret
+
+
+def confirm_totp_enrolment(session: Session, ring: KeyRing, user: User, code: str) -> None:
+    secret = totp_secret_of(session, ring, user)
+    step = totp.accepted_step(secret, code, user.totp_last_step) if secret else None
+    if step is None:
+        raise InvalidInput("wrong code", {"otp": ["The code is not right; try the next one."]})
+    user.totp_last_step = step
+    user.totp_enrolled = True
 
 
 def token_digest(token: str) -> str:

@@ -46,12 +46,16 @@ def wrap_data_key(kek_id: str, kek: bytes, data_key_id: uuid.UUID, data_key: byt
 
 
 def wrapped_kek_id(blob: bytes) -> str:
-    if len(blob) < 2 or blob[0] != FORMAT_V1:
+    if len(blob) < 2 or blob[0] != FORMAT_V1 or len(blob) < 2 + blob[1] + NONCE_BYTES:
         raise DecryptionError("unknown wrapped-key format")
-    return blob[2 : 2 + blob[1]].decode("ascii")
+    try:
+        return blob[2 : 2 + blob[1]].decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise DecryptionError("unknown wrapped-key format") from exc
 
 
 def unwrap_data_key(kek: bytes, data_key_id: uuid.UUID, blob: bytes) -> bytes:
+    wrapped_kek_id(blob)  # the header is not authenticated: refuse what is not v1
     start = 2 + blob[1]
     nonce, sealed = blob[start : start + NONCE_BYTES], blob[start + NONCE_BYTES :]
     try:

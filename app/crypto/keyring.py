@@ -16,7 +16,7 @@ import secrets
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 KEY_BYTES = 32  # AES-256 and HMAC-SHA256 keys
@@ -52,10 +52,11 @@ def _unb64(text: str, what: str) -> bytes:
 
 @dataclass(frozen=True)
 class KeyMaterial:
-    keks: dict[str, bytes]
+    # repr=False: a key must not reach a log or a traceback through repr().
+    keks: dict[str, bytes] = field(repr=False)
     active_kek_id: str
-    index_key: bytes
-    audit_key: bytes
+    index_key: bytes = field(repr=False)
+    audit_key: bytes = field(repr=False)
 
     @classmethod
     def generate(cls) -> KeyMaterial:

@@ -1,0 +1,71 @@
+"""One login procedure for the web and the API: throttle, check, audit."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from app.audit.service import Actor, record_event
+from app.auth.service import LoginOutcome, authenticate, find_user, normalise_username
+from app.auth.throttle import LoginThrottle
+from app.common import DomainError
+from app.crypto.keyring import KeyRing
+
+
+class TooManyAttempts(DomainError):
+    code = "too_many_requests"
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Too many failed attempts; wait before trying again.")
+        self.retry_after = retry_after
+
+
+def log_in(
+    session: Session,
+    ring: KeyRing,
+    throttle: LoginThrottle,
+    *,
+    username: str,
+    password: str,
+    otp: str | None,
+    ip: str,
+    require_mfa: bool,
+    channel: str,
+    allow_setup: bool = False,
+) -> LoginOutcome:
+    """Raises TooManyAttempts or AuthenticationFailed; the caller then calls
+    `record_login_failure` after rolling back, so the failure is kept."""
+    name = normalise_username(username)[:60]
+    wait = throttle.wait_seconds(name, ip)
+    if wait:
+        raise TooManyAttempts(wait)
+    outcome = authenticate(session, ring, name, password, otp, require_mfa, allow_setup=allow_setup)
+    throttle.record_success(name, ip)
+    user = outcome.user
+    actor = Actor(user.id, user.username, user.institution.code, user.role, ip)
+    record_event(session, ring.audit_key, actor, "login", object_type=channel)
+    return outcome
+
+
+def record_login_failure(
+    session: Session,
+    ring: KeyRing,
+    throttle: LoginThrottle,
+    username: str,
+    ip: str,
+    channel: str,
+    throttled: bool = False,
+) -> None:
+    name = normalise_username(username)[:60]
+    if not throttled:
+        throttle.record_failure(name, ip)
+    known = find_user(session, name)
+    actor = Actor(known.id if known else None, name, None, None, ip)
+    record_event(
+        session,
+        ring.audit_key,
+        actor,
+        "login_failed",
+        object_type=channel,
+        detail="throttled" if throttled else None,
+    )

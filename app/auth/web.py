@@ -1,0 +1,56 @@
+"""Flask-Login wiring: the cookie names a server-side session, default deny for pages."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, redirect, request, session, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from app.auth.models import User
+from app.auth.sessions import live_session
+from app.extensions import db, login
+
+# Pages anyone may open; everything else needs a live session.
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "public.status", "public.health"})
+# The only pages a user who has not finished setting up may open.
+SETUP_ENDPOINTS = frozenset({"auth.change_password", "auth.enrol", "auth.logout", "static"})
+
+
+@login.user_loader
+def load_user(token: str) -> User | None:
+    record = live_session(
+        db.session,
+        token,
+        current_app.config["RUTA_IDLE_TIMEOUT"],
+        current_app.config["RUTA_SESSION_LIFETIME"],
+    )
+    if record is None:
+        db.session.commit()  # keep the ending of an expired session
+        return None
+    user = record.user
+    user.web_session = record
+    user.session_token = token
+    return user
+
+
+def require_login() -> Response | None:
+    endpoint = request.endpoint or ""
+    if endpoint.startswith("api.") or endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        session.clear()
+        return redirect(
+            url_for("auth.login", next=request.path if request.method == "GET" else None)
+        )
+    if current_user.web_session.restricted and endpoint not in SETUP_ENDPOINTS:
+        return redirect(
+            url_for("auth.change_password" if current_user.must_change_password else "auth.enrol")
+        )
+    return None
+
+
+def init_web_login(app: Flask) -> None:
+    login.login_view = "auth.login"
+    login.login_message = None
+    login.session_protection = "basic"
+    app.before_request(require_login)

@@ -1,0 +1,1 @@
+"""In-app notifications: what needs someone's attention, never case content."""

@@ -1,0 +1,63 @@
+"""Creating and listing notifications."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from app.auth.models import User
+from app.notifications.models import Notification
+
+KINDS = {
+    "break_glass": "Acceso de emergencia a un expediente",
+    "referral_new": "Nueva remisión recibida",
+    "referral_answered": "Remisión respondida",
+    "referral_overdue": "Remisión vencida",
+    "high_risk": "Caso de riesgo alto",
+}
+
+
+def notify_user(
+    session: Session,
+    user_id: int,
+    kind: str,
+    *,
+    case_id: uuid.UUID | None = None,
+    reference: str | None = None,
+) -> Notification:
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    row = Notification(user_id=user_id, kind=kind, case_id=case_id, reference=reference)
+    session.add(row)
+    return row
+
+
+def notify_institution(
+    session: Session,
+    institution_id: int,
+    kind: str,
+    *,
+    case_id: uuid.UUID | None = None,
+    reference: str | None = None,
+) -> Notification:
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    row = Notification(
+        institution_id=institution_id, kind=kind, case_id=case_id, reference=reference
+    )
+    session.add(row)
+    return row
+
+
+def notifications_for(session: Session, user: User, limit: int = 50) -> list[Notification]:
+    stmt = (
+        select(Notification)
+        .where(
+            or_(Notification.user_id == user.id, Notification.institution_id == user.institution_id)
+        )
+        .order_by(Notification.created_at.desc())
+        .limit(limit)
+    )
+    return list(session.execute(stmt).scalars())
