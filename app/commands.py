@@ -12,8 +12,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from app.audit.service import verify_chain
-from app.auth.service import create_user
+from app.audit.service import Actor, record_event, verify_chain
+from app.auth.service import create_user, disable_user, find_user
 from app.common import DomainError
 from app.crypto.keyring import KeyMaterial, KeyRing, write_key_file
 from app.crypto.service import count_keys_to_rewrap, get_keyring, rewrap_all
@@ -26,6 +26,7 @@ demo_cli = AppGroup("demo", help="The Sonsonate demo network.")
 audit_cli = AppGroup("audit", help="The audit log.")
 
 DEMO_LOGINS_FILE = "demo-logins.txt"
+CLI_ACTOR = Actor(None, "cli", None, "operator")
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -79,15 +80,25 @@ def users_create(
     """Create a user; prints one JSON line with the TOTP secret to hand over in person."""
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     try:
+        ring = get_keyring()
         new = create_user(
             db.session,
-            get_keyring(),
+            ring,
             username=username,
             institution_code=institution,
             role=role,
             display_name=name,
             password=password,
             with_totp=current_app.config["RUTA_REQUIRE_MFA"],
+        )
+        record_event(
+            db.session,
+            ring.audit_key,
+            CLI_ACTOR,
+            "user_create",
+            object_type="user",
+            object_id=new.user.id,
+            detail=f"role={new.user.role}",
         )
         db.session.commit()
     except DomainError as error:
@@ -97,6 +108,27 @@ def users_create(
     if new.one_time_password:
         line["one_time_password"] = new.one_time_password
     click.echo(json.dumps(line))
+
+
+@users_cli.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable a user: every session and token of theirs ends at once."""
+    user = find_user(db.session, username)
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    disable_user(user)
+    record_event(
+        db.session,
+        get_keyring().audit_key,
+        CLI_ACTOR,
+        "user_update",
+        object_type="user",
+        object_id=user.id,
+        detail="disabled",
+    )
+    db.session.commit()
+    click.echo(f"disabled {user.username}")
 
 
 @demo_cli.command("load")

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from app.api import auth, errors, openapi, routes  # noqa: E402,F401  (register the handlers)
+from app.api import audit_routes, auth, errors, openapi, routes  # noqa: E402,F401  (register)

@@ -16,6 +16,14 @@ from flask import Response, jsonify
 
 from app.api import bp
 from app.api.schemas import ErrorOut, InstitutionListOut, TokenIn, TokenOut
+from app.audit.schemas import (
+    AuditListOut,
+    AuditReportsOut,
+    BreakGlassIn,
+    BreakGlassListOut,
+    BreakGlassOut,
+    ReviewIn,
+)
 from app.cases.schemas import (
     CaseListOut,
     CaseOut,
@@ -76,6 +84,52 @@ OPERATIONS: list[Operation] = [
         201,
         body=IncidentIn,
         errors=(400, 401, 403, 404, 422),
+    ),
+    Operation(
+        "/audit",
+        "get",
+        "Audit events (supervisors)",
+        AuditListOut,
+        query=(
+            ("case_id", "case id"),
+            ("username", "user"),
+            ("since", "ISO 8601 date-time"),
+            ("action", "action code"),
+            ("limit", "at most 1000"),
+        ),
+        errors=(401, 403, 422),
+    ),
+    Operation(
+        "/audit/reports",
+        "get",
+        "Access reports for supervisors",
+        AuditReportsOut,
+        query=(("since", "ISO 8601 date-time"),),
+        errors=(401, 403, 422),
+    ),
+    Operation(
+        "/cases/{case_id}/break-glass",
+        "post",
+        "Emergency read-only access to one case (supervisors; reason required)",
+        BreakGlassOut,
+        201,
+        body=BreakGlassIn,
+        errors=(400, 401, 403, 404, 422),
+    ),
+    Operation(
+        "/break-glass",
+        "get",
+        "Break-glass uses waiting for review",
+        BreakGlassListOut,
+        errors=(401, 403),
+    ),
+    Operation(
+        "/break-glass/{grant_id}/review",
+        "post",
+        "Another supervisor records whether a break-glass was justified",
+        BreakGlassOut,
+        body=ReviewIn,
+        errors=(400, 401, 403, 404, 409, 422),
     ),
     Operation("/openapi.json", "get", "This description", None, public=True, errors=()),
 ]

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
-from marshmallow import Schema
-from werkzeug.exceptions import BadRequest
+from flask import Response, current_app, request
 
 from app.api import bp
-from app.api.auth import actor_for, client_ip, current_api_user
+from app.api.auth import client_ip, current_api_user
+from app.api.helpers import answer, audit, json_body, load
 from app.api.schemas import InstitutionListOut, TokenIn, TokenOut
-from app.audit.service import record_event
 from app.auth.login import TooManyAttempts, log_in, record_login_failure
 from app.auth.service import AuthenticationFailed, issue_token
 from app.auth.throttle_store import login_throttle
+from app.cases import access
 from app.cases import service as cases
-from app.cases.records import case_record, case_summary
+from app.cases.records import case_summary
 from app.cases.schemas import (
     CaseListOut,
     CaseOut,
@@ -30,30 +29,6 @@ from app.common import parse_uuid
 from app.crypto.service import get_keyring
 from app.extensions import db, limiter
 from app.referrals.directory import list_institutions
-
-
-def json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise BadRequest("The body must be a JSON object.")
-    return data
-
-
-def load(schema: type[Schema], data: Any) -> dict[str, Any]:
-    return schema().load(data)  # type: ignore[no-any-return]
-
-
-def answer(schema: type[Schema], payload: Any, status: int = 200) -> Response:
-    response = jsonify(schema().dump(payload))
-    response.status_code = status
-    return response
-
-
-def audit(action: str, **details: Any) -> None:
-    record_event(
-        db.session, get_keyring().audit_key, actor_for(current_api_user()), action, **details
-    )
-
 
 # ---- authentication --------------------------------------------------------------------
 
@@ -141,10 +116,15 @@ def search_cases() -> Response:
 
 @bp.get("/cases/<case_id>")
 def read_case(case_id: str) -> Response:
-    case = cases.get_case_for(db.session, current_api_user(), parse_uuid(case_id), full=True)
-    record = case_record(get_keyring(), case)
+    case, record, view = access.read_case(
+        db.session,
+        get_keyring(),
+        current_api_user(),
+        parse_uuid(case_id),
+        current_app.config["RUTA_DEPARTMENT"],
+    )
     # The read is on the record, committed, before a byte of the case leaves the server.
-    audit("case_view", object_type="case", object_id=case.id, case_id=case.id)
+    audit("case_view", object_type="case", object_id=case.id, case_id=case.id, detail=view)
     db.session.commit()
     return answer(CaseOut, record)
 

@@ -212,7 +212,14 @@ def issue_token(session: Session, user: User, lifetime: timedelta) -> tuple[str,
 
 
 def user_for_token(session: Session, token: str, now: datetime | None = None) -> User | None:
-    """The live user behind a bearer token, or None (expired, revoked, stamp changed)."""
+    found = token_and_user(session, token, now)
+    return found[1] if found else None
+
+
+def token_and_user(
+    session: Session, token: str, now: datetime | None = None
+) -> tuple[ApiToken, User] | None:
+    """The token row and its live user, or None (expired, revoked, stamp changed)."""
     if not token or len(token) > 200:
         return None
     row = session.execute(
@@ -224,7 +231,7 @@ def user_for_token(session: Session, token: str, now: datetime | None = None) ->
     user = row.user
     if not user.active or row.security_stamp != user.security_stamp:
         return None
-    return user
+    return row, user
 
 
 def end_all_sessions(user: User) -> None:
@@ -234,3 +241,19 @@ def end_all_sessions(user: User) -> None:
 
 def count_users(session: Session) -> int:
     return session.execute(select(func.count()).select_from(User)).scalar_one()
+
+
+def disable_user(user: User) -> None:
+    """Disabled users cannot log in, and every session and token they hold ends now."""
+    user.active = False
+    end_all_sessions(user)
+
+
+def set_role(session: Session, user: User, role: str) -> None:
+    institution = session.get_one(Institution, user.institution_id)
+    if role not in ROLES or institution.kind not in ROLE_KINDS[role]:
+        raise InvalidInput(
+            "role does not fit", {"role": ["This role does not fit the institution."]}
+        )
+    user.role = role
+    end_all_sessions(user)

@@ -72,18 +72,14 @@ def case_summary(case: Case) -> dict[str, Any]:
     }
 
 
-def case_record(ring: KeyRing, case: Case) -> dict[str, Any]:
-    """Everything a party sees. Needs a case loaded with `get_case_for(..., full=True)`."""
-    cipher = cipher_for(ring, case.data_key)
-    consent = case.consents[-1] if case.consents else None
+def case_metadata(case: Case) -> dict[str, Any]:
+    """What a supervisor sees without break-glass: no identity, no narrative."""
     record = case_summary(case)
     record.update(
         risk_level=case.risk_level,
         mandatory_report=case.mandatory_report,
         updated_at=_iso(case.updated_at),
         version=case.version,
-        survivor=survivor_record(cipher, case.survivor),
-        incidents=[incident_record(cipher, incident) for incident in case.incidents],
         parties=[
             {
                 "institution": party.institution.code,
@@ -94,6 +90,18 @@ def case_record(ring: KeyRing, case: Case) -> dict[str, Any]:
             }
             for party in case.parties
         ],
+    )
+    return record
+
+
+def case_record(ring: KeyRing, case: Case) -> dict[str, Any]:
+    """Everything a party sees. Needs a case loaded with `get_case_for(..., full=True)`."""
+    cipher = cipher_for(ring, case.data_key)
+    consent = case.consents[-1] if case.consents else None
+    record = case_metadata(case)
+    record.update(
+        survivor=survivor_record(cipher, case.survivor),
+        incidents=[incident_record(cipher, incident) for incident in case.incidents],
         consent={
             "share_with_network": consent.share_with_network,
             "statistics": consent.statistics,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-_DUI = re.compile(r"^(\d{8})-?(\d)$")
+_DUI = re.compile(r"^(\d{8})-?(\d)$", re.ASCII)  # ASCII: no other scripts' digits
 DUI_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2)
 
 

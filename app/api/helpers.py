@@ -1,0 +1,38 @@
+"""What every API view does: read the JSON body, validate, answer, audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+from marshmallow import Schema
+from werkzeug.exceptions import BadRequest
+
+from app.api.auth import actor_for, current_api_user
+from app.audit.service import record_event
+from app.crypto.service import get_keyring
+from app.extensions import db
+
+
+def json_body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return data
+
+
+def load(schema: type[Schema], data: Any) -> dict[str, Any]:
+    return schema().load(data)  # type: ignore[no-any-return]
+
+
+def answer(schema: type[Schema], payload: Any, status: int = 200) -> Response:
+    response = jsonify(schema().dump(payload))
+    response.status_code = status
+    return response
+
+
+def audit(action: str, **details: Any) -> None:
+    """Record an event for the calling user in the request's transaction."""
+    record_event(
+        db.session, get_keyring().audit_key, actor_for(current_api_user()), action, **details
+    )

@@ -1,0 +1,98 @@
+"""API schemas of the audit log, its reports and break-glass."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+
+class AuditQueryIn(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    case_id = fields.UUID()
+    username = fields.String(validate=validate.Length(max=60))
+    since = fields.AwareDateTime(default_timezone=None)
+    action = fields.String(validate=validate.Length(max=40))
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
+
+
+class SinceIn(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    since = fields.AwareDateTime()
+
+
+class AuditEventOut(Schema):
+    id = fields.Integer()
+    at = fields.String()
+    username = fields.String(allow_none=True)
+    institution = fields.String(allow_none=True)
+    role = fields.String(allow_none=True)
+    action = fields.String()
+    object_type = fields.String(allow_none=True)
+    object_id = fields.String(allow_none=True)
+    case_id = fields.String(allow_none=True)
+    ip = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    detail = fields.String(allow_none=True)
+
+
+class AuditListOut(Schema):
+    items = fields.List(fields.Nested(AuditEventOut))
+
+
+class BreakGlassIn(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    password = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+
+
+class BreakGlassOut(Schema):
+    id = fields.Integer()
+    case_id = fields.String()
+    username = fields.String()
+    reason = fields.String()
+    started_at = fields.String()
+    expires_at = fields.String()
+    reviewed_by = fields.String(allow_none=True)
+    reviewed_at = fields.String(allow_none=True)
+    justified = fields.Boolean(allow_none=True)
+    review_note = fields.String(allow_none=True)
+
+
+class BreakGlassListOut(Schema):
+    items = fields.List(fields.Nested(BreakGlassOut))
+
+
+class ReviewIn(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    justified = fields.Boolean(required=True)
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class AccessPerDayOut(Schema):
+    username = fields.String(allow_none=True)
+    institution = fields.String(allow_none=True)
+    day = fields.String()
+    reads = fields.Integer()
+
+
+class FailedLoginOut(Schema):
+    username = fields.String(allow_none=True)
+    ip = fields.String(allow_none=True)
+    failures = fields.Integer()
+    last = fields.String()
+
+
+class AuditReportsOut(Schema):
+    since = fields.String()
+    accesses_per_user_per_day = fields.List(fields.Nested(AccessPerDayOut))
+    reads_outside_office_hours = fields.List(fields.Nested(AuditEventOut))
+    reads_by_non_parties = fields.List(fields.Nested(AuditEventOut))
+    failed_logins = fields.List(fields.Nested(FailedLoginOut))
+    break_glass = fields.List(fields.Nested(BreakGlassOut))

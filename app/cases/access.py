@@ -1,0 +1,58 @@
+"""Which view of a case a user gets: the whole record, metadata only, or nothing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+
+from app.audit.breakglass import active_grant
+from app.auth.models import User
+from app.auth.policy import may_read_audit, may_work_on_cases
+from app.cases.models import Case
+from app.cases.records import case_metadata, case_record
+from app.cases.service import get_case_for
+from app.common import Forbidden, NotFound
+from app.crypto.keyring import KeyRing
+
+FULL, METADATA, BREAK_GLASS = "full", "metadata", "break_glass"
+
+
+def _department_case(
+    session: Session, case_id: uuid.UUID | None, department: str, full: bool
+) -> Case:
+    stmt = select(Case).where(Case.id == case_id, Case.number.startswith(f"{department}-"))
+    if full:
+        stmt = stmt.join(Case.survivor).options(
+            contains_eager(Case.survivor),
+            joinedload(Case.data_key),
+            selectinload(Case.incidents),
+            selectinload(Case.consents),
+        )
+    stmt = stmt.options(selectinload(Case.parties))
+    case = session.execute(stmt).unique().scalar_one_or_none() if case_id else None
+    if case is None:
+        raise NotFound("case not found")
+    return case
+
+
+def read_case(
+    session: Session, ring: KeyRing, user: User, case_id: uuid.UUID | None, department: str
+) -> tuple[Case, dict[str, Any], str]:
+    """The case, the view of it this user may see, and which view that is.
+
+    Parties see everything. A supervisor sees metadata of her department's cases, and
+    the whole record only while a break-glass grant of hers is running. Nobody else.
+    """
+    if may_work_on_cases(user):
+        case = get_case_for(session, user, case_id, full=True)
+        return case, case_record(ring, case), FULL
+    if not may_read_audit(user):
+        raise Forbidden("this role does not read case records")
+    grant = active_grant(session, user, case_id) if case_id else None
+    case = _department_case(session, case_id, department, full=grant is not None)
+    if grant is not None:
+        return case, case_record(ring, case), BREAK_GLASS
+    return case, case_metadata(case), METADATA
