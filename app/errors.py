@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -30,14 +31,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response | tuple[str, int]:
         db.session.rollback()
-        # The type and path only: exception text can carry data from the request.
-        log.error(
-            "unhandled %s on %s %s",
-            type(error).__name__,
-            request.method,
-            request.path,
-            exc_info=app.debug,
-        )
+        # Where it failed, without the exception's text: that text can carry request
+        # data (SQL parameters, field values), and logs must never hold case content.
+        log.error("unhandled %s on %s %s\n%s", type(error).__name__, request.method,
+                  request.path, "".join(traceback.format_tb(error.__traceback__)))
         if _is_api():
             from app.api.errors import error_response
 

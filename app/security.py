@@ -28,6 +28,10 @@ def load_keys(app: Flask, *, strict: bool) -> None:
     with app.app_context():
         try:
             verify_or_create_canary(db.session, ring)
+        except StartupError:
+            db.session.remove()
+            db.engine.dispose()  # a refused app leaves no database connection open
+            raise
         finally:
             db.session.remove()
     app.extensions["ruta.keyring"] = ring

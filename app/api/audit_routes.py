@@ -46,11 +46,12 @@ def grant_dict(grant: BreakGlass, names: dict[int, str]) -> dict[str, Any]:
 
 
 def usernames(grants: list[BreakGlass]) -> dict[int, str]:
-    ids = {g.user_id for g in grants} | {
-        g.reviewed_by_user_id for g in grants if g.reviewed_by_user_id
-    }
-    rows = db.session.execute(select(User.id, User.username).where(User.id.in_(ids))) if ids else []
-    return dict(rows)  # type: ignore[arg-type]
+    ids = {g.user_id for g in grants} | {g.reviewed_by_user_id for g in grants}
+    ids.discard(None)
+    if not ids:
+        return {}
+    rows = db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all()
+    return {user_id: name for user_id, name in rows}
 
 
 @bp.get("/audit")

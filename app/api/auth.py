@@ -54,7 +54,7 @@ def actor_for(user: User) -> Actor:
 
 
 # NUL (PostgreSQL text cannot hold it) and lone surrogates (not encodable as UTF-8).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 def _has_unstorable_text(data: Any) -> bool:

@@ -6,7 +6,9 @@ commit, and raise the typed errors of `app.common`.
 
 from __future__ import annotations
 
+import re
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -58,7 +60,12 @@ def resolve_municipality(session: Session, value: str, field: str) -> str:
     for code, name in rows:
         if wanted in (code, normalise_name(name).replace(" ", "_")):
             return code
-    raise InvalidInput("unknown municipality", {field: ["Unknown municipality."]})
+    # "survivor.municipality" → {"survivor": {"municipality": [...]}}, as the schemas nest.
+    *parents, name = field.split(".")
+    errors: dict[str, Any] = {name: ["Unknown municipality."]}
+    for parent in reversed(parents):
+        errors = {parent: errors}
+    raise InvalidInput("unknown municipality", errors)
 
 
 def _candidates(session: Session, column: Any, value: str) -> list[tuple[Survivor, Case]]:
@@ -106,10 +113,24 @@ def _same_name_and_birth(
 ) -> bool:
     given = _open_survivor(cipher, survivor, "given_names")
     family = _open_survivor(cipher, survivor, "family_names")
+    known = _comparable_name(f"{given} {family}")
     return (
-        normalise_name(f"{given} {family}") == normalise_name(full_name)
+        known != ""
+        and known == _comparable_name(full_name)
         and _open_survivor(cipher, survivor, "birth_date") == birth_date.isoformat()
     )
+
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def _comparable_name(text: str) -> str:
+    """Like `normalise_name` (case, accents, spaces and punctuation ignored), but letters
+    of every script count: "Анна" and "Мария" both normalise to "" for the blind index,
+    which only narrows the candidates; this comparison decides."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _NOT_WORD.sub(" ", bare.lower()).strip()
 
 
 def _lock_identity(session: Session, keys: list[str]) -> None:

@@ -1,0 +1,158 @@
+"""The permission matrix: every route × method × kind of caller, with the status each gets.
+
+A route added without an entry here fails `test_every_route_has_an_entry`, so no endpoint
+can ship without someone deciding who may call it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from app.auth.models import User
+from app.auth.sessions import start_session
+from app.extensions import db
+from tests.conftest import PASSWORD, make_settings
+from tests.factories import intake
+
+ANON = "anonymous"
+PARTY = {"pnc_agent": "PNC-SON", "health_staff": "US-SON", "womens_office": "UMM-SON"}
+OTHER = {"pnc_agent": "PNC-ACA", "health_staff": "US-ACA", "womens_office": "UMM-ACA"}
+CASE_ROLES = tuple(PARTY)
+ACTORS = (
+    ANON,
+    *(f"{role}@party" for role in CASE_ROLES),
+    *(f"{role}@other" for role in CASE_ROLES),
+    "supervisor",
+    "admin",
+)
+
+
+def expect(anonymous: int, party: int, other: int, supervisor: int, admin: int) -> dict[str, int]:
+    statuses = {ANON: anonymous, "supervisor": supervisor, "admin": admin}
+    for role in CASE_ROLES:
+        statuses[f"{role}@party"] = party
+        statuses[f"{role}@other"] = other
+    return statuses
+
+
+def same_for_all(status: int) -> dict[str, int]:
+    return expect(status, status, status, status, status)
+
+
+def web_page(anonymous: int, logged_in: int) -> dict[str, int]:
+    return expect(anonymous, logged_in, logged_in, logged_in, logged_in)
+
+
+# (rule, method) -> what each caller gets. Case routes use the shared case of the fixture.
+MATRIX: dict[tuple[str, str], dict[str, int]] = {
+    ("/api/v1/auth/token", "POST"): same_for_all(401),  # wrong credentials for everyone
+    ("/api/v1/openapi.json", "GET"): same_for_all(200),
+    ("/api/v1/institutions", "GET"): expect(401, 200, 200, 200, 200),
+    ("/api/v1/cases", "POST"): expect(401, 201, 201, 403, 403),
+    ("/api/v1/cases", "GET"): expect(401, 200, 200, 403, 403),
+    ("/api/v1/cases/<case_id>", "GET"): expect(401, 200, 404, 200, 403),
+    ("/api/v1/cases/<case_id>/incidents", "POST"): expect(401, 201, 404, 403, 403),
+    ("/api/v1/cases/<case_id>/break-glass", "POST"): expect(401, 403, 403, 201, 403),
+    ("/api/v1/audit", "GET"): expect(401, 403, 403, 200, 403),
+    ("/api/v1/audit/reports", "GET"): expect(401, 403, 403, 200, 403),
+    ("/api/v1/break-glass", "GET"): expect(401, 403, 403, 200, 403),
+    ("/api/v1/break-glass/<int:grant_id>/review", "POST"): expect(401, 403, 403, 200, 403),
+    ("/", "GET"): web_page(302, 200),
+    ("/login", "GET"): web_page(200, 302),
+    ("/login", "POST"): same_for_all(400),  # no CSRF token: refused before anything else
+    ("/logout", "POST"): same_for_all(400),
+    ("/account/password", "GET"): web_page(302, 200),
+    ("/account/password", "POST"): same_for_all(400),
+    ("/account/totp", "GET"): web_page(302, 302),  # enrolled already: back to the dashboard
+    ("/account/totp", "POST"): same_for_all(400),
+    ("/healthz", "GET"): same_for_all(200),
+    ("/static/<path:filename>", "GET"): same_for_all(200),
+}
+
+
+def registered_routes() -> set[tuple[str, str]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(make_settings(Path(tmp), f"sqlite:///{tmp}/routes.db"), for_cli=True)
+        return {
+            (rule.rule, method)
+            for rule in app.url_map.iter_rules()
+            for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
+        }
+
+
+def test_every_route_has_an_entry():
+    routes = registered_routes()
+    assert routes - set(MATRIX) == set(), "routes without a permission entry"
+    assert set(MATRIX) - routes == set(), "entries for routes that no longer exist"
+
+
+@pytest.fixture
+def world(app, client, make_person):
+    """A case shared by PNC-SON, US-SON and UMM-SON; callers of every kind."""
+    people = {f"{role}@party": make_person(role, inst) for role, inst in PARTY.items()}
+    people |= {f"{role}@other": make_person(role, inst) for role, inst in OTHER.items()}
+    people["supervisor"] = make_person("supervisor", "RED-SON")
+    people["admin"] = make_person("admin", "SYS")
+    second_supervisor = make_person("supervisor", "RED-SON")
+    body = intake()
+    case_id = None
+    for role in CASE_ROLES:
+        response = client.post("/api/v1/cases", json=body, headers=people[f"{role}@party"].headers)
+        assert response.status_code == 201
+        case_id = response.get_json()["id"]
+    grant = client.post(f"/api/v1/cases/{case_id}/break-glass", headers=second_supervisor.headers,
+                        json={"reason": "Orden judicial urgente del juzgado", "password": PASSWORD})
+    assert grant.status_code == 201
+    return {"people": people, "case_id": case_id, "grant_id": grant.get_json()["id"]}
+
+
+def request_args(rule: str, world: dict) -> tuple[str, dict]:
+    path = (rule.replace("<case_id>", world["case_id"])
+            .replace("<int:grant_id>", str(world["grant_id"]))
+            .replace("<path:filename>", "css/ruta.css"))
+    bodies = {
+        "/api/v1/auth/token": {"username": "nobody", "password": "not the password"},
+        "/api/v1/cases": intake(survivor_overrides={"dui": None, "given_names": "Rosa"}),
+        "/api/v1/cases/<case_id>/incidents": intake()["incident"],
+        "/api/v1/cases/<case_id>/break-glass": {"reason": "Revisión por denuncia de acceso indebido",
+                                                "password": PASSWORD},
+        "/api/v1/break-glass/<int:grant_id>/review": {"justified": True},
+    }
+    query = {"/api/v1/cases": {"dui": "12345678-4"}}
+    return path, {"json": bodies.get(rule), "query_string": query.get(rule)}
+
+
+def sign_in_web(app, client, username: str) -> None:
+    with app.app_context():
+        user = db.session.query(User).filter_by(username=username).one()
+        token = start_session(db.session, user, "127.0.0.1", restricted=False)
+        db.session.commit()
+    with client.session_transaction() as session:
+        session["_user_id"] = token
+        session["_fresh"] = True
+
+
+@pytest.mark.parametrize(("rule", "method"), sorted(MATRIX))
+def test_permission_matrix(app, world, rule, method):
+    path, kwargs = request_args(rule, world)
+    for actor, expected in MATRIX[(rule, method)].items():
+        client = app.test_client()
+        headers = {}
+        if actor != ANON:
+            person = world["people"][actor]
+            if rule.startswith("/api/"):
+                headers = person.headers
+            else:
+                sign_in_web(app, client, person.username)
+        if method == "GET":
+            kwargs = {k: v for k, v in kwargs.items() if k != "json"}
+        if rule == "/api/v1/auth/token":  # one account per caller, below the lockout
+            kwargs["json"] = {**kwargs["json"], "username": f"nobody-{actor}"}
+        response = client.open(path, method=method, headers=headers, **kwargs)
+        response.close()  # static files are streamed from an open file
+        assert response.status_code == expected, f"{method} {rule} as {actor}"
+
