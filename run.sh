@@ -49,8 +49,12 @@ flask() { "$VENV/bin/flask" --app wsgi "$@"; }
 mkdir -p instance
 flask keys init      # idempotent: creates instance/keys/kek and the secret key if missing
 flask db upgrade
+flask catalogue load  # municipalities, services, protection measures (idempotent)
 if [[ "${RUTA_NO_DEMO:-0}" != 1 ]]; then
     flask demo load  # idempotent: prints the demo logins only when it creates them
+    if [[ -f instance/demo-logins.txt ]]; then
+        echo "(demo logins are kept in instance/demo-logins.txt)"
+    fi
 fi
 
 port="${RUTA_PORT:-5000}"

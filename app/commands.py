@@ -17,13 +17,14 @@ from app.auth.service import create_user, disable_user, find_user
 from app.common import DomainError
 from app.crypto.keyring import KeyMaterial, KeyRing, write_key_file
 from app.crypto.service import count_keys_to_rewrap, get_keyring, rewrap_all
-from app.demo import load_demo_users, load_directory
+from app.demo import load_catalogues, load_demo_users, load_directory
 from app.extensions import db
 
 keys_cli = AppGroup("keys", help="Key-encryption keys and the Flask secret.")
 users_cli = AppGroup("users", help="User accounts.")
 demo_cli = AppGroup("demo", help="The Sonsonate demo network.")
 audit_cli = AppGroup("audit", help="The audit log.")
+catalogue_cli = AppGroup("catalogue", help="Municipalities, services, protection measures.")
 
 DEMO_LOGINS_FILE = "demo-logins.txt"
 CLI_ACTOR = Actor(None, "cli", None, "operator")
@@ -79,6 +80,8 @@ def users_create(
 ) -> None:
     """Create a user; prints one JSON line with the TOTP secret to hand over in person."""
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    if password_stdin and not password:
+        raise click.ClickException("no password on standard input")
     try:
         ring = get_keyring()
         new = create_user(
@@ -131,6 +134,14 @@ def users_disable(username: str) -> None:
     click.echo(f"disabled {user.username}")
 
 
+@catalogue_cli.command("load")
+def catalogue_load() -> None:
+    """Municipalities, services and protection measures (idempotent)."""
+    load_catalogues(db.session)
+    db.session.commit()
+    click.echo("catalogues loaded")
+
+
 @demo_cli.command("load")
 def demo_load() -> None:
     """Load the demo network and users (idempotent); prints logins only when it creates them."""
@@ -150,7 +161,10 @@ def demo_load() -> None:
         for login in created
     ]
     text = "\n".join(lines) + "\n"
-    _write_private(Path(current_app.instance_path) / DEMO_LOGINS_FILE, text)
+    # Beside the secret file (instance/ by default), so that a run with its own
+    # RUTA_SECRET_FILE, such as a test, never overwrites another instance's logins.
+    logins_file = Path(current_app.config["RUTA_SECRET_FILE"]).parent / DEMO_LOGINS_FILE
+    _write_private(logins_file, text)
     click.echo(text)
 
 
@@ -166,5 +180,5 @@ def audit_verify() -> None:
 
 
 def register(app: Flask) -> None:
-    for group in (keys_cli, users_cli, demo_cli, audit_cli):
+    for group in (keys_cli, users_cli, demo_cli, audit_cli, catalogue_cli):
         app.cli.add_command(group)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import Institution, Municipality, User
 from app.auth.service import create_user
+from app.cases.legal_models import MeasureType
 from app.crypto.keyring import KeyRing
 from app.referrals.models import Service
 
@@ -44,6 +45,17 @@ SERVICES = {
     "economic_empowerment": ("Autonomía económica", "Economic empowerment"),
     "child_protection": ("Protección de la niñez", "Child protection"),
     "other": ("Otro", "Other"),
+}
+
+MEASURE_TYPES = {
+    "stop_harassment": "Abstenerse de hostigar, intimidar o maltratar a la víctima y su familia",
+    "others_refrain": "Orden a otras personas involucradas de abstenerse de actos de violencia",
+    "no_threats": "Prohibición de amenazar a la víctima en público o en privado",
+    "no_alcohol_drugs": "Prohibición de consumir alcohol o drogas",
+    "leave_home": "Abandonar la vivienda que comparte con la víctima",
+    "keep_away": "Prohibición de acercarse a la vivienda, trabajo o centro de estudio",
+    "weapons_seized": "Decomiso de armas y suspensión de licencia",
+    "custody_support": "Cuidado personal provisional, régimen de visitas y cuota alimenticia",
 }
 
 KIND_SERVICES = {
@@ -110,8 +122,8 @@ def municipality_code(name: str) -> str:
     return normalise_name(name).replace(" ", "_")
 
 
-def load_directory(session: Session) -> None:
-    """Municipalities, services and institutions; existing rows are left as they are."""
+def load_catalogues(session: Session) -> None:
+    """Municipalities, services and protection measures; existing rows are left as they are."""
     for name in SONSONATE_MUNICIPALITIES:
         code = municipality_code(name)
         if session.get(Municipality, code) is None:
@@ -119,7 +131,15 @@ def load_directory(session: Session) -> None:
     for code, (name_es, name_en) in SERVICES.items():
         if session.get(Service, code) is None:
             session.add(Service(code=code, name_es=name_es, name_en=name_en))
+    for code, name in MEASURE_TYPES.items():
+        if session.get(MeasureType, code) is None:
+            session.add(MeasureType(code=code, name_es=name, name_en=name))
     session.flush()
+
+
+def load_directory(session: Session) -> None:
+    """The catalogues and the institutions of the Sonsonate network."""
+    load_catalogues(session)
     for code, name, kind, municipality in INSTITUTIONS:
         if session.execute(select(Institution.id).where(Institution.code == code)).first():
             continue

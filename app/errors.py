@@ -33,8 +33,13 @@ def register(app: Flask) -> None:
         db.session.rollback()
         # Where it failed, without the exception's text: that text can carry request
         # data (SQL parameters, field values), and logs must never hold case content.
-        log.error("unhandled %s on %s %s\n%s", type(error).__name__, request.method,
-                  request.path, "".join(traceback.format_tb(error.__traceback__)))
+        log.error(
+            "unhandled %s on %s %s\n%s",
+            type(error).__name__,
+            request.method,
+            request.path,
+            "".join(traceback.format_tb(error.__traceback__)),
+        )
         if _is_api():
             from app.api.errors import error_response
 

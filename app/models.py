@@ -2,6 +2,7 @@
 
 from app.audit import models as audit_models
 from app.auth import models as auth_models
+from app.cases import care_models, legal_models
 from app.cases import models as case_models
 from app.crypto import models as crypto_models
 from app.notifications import models as notification_models
@@ -10,8 +11,10 @@ from app.referrals import models as referral_models
 __all__ = [
     "audit_models",
     "auth_models",
+    "care_models",
     "case_models",
     "crypto_models",
+    "legal_models",
     "notification_models",
     "referral_models",
 ]

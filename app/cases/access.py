@@ -13,7 +13,7 @@ from app.auth.models import User
 from app.auth.policy import may_read_audit, may_work_on_cases
 from app.cases.models import Case
 from app.cases.records import case_metadata, case_record
-from app.cases.service import get_case_for
+from app.cases.service import full_record_options, get_case_for
 from app.common import Forbidden, NotFound
 from app.crypto.keyring import KeyRing
 
@@ -26,12 +26,10 @@ def _department_case(
     stmt = select(Case).where(Case.id == case_id, Case.number.startswith(f"{department}-"))
     if full:
         stmt = stmt.join(Case.survivor).options(
-            contains_eager(Case.survivor),
-            joinedload(Case.data_key),
-            selectinload(Case.incidents),
-            selectinload(Case.consents),
+            contains_eager(Case.survivor), joinedload(Case.data_key), *full_record_options()
         )
-    stmt = stmt.options(selectinload(Case.parties))
+    else:
+        stmt = stmt.options(selectinload(Case.parties))
     case = session.execute(stmt).unique().scalar_one_or_none() if case_id else None
     if case is None:
         raise NotFound("case not found")
@@ -48,11 +46,11 @@ def read_case(
     """
     if may_work_on_cases(user):
         case = get_case_for(session, user, case_id, full=True)
-        return case, case_record(ring, case), FULL
+        return case, case_record(ring, case, user.institution_id), FULL
     if not may_read_audit(user):
         raise Forbidden("this role does not read case records")
     grant = active_grant(session, user, case_id) if case_id else None
     case = _department_case(session, case_id, department, full=grant is not None)
     if grant is not None:
-        return case, case_record(ring, case), BREAK_GLASS
+        return case, case_record(ring, case, user.institution_id), BREAK_GLASS
     return case, case_metadata(case), METADATA

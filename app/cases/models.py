@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -26,6 +26,18 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import Institution
+
+if TYPE_CHECKING:
+    from app.cases.care_models import (
+        Attachment,
+        CareNote,
+        CaseStatusChange,
+        FollowUp,
+        RiskAssessment,
+        SafetyPlan,
+    )
+    from app.cases.legal_models import Complaint
+    from app.referrals.models import Referral
 from app.common import UTCDateTime, new_id, utcnow
 from app.crypto.models import DataKey
 from app.extensions import db
@@ -91,6 +103,20 @@ class Case(db.Model):
     )
     parties: Mapped[list[CaseParty]] = relationship(order_by="CaseParty.since", lazy="raise")
     consents: Mapped[list[Consent]] = relationship(order_by="Consent.recorded_at", lazy="raise")
+    notes: Mapped[list[CareNote]] = relationship(order_by="CareNote.given_on", lazy="raise")
+    follow_ups: Mapped[list[FollowUp]] = relationship(order_by="FollowUp.due_on", lazy="raise")
+    risk_assessments: Mapped[list[RiskAssessment]] = relationship(
+        order_by="RiskAssessment.created_at", lazy="raise"
+    )
+    safety_plan: Mapped[SafetyPlan | None] = relationship(lazy="raise", uselist=False)
+    attachments: Mapped[list[Attachment]] = relationship(
+        order_by="Attachment.created_at", lazy="raise"
+    )
+    complaints: Mapped[list[Complaint]] = relationship(order_by="Complaint.filed_on", lazy="raise")
+    referrals: Mapped[list[Referral]] = relationship(order_by="Referral.created_at", lazy="raise")
+    status_changes: Mapped[list[CaseStatusChange]] = relationship(
+        order_by="CaseStatusChange.at", lazy="raise"
+    )
 
     # Optimistic locking: an UPDATE from a stale read matches no row and raises.
     __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}

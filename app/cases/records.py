@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from app.cases.models import Case, Incident, Survivor
+from app.cases.record_parts import care_parts
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
@@ -94,7 +95,7 @@ def case_metadata(case: Case) -> dict[str, Any]:
     return record
 
 
-def case_record(ring: KeyRing, case: Case) -> dict[str, Any]:
+def case_record(ring: KeyRing, case: Case, viewer_institution_id: int) -> dict[str, Any]:
     """Everything a party sees. Needs a case loaded with `get_case_for(..., full=True)`."""
     cipher = cipher_for(ring, case.data_key)
     consent = case.consents[-1] if case.consents else None
@@ -110,5 +111,7 @@ def case_record(ring: KeyRing, case: Case) -> dict[str, Any]:
         }
         if consent
         else None,
+        close_reason=case.close_reason,
+        **care_parts(cipher, case, viewer_institution_id),
     )
     return record

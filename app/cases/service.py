@@ -385,6 +385,25 @@ def _add_incident_row(
 # ---- reading and adding ----------------------------------------------------------------
 
 
+def full_record_options() -> list[Any]:
+    """Everything the case page and the API show, one query per collection."""
+    from app.referrals.models import Referral
+
+    return [
+        selectinload(Case.incidents),
+        selectinload(Case.parties),
+        selectinload(Case.consents),
+        selectinload(Case.notes),
+        selectinload(Case.follow_ups),
+        selectinload(Case.risk_assessments),
+        selectinload(Case.safety_plan),
+        selectinload(Case.attachments),
+        selectinload(Case.complaints),
+        selectinload(Case.referrals).selectinload(Referral.events),
+        selectinload(Case.status_changes),
+    ]
+
+
 def get_case_for(
     session: Session, user: User, case_id: uuid.UUID | None, *, full: bool = False
 ) -> Case:
@@ -399,11 +418,7 @@ def get_case_for(
         .where(Case.id == case_id, visible_cases_clause(user))
     )
     if full:
-        stmt = stmt.options(
-            selectinload(Case.incidents),
-            selectinload(Case.parties),
-            selectinload(Case.consents),
-        )
+        stmt = stmt.options(*full_record_options())
     case = session.execute(stmt).unique().scalar_one_or_none()
     if case is None:
         raise NotFound("case not found")

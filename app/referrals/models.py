@@ -1,10 +1,27 @@
-"""The directory of services the institutions of the network give."""
+"""The directory of services, and referrals between the institutions of the network."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, String, Table
-from sqlalchemy.orm import Mapped, mapped_column
+import uuid
+from datetime import date, datetime
+from typing import Any, ClassVar
 
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.auth.models import Institution
+from app.common import UTCDateTime, new_id, utcnow
 from app.extensions import db
 
 institution_services = Table(
@@ -24,3 +41,69 @@ class Service(db.Model):
     name_es: Mapped[str] = mapped_column(String(120))
     name_en: Mapped[str] = mapped_column(String(120))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Referral(db.Model):
+    """A case sent from one institution to another for one service, tracked to its end."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (
+        Index("ix_referrals_to_status", "to_institution_id", "status"),
+        Index("ix_referrals_from_status", "from_institution_id", "status"),
+        Index("ix_referrals_status_due", "status", "due_on"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    from_institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    to_institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    service: Mapped[str] = mapped_column(ForeignKey("services.code"))
+    urgency: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(12), default="sent")
+    due_on: Mapped[date] = mapped_column(Date)
+    consent: Mapped[bool] = mapped_column(Boolean)
+    # Sent without consent because the survivor is a minor (mandatory report).
+    mandatory_report: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    decline_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    outcome_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The receiver has no users: the sender records what happened.
+    tracked_by_sender: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    from_institution: Mapped[Institution] = relationship(
+        foreign_keys=[from_institution_id], lazy="joined", innerjoin=True
+    )
+    to_institution: Mapped[Institution] = relationship(
+        foreign_keys=[to_institution_id], lazy="joined", innerjoin=True
+    )
+    events: Mapped[list[ReferralEvent]] = relationship(
+        order_by="ReferralEvent.id", lazy="raise", back_populates="referral"
+    )
+
+    # Two people acting on one referral at once: the second UPDATE matches no row.
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+
+
+class ReferralEvent(db.Model):
+    """Each move of a referral: who, when, from which status to which."""
+
+    __tablename__ = "referral_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("referrals.id"), index=True)
+    action: Mapped[str] = mapped_column(String(12))
+    from_status: Mapped[str | None] = mapped_column(String(12))
+    to_status: Mapped[str] = mapped_column(String(12))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    referral: Mapped[Referral] = relationship(back_populates="events", lazy="raise")
+    institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)

@@ -1,0 +1,110 @@
+"""Attachment storage: cleaned bytes sealed with the case's data key, under random names.
+
+Only ciphertext is ever written: the upload is checked and stripped in memory, sealed,
+and the sealed blob goes to a temporary file in the same directory, which is fsynced and
+renamed into place, so a crash leaves either nothing or a whole file. The content is
+sealed with the attachment's id as associated data: a file copied over another
+attachment's does not decrypt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import tempfile
+import uuid
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from app.cases.care_models import Attachment
+from app.cases.files import clean_upload, safe_filename
+from app.common import NotFound, new_id
+from app.crypto.envelope import FieldCipher
+
+TABLE = "attachments"
+_STORAGE_NAME = re.compile(r"[0-9a-f]{32}")
+
+
+def attachment_path(directory: Path, storage_name: str) -> Path:
+    """The file of a storage name; anything but 32 hex digits could escape the directory."""
+    if not _STORAGE_NAME.fullmatch(storage_name):
+        raise ValueError("invalid attachment storage name")
+    return directory / storage_name
+
+
+def _ensure_directory(directory: Path) -> None:
+    if not directory.is_dir():
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory.chmod(0o700)  # mkdir's mode is reduced by the umask
+
+
+def _write_atomically(path: Path, ciphertext: bytes) -> None:
+    """Temp file (0600, same directory), fsync, rename; then fsync the directory entry."""
+    _ensure_directory(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(ciphertext)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def store_attachment(
+    session: Session,
+    cipher: FieldCipher,
+    *,
+    case_id: uuid.UUID,
+    institution_id: int,
+    user_id: int,
+    directory: Path,
+    filename: str,
+    data: bytes,
+    description: str | None,
+) -> Attachment:
+    """Check, strip, seal and write the file, then add its row; the caller commits."""
+    content_type, cleaned = clean_upload(data)
+    attachment = Attachment(
+        id=new_id(),
+        case_id=case_id,
+        institution_id=institution_id,
+        user_id=user_id,
+        content_type=content_type,
+        size=len(cleaned),
+        storage_name=secrets.token_hex(16),
+    )
+    attachment.filename_enc = cipher.seal(TABLE, attachment.id, "filename", safe_filename(filename))
+    attachment.description_enc = cipher.seal(
+        TABLE, attachment.id, "description", (description or "").strip() or None
+    )
+    path = attachment_path(directory, attachment.storage_name)
+    _write_atomically(path, cipher.seal(TABLE, attachment.id, "content", cleaned) or b"")
+    try:
+        session.add(attachment)
+        session.flush()
+    except BaseException:
+        path.unlink(missing_ok=True)  # no row points at it: do not leave ciphertext behind
+        raise
+    return attachment
+
+
+def read_attachment(cipher: FieldCipher, attachment: Attachment, directory: Path) -> bytes:
+    """The stored (cleaned) bytes; DecryptionError if the file was altered or moved."""
+    path = attachment_path(directory, attachment.storage_name)
+    try:
+        blob = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise NotFound("attachment file missing", {"file": ["The file is missing."]}) from exc
+    return cipher.open_bytes(TABLE, attachment.id, "content", blob) or b""

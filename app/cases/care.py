@@ -1,0 +1,267 @@
+"""What institutions add to a case after intake: care notes, follow-ups, risk,
+safety plan and the case's status. Every function checks access through
+`get_case_for` and seals free text with the case's data key."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit.breakglass import other_supervisors
+from app.auth.models import User
+from app.cases.care_models import CareNote, CaseStatusChange, FollowUp, RiskAssessment, SafetyPlan
+from app.cases.models import Case, CaseParty
+from app.cases.risk import RiskResult, assess
+from app.cases.service import get_case_for
+from app.common import Conflict, InvalidInput, NotFound, local_today, utcnow
+from app.crypto.keyring import KeyRing
+from app.crypto.service import cipher_for
+from app.notifications.service import notify_institution, notify_user
+
+NOTE_KINDS = ("medical", "forensic", "psychological", "legal", "social", "shelter")
+CHANNELS = ("visit", "phone", "office")
+FOLLOW_UP_OUTCOMES = ("done", "no_contact", "rescheduled", "cancelled")
+CLOSE_REASONS = (
+    "services_completed",
+    "survivor_request",
+    "lost_contact",
+    "moved",
+    "deceased",
+    "other",
+)
+STATUS_MOVES = {
+    ("open", "follow_up"),
+    ("open", "closed"),
+    ("follow_up", "closed"),
+    ("follow_up", "open"),
+    ("closed", "open"),
+}
+
+
+def _check_version(case: Case, expected: int | None) -> None:
+    if expected is not None and expected != case.version:
+        raise Conflict("the case changed since it was read; reload it")
+
+
+def add_note(
+    session: Session, ring: KeyRing, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+) -> CareNote:
+    case = get_case_for(session, user, case_id)
+    if data["given_on"] > local_today():
+        raise InvalidInput("future date", {"given_on": ["The date cannot be in the future."]})
+    note = CareNote(
+        id=uuid.uuid4(),
+        case_id=case.id,
+        institution_id=user.institution_id,
+        user_id=user.id,
+        kind=data["kind"],
+        given_on=data["given_on"],
+        confidential=bool(data.get("confidential")),
+    )
+    note.note_enc = cipher_for(ring, case.data_key).seal(
+        "care_notes", note.id, "note", data.get("text") or None
+    )
+    session.add(note)
+    case.updated_at = utcnow()
+    session.flush()
+    return note
+
+
+def add_follow_up(
+    session: Session, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+) -> FollowUp:
+    case = get_case_for(session, user, case_id)
+    follow_up = FollowUp(
+        id=uuid.uuid4(),
+        case_id=case.id,
+        institution_id=user.institution_id,
+        created_by_user_id=user.id,
+        due_on=data["due_on"],
+        channel=data["channel"],
+    )
+    session.add(follow_up)
+    if case.status == "open":
+        _set_status(session, user, case, "follow_up", None)
+    case.updated_at = utcnow()
+    session.flush()
+    return follow_up
+
+
+def record_follow_up(
+    session: Session,
+    ring: KeyRing,
+    user: User,
+    case_id: uuid.UUID | None,
+    follow_up_id: uuid.UUID | None,
+    data: dict[str, Any],
+) -> FollowUp:
+    case = get_case_for(session, user, case_id)
+    follow_up = session.get(FollowUp, follow_up_id) if follow_up_id else None
+    if follow_up is None or follow_up.case_id != case.id:
+        raise NotFound("follow-up not found")
+    if data.get("version") is not None and data["version"] != follow_up.version:
+        raise Conflict("the follow-up changed since it was read")
+    follow_up.outcome = data["outcome"]
+    follow_up.done_on = data.get("done_on") or local_today()
+    follow_up.outcome_note_enc = cipher_for(ring, case.data_key).seal(
+        "follow_ups", follow_up.id, "outcome_note", data.get("note") or None
+    )
+    case.updated_at = utcnow()
+    session.flush()
+    return follow_up
+
+
+def overdue_follow_ups(
+    session: Session, user: User, today: date | None = None
+) -> list[tuple[FollowUp, str]]:
+    """The institution's follow-ups past their date and not done, oldest first."""
+    stmt = (
+        select(FollowUp, Case.number)
+        .join(Case, Case.id == FollowUp.case_id)
+        .where(
+            FollowUp.institution_id == user.institution_id,
+            FollowUp.done_on.is_(None),
+            FollowUp.due_on < (today or local_today()),
+        )
+        .order_by(FollowUp.due_on)
+        .limit(500)
+    )
+    return [(row[0], row[1]) for row in session.execute(stmt).all()]
+
+
+def _has_feminicidal_or_firearm(session: Session, case: Case) -> tuple[bool, bool]:
+    from app.cases.models import Incident
+
+    rows = session.execute(
+        select(Incident.violence_codes, Incident.weapon).where(Incident.case_id == case.id)
+    ).all()
+    feminicidal = any("feminicidal" in codes.split() for codes, _ in rows)
+    firearm = any(weapon == "firearm" for _, weapon in rows)
+    return feminicidal, firearm
+
+
+def assess_risk(
+    session: Session, ring: KeyRing, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+) -> tuple[RiskAssessment, RiskResult]:
+    case = get_case_for(session, user, case_id)
+    judgement = bool(data.get("judgement_high"))
+    if judgement and not (data.get("judgement_reason") or "").strip():
+        raise InvalidInput(
+            "reason required", {"judgement_reason": ["Explain the professional judgement."]}
+        )
+    feminicidal, firearm = _has_feminicidal_or_firearm(session, case)
+    result = assess(
+        data["answers"], feminicidal=feminicidal, firearm=firearm, judgement_high=judgement
+    )
+    cipher = cipher_for(ring, case.data_key)
+    row = RiskAssessment(
+        id=uuid.uuid4(),
+        case_id=case.id,
+        institution_id=user.institution_id,
+        user_id=user.id,
+        score=result.score,
+        level=result.level,
+        judgement_high=judgement,
+    )
+    row.answers_enc = (
+        cipher.seal(
+            "risk_assessments", row.id, "answers", json.dumps(data["answers"], sort_keys=True)
+        )
+        or b""
+    )
+    row.judgement_reason_enc = cipher.seal(
+        "risk_assessments", row.id, "judgement_reason", data.get("judgement_reason") or None
+    )
+    session.add(row)
+    case.risk_level = result.level
+    case.updated_at = utcnow()
+    if result.level == "high":
+        _alert_high_risk(session, user, case)
+    session.flush()
+    return row, result
+
+
+def _alert_high_risk(session: Session, user: User, case: Case) -> None:
+    """The women's offices taking part and every supervisor hear of a high risk at once."""
+    from app.auth.models import Institution
+
+    offices = session.execute(
+        select(CaseParty.institution_id)
+        .join(Institution)
+        .where(
+            CaseParty.case_id == case.id,
+            CaseParty.ended_at.is_(None),
+            Institution.kind == "womens_office",
+        )
+    ).scalars()
+    for institution_id in set(offices):
+        notify_institution(
+            session, institution_id, "high_risk", case_id=case.id, reference=case.number
+        )
+    for supervisor_id in other_supervisors(session, user):
+        notify_user(session, supervisor_id, "high_risk", case_id=case.id, reference=case.number)
+
+
+def save_safety_plan(
+    session: Session, ring: KeyRing, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+) -> SafetyPlan:
+    case = get_case_for(session, user, case_id)
+    cipher = cipher_for(ring, case.data_key)
+    plan = session.execute(
+        select(SafetyPlan).where(SafetyPlan.case_id == case.id)
+    ).scalar_one_or_none()
+    if plan is None:
+        plan = SafetyPlan(
+            id=uuid.uuid4(),
+            case_id=case.id,
+            updated_by_user_id=user.id,
+            institution_id=user.institution_id,
+            plan_enc=b"",
+        )
+        session.add(plan)
+    elif data.get("version") is not None and data["version"] != plan.version:
+        raise Conflict("the safety plan changed since it was read; reload it")
+    plan.plan_enc = cipher.seal("safety_plans", plan.id, "plan", data["plan"]) or b""
+    plan.updated_by_user_id = user.id
+    plan.institution_id = user.institution_id
+    case.updated_at = utcnow()
+    session.flush()
+    return plan
+
+
+def _set_status(session: Session, user: User, case: Case, target: str, reason: str | None) -> None:
+    session.add(
+        CaseStatusChange(
+            case_id=case.id,
+            from_status=case.status,
+            to_status=target,
+            reason=reason,
+            user_id=user.id,
+            institution_id=user.institution_id,
+        )
+    )
+    case.status = target
+
+
+def change_status(
+    session: Session, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+) -> Case:
+    """open → follow_up → closed; closing needs a reason; reopening is allowed."""
+    case = get_case_for(session, user, case_id)
+    _check_version(case, data.get("version"))
+    target = data["status"]
+    if (case.status, target) not in STATUS_MOVES:
+        raise Conflict(f"a case that is {case.status} cannot become {target}")
+    reason = data.get("reason")
+    if target == "closed" and reason not in CLOSE_REASONS:
+        raise InvalidInput("reason required", {"reason": ["Choose why the case is closed."]})
+    _set_status(session, user, case, target, reason if target == "closed" else None)
+    case.close_reason = reason if target == "closed" else None
+    case.updated_at = utcnow()
+    session.flush()
+    return case

@@ -1,0 +1,77 @@
+"""The denuncia (PNC only) and the protection measures requested and granted."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.auth.models import Institution
+from app.common import UTCDateTime, new_id, utcnow
+from app.extensions import db
+
+complaint_incidents = Table(
+    "complaint_incidents",
+    db.metadata,
+    Column("complaint_id", ForeignKey("complaints.id"), primary_key=True),
+    Column("incident_id", ForeignKey("incidents.id"), primary_key=True),
+)
+
+
+class MeasureType(db.Model):
+    """Configurable catalogue (Ley contra la Violencia Intrafamiliar, art. 7)."""
+
+    __tablename__ = "measure_types"
+
+    code: Mapped[str] = mapped_column(String(30), primary_key=True)
+    name_es: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Complaint(db.Model):
+    __tablename__ = "complaints"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    number: Mapped[str] = mapped_column(String(40))
+    filed_on: Mapped[date] = mapped_column(Date)
+    forward_to_prosecutor: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)
+    measures: Mapped[list[ProtectionMeasure]] = relationship(
+        order_by="ProtectionMeasure.created_at", lazy="selectin", back_populates="complaint"
+    )
+    incident_ids: Mapped[list[Any]] = relationship(
+        "Incident", secondary=complaint_incidents, lazy="selectin", viewonly=True
+    )
+
+
+class ProtectionMeasure(db.Model):
+    __tablename__ = "protection_measures"
+    __table_args__ = (Index("ix_protection_measures_status_ends", "status", "ends_on"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    complaint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complaints.id"), index=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    measure: Mapped[str] = mapped_column(ForeignKey("measure_types.code"))
+    requested: Mapped[bool] = mapped_column(Boolean, default=True)
+    granted: Mapped[bool] = mapped_column(Boolean, default=False)
+    court: Mapped[str | None] = mapped_column(String(160))
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="requested")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    complaint: Mapped[Complaint] = relationship(back_populates="measures", lazy="raise")
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
