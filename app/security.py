@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from io import BytesIO
+from typing import IO
+
+from flask import Flask, Request
 
 from app.crypto.keyring import KeyFileError, KeyRing
 from app.crypto.service import StartupError, verify_or_create_canary
@@ -35,3 +38,21 @@ def load_keys(app: Flask, *, strict: bool) -> None:
         finally:
             db.session.remove()
     app.extensions["ruta.keyring"] = ring
+
+
+class InMemoryUploadRequest(Request):
+    """Uploads stay in memory: Werkzeug would spool files over 500 KB to a temporary
+    file, and a survivor's document must never touch the disk unencrypted."""
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        return BytesIO()
+
+
+def use_in_memory_uploads(app: Flask) -> None:
+    app.request_class = InMemoryUploadRequest

@@ -6,13 +6,14 @@ can ship without someone deciding who may call it.
 
 from __future__ import annotations
 
+import io
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from app import create_app
-from app.auth.models import User
+from app.auth.models import Institution, User
 from app.auth.sessions import start_session
 from app.extensions import db
 from tests.conftest import PASSWORD, make_settings
@@ -47,6 +48,18 @@ def web_page(anonymous: int, logged_in: int) -> dict[str, int]:
     return expect(anonymous, logged_in, logged_in, logged_in, logged_in)
 
 
+def case_write(created: int) -> dict[str, int]:
+    """Parties add to the case; anyone else's institution cannot see it; other roles never."""
+    return expect(401, created, 404, 403, 403)
+
+
+def only(statuses: dict[str, int], **overrides: int) -> dict[str, int]:
+    return {**statuses, **{actor.replace("__", "@"): code for actor, code in overrides.items()}}
+
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
 # (rule, method) -> what each caller gets. Case routes use the shared case of the fixture.
 MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/api/v1/auth/token", "POST"): same_for_all(401),  # wrong credentials for everyone
@@ -61,6 +74,32 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/api/v1/audit/reports", "GET"): expect(401, 403, 403, 200, 403),
     ("/api/v1/break-glass", "GET"): expect(401, 403, 403, 200, 403),
     ("/api/v1/break-glass/<int:grant_id>/review", "POST"): expect(401, 403, 403, 200, 403),
+    ("/api/v1/cases/<case_id>/notes", "POST"): case_write(201),
+    ("/api/v1/cases/<case_id>/follow-ups", "POST"): case_write(201),
+    ("/api/v1/cases/<case_id>/follow-ups/<follow_up_id>/outcome", "POST"): case_write(200),
+    ("/api/v1/cases/<case_id>/risk-assessments", "POST"): case_write(201),
+    ("/api/v1/cases/<case_id>/safety-plan", "PUT"): case_write(200),
+    # The case is in follow-up already: parties get past the check and meet the state (409).
+    ("/api/v1/cases/<case_id>/status", "POST"): case_write(409),
+    ("/api/v1/cases/<case_id>/consent", "POST"): case_write(201),
+    ("/api/v1/cases/<case_id>/complaints", "POST"): only(
+        case_write(404), pnc_agent__party=201, health_staff__party=403,
+        womens_office__party=403, health_staff__other=403, womens_office__other=403),
+    ("/api/v1/cases/<case_id>/measures/<measure_id>", "PATCH"): only(
+        case_write(404), pnc_agent__party=200, health_staff__party=403,
+        womens_office__party=403, health_staff__other=403, womens_office__other=403),
+    ("/api/v1/cases/<case_id>/attachments", "POST"): case_write(201),
+    ("/api/v1/cases/<case_id>/attachments/<attachment_id>", "GET"): case_write(200),
+    ("/api/v1/cases/<case_id>/referrals", "POST"): case_write(201),
+    ("/api/v1/follow-ups", "GET"): expect(401, 200, 200, 403, 403),
+    ("/api/v1/measures/expiring", "GET"): expect(401, 200, 200, 403, 403),
+    ("/api/v1/referrals", "GET"): expect(401, 200, 200, 403, 403),
+    # Only the sending and receiving institutions know the referral.
+    ("/api/v1/referrals/<referral_id>", "GET"): only(case_write(404), pnc_agent__party=200),
+    ("/api/v1/referrals/<referral_id>/transition", "POST"): only(
+        case_write(404), pnc_agent__party=200),
+    ("/api/v1/notifications", "GET"): expect(401, 200, 200, 200, 200),
+    ("/api/v1/notifications/<int:notification_id>/read", "POST"): expect(401, 404, 404, 204, 404),
     ("/", "GET"): web_page(302, 200),
     ("/login", "GET"): web_page(200, 302),
     ("/login", "POST"): same_for_all(400),  # no CSRF token: refused before anything else
@@ -107,13 +146,48 @@ def world(app, client, make_person):
     grant = client.post(f"/api/v1/cases/{case_id}/break-glass", headers=second_supervisor.headers,
                         json={"reason": "Orden judicial urgente del juzgado", "password": PASSWORD})
     assert grant.status_code == 201
-    return {"people": people, "case_id": case_id, "grant_id": grant.get_json()["id"]}
+    ids = {"case_id": case_id, "grant_id": grant.get_json()["id"]}
+    ids.update(_case_work(app, client, people, case_id))
+    ids["hospital_id"] = _institution_id(app, "HOSP-SON")
+    return {"people": people, **ids}
+
+
+def _case_work(app, client, people, case_id) -> dict[str, str]:
+    """A follow-up, a complaint with a measure, an attachment, a referral, a notification."""
+    base = f"/api/v1/cases/{case_id}"
+    follow_up = client.post(f"{base}/follow-ups", headers=people["womens_office@party"].headers,
+                            json={"due_on": "2026-12-01", "channel": "phone"})
+    complaint = client.post(f"{base}/complaints", headers=people["pnc_agent@party"].headers,
+                            json={"number": "DEN-1", "measures": [{"measure": "keep_away"}]})
+    attachment = client.post(f"{base}/attachments", headers=people["health_staff@party"].headers,
+                             data={"file": (io.BytesIO(PDF), "informe.pdf")})
+    hospital = _institution_id(app, "HOSP-SON")
+    referral = client.post(f"{base}/referrals", headers=people["pnc_agent@party"].headers,
+                           json={"to_institution": hospital, "service": "medical",
+                                 "urgency": "immediate", "consent": True})
+    notes = client.get("/api/v1/notifications", headers=people["supervisor"].headers)
+    for response in (follow_up, complaint, attachment, referral):
+        assert response.status_code == 201, response.get_json()
+    return {
+        "follow_up_id": follow_up.get_json()["id"],
+        "measure_id": complaint.get_json()["measures"][0]["id"],
+        "attachment_id": attachment.get_json()["id"],
+        "referral_id": referral.get_json()["id"],
+        "notification_id": notes.get_json()["items"][0]["id"],
+    }
+
+
+def _institution_id(app, code: str) -> int:
+    with app.app_context():
+        return db.session.query(Institution).filter_by(code=code).one().id
 
 
 def request_args(rule: str, world: dict) -> tuple[str, dict]:
-    path = (rule.replace("<case_id>", world["case_id"])
-            .replace("<int:grant_id>", str(world["grant_id"]))
-            .replace("<path:filename>", "css/ruta.css"))
+    path = rule.replace("<path:filename>", "css/ruta.css")
+    for name in ("case_id", "follow_up_id", "measure_id", "attachment_id", "referral_id"):
+        path = path.replace(f"<{name}>", str(world[name]))
+    for name in ("grant_id", "notification_id"):
+        path = path.replace(f"<int:{name}>", str(world[name]))
     bodies = {
         "/api/v1/auth/token": {"username": "nobody", "password": "not the password"},
         "/api/v1/cases": intake(survivor_overrides={"dui": None, "given_names": "Rosa"}),
@@ -121,8 +195,22 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
         "/api/v1/cases/<case_id>/break-glass": {"reason": "Revisión por denuncia de acceso indebido",
                                                 "password": PASSWORD},
         "/api/v1/break-glass/<int:grant_id>/review": {"justified": True},
+        "/api/v1/cases/<case_id>/notes": {"kind": "medical", "text": "Atención brindada"},
+        "/api/v1/cases/<case_id>/follow-ups": {"due_on": "2026-12-05", "channel": "visit"},
+        "/api/v1/cases/<case_id>/follow-ups/<follow_up_id>/outcome": {"outcome": "done"},
+        "/api/v1/cases/<case_id>/risk-assessments": {"answers": {"1": True, "2": False}},
+        "/api/v1/cases/<case_id>/safety-plan": {"plan": "Plan de seguridad acordado"},
+        "/api/v1/cases/<case_id>/status": {"status": "follow_up"},
+        "/api/v1/cases/<case_id>/consent": {"share_with_network": True, "statistics": True},
+        "/api/v1/cases/<case_id>/complaints": {"number": "DEN-2"},
+        "/api/v1/cases/<case_id>/measures/<measure_id>": {"status": "active", "granted": True},
+        "/api/v1/cases/<case_id>/referrals": {"to_institution": world["hospital_id"],
+                                              "service": "medical", "consent": True},
+        "/api/v1/referrals/<referral_id>/transition": {"action": "cancel"},
     }
     query = {"/api/v1/cases": {"dui": "12345678-4"}}
+    if rule == "/api/v1/cases/<case_id>/attachments":
+        return path, {"data": {"file": (io.BytesIO(PDF), "informe.pdf")}}
     return path, {"json": bodies.get(rule), "query_string": query.get(rule)}
 
 
@@ -138,8 +226,8 @@ def sign_in_web(app, client, username: str) -> None:
 
 @pytest.mark.parametrize(("rule", "method"), sorted(MATRIX))
 def test_permission_matrix(app, world, rule, method):
-    path, kwargs = request_args(rule, world)
     for actor, expected in MATRIX[(rule, method)].items():
+        path, kwargs = request_args(rule, world)  # fresh bodies: uploads are read once
         client = app.test_client()
         headers = {}
         if actor != ANON:

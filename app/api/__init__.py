@@ -4,4 +4,12 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from app.api import audit_routes, auth, errors, openapi, routes  # noqa: E402,F401  (register)
+from app.api import (  # noqa: E402,F401  (register the views)
+    audit_routes,
+    auth,
+    care_routes,
+    errors,
+    openapi,
+    referral_routes,
+    routes,
+)

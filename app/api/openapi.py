@@ -6,6 +6,7 @@ every API route has an entry, so the description cannot fall behind the code.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -24,13 +25,42 @@ from app.audit.schemas import (
     BreakGlassOut,
     ReviewIn,
 )
+from app.cases.care_schemas import (
+    AttachmentOut,
+    ComplaintIn,
+    ComplaintOut,
+    CreatedOut,
+    FollowUpIn,
+    FollowUpListOut,
+    FollowUpOut,
+    FollowUpOutcomeIn,
+    MeasureListOut,
+    MeasureOut,
+    MeasureUpdateIn,
+    NoteIn,
+    NoteOut,
+    RiskIn,
+    RiskOut,
+    SafetyPlanIn,
+    SafetyPlanOut,
+    StatusIn,
+    StatusOut,
+)
 from app.cases.schemas import (
     CaseListOut,
     CaseOut,
+    ConsentIn,
     IncidentCreatedOut,
     IncidentIn,
     IntakeIn,
     IntakeOut,
+)
+from app.referrals.schemas import (
+    NotificationListOut,
+    ReferralIn,
+    ReferralListOut,
+    ReferralOut,
+    TransitionIn,
 )
 
 
@@ -45,6 +75,10 @@ class Operation:
     public: bool = False
     query: tuple[tuple[str, str], ...] = ()
     errors: tuple[int, ...] = (401, 403, 404)
+    multipart: bool = False
+
+
+WRITE_ERRORS = (400, 401, 403, 404, 422)
 
 
 OPERATIONS: list[Operation] = [
@@ -131,8 +165,168 @@ OPERATIONS: list[Operation] = [
         body=ReviewIn,
         errors=(400, 401, 403, 404, 409, 422),
     ),
+    Operation(
+        "/cases/{case_id}/notes",
+        "post",
+        "Add a care note (optionally confidential)",
+        NoteOut,
+        201,
+        body=NoteIn,
+        errors=WRITE_ERRORS,
+    ),
+    Operation(
+        "/cases/{case_id}/follow-ups",
+        "post",
+        "Plan a follow-up",
+        FollowUpOut,
+        201,
+        body=FollowUpIn,
+        errors=WRITE_ERRORS,
+    ),
+    Operation(
+        "/cases/{case_id}/follow-ups/{follow_up_id}/outcome",
+        "post",
+        "Record a follow-up's outcome",
+        FollowUpOut,
+        body=FollowUpOutcomeIn,
+        errors=(*WRITE_ERRORS, 409),
+    ),
+    Operation(
+        "/follow-ups",
+        "get",
+        "The institution's overdue follow-ups",
+        FollowUpListOut,
+        errors=(401, 403),
+    ),
+    Operation(
+        "/cases/{case_id}/risk-assessments",
+        "post",
+        'Record the 24-question risk assessment; answers keyed "1"…"24"',
+        RiskOut,
+        201,
+        body=RiskIn,
+        errors=WRITE_ERRORS,
+    ),
+    Operation(
+        "/cases/{case_id}/safety-plan",
+        "put",
+        "Write the safety plan (encrypted)",
+        SafetyPlanOut,
+        body=SafetyPlanIn,
+        errors=(*WRITE_ERRORS, 409),
+    ),
+    Operation(
+        "/cases/{case_id}/status",
+        "post",
+        "open → follow_up → closed (reason required); reopening allowed",
+        StatusOut,
+        body=StatusIn,
+        errors=(*WRITE_ERRORS, 409),
+    ),
+    Operation(
+        "/cases/{case_id}/consent",
+        "post",
+        "Record or revoke consent (takes effect now)",
+        CreatedOut,
+        201,
+        body=ConsentIn,
+        errors=WRITE_ERRORS,
+    ),
+    Operation(
+        "/cases/{case_id}/complaints",
+        "post",
+        "Register the denuncia and its protection measures (PNC agents)",
+        ComplaintOut,
+        201,
+        body=ComplaintIn,
+        errors=WRITE_ERRORS,
+    ),
+    Operation(
+        "/cases/{case_id}/measures/{measure_id}",
+        "patch",
+        "Update a protection measure (PNC agents)",
+        MeasureOut,
+        body=MeasureUpdateIn,
+        errors=(*WRITE_ERRORS, 409),
+    ),
+    Operation(
+        "/measures/expiring",
+        "get",
+        "Active protection measures ending within a week",
+        MeasureListOut,
+        errors=(401, 403),
+    ),
+    Operation(
+        "/cases/{case_id}/attachments",
+        "post",
+        "Upload a PDF, JPEG or PNG (multipart field `file`, ≤ 20 MB; stored encrypted)",
+        AttachmentOut,
+        201,
+        multipart=True,
+        errors=(*WRITE_ERRORS, 413),
+    ),
+    Operation(
+        "/cases/{case_id}/attachments/{attachment_id}",
+        "get",
+        "Download an attachment (audited)",
+        None,
+        errors=(401, 403, 404),
+    ),
+    Operation(
+        "/cases/{case_id}/referrals",
+        "post",
+        "Refer the case for a service the receiver gives (consent required)",
+        ReferralOut,
+        201,
+        body=ReferralIn,
+        errors=WRITE_ERRORS,
+    ),
+    Operation(
+        "/referrals",
+        "get",
+        "Incoming or outgoing referrals with counts",
+        ReferralListOut,
+        query=(
+            ("box", "incoming|outgoing"),
+            ("status", "a referral status"),
+            ("overdue", "true for overdue only"),
+        ),
+        errors=(401, 403, 422),
+    ),
+    Operation("/referrals/{referral_id}", "get", "One referral (sender or receiver)", ReferralOut),
+    Operation(
+        "/referrals/{referral_id}/transition",
+        "post",
+        "accept, decline, start, complete (receiver) or cancel (sender)",
+        ReferralOut,
+        body=TransitionIn,
+        errors=(400, 401, 403, 404, 409, 422),
+    ),
+    Operation(
+        "/notifications",
+        "get",
+        "The user's notifications (no case content)",
+        NotificationListOut,
+        errors=(401,),
+    ),
+    Operation(
+        "/notifications/{notification_id}/read",
+        "post",
+        "Mark a notification read",
+        None,
+        204,
+        errors=(401, 404),
+    ),
     Operation("/openapi.json", "get", "This description", None, public=True, errors=()),
 ]
+
+
+INTEGER_IDS = {"grant_id", "notification_id"}
+
+
+def _path_parameter(name: str) -> dict[str, Any]:
+    schema = {"type": "integer"} if name in INTEGER_IDS else {"type": "string", "format": "uuid"}
+    return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
 def _operation_spec(op: Operation) -> dict[str, Any]:
@@ -154,6 +348,19 @@ def _operation_spec(op: Operation) -> dict[str, Any]:
             "required": True,
             "content": {"application/json": {"schema": op.body}},
         }
+    if op.multipart:
+        upload = {
+            "type": "object",
+            "required": ["file"],
+            "properties": {
+                "file": {"type": "string", "format": "binary"},
+                "description": {"type": "string"},
+            },
+        }
+        spec["requestBody"] = {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": upload}},
+        }
     parameters = [
         {
             "name": name,
@@ -164,15 +371,7 @@ def _operation_spec(op: Operation) -> dict[str, Any]:
         }
         for name, text in op.query
     ]
-    if "{case_id}" in op.path:
-        parameters.append(
-            {
-                "name": "case_id",
-                "in": "path",
-                "required": True,
-                "schema": {"type": "string", "format": "uuid"},
-            }
-        )
+    parameters += [_path_parameter(name) for name in re.findall(r"{(\w+)}", op.path)]
     if parameters:
         spec["parameters"] = parameters
     if op.public:

@@ -46,7 +46,7 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("30 per minute", methods=["POST"])
-def login() -> Response | str | tuple[str, int]:
+def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     if current_user.is_authenticated:
         return redirect(url_for("main.dashboard"))
     form = LoginForm()
@@ -80,7 +80,8 @@ def login() -> Response | str | tuple[str, int]:
         db.session.commit()
         if isinstance(error, TooManyAttempts):
             message = _("Demasiados intentos fallidos. Espere %(s)s segundos.", s=error.retry_after)
-            return render_template("auth/login.html", form=form, error=message), 429
+            page = render_template("auth/login.html", form=form, error=message)
+            return page, 429, {"Retry-After": str(error.retry_after)}
         message = _("Usuario, contraseña o código incorrectos.")
         return render_template("auth/login.html", form=form, error=message), 401
     user = outcome.user

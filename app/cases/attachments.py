@@ -76,21 +76,22 @@ def store_attachment(
 ) -> Attachment:
     """Check, strip, seal and write the file, then add its row; the caller commits."""
     content_type, cleaned = clean_upload(data)
+    attachment_id = new_id()  # the id is sealed into every field, so it comes first
     attachment = Attachment(
-        id=new_id(),
+        id=attachment_id,
         case_id=case_id,
         institution_id=institution_id,
         user_id=user_id,
+        filename_enc=cipher.seal(TABLE, attachment_id, "filename", safe_filename(filename)),
+        description_enc=cipher.seal(
+            TABLE, attachment_id, "description", (description or "").strip() or None
+        ),
         content_type=content_type,
         size=len(cleaned),
         storage_name=secrets.token_hex(16),
     )
-    attachment.filename_enc = cipher.seal(TABLE, attachment.id, "filename", safe_filename(filename))
-    attachment.description_enc = cipher.seal(
-        TABLE, attachment.id, "description", (description or "").strip() or None
-    )
     path = attachment_path(directory, attachment.storage_name)
-    _write_atomically(path, cipher.seal(TABLE, attachment.id, "content", cleaned) or b"")
+    _write_atomically(path, cipher.seal(TABLE, attachment_id, "content", cleaned) or b"")
     try:
         session.add(attachment)
         session.flush()

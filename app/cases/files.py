@@ -10,6 +10,7 @@ else, with no re-encoding (no pixel is changed).
 
 from __future__ import annotations
 
+import re
 import struct
 import unicodedata
 import zlib
@@ -34,6 +35,12 @@ _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # C4 DHT, C8 JPG, CC D
 _RST = frozenset(range(0xD0, 0xD8))
 _SCAN_DATA = -1  # pseudo-marker for the entropy-coded bytes that follow an SOS header
 _ICC = b"ICC_PROFILE\x00"
+# Far above real files (a progressive JPEG has a few dozen segments; encoders write IDAT in
+# 8-64 KB chunks), and low enough that a file of tiny pieces cannot tie up a worker.
+_MAX_JPEG_SEGMENTS = 10_000
+_MAX_PNG_CHUNKS = 100_000
+# In scan data 0xFF is followed by 0x00 (a stuffed byte) or a restart marker; else a marker.
+_SCAN_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7]")
 
 
 class _Malformed(ValueError):
@@ -52,15 +59,10 @@ def _is_pdf(data: bytes) -> bool:
 
 def _scan_end(data: bytes, pos: int) -> int:
     """Index of the marker that ends the entropy-coded data starting at `pos`."""
-    while True:
-        i = data.find(b"\xff", pos)
-        if i < 0 or i + 1 >= len(data):
-            raise _Malformed("scan data runs off the end")
-        following = data[i + 1]
-        if following == 0x00 or following in _RST:  # stuffed 0xFF byte or restart marker
-            pos = i + 2
-            continue
-        return i
+    found = _SCAN_MARKER.search(data, pos)  # a regex, not a loop: scans are megabytes
+    if found is None:
+        raise _Malformed("scan data runs off the end")
+    return found.start()
 
 
 def _segment(data: bytes, pos: int, marker: int) -> tuple[bytes, int]:
@@ -98,6 +100,8 @@ def _jpeg_pieces(data: bytes) -> list[tuple[int, bytes]]:
         if marker == _TEM or marker in _RST:
             pieces.append((marker, bytes((0xFF, marker))))
             continue
+        if len(pieces) > _MAX_JPEG_SEGMENTS:
+            raise _Malformed("too many segments")
         segment, pos = _segment(data, pos, marker)
         pieces.append((marker, segment))
         seen_frame = seen_frame or marker in _SOF
@@ -118,13 +122,16 @@ def _keep_jpeg_piece(marker: int, raw: bytes) -> bool:
     return not (_APP2 < marker <= _APP15 and marker != _APP14)
 
 
+def _jpeg_kept(data: bytes) -> bytes:
+    return b"".join(raw for marker, raw in _jpeg_pieces(data) if _keep_jpeg_piece(marker, raw))
+
+
 def strip_jpeg_metadata(data: bytes) -> bytes:
     """Drop EXIF, XMP, IPTC, comments and trailers; keep frame, tables and scans verbatim."""
     try:
-        pieces = _jpeg_pieces(data)
+        return _jpeg_kept(data)
     except _Malformed as exc:
         raise InvalidInput("malformed JPEG", {"file": ["The JPEG image is damaged."]}) from exc
-    return b"".join(raw for marker, raw in pieces if _keep_jpeg_piece(marker, raw))
 
 
 # ---- PNG -------------------------------------------------------------------------------
@@ -135,8 +142,8 @@ def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     if not data.startswith(_PNG_SIGNATURE):
         raise _Malformed("no PNG signature")
     chunks: list[tuple[bytes, bytes]] = []
-    pos = len(_PNG_SIGNATURE)
-    while pos + 12 <= len(data):
+    pos, seen_data = len(_PNG_SIGNATURE), False
+    while pos + 12 <= len(data) and len(chunks) < _MAX_PNG_CHUNKS:
         length, kind = struct.unpack_from(">I4s", data, pos)
         end = pos + 12 + length
         if length > 0x7FFFFFFF or end > len(data) or not kind.isalpha():
@@ -147,37 +154,45 @@ def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
         if not chunks and (kind != b"IHDR" or length != 13):
             raise _Malformed("IHDR must come first")
         chunks.append((kind, data[pos:end]))
-        pos = end
+        pos, seen_data = end, seen_data or kind == b"IDAT"
         if kind == b"IEND":
-            if not any(k == b"IDAT" for k, _ in chunks):
+            if not seen_data:
                 raise _Malformed("no image data")
             return chunks
-    raise _Malformed("no IEND")
+    raise _Malformed("no IEND within the chunk limit")
+
+
+def _png_kept(data: bytes) -> bytes:
+    return _PNG_SIGNATURE + b"".join(raw for kind, raw in _png_chunks(data) if kind in _PNG_KEEP)
 
 
 def strip_png_metadata(data: bytes) -> bytes:
     """Keep the chunks needed to render, byte for byte; drop text, EXIF, time and the rest."""
     try:
-        chunks = _png_chunks(data)
+        return _png_kept(data)
     except _Malformed as exc:
         raise InvalidInput("malformed PNG", {"file": ["The PNG image is damaged."]}) from exc
-    return _PNG_SIGNATURE + b"".join(raw for kind, raw in chunks if kind in _PNG_KEEP)
 
 
 # ---- the upload ------------------------------------------------------------------------
 
 
-def sniff_type(data: bytes) -> str | None:
-    """The content type the bytes really are, or None if not an accepted, well-formed one."""
+def _identify(data: bytes) -> tuple[str, bytes] | None:
+    """The real type and the bytes to keep, from one walk of the structure."""
     if _is_pdf(data):
-        return PDF
-    for kind, walk in ((JPEG, _jpeg_pieces), (PNG, _png_chunks)):
+        return PDF, data
+    for kind, clean in ((JPEG, _jpeg_kept), (PNG, _png_kept)):
         try:
-            walk(data)
+            return kind, clean(data)
         except _Malformed:
             continue
-        return kind
     return None
+
+
+def sniff_type(data: bytes) -> str | None:
+    """The content type the bytes really are, or None if not an accepted, well-formed one."""
+    found = _identify(data)
+    return None if found is None else found[0]
 
 
 def clean_upload(data: bytes) -> tuple[str, bytes]:
@@ -186,15 +201,11 @@ def clean_upload(data: bytes) -> tuple[str, bytes]:
         raise InvalidInput("empty file", {"file": ["The file is empty."]})
     if len(data) > MAX_BYTES:
         raise InvalidInput("file too large", {"file": ["Files can be at most 20 MB."]})
-    content_type = sniff_type(data)
-    if content_type is None:
+    found = _identify(data)
+    if found is None:
         message = "Only PDF, JPEG or PNG files."
         raise InvalidInput(message, {"file": [message]})
-    if content_type == JPEG:
-        return content_type, strip_jpeg_metadata(data)
-    if content_type == PNG:
-        return content_type, strip_png_metadata(data)
-    return content_type, data
+    return found
 
 
 def safe_filename(name: str) -> str:

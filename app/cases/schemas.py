@@ -185,6 +185,8 @@ class ConsentOut(Schema):
 
 
 class CaseOut(Schema):
+    """The whole record; supervisors without break-glass get the metadata fields only."""
+
     id = fields.String()
     number = fields.String()
     status = fields.String()
@@ -196,7 +198,16 @@ class CaseOut(Schema):
     survivor = fields.Nested(SurvivorOut)
     incidents = fields.List(fields.Nested(IncidentOut))
     parties = fields.List(fields.Nested(PartyOut))
-    consent = fields.Nested(ConsentOut)
+    consent = fields.Nested(ConsentOut, allow_none=True)
+    close_reason = fields.String(allow_none=True)
+    notes = fields.List(fields.Nested("NoteOut"))
+    follow_ups = fields.List(fields.Nested("FollowUpOut"))
+    risk_assessments = fields.List(fields.Nested("RiskRecordOut"))
+    safety_plan = fields.Nested("SafetyPlanOut", allow_none=True)
+    attachments = fields.List(fields.Nested("AttachmentOut"))
+    complaints = fields.List(fields.Nested("ComplaintOut"))
+    referrals = fields.List(fields.Nested("ReferralOut"))
+    timeline = fields.List(fields.Nested("TimelineOut"))
 
 
 class CaseSummaryOut(Schema):

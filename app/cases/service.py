@@ -144,7 +144,7 @@ def _lock_identity(session: Session, keys: list[str]) -> None:
 # ---- intake ----------------------------------------------------------------------------
 
 
-def _require_case_role(user: User) -> None:
+def require_case_role(user: User) -> None:
     if not may_work_on_cases(user):
         raise Forbidden("this role does not work on case records")
 
@@ -202,7 +202,7 @@ def open_case(
     department: str,
 ) -> IntakeResult:
     """Open the survivor's single record, or add to it when she is already on file."""
-    _require_case_role(user)
+    require_case_role(user)
     survivor_data = _clean_survivor(session, intake["survivor"])
     incident = dict(intake["incident"])
     incident["municipality"] = resolve_municipality(
@@ -408,7 +408,7 @@ def get_case_for(
     session: Session, user: User, case_id: uuid.UUID | None, *, full: bool = False
 ) -> Case:
     """The one way to load a case: 404 unless the user's institution is a live party."""
-    _require_case_role(user)
+    require_case_role(user)
     if case_id is None:
         raise NotFound("case not found")
     stmt = (
@@ -453,7 +453,7 @@ def search_cases(
     birth_date: date | None = None,
 ) -> list[Case]:
     """Exact matches among the cases the user may see; the filter is in the query."""
-    _require_case_role(user)
+    require_case_role(user)
     if dui:
         column, value = (
             Survivor.dui_bidx,

@@ -61,3 +61,15 @@ def notifications_for(session: Session, user: User, limit: int = 50) -> list[Not
         .limit(limit)
     )
     return list(session.execute(stmt).scalars())
+
+
+def mark_read(session: Session, user: User, notification_id: int) -> None:
+    from app.common import NotFound, utcnow
+
+    note = session.get(Notification, notification_id)
+    if note is None or not (
+        note.user_id == user.id
+        or (note.user_id is None and note.institution_id == user.institution_id)
+    ):
+        raise NotFound("notification not found")
+    note.read_at = note.read_at or utcnow()
