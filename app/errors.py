@@ -6,7 +6,8 @@ import logging
 import traceback
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import Conflict, HTTPException, InternalServerError
 
 from app.extensions import db
 
@@ -27,6 +28,18 @@ def register(app: Flask) -> None:
         from app.web_helpers import html_error
 
         return html_error(error)
+
+    @app.errorhandler(StaleDataError)
+    def lost_race(error: StaleDataError) -> Response | tuple[str, int]:
+        # Optimistic locking: someone else changed the row first. Nothing was saved.
+        db.session.rollback()
+        if _is_api():
+            from app.api.errors import error_response
+
+            return error_response(409, "conflict", "The record changed meanwhile; reload it.")
+        from app.web_helpers import html_error
+
+        return html_error(Conflict())
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response | tuple[str, int]:
