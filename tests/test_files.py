@@ -116,7 +116,7 @@ def test_the_name_and_declared_type_do_not_matter() -> None:
     assert clean_upload(PNG_PLAIN) == ("image/png", PNG_PLAIN)
     with pytest.raises(InvalidInput) as refused:
         clean_upload(b"just some notes, saved as foto.png\n")
-    assert refused.value.fields == {"file": ["Only PDF, JPEG or PNG files."]}
+    assert refused.value.fields == {"file": ["Solo se aceptan archivos PDF, JPEG o PNG."]}
 
 
 @pytest.mark.parametrize(
@@ -158,7 +158,7 @@ def test_size_limits() -> None:
     assert clean_upload(at_limit) == ("application/pdf", at_limit)
     with pytest.raises(InvalidInput) as too_big:
         clean_upload(at_limit + b"\n")
-    assert too_big.value.fields == {"file": ["Files can be at most 20 MB."]}
+    assert too_big.value.fields == {"file": ["El archivo puede tener como máximo 20 MB."]}
 
 
 # ---- metadata stripping ----------------------------------------------------------------

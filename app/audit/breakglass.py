@@ -47,11 +47,11 @@ def start_break_glass(
     reason = " ".join((reason or "").split())
     if len(reason) < REASON_MIN:
         raise InvalidInput(
-            "reason required", {"reason": [f"Explain why, in at least {REASON_MIN} characters."]}
+            "reason required", {"reason": [f"Explique el motivo, en al menos {REASON_MIN} caracteres."]}
         )
     needs_password = password is not None or not fresh_login
     if needs_password and not verify_password(user.password_hash, password or ""):
-        raise InvalidInput("wrong password", {"password": ["The password is not right."]})
+        raise InvalidInput("wrong password", {"password": ["La contraseña no es correcta."]})
     case = session.get(Case, case_id) if case_id else None
     if case is None:
         raise NotFound("case not found")

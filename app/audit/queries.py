@@ -94,12 +94,13 @@ def reads_outside_office_hours(session: Session, user: User, since: datetime) ->
         .execution_options(yield_per=1000)
     )
     found = []
-    for event in session.execute(stmt).scalars():
-        local = event.at.astimezone(LOCAL_TZ)
-        if local.weekday() >= 5 or not OFFICE_OPENS <= local.time() < OFFICE_CLOSES:
-            found.append(event)
-            if len(found) >= MAX_ROWS:
-                break
+    with session.execute(stmt) as result:  # closes the server-side cursor on `break`
+        for event in result.scalars():
+            local = event.at.astimezone(LOCAL_TZ)
+            if local.weekday() >= 5 or not OFFICE_OPENS <= local.time() < OFFICE_CLOSES:
+                found.append(event)
+                if len(found) >= MAX_ROWS:
+                    break
     return found
 
 

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -143,25 +144,28 @@ class VerifyResult:
 
 def _events_in_order(session: Session, batch: int = 2000) -> Iterator[AuditEvent]:
     stmt = select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=batch)
-    for event in session.execute(stmt).scalars():
-        yield event
-        session.expunge(event)
+    # A server-side cursor on PostgreSQL: closed even when the caller stops at a broken event.
+    with session.execute(stmt) as result:
+        for event in result.scalars():
+            yield event
+            session.expunge(event)
 
 
 def verify_chain(session: Session, audit_key: bytes) -> VerifyResult:
     expected_prev = GENESIS_HMAC
     expected_id = 1
     count = 0
-    for event in _events_in_order(session):
-        if event.id != expected_id:
-            return VerifyResult(False, count, expected_id, "missing or reordered event")
-        if event.prev_hmac != expected_prev:
-            return VerifyResult(False, count, event.id, "does not follow the previous event")
-        if not hmac.compare_digest(event.hmac, event_hmac(audit_key, event)):
-            return VerifyResult(False, count, event.id, "content was altered")
-        expected_prev = event.hmac
-        expected_id += 1
-        count += 1
+    with closing(_events_in_order(session)) as events:
+        for event in events:
+            if event.id != expected_id:
+                return VerifyResult(False, count, expected_id, "missing or reordered event")
+            if event.prev_hmac != expected_prev:
+                return VerifyResult(False, count, event.id, "does not follow the previous event")
+            if not hmac.compare_digest(event.hmac, event_hmac(audit_key, event)):
+                return VerifyResult(False, count, event.id, "content was altered")
+            expected_prev = event.hmac
+            expected_id += 1
+            count += 1
     head = session.get(AuditHead, HEAD_ID)
     head_id = head.last_event_id if head else 0
     head_hmac = head.last_hmac if head else GENESIS_HMAC

@@ -120,7 +120,7 @@ def change_password() -> Response | str:
         except InvalidInput as error:
             db.session.rollback()
             for field, messages in error.fields.items():
-                getattr(form, field).errors = [_translate_field_error(m) for m in messages]
+                getattr(form, field).errors = list(messages)
             return render_template("auth/password.html", form=form)
         # The stamp changed: every other session ends; this one continues renewed.
         token = start_session(
@@ -141,14 +141,6 @@ def _setup_pending(user: accounts.User) -> bool:
     return user.must_change_password or (
         current_app.config["RUTA_REQUIRE_MFA"] and not user.totp_enrolled
     )
-
-
-def _translate_field_error(message: str) -> str:
-    known = {
-        "The password is not right.": _("La contraseña actual no es correcta."),
-        "Choose a new password.": _("Elija una contraseña distinta de la actual."),
-    }
-    return known.get(message, message)
 
 
 @bp.route("/account/totp", methods=["GET", "POST"])

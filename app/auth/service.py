@@ -51,14 +51,14 @@ def _check_new_user(
         or len(username) > USERNAME_MAX
         or not all(ch.isalnum() or ch in "._-" for ch in username)
     ):
-        raise InvalidInput("bad username", {"username": ["Use letters, digits, '.', '_' or '-'."]})
+        raise InvalidInput("bad username", {"username": ["Use letras, números, '.', '_' o '-'."]})
     if role not in ROLES:
         raise InvalidInput(
             f"unknown role {role!r}", {"role": [f"Choose one of {', '.join(ROLES)}."]}
         )
     if institution is None:
         raise InvalidInput(
-            f"unknown institution {institution_code!r}", {"institution": ["Unknown institution."]}
+            f"unknown institution {institution_code!r}", {"institution": ["Institución desconocida."]}
         )
     if institution.kind not in ROLE_KINDS[role]:
         raise InvalidInput(
@@ -67,7 +67,7 @@ def _check_new_user(
         )
     exists = session.execute(select(User.id).where(User.username == username)).first()
     if exists:
-        raise Conflict(f"user {username!r} already exists", {"username": ["Already taken."]})
+        raise Conflict(f"user {username!r} already exists", {"username": ["Ese nombre de usuario ya existe."]})
     return institution
 
 
@@ -165,9 +165,9 @@ def authenticate(
 
 def change_password(user: User, current: str, new: str) -> None:
     if not verify_password(user.password_hash, current):
-        raise InvalidInput("wrong password", {"current_password": ["The password is not right."]})
+        raise InvalidInput("wrong password", {"current_password": ["La contraseña no es correcta."]})
     if new == current:
-        raise InvalidInput("same password", {"new_password": ["Choose a new password."]})
+        raise InvalidInput("same password", {"new_password": ["Elija una contraseña distinta de la actual."]})
     user.password_hash = hash_password(new)
     user.must_change_password = False
     end_all_sessions(user)
@@ -189,7 +189,7 @@ def confirm_totp_enrolment(session: Session, ring: KeyRing, user: User, code: st
     secret = totp_secret_of(session, ring, user)
     step = totp.accepted_step(secret, code, user.totp_last_step) if secret else None
     if step is None:
-        raise InvalidInput("wrong code", {"otp": ["The code is not right; try the next one."]})
+        raise InvalidInput("wrong code", {"otp": ["El código no es correcto; pruebe con el siguiente."]})
     user.totp_last_step = step
     user.totp_enrolled = True
 
@@ -253,7 +253,7 @@ def set_role(session: Session, user: User, role: str) -> None:
     institution = session.get_one(Institution, user.institution_id)
     if role not in ROLES or institution.kind not in ROLE_KINDS[role]:
         raise InvalidInput(
-            "role does not fit", {"role": ["This role does not fit the institution."]}
+            "role does not fit", {"role": ["Este rol no corresponde a la institución."]}
         )
     user.role = role
     end_all_sessions(user)

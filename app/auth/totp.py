@@ -31,7 +31,7 @@ def current_code(secret: str, at: float | None = None) -> str:
 def accepted_step(secret: str, code: str, last_step: int, now: float | None = None) -> int | None:
     """The time step the code belongs to, if valid and newer than `last_step`."""
     code = (code or "").strip().replace(" ", "")
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret)
     current = int((now if now is not None else time.time()) // STEP_SECONDS)

@@ -35,7 +35,8 @@ def load_user(token: str) -> User | None:
 
 def require_login() -> Response | None:
     endpoint = request.endpoint or ""
-    if endpoint.startswith("api.") or endpoint in PUBLIC_ENDPOINTS:
+    # The API authenticates with tokens and answers JSON, unknown paths included.
+    if request.path.startswith("/api/") or endpoint in PUBLIC_ENDPOINTS:
         return None
     if not current_user.is_authenticated:
         session.clear()

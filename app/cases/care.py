@@ -53,7 +53,7 @@ def add_note(
 ) -> CareNote:
     case = get_case_for(session, user, case_id)
     if data["given_on"] > local_today():
-        raise InvalidInput("future date", {"given_on": ["The date cannot be in the future."]})
+        raise InvalidInput("future date", {"given_on": ["La fecha no puede ser futura."]})
     note = CareNote(
         id=uuid.uuid4(),
         case_id=case.id,
@@ -152,7 +152,7 @@ def assess_risk(
     judgement = bool(data.get("judgement_high"))
     if judgement and not (data.get("judgement_reason") or "").strip():
         raise InvalidInput(
-            "reason required", {"judgement_reason": ["Explain the professional judgement."]}
+            "reason required", {"judgement_reason": ["Explique el criterio profesional."]}
         )
     feminicidal, firearm = _has_feminicidal_or_firearm(session, case)
     result = assess(
@@ -259,7 +259,7 @@ def change_status(
         raise Conflict(f"a case that is {case.status} cannot become {target}")
     reason = data.get("reason")
     if target == "closed" and reason not in CLOSE_REASONS:
-        raise InvalidInput("reason required", {"reason": ["Choose why the case is closed."]})
+        raise InvalidInput("reason required", {"reason": ["Indique por qué se cierra el caso."]})
     _set_status(session, user, case, target, reason if target == "closed" else None)
     case.close_reason = reason if target == "closed" else None
     case.updated_at = utcnow()

@@ -15,7 +15,7 @@ from app.common import local_today
 
 
 def _one_of(values: tuple[str, ...] | list[str] | dict[str, str]) -> validate.OneOf:
-    return validate.OneOf(list(values), error="Unknown code {input}; expected one of {choices}.")
+    return validate.OneOf(list(values), error="Código desconocido: {input}. Valores válidos: {choices}.")
 
 
 class NoteIn(InputSchema):
@@ -50,7 +50,7 @@ class RiskIn(InputSchema):
     def check_answers(self, value: dict[str, Any], **_: Any) -> None:
         unknown = sorted(set(value) - set(QUESTION_KEYS))
         if unknown:
-            raise ValidationError(f'Unknown questions: {", ".join(unknown)}; use "1" to "24".')
+            raise ValidationError(f'Preguntas desconocidas: {", ".join(unknown)}; use "1" a "24".')
 
 
 class SafetyPlanIn(InputSchema):

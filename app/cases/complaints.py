@@ -23,10 +23,10 @@ EXPIRY_WARNING_DAYS = 7
 def _check_measure(session: Session, data: dict[str, Any], index: int) -> None:
     field = f"measures.{index}"
     if session.get(MeasureType, data["measure"]) is None:
-        raise InvalidInput("unknown measure", {field: {"measure": ["Unknown protection measure."]}})
+        raise InvalidInput("unknown measure", {field: {"measure": ["Medida de protección desconocida."]}})
     starts, ends = data.get("starts_on"), data.get("ends_on")
     if starts and ends and ends < starts:
-        raise InvalidInput("dates", {field: {"ends_on": ["The end comes before the start."]}})
+        raise InvalidInput("dates", {field: {"ends_on": ["La fecha de fin es anterior a la de inicio."]}})
 
 
 def _measure_status(data: dict[str, Any]) -> str:
@@ -42,7 +42,7 @@ def file_complaint(
         raise Forbidden("only PNC agents register complaints")
     case = get_case_for(session, user, case_id)
     if data["filed_on"] > local_today():
-        raise InvalidInput("future date", {"filed_on": ["The date cannot be in the future."]})
+        raise InvalidInput("future date", {"filed_on": ["La fecha no puede ser futura."]})
     incident_ids = _case_incidents(session, case, data.get("incident_ids") or [])
     for index, measure in enumerate(data.get("measures") or []):
         _check_measure(session, measure, index)
@@ -94,7 +94,7 @@ def _case_incidents(session: Session, case: Case, wanted: list[uuid.UUID]) -> li
         return ids
     unknown = [str(i) for i in wanted if i not in set(ids)]
     if unknown:
-        raise InvalidInput("unknown incident", {"incident_ids": ["Not an incident of this case."]})
+        raise InvalidInput("unknown incident", {"incident_ids": ["No es un hecho de este expediente."]})
     return list(dict.fromkeys(wanted))
 
 
@@ -118,7 +118,7 @@ def update_measure(
         if field in data and data[field] is not None:
             setattr(measure, field, data[field])
     if measure.starts_on and measure.ends_on and measure.ends_on < measure.starts_on:
-        raise InvalidInput("dates", {"ends_on": ["The end comes before the start."]})
+        raise InvalidInput("dates", {"ends_on": ["La fecha de fin es anterior a la de inicio."]})
     case.updated_at = utcnow()
     session.flush()
     return measure

@@ -131,7 +131,7 @@ def strip_jpeg_metadata(data: bytes) -> bytes:
     try:
         return _jpeg_kept(data)
     except _Malformed as exc:
-        raise InvalidInput("malformed JPEG", {"file": ["The JPEG image is damaged."]}) from exc
+        raise InvalidInput("malformed JPEG", {"file": ["La imagen JPEG está dañada."]}) from exc
 
 
 # ---- PNG -------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def strip_png_metadata(data: bytes) -> bytes:
     try:
         return _png_kept(data)
     except _Malformed as exc:
-        raise InvalidInput("malformed PNG", {"file": ["The PNG image is damaged."]}) from exc
+        raise InvalidInput("malformed PNG", {"file": ["La imagen PNG está dañada."]}) from exc
 
 
 # ---- the upload ------------------------------------------------------------------------
@@ -198,12 +198,12 @@ def sniff_type(data: bytes) -> str | None:
 def clean_upload(data: bytes) -> tuple[str, bytes]:
     """Check size and real type; return the content type and the bytes to store."""
     if not data:
-        raise InvalidInput("empty file", {"file": ["The file is empty."]})
+        raise InvalidInput("empty file", {"file": ["El archivo está vacío."]})
     if len(data) > MAX_BYTES:
-        raise InvalidInput("file too large", {"file": ["Files can be at most 20 MB."]})
+        raise InvalidInput("file too large", {"file": ["El archivo puede tener como máximo 20 MB."]})
     found = _identify(data)
     if found is None:
-        message = "Only PDF, JPEG or PNG files."
+        message = "Solo se aceptan archivos PDF, JPEG o PNG."
         raise InvalidInput(message, {"file": [message]})
     return found
 

@@ -18,6 +18,7 @@ from marshmallow import (
 from app.cases.validators import date_problem, normalise_dui
 from app.cases.vocab import PLACE_TYPES, RELATIONSHIPS, SEXES, VIOLENCE_TYPES, WEAPONS
 from app.common import local_today
+from app.messages import use_spanish_messages as _spanish  # noqa: F401
 
 
 def _not_future(value: date) -> None:
@@ -27,7 +28,7 @@ def _not_future(value: date) -> None:
 
 
 def _codes(choices: dict[str, str]) -> validate.OneOf:
-    return validate.OneOf(list(choices), error="Unknown code {input}; expected one of {choices}.")
+    return validate.OneOf(list(choices), error="Código desconocido: {input}. Valores válidos: {choices}.")
 
 
 class InputSchema(Schema):
@@ -52,12 +53,12 @@ class SurvivorIn(InputSchema):
     @validates("dui")
     def check_dui(self, value: str | None, **_: Any) -> None:
         if value not in (None, "") and normalise_dui(value) is None:
-            raise ValidationError("Not a valid DUI (########-#, check digit).")
+            raise ValidationError("DUI no válido (########-#, revise el dígito verificador).")
 
     @validates("given_names", "family_names")
     def check_not_blank(self, value: str, **_: Any) -> None:
         if not value.strip():
-            raise ValidationError("Required.")
+            raise ValidationError("Este dato es obligatorio.")
 
 
 class IncidentIn(InputSchema):
@@ -66,7 +67,7 @@ class IncidentIn(InputSchema):
     violence_types = fields.List(
         fields.String(validate=_codes(VIOLENCE_TYPES)),
         required=True,
-        validate=validate.Length(min=1, error="Choose at least one type of violence."),
+        validate=validate.Length(min=1, error="Marque al menos un tipo de violencia."),
     )
     perpetrator_relationship = fields.String(required=True, validate=_codes(RELATIONSHIPS))
     place_type = fields.String(load_default=None, allow_none=True, validate=_codes(PLACE_TYPES))
@@ -85,7 +86,7 @@ class IncidentIn(InputSchema):
     @validates_schema
     def check_sexual_details(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("penetration") and "sexual" not in data.get("violence_types", []):
-            raise ValidationError("Only for sexual violence.", "penetration")
+            raise ValidationError("Solo aplica a la violencia sexual.", "penetration")
 
 
 class ConsentIn(InputSchema):
@@ -112,10 +113,10 @@ class SearchIn(InputSchema):
     def check_one_key(self, data: dict[str, Any], **_: Any) -> None:
         if "dui" in data:
             if normalise_dui(data["dui"]) is None:
-                raise ValidationError("Not a valid DUI (########-#, check digit).", "dui")
+                raise ValidationError("DUI no válido (########-#, revise el dígito verificador).", "dui")
             return
         if not data.get("name") or not data.get("birth_date"):
-            raise ValidationError("Give dui, or name and birth_date.", "name")
+            raise ValidationError("Indique el DUI, o el nombre y la fecha de nacimiento.", "name")
 
 
 # ---- output ---------------------------------------------------------------------------

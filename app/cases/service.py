@@ -62,7 +62,7 @@ def resolve_municipality(session: Session, value: str, field: str) -> str:
             return code
     # "survivor.municipality" → {"survivor": {"municipality": [...]}}, as the schemas nest.
     *parents, name = field.split(".")
-    errors: dict[str, Any] = {name: ["Unknown municipality."]}
+    errors: dict[str, Any] = {name: ["Municipio desconocido."]}
     for parent in reversed(parents):
         errors = {parent: errors}
     raise InvalidInput("unknown municipality", errors)
@@ -152,7 +152,7 @@ def require_case_role(user: User) -> None:
 def _incident_date_problem(occurred_on: date, birth_date: date | None) -> str | None:
     problem = date_problem(occurred_on, local_today())
     if problem is None and birth_date and occurred_on < birth_date:
-        problem = "The incident cannot come before the birth date."
+        problem = "El hecho no puede ser anterior a la fecha de nacimiento."
     return problem
 
 
@@ -465,7 +465,7 @@ def search_cases(
             ring.index_key, "name_dob", name_dob_key(name, "", birth_date.isoformat())
         )
     else:
-        raise InvalidInput("give dui, or name and birth_date", {"name": ["Required."]})
+        raise InvalidInput("give dui, or name and birth_date", {"name": ["Este dato es obligatorio."]})
     stmt = (
         select(Case)
         .join(Case.survivor)

@@ -25,7 +25,7 @@ def normalise_dui(text: str) -> str | None:
 
 def date_problem(value: date, today: date, earliest: date = date(1900, 1, 1)) -> str | None:
     if value > today:
-        return "The date cannot be in the future."
+        return "La fecha no puede ser futura."
     if value < earliest:
-        return "The date is too far in the past."
+        return "La fecha es demasiado antigua."
     return None

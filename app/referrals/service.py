@@ -38,8 +38,8 @@ MOVES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "cancel": ("sender", LIVE, "cancelled"),
 }
 NOTE_REQUIRED = {
-    "decline": "Say why the referral is declined.",
-    "complete": "Record what was done (the counter-referral).",
+    "decline": "Indique por qué se rechaza la remisión.",
+    "complete": "Registre lo que se hizo (la contrarreferencia).",
 }
 # Mandatory reports of violence against a minor go to the police or the prosecutor.
 MANDATORY_REPORT_KINDS = frozenset({"pnc_family_unit", "prosecutor"})
@@ -52,7 +52,7 @@ def due_date(urgency: str, sent_on: date) -> date:
 def _receiver(session: Session, institution_id: int) -> Institution:
     institution = session.get(Institution, institution_id)
     if institution is None or not institution.active:
-        raise InvalidInput("unknown institution", {"to_institution": ["Unknown institution."]})
+        raise InvalidInput("unknown institution", {"to_institution": ["Institución desconocida."]})
     return institution
 
 
@@ -75,12 +75,12 @@ def refer_case(
     receiver = _receiver(session, data["to_institution"])
     if receiver.id == user.institution_id:
         raise InvalidInput(
-            "same institution", {"to_institution": ["Refer to another institution."]}
+            "same institution", {"to_institution": ["Remita a otra institución."]}
         )
     if data["service"] not in {service.code for service in receiver.services}:
         raise InvalidInput(
             "service not given",
-            {"service": ["The receiving institution does not give this service."]},
+            {"service": ["La institución receptora no presta este servicio."]},
         )
     cipher = cipher_for(ring, case.data_key)
     mandatory = (
@@ -90,7 +90,7 @@ def refer_case(
     )
     if not data.get("consent") and not mandatory:
         raise InvalidInput(
-            "consent required", {"consent": ["The survivor's consent is required to refer her."]}
+            "consent required", {"consent": ["Se necesita el consentimiento de la sobreviviente para remitirla."]}
         )
     referral = Referral(
         id=uuid.uuid4(),
@@ -184,7 +184,7 @@ def move_referral(
 ) -> Referral:
     referral = get_referral_for(session, user, referral_id)
     if move.action not in MOVES:
-        raise InvalidInput("unknown action", {"action": [f"One of {', '.join(MOVES)}."]})
+        raise InvalidInput("unknown action", {"action": [f"Una de: {', '.join(MOVES)}."]})
     side, sources, target = MOVES[move.action]
     if side not in side_of(user, referral):
         raise Forbidden(f"only the {side} may {move.action} this referral")
