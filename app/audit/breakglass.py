@@ -47,7 +47,8 @@ def start_break_glass(
     reason = " ".join((reason or "").split())
     if len(reason) < REASON_MIN:
         raise InvalidInput(
-            "reason required", {"reason": [f"Explique el motivo, en al menos {REASON_MIN} caracteres."]}
+            "reason required",
+            {"reason": [f"Explique el motivo, en al menos {REASON_MIN} caracteres."]},
         )
     needs_password = password is not None or not fresh_login
     if needs_password and not verify_password(user.password_hash, password or ""):

@@ -58,7 +58,8 @@ def _check_new_user(
         )
     if institution is None:
         raise InvalidInput(
-            f"unknown institution {institution_code!r}", {"institution": ["Institución desconocida."]}
+            f"unknown institution {institution_code!r}",
+            {"institution": ["Institución desconocida."]},
         )
     if institution.kind not in ROLE_KINDS[role]:
         raise InvalidInput(
@@ -67,7 +68,9 @@ def _check_new_user(
         )
     exists = session.execute(select(User.id).where(User.username == username)).first()
     if exists:
-        raise Conflict(f"user {username!r} already exists", {"username": ["Ese nombre de usuario ya existe."]})
+        raise Conflict(
+            f"user {username!r} already exists", {"username": ["Ese nombre de usuario ya existe."]}
+        )
     return institution
 
 
@@ -165,9 +168,13 @@ def authenticate(
 
 def change_password(user: User, current: str, new: str) -> None:
     if not verify_password(user.password_hash, current):
-        raise InvalidInput("wrong password", {"current_password": ["La contraseña no es correcta."]})
+        raise InvalidInput(
+            "wrong password", {"current_password": ["La contraseña no es correcta."]}
+        )
     if new == current:
-        raise InvalidInput("same password", {"new_password": ["Elija una contraseña distinta de la actual."]})
+        raise InvalidInput(
+            "same password", {"new_password": ["Elija una contraseña distinta de la actual."]}
+        )
     user.password_hash = hash_password(new)
     user.must_change_password = False
     end_all_sessions(user)
@@ -189,7 +196,9 @@ def confirm_totp_enrolment(session: Session, ring: KeyRing, user: User, code: st
     secret = totp_secret_of(session, ring, user)
     step = totp.accepted_step(secret, code, user.totp_last_step) if secret else None
     if step is None:
-        raise InvalidInput("wrong code", {"otp": ["El código no es correcto; pruebe con el siguiente."]})
+        raise InvalidInput(
+            "wrong code", {"otp": ["El código no es correcto; pruebe con el siguiente."]}
+        )
     user.totp_last_step = step
     user.totp_enrolled = True
 

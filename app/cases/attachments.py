@@ -107,5 +107,7 @@ def read_attachment(cipher: FieldCipher, attachment: Attachment, directory: Path
     try:
         blob = path.read_bytes()
     except FileNotFoundError as exc:
-        raise NotFound("attachment file missing", {"file": ["El archivo no se encuentra."]}) from exc
+        raise NotFound(
+            "attachment file missing", {"file": ["El archivo no se encuentra."]}
+        ) from exc
     return cipher.open_bytes(TABLE, attachment.id, "content", blob) or b""

@@ -15,7 +15,9 @@ from app.common import local_today
 
 
 def _one_of(values: tuple[str, ...] | list[str] | dict[str, str]) -> validate.OneOf:
-    return validate.OneOf(list(values), error="Código desconocido: {input}. Valores válidos: {choices}.")
+    return validate.OneOf(
+        list(values), error="Código desconocido: {input}. Valores válidos: {choices}."
+    )
 
 
 class NoteIn(InputSchema):

@@ -23,10 +23,14 @@ EXPIRY_WARNING_DAYS = 7
 def _check_measure(session: Session, data: dict[str, Any], index: int) -> None:
     field = f"measures.{index}"
     if session.get(MeasureType, data["measure"]) is None:
-        raise InvalidInput("unknown measure", {field: {"measure": ["Medida de protección desconocida."]}})
+        raise InvalidInput(
+            "unknown measure", {field: {"measure": ["Medida de protección desconocida."]}}
+        )
     starts, ends = data.get("starts_on"), data.get("ends_on")
     if starts and ends and ends < starts:
-        raise InvalidInput("dates", {field: {"ends_on": ["La fecha de fin es anterior a la de inicio."]}})
+        raise InvalidInput(
+            "dates", {field: {"ends_on": ["La fecha de fin es anterior a la de inicio."]}}
+        )
 
 
 def _measure_status(data: dict[str, Any]) -> str:
@@ -94,7 +98,9 @@ def _case_incidents(session: Session, case: Case, wanted: list[uuid.UUID]) -> li
         return ids
     unknown = [str(i) for i in wanted if i not in set(ids)]
     if unknown:
-        raise InvalidInput("unknown incident", {"incident_ids": ["No es un hecho de este expediente."]})
+        raise InvalidInput(
+            "unknown incident", {"incident_ids": ["No es un hecho de este expediente."]}
+        )
     return list(dict.fromkeys(wanted))
 
 

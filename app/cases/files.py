@@ -200,7 +200,9 @@ def clean_upload(data: bytes) -> tuple[str, bytes]:
     if not data:
         raise InvalidInput("empty file", {"file": ["El archivo está vacío."]})
     if len(data) > MAX_BYTES:
-        raise InvalidInput("file too large", {"file": ["El archivo puede tener como máximo 20 MB."]})
+        raise InvalidInput(
+            "file too large", {"file": ["El archivo puede tener como máximo 20 MB."]}
+        )
     found = _identify(data)
     if found is None:
         message = "Solo se aceptan archivos PDF, JPEG o PNG."

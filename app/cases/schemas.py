@@ -28,7 +28,9 @@ def _not_future(value: date) -> None:
 
 
 def _codes(choices: dict[str, str]) -> validate.OneOf:
-    return validate.OneOf(list(choices), error="Código desconocido: {input}. Valores válidos: {choices}.")
+    return validate.OneOf(
+        list(choices), error="Código desconocido: {input}. Valores válidos: {choices}."
+    )
 
 
 class InputSchema(Schema):
@@ -113,7 +115,9 @@ class SearchIn(InputSchema):
     def check_one_key(self, data: dict[str, Any], **_: Any) -> None:
         if "dui" in data:
             if normalise_dui(data["dui"]) is None:
-                raise ValidationError("DUI no válido (########-#, revise el dígito verificador).", "dui")
+                raise ValidationError(
+                    "DUI no válido (########-#, revise el dígito verificador).", "dui"
+                )
             return
         if not data.get("name") or not data.get("birth_date"):
             raise ValidationError("Indique el DUI, o el nombre y la fecha de nacimiento.", "name")

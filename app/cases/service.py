@@ -465,7 +465,9 @@ def search_cases(
             ring.index_key, "name_dob", name_dob_key(name, "", birth_date.isoformat())
         )
     else:
-        raise InvalidInput("give dui, or name and birth_date", {"name": ["Este dato es obligatorio."]})
+        raise InvalidInput(
+            "give dui, or name and birth_date", {"name": ["Este dato es obligatorio."]}
+        )
     stmt = (
         select(Case)
         .join(Case.survivor)

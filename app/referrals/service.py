@@ -74,9 +74,7 @@ def refer_case(
     case = get_case_for(session, user, case_id)
     receiver = _receiver(session, data["to_institution"])
     if receiver.id == user.institution_id:
-        raise InvalidInput(
-            "same institution", {"to_institution": ["Remita a otra institución."]}
-        )
+        raise InvalidInput("same institution", {"to_institution": ["Remita a otra institución."]})
     if data["service"] not in {service.code for service in receiver.services}:
         raise InvalidInput(
             "service not given",
@@ -90,7 +88,8 @@ def refer_case(
     )
     if not data.get("consent") and not mandatory:
         raise InvalidInput(
-            "consent required", {"consent": ["Se necesita el consentimiento de la sobreviviente para remitirla."]}
+            "consent required",
+            {"consent": ["Se necesita el consentimiento de la sobreviviente para remitirla."]},
         )
     referral = Referral(
         id=uuid.uuid4(),
