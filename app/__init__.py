@@ -47,6 +47,7 @@ def configure_engine(engine: Any) -> None:
 
 def register_security(app: Flask, *, for_cli: bool) -> None:
     from app.auth.web import init_web_login
+    from app.labels import register_labels
     from app.security import load_keys, require_secret_key, use_in_memory_uploads
     from app.web_helpers import register_template_helpers
 
@@ -55,17 +56,36 @@ def register_security(app: Flask, *, for_cli: bool) -> None:
     load_keys(app, strict=not for_cli)
     init_web_login(app)
     register_template_helpers(app)
+    register_labels(app)
 
 
 def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
+    from app.audit.routes import bp as audit_pages_bp
+    from app.auth.admin_routes import bp as admin_bp
     from app.auth.routes import bp as auth_bp
+    from app.cases.care_routes import bp as case_forms_bp
+    from app.cases.routes import bp as cases_bp
     from app.extensions import csrf
     from app.main.routes import bp as main_bp
     from app.main.routes import public as public_bp
+    from app.main.status import status as _status_page  # noqa: F401  (adds /status to public)
+    from app.referrals.routes import bp as referrals_bp
+    from app.reports.routes import bp as reports_bp
 
     csrf.exempt(api_bp)  # bearer tokens, not cookies: no CSRF exposure
-    for blueprint in (api_bp, auth_bp, main_bp, public_bp):
+    for blueprint in (
+        api_bp,
+        auth_bp,
+        main_bp,
+        public_bp,
+        cases_bp,
+        case_forms_bp,
+        referrals_bp,
+        audit_pages_bp,
+        admin_bp,
+        reports_bp,
+    ):
         app.register_blueprint(blueprint)
 
 

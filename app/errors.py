@@ -9,6 +9,7 @@ from flask import Flask, Response, request
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import Conflict, HTTPException, InternalServerError
 
+from app.common import DomainError
 from app.extensions import db
 
 log = logging.getLogger("ruta")
@@ -28,6 +29,20 @@ def register(app: Flask) -> None:
         from app.web_helpers import html_error
 
         return html_error(error)
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError) -> Response | tuple[str, int]:
+        # A page asked for something a service refused (not found, not allowed…).
+        db.session.rollback()
+        if _is_api():
+            from app.api.errors import domain_error as api_domain_error
+
+            return api_domain_error(error)
+        from werkzeug.exceptions import default_exceptions
+
+        from app.web_helpers import html_error
+
+        return html_error(default_exceptions.get(error.status, InternalServerError)())
 
     @app.errorhandler(StaleDataError)
     def lost_race(error: StaleDataError) -> Response | tuple[str, int]:

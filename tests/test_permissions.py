@@ -7,6 +7,7 @@ can ship without someone deciding who may call it.
 from __future__ import annotations
 
 import io
+import re
 import tempfile
 from pathlib import Path
 
@@ -57,6 +58,11 @@ def only(statuses: dict[str, int], **overrides: int) -> dict[str, int]:
     return {**statuses, **{actor.replace("__", "@"): code for actor, code in overrides.items()}}
 
 
+def page_of_case(ok: int) -> dict[str, int]:
+    """A case page: parties get `ok`, other institutions 404, other roles 403."""
+    return expect(302, ok, 404, 403, 403)
+
+
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
@@ -100,16 +106,64 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
         case_write(404), pnc_agent__party=200),
     ("/api/v1/notifications", "GET"): expect(401, 200, 200, 200, 200),
     ("/api/v1/notifications/<int:notification_id>/read", "POST"): expect(401, 404, 404, 204, 404),
+    ("/api/v1/stats", "GET"): expect(401, 200, 200, 200, 200),
+    ("/api/v1/stats/indicators", "GET"): expect(401, 200, 200, 200, 200),
+    ("/api/v1/exports/incidents.csv", "GET"): expect(401, 403, 403, 200, 403),
+    ("/api/v1/status", "POST"): same_for_all(400),  # public; no body here: 400 for everyone
+    # Web pages. POSTs carry a valid CSRF token, so what is tested is the permission.
     ("/", "GET"): web_page(302, 200),
     ("/login", "GET"): web_page(200, 302),
-    ("/login", "POST"): same_for_all(400),  # no CSRF token: refused before anything else
-    ("/logout", "POST"): same_for_all(400),
+    ("/login", "POST"): web_page(401, 302),  # wrong credentials; a logged-in user is sent home
+    ("/logout", "POST"): same_for_all(302),
+    ("/language", "POST"): same_for_all(302),
     ("/account/password", "GET"): web_page(302, 200),
-    ("/account/password", "POST"): same_for_all(400),
+    ("/account/password", "POST"): web_page(302, 200),  # wrong current password: form again
     ("/account/totp", "GET"): web_page(302, 302),  # enrolled already: back to the dashboard
-    ("/account/totp", "POST"): same_for_all(400),
+    ("/account/totp", "POST"): web_page(302, 302),
     ("/healthz", "GET"): same_for_all(200),
     ("/static/<path:filename>", "GET"): same_for_all(200),
+    ("/status", "GET"): same_for_all(200),
+    ("/status", "POST"): same_for_all(200),  # public; empty form: the form again
+    ("/reports", "GET"): expect(302, 403, 403, 200, 403),
+    ("/reports/monthly", "GET"): expect(302, 403, 403, 200, 403),
+    ("/reports/stats.csv", "GET"): expect(302, 403, 403, 200, 403),
+    ("/reports/incidents.csv", "GET"): expect(302, 403, 403, 200, 403),
+    ("/cases/new", "GET"): expect(302, 200, 200, 403, 403),
+    ("/cases/new", "POST"): expect(302, 422, 422, 403, 403),  # incomplete: the form again
+    ("/cases/search", "GET"): expect(302, 200, 200, 403, 403),
+    ("/cases/<case_id>", "GET"): expect(302, 200, 404, 200, 403),  # supervisor: metadata
+    ("/cases/<case_id>/incidents/new", "GET"): page_of_case(200),
+    ("/cases/<case_id>/incidents/new", "POST"): page_of_case(302),
+    ("/cases/<case_id>/risk", "GET"): page_of_case(200),
+    ("/cases/<case_id>/risk", "POST"): page_of_case(302),
+    ("/cases/<case_id>/notes", "POST"): page_of_case(302),
+    ("/cases/<case_id>/follow-ups", "POST"): page_of_case(302),
+    ("/cases/<case_id>/follow-ups/<follow_up_id>/outcome", "POST"): page_of_case(302),
+    ("/cases/<case_id>/safety-plan", "POST"): page_of_case(302),
+    ("/cases/<case_id>/status", "POST"): page_of_case(409),
+    ("/cases/<case_id>/consent", "POST"): page_of_case(302),
+    ("/cases/<case_id>/complaints", "POST"): only(
+        page_of_case(404), pnc_agent__party=302, health_staff__party=403,
+        womens_office__party=403, health_staff__other=403, womens_office__other=403),
+    ("/cases/<case_id>/measures/<measure_id>", "POST"): only(
+        page_of_case(404), pnc_agent__party=302, health_staff__party=403,
+        womens_office__party=403, health_staff__other=403, womens_office__other=403),
+    ("/cases/<case_id>/attachments", "POST"): page_of_case(302),
+    ("/cases/<case_id>/attachments/<attachment_id>", "GET"): page_of_case(200),
+    ("/cases/<case_id>/referrals", "POST"): page_of_case(302),
+    ("/cases/<case_id>/break-glass", "POST"): expect(302, 403, 403, 302, 403),
+    ("/referrals", "GET"): expect(302, 200, 200, 403, 403),
+    ("/referrals/<referral_id>/transition", "POST"): only(page_of_case(404),
+                                                          pnc_agent__party=302),
+    ("/referrals/<referral_id>/sheet", "GET"): only(page_of_case(404), pnc_agent__party=200),
+    ("/audit", "GET"): expect(302, 403, 403, 200, 403),
+    ("/audit/break-glass/<int:grant_id>/review", "POST"): expect(302, 403, 403, 302, 403),
+    ("/admin/users", "GET"): expect(302, 403, 403, 403, 200),
+    ("/admin/users", "POST"): expect(302, 403, 403, 403, 200),
+    ("/admin/users/<int:user_id>", "POST"): expect(302, 403, 403, 403, 302),
+    ("/admin/institutions", "GET"): expect(302, 403, 403, 403, 200),
+    ("/admin/institutions/<int:institution_id>", "GET"): expect(302, 403, 403, 403, 200),
+    ("/admin/institutions/<int:institution_id>", "POST"): expect(302, 403, 403, 403, 302),
 }
 
 
@@ -149,6 +203,8 @@ def world(app, client, make_person):
     ids = {"case_id": case_id, "grant_id": grant.get_json()["id"]}
     ids.update(_case_work(app, client, people, case_id))
     ids["hospital_id"] = _institution_id(app, "HOSP-SON")
+    ids["institution_id"] = ids["hospital_id"]
+    ids["user_id"] = people["pnc_agent@other"].id
     return {"people": people, **ids}
 
 
@@ -186,8 +242,10 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
     path = rule.replace("<path:filename>", "css/ruta.css")
     for name in ("case_id", "follow_up_id", "measure_id", "attachment_id", "referral_id"):
         path = path.replace(f"<{name}>", str(world[name]))
-    for name in ("grant_id", "notification_id"):
+    for name in ("grant_id", "notification_id", "user_id", "institution_id"):
         path = path.replace(f"<int:{name}>", str(world[name]))
+    if not rule.startswith("/api/"):
+        return path, {"data": web_form(rule, world)}
     bodies = {
         "/api/v1/auth/token": {"username": "nobody", "password": "not the password"},
         "/api/v1/cases": intake(survivor_overrides={"dui": None, "given_names": "Rosa"}),
@@ -214,6 +272,50 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
     return path, {"json": bodies.get(rule), "query_string": query.get(rule)}
 
 
+def web_form(rule: str, world: dict) -> dict:
+    """A form each web POST accepts, so the answer shows the permission, not bad input."""
+    incident = {"occurred_on": "2026-10-01", "incident_municipality": "sonsonate",
+                "violence_types": ["physical"], "perpetrator_relationship": "partner"}
+    forms = {
+        "/login": {"username": "nobody", "password": "not the password"},
+        "/language": {"lang": "en"},
+        "/account/password": {"current_password": "not the password",
+                              "new_password": "otra frase bastante larga",
+                              "confirm": "otra frase bastante larga"},
+        "/account/totp": {"otp": "123456"},
+        "/cases/new": {"given_names": "Rosa"},  # incomplete on purpose
+        "/cases/<case_id>/incidents/new": incident,
+        "/cases/<case_id>/risk": {"q1": "yes", "q2": "no"},
+        "/cases/<case_id>/notes": {"kind": "medical", "text": "Atención brindada"},
+        "/cases/<case_id>/follow-ups": {"due_on": "2026-12-05", "channel": "visit"},
+        "/cases/<case_id>/follow-ups/<follow_up_id>/outcome": {"outcome": "done"},
+        "/cases/<case_id>/safety-plan": {"plan": "Plan acordado"},
+        "/cases/<case_id>/status": {"status": "follow_up"},
+        "/cases/<case_id>/consent": {"statistics": "y"},
+        "/cases/<case_id>/complaints": {"number": "DEN-3"},
+        "/cases/<case_id>/measures/<measure_id>": {"status": "active"},
+        "/cases/<case_id>/attachments": {"file": (io.BytesIO(PDF), "informe.pdf")},
+        "/cases/<case_id>/referrals": {"to_institution": str(world["hospital_id"]),
+                                       "service": "medical", "urgency": "routine",
+                                       "consent": "y"},
+        "/cases/<case_id>/break-glass": {"reason": "Revisión por denuncia de acceso indebido",
+                                         "password": PASSWORD},
+        "/referrals/<referral_id>/transition": {"action": "cancel"},
+        "/audit/break-glass/<int:grant_id>/review": {"justified": "yes"},
+        "/admin/users": {"username": "nueva.usuaria", "display_name": "Nueva",
+                         "institution": "US-SON", "role": "health_staff"},
+        "/admin/users/<int:user_id>": {"action": "end_sessions"},
+        "/admin/institutions/<int:institution_id>": {"hours": "24 horas", "active": "y",
+                                                     "services": ["medical"]},
+    }
+    return dict(forms.get(rule, {}))
+
+
+def csrf_token_for(client, signed_in: bool) -> str:
+    page = client.get("/account/password" if signed_in else "/login").get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
 def sign_in_web(app, client, username: str) -> None:
     with app.app_context():
         user = db.session.query(User).filter_by(username=username).one()
@@ -237,7 +339,9 @@ def test_permission_matrix(app, world, rule, method):
             else:
                 sign_in_web(app, client, person.username)
         if method == "GET":
-            kwargs = {k: v for k, v in kwargs.items() if k != "json"}
+            kwargs = {k: v for k, v in kwargs.items() if k not in ("json", "data")}
+        elif not rule.startswith("/api/"):
+            kwargs["data"]["csrf_token"] = csrf_token_for(client, actor != ANON)
         if rule == "/api/v1/auth/token":  # one account per caller, below the lockout
             kwargs["json"] = {**kwargs["json"], "username": f"nobody-{actor}"}
         response = client.open(path, method=method, headers=headers, **kwargs)

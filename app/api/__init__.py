@@ -11,5 +11,6 @@ from app.api import (  # noqa: E402,F401  (register the views)
     errors,
     openapi,
     referral_routes,
+    report_routes,
     routes,
 )

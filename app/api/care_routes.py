@@ -17,6 +17,8 @@ from app.cases.attachments import read_attachment, store_attachment
 from app.cases.care_models import Attachment
 from app.cases.care_schemas import (
     AttachmentOut,
+    CaseStatusIn,
+    CaseStatusOut,
     ComplaintIn,
     ComplaintOut,
     ConsentUpdateIn,
@@ -34,8 +36,6 @@ from app.cases.care_schemas import (
     RiskOut,
     SafetyPlanIn,
     SafetyPlanOut,
-    StatusIn,
-    StatusOut,
 )
 from app.cases.record_parts import (
     attachment_record,
@@ -159,12 +159,12 @@ def save_safety_plan(case_id: str) -> Response:
 
 @bp.post("/cases/<case_id>/status")
 def change_status(case_id: str) -> Response:
-    data = load(StatusIn, json_body())
+    data = load(CaseStatusIn, json_body())
     case = care.change_status(db.session, current_api_user(), parse_uuid(case_id), data)
     _changed(case.id, f"status:{case.status}", "case", case.id)
     db.session.commit()
     return answer(
-        StatusOut,
+        CaseStatusOut,
         {
             "id": str(case.id),
             "status": case.status,

@@ -27,6 +27,8 @@ from app.audit.schemas import (
 )
 from app.cases.care_schemas import (
     AttachmentOut,
+    CaseStatusIn,
+    CaseStatusOut,
     ComplaintIn,
     ComplaintOut,
     CreatedOut,
@@ -43,8 +45,6 @@ from app.cases.care_schemas import (
     RiskOut,
     SafetyPlanIn,
     SafetyPlanOut,
-    StatusIn,
-    StatusOut,
 )
 from app.cases.schemas import (
     CaseListOut,
@@ -62,6 +62,8 @@ from app.referrals.schemas import (
     ReferralOut,
     TransitionIn,
 )
+from app.reports.dimensions import DIMENSIONS
+from app.reports.schemas import IndicatorsOut, StatsOut, StatusIn, StatusOut
 
 
 @dataclass(frozen=True)
@@ -219,8 +221,8 @@ OPERATIONS: list[Operation] = [
         "/cases/{case_id}/status",
         "post",
         "open → follow_up → closed (reason required); reopening allowed",
-        StatusOut,
-        body=StatusIn,
+        CaseStatusOut,
+        body=CaseStatusIn,
         errors=(*WRITE_ERRORS, 409),
     ),
     Operation(
@@ -316,6 +318,46 @@ OPERATIONS: list[Operation] = [
         None,
         204,
         errors=(401, 404),
+    ),
+    Operation(
+        "/stats",
+        "get",
+        'De-identified counts by one or two dimensions; small cells "<5"; format=csv too',
+        StatsOut,
+        query=(
+            ("from", "YYYY-MM-DD (default: 1 January this year)"),
+            ("to", "YYYY-MM-DD (default: today)"),
+            ("by", "one or two of: " + ", ".join(DIMENSIONS)),
+            ("unit", "incidents (default) or cases"),
+            ("municipality", "only incidents in this municipality (code or name)"),
+            ("format", "json (default) or csv (audited as an export)"),
+        ),
+        errors=(401, 422),
+    ),
+    Operation(
+        "/stats/indicators",
+        "get",
+        "Network indicators: referrals completed and how fast, overdue, follow-ups, risk",
+        IndicatorsOut,
+        query=(("from", "YYYY-MM-DD"), ("to", "YYYY-MM-DD")),
+        errors=(401, 422),
+    ),
+    Operation(
+        "/exports/incidents.csv",
+        "get",
+        "De-identified incidents as CSV, GBVIMS incident recorder layout (supervisors; audited)",
+        None,
+        query=(("from", "YYYY-MM-DD"), ("to", "YYYY-MM-DD")),
+        errors=(401, 403, 422),
+    ),
+    Operation(
+        "/status",
+        "post",
+        "The survivor's lookup with the code and PIN of her slip: stage and next step only",
+        StatusOut,
+        body=StatusIn,
+        public=True,
+        errors=(400, 404, 422, 429),
     ),
     Operation("/openapi.json", "get", "This description", None, public=True, errors=()),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 
@@ -11,7 +13,8 @@ class AuditQueryIn(Schema):
 
     case_id = fields.UUID()
     username = fields.String(validate=validate.Length(max=60))
-    since = fields.AwareDateTime(default_timezone=None)
+    # A bare date or time without an offset is read as UTC, like every stored time.
+    since = fields.AwareDateTime(default_timezone=UTC)
     action = fields.String(validate=validate.Length(max=40))
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
 
@@ -20,7 +23,7 @@ class SinceIn(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    since = fields.AwareDateTime()
+    since = fields.AwareDateTime(default_timezone=UTC)
 
 
 class AuditEventOut(Schema):

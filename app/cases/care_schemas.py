@@ -60,7 +60,7 @@ class SafetyPlanIn(InputSchema):
     version = fields.Integer(load_default=None, allow_none=True)
 
 
-class StatusIn(InputSchema):
+class CaseStatusIn(InputSchema):
     status = fields.String(required=True, validate=_one_of(CASE_STATUSES))
     reason = fields.String(load_default=None, allow_none=True, validate=_one_of(CLOSE_REASONS))
     version = fields.Integer(load_default=None, allow_none=True)
@@ -195,7 +195,7 @@ class AttachmentOut(Schema):
     description = fields.String(allow_none=True)
 
 
-class StatusOut(Schema):
+class CaseStatusOut(Schema):
     id = fields.String()
     status = fields.String()
     close_reason = fields.String(allow_none=True)

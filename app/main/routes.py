@@ -1,21 +1,81 @@
-"""The user's dashboard (per role) and the public health check."""
+"""The user's dashboard (per role), the language switch and the health check."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from flask_login import current_user
+from typing import Any
 
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from app.audit.breakglass import pending_reviews
+from app.auth.policy import may_read_audit, may_work_on_cases, party_clause
+from app.cases.care import overdue_follow_ups
+from app.cases.complaints import expiring_measures
+from app.cases.models import Case
+from app.common import local_today
 from app.extensions import db
 from app.notifications.service import notifications_for
+from app.referrals import service as referrals
+from app.referrals.models import Referral
+from app.web_helpers import LOCALES
 
 bp = Blueprint("main", __name__)
 public = Blueprint("public", __name__)
 
 
+def case_worker_board() -> dict[str, Any]:
+    user = current_user
+    high_risk = db.session.execute(
+        select(Case.id, Case.number)
+        .where(
+            party_clause(user.institution_id), Case.risk_level == "high", Case.status != "closed"
+        )
+        .order_by(Case.updated_at.desc())
+        .limit(50)
+    ).all()
+    return {
+        "counts": referrals.inbox_counts(db.session, user),
+        "to_answer": referrals.list_referrals(db.session, user, "incoming", "sent", limit=20),
+        "overdue_follow_ups": overdue_follow_ups(db.session, user),
+        "high_risk": high_risk,
+        "expiring": expiring_measures(db.session, user),
+    }
+
+
+def supervisor_board() -> dict[str, Any]:
+    overdue = db.session.execute(
+        select(func.count()).select_from(Referral).where(referrals.overdue_clause(local_today()))
+    ).scalar_one()
+    return {
+        "pending_reviews": pending_reviews(db.session, current_user),
+        "overdue_referrals": overdue,
+    }
+
+
 @bp.get("/")
 def dashboard() -> str:
-    notes = notifications_for(db.session, current_user)
-    return render_template("main/dashboard.html", notifications=notes)
+    board: dict[str, Any] = {}
+    if may_work_on_cases(current_user):
+        board = case_worker_board()
+    elif may_read_audit(current_user):
+        board = supervisor_board()
+    return render_template(
+        "main/dashboard.html",
+        notifications=notifications_for(db.session, current_user, limit=20),
+        **board,
+    )
+
+
+@bp.post("/language")
+def language() -> Response:
+    chosen = request.form.get("lang")
+    if chosen in LOCALES:
+        session["lang"] = chosen
+    target = request.form.get("next") or ""
+    safe = target.startswith("/") and not target.startswith("//")
+    return redirect(target if safe else url_for("main.dashboard"))
 
 
 @public.get("/healthz")

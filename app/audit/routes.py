@@ -1,0 +1,78 @@
+"""The supervisors' page: access reports, the audit log and the break-glass queue."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from app.audit import breakglass, queries
+from app.auth.policy import may_read_audit
+from app.common import Conflict, Forbidden, parse_uuid, utcnow
+from app.extensions import db
+from app.webforms import audit_web
+
+bp = Blueprint("audit_pages", __name__)
+
+
+def _since() -> datetime:
+    days = request.args.get("days", "30")
+    return utcnow() - timedelta(days=int(days) if days.isdigit() and 0 < int(days) <= 366 else 30)
+
+
+@bp.get("/audit")
+def audit() -> str:
+    if not may_read_audit(current_user):
+        abort(403)
+    since = _since()
+    filters = {
+        "case_id": parse_uuid(request.args.get("case_id", "")),
+        "username": request.args.get("username") or None,
+        "action": request.args.get("action") or None,
+    }
+    events = queries.list_events(db.session, current_user, since=since, limit=200, **filters)
+    return render_template(
+        "audit/audit.html",
+        events=events,
+        since=since,
+        args=request.args,
+        per_day=queries.accesses_per_user_per_day(db.session, current_user, since),
+        after_hours=queries.reads_outside_office_hours(db.session, current_user, since),
+        non_party=queries.reads_by_non_parties(db.session, current_user, since),
+        failed=queries.failed_logins(db.session, current_user, since),
+        queue=breakglass.pending_reviews(db.session, current_user),
+        uses=queries.break_glass_uses(db.session, current_user, since),
+    )
+
+
+@bp.post("/audit/break-glass/<int:grant_id>/review")
+def review(grant_id: int) -> Response:
+    if not may_read_audit(current_user):
+        abort(403)
+    justified = request.form.get("justified") == "yes"
+    try:
+        grant = breakglass.review_break_glass(
+            db.session, current_user, grant_id, justified, request.form.get("note")
+        )
+    except (Forbidden, Conflict) as error:
+        db.session.rollback()
+        flash(
+            _("No puede revisar su propio acceso de emergencia.")
+            if isinstance(error, Forbidden)
+            else _("Este acceso ya fue revisado."),
+            "error",
+        )
+        return redirect(url_for("audit_pages.audit", _anchor="revision"))
+    audit_web(
+        "break_glass",
+        object_type="break_glass_review",
+        object_id=grant.id,
+        case_id=grant.case_id,
+        detail=f"justified={grant.justified}",
+    )
+    db.session.commit()
+    flash(_("Revisión registrada."), "info")
+    return redirect(url_for("audit_pages.audit", _anchor="revision"))

@@ -1,0 +1,438 @@
+"""The forms of the case page: each posts here, and comes back to the case page."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from app.audit import breakglass
+from app.cases import care, complaints
+from app.cases import service as cases
+from app.cases.attachments import read_attachment, store_attachment
+from app.cases.care_models import Attachment
+from app.cases.care_schemas import (
+    CaseStatusIn,
+    ComplaintIn,
+    FollowUpIn,
+    FollowUpOutcomeIn,
+    MeasureUpdateIn,
+    NoteIn,
+    RiskIn,
+    SafetyPlanIn,
+)
+from app.cases.forms import (
+    AttachmentForm,
+    BreakGlassForm,
+    ComplaintForm,
+    ConsentForm,
+    FollowUpForm,
+    FollowUpOutcomeForm,
+    MeasureForm,
+    NoteForm,
+    ReferralForm,
+    SafetyPlanForm,
+    StatusForm,
+)
+from app.cases.page import complaint_form, referral_form
+from app.cases.record_parts import attachment_record
+from app.cases.routes import render_case
+from app.cases.schemas import ConsentIn
+from app.common import NotFound, parse_uuid
+from app.crypto.service import cipher_for, get_keyring
+from app.extensions import db
+from app.referrals import service as referrals
+from app.referrals.schemas import ReferralIn
+from app.webforms import attempt, audit_web, blank_to_none, load
+
+bp = Blueprint("case_forms", __name__)
+
+
+def _data(form: Any, *names: str) -> dict[str, Any]:
+    values = {}
+    for name in names:
+        value = getattr(form, name).data
+        value = value.isoformat() if hasattr(value, "isoformat") else blank_to_none(value)
+        if value is not None:
+            values[name] = value
+    return values
+
+
+def _back(case_id: Any, anchor: str, message: str) -> Response:
+    flash(message, "info")
+    return redirect(url_for("cases.case_page", case_id=case_id, _anchor=anchor))
+
+
+def _submit(
+    case_id: str,
+    form_name: str,
+    form: Any,
+    action: Any,
+    audit: tuple[str, str],
+    anchor: str,
+    message: str,
+) -> Response | tuple[str, int]:
+    """Validate CSRF, run the service, audit and commit; or show the page with the errors."""
+    if not form.validate_on_submit():
+        return render_case(case_id, 400, **{form_name: form})
+    result, problems = attempt(form, {}, action)
+    if result is None:
+        return render_case(case_id, 422, **{form_name: form, "problems": problems})
+    object_type, detail = audit
+    audit_web(
+        "case_update",
+        object_type=object_type,
+        object_id=getattr(result, "id", None),
+        case_id=parse_uuid(case_id),
+        detail=detail,
+    )
+    db.session.commit()
+    return _back(case_id, anchor, message)
+
+
+@bp.post("/cases/<case_id>/notes")
+def add_note(case_id: str) -> Response | tuple[str, int]:
+    form = NoteForm()
+    return _submit(
+        case_id,
+        "note_form",
+        form,
+        lambda: care.add_note(
+            db.session,
+            get_keyring(),
+            current_user,
+            parse_uuid(case_id),
+            load(NoteIn, _data(form, "kind", "given_on", "text", "confidential")),
+        ),
+        ("care_note", "note"),
+        "notas",
+        _("Nota guardada."),
+    )
+
+
+@bp.post("/cases/<case_id>/follow-ups")
+def add_follow_up(case_id: str) -> Response | tuple[str, int]:
+    form = FollowUpForm()
+    return _submit(
+        case_id,
+        "follow_up_form",
+        form,
+        lambda: care.add_follow_up(
+            db.session,
+            current_user,
+            parse_uuid(case_id),
+            load(FollowUpIn, _data(form, "due_on", "channel")),
+        ),
+        ("follow_up", "follow_up_planned"),
+        "seguimiento",
+        _("Seguimiento agendado."),
+    )
+
+
+@bp.post("/cases/<case_id>/follow-ups/<follow_up_id>/outcome")
+def record_follow_up(case_id: str, follow_up_id: str) -> Response | tuple[str, int]:
+    form = FollowUpOutcomeForm()
+    return _submit(
+        case_id,
+        "outcome_form",
+        form,
+        lambda: care.record_follow_up(
+            db.session,
+            get_keyring(),
+            current_user,
+            parse_uuid(case_id),
+            parse_uuid(follow_up_id),
+            load(FollowUpOutcomeIn, _data(form, "outcome", "note", "version")),
+        ),
+        ("follow_up", "follow_up_done"),
+        "seguimiento",
+        _("Resultado registrado."),
+    )
+
+
+@bp.post("/cases/<case_id>/safety-plan")
+def save_safety_plan(case_id: str) -> Response | tuple[str, int]:
+    form = SafetyPlanForm()
+    return _submit(
+        case_id,
+        "plan_form",
+        form,
+        lambda: care.save_safety_plan(
+            db.session,
+            get_keyring(),
+            current_user,
+            parse_uuid(case_id),
+            load(SafetyPlanIn, _data(form, "plan", "version")),
+        ),
+        ("safety_plan", "safety_plan"),
+        "plan",
+        _("Plan de seguridad guardado."),
+    )
+
+
+@bp.post("/cases/<case_id>/status")
+def change_status(case_id: str) -> Response | tuple[str, int]:
+    form = StatusForm()
+    return _submit(
+        case_id,
+        "status_form",
+        form,
+        lambda: care.change_status(
+            db.session,
+            current_user,
+            parse_uuid(case_id),
+            load(CaseStatusIn, _data(form, "status", "reason", "version")),
+        ),
+        ("case", "status"),
+        "estado",
+        _("Estado del caso actualizado."),
+    )
+
+
+@bp.post("/cases/<case_id>/consent")
+def record_consent(case_id: str) -> Response | tuple[str, int]:
+    form = ConsentForm()
+
+    def record() -> Any:
+        case = cases.get_case_for(db.session, current_user, parse_uuid(case_id))
+        data = load(
+            ConsentIn,
+            {
+                name: bool(getattr(form, name).data)
+                for name in ("share_with_network", "statistics", "police")
+            },
+        )
+        return cases.record_consent(db.session, current_user, case, data)
+
+    return _submit(
+        case_id,
+        "consent_form",
+        form,
+        record,
+        ("case", "consent"),
+        "consentimiento",
+        _("Consentimiento registrado."),
+    )
+
+
+@bp.post("/cases/<case_id>/complaints")
+def file_complaint(case_id: str) -> Response | tuple[str, int]:
+    form = complaint_form(ComplaintForm())
+
+    def file() -> Any:
+        data = _data(form, "number", "filed_on", "forward_to_prosecutor")
+        measure = _data(form, "measure", "granted", "court", "starts_on", "ends_on")
+        data["measures"] = [measure] if measure.get("measure") else []
+        return complaints.file_complaint(
+            db.session, current_user, parse_uuid(case_id), load(ComplaintIn, data)
+        )
+
+    return _submit(
+        case_id,
+        "complaint_form",
+        form,
+        file,
+        ("complaint", "complaint"),
+        "denuncia",
+        _("Denuncia registrada."),
+    )
+
+
+@bp.post("/cases/<case_id>/measures/<measure_id>")
+def update_measure(case_id: str, measure_id: str) -> Response | tuple[str, int]:
+    form = MeasureForm()
+    return _submit(
+        case_id,
+        "measure_form",
+        form,
+        lambda: complaints.update_measure(
+            db.session,
+            current_user,
+            parse_uuid(case_id),
+            parse_uuid(measure_id),
+            load(MeasureUpdateIn, _data(form, "status", "version")),
+        ),
+        ("protection_measure", "measure"),
+        "denuncia",
+        _("Medida actualizada."),
+    )
+
+
+@bp.post("/cases/<case_id>/referrals")
+def refer(case_id: str) -> Response | tuple[str, int]:
+    form = referral_form(ReferralForm())
+
+    def send() -> Any:
+        data = _data(form, "to_institution", "service", "urgency", "reason", "consent")
+        return referrals.refer_case(
+            db.session, get_keyring(), current_user, parse_uuid(case_id), load(ReferralIn, data)
+        )
+
+    if not form.validate_on_submit():
+        return render_case(case_id, 400, referral_form=form)
+    referral, problems = attempt(form, {}, send)
+    if referral is None:
+        return render_case(case_id, 422, referral_form=form, problems=problems)
+    audit_web(
+        "referral_create",
+        object_type="referral",
+        object_id=referral.id,
+        case_id=referral.case_id,
+        detail=f"service={referral.service}",
+    )
+    db.session.commit()
+    flash(_("Remisión enviada."), "info")
+    return redirect(url_for("referrals.sheet", referral_id=referral.id))
+
+
+@bp.post("/cases/<case_id>/attachments")
+def upload(case_id: str) -> Response | tuple[str, int]:
+    form = AttachmentForm()
+
+    def store() -> Any:
+        case = cases.get_case_for(db.session, current_user, parse_uuid(case_id))
+        upload = request.files.get("file")
+        return store_attachment(
+            db.session,
+            cipher_for(get_keyring(), case.data_key),
+            case_id=case.id,
+            institution_id=current_user.institution_id,
+            user_id=current_user.id,
+            directory=current_app.config["RUTA_ATTACHMENTS_DIR"],
+            filename=upload.filename if upload else "",
+            data=upload.read() if upload else b"",
+            description=form.description.data,
+        )
+
+    return _submit(
+        case_id,
+        "attachment_form",
+        form,
+        store,
+        ("attachment", "attachment"),
+        "adjuntos",
+        _("Archivo guardado cifrado."),
+    )
+
+
+@bp.get("/cases/<case_id>/attachments/<attachment_id>")
+def download(case_id: str, attachment_id: str) -> Response:
+    case = cases.get_case_for(db.session, current_user, parse_uuid(case_id))
+    attachment_uuid = parse_uuid(attachment_id)
+    attachment = db.session.get(Attachment, attachment_uuid) if attachment_uuid else None
+    if attachment is None or attachment.case_id != case.id:
+        raise NotFound("attachment not found")
+    cipher = cipher_for(get_keyring(), case.data_key)
+    content = read_attachment(cipher, attachment, current_app.config["RUTA_ATTACHMENTS_DIR"])
+    name = attachment_record(cipher, attachment)["filename"] or "documento"
+    audit_web(
+        "attachment_download", object_type="attachment", object_id=attachment.id, case_id=case.id
+    )
+    db.session.commit()
+    response = send_file(
+        BytesIO(content),
+        mimetype=attachment.content_type,
+        as_attachment=True,
+        download_name=name,
+        max_age=0,
+    )
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.post("/cases/<case_id>/break-glass")
+def break_glass(case_id: str) -> Response | tuple[str, int]:
+    form = BreakGlassForm()
+    if not form.validate_on_submit():
+        return render_case(case_id, 400, break_glass_form=form)
+
+    def start() -> Any:
+        return breakglass.start_break_glass(
+            db.session,
+            current_user,
+            parse_uuid(case_id),
+            form.reason.data or "",
+            password=form.password.data or "",
+            minutes=current_app.config["RUTA_BREAK_GLASS_MINUTES"],
+        )
+
+    grant, problems = attempt(form, {}, start)
+    if grant is None:
+        return render_case(case_id, 422, break_glass_form=form, problems=problems)
+    audit_web(
+        "break_glass",
+        object_type="case",
+        object_id=grant.case_id,
+        case_id=grant.case_id,
+        reason=grant.reason,
+    )
+    db.session.commit()
+    return _back(
+        case_id,
+        "",
+        _(
+            "Acceso de emergencia abierto por %(m)s minutos. Quedó registrado.",
+            m=current_app.config["RUTA_BREAK_GLASS_MINUTES"],
+        ),
+    )
+
+
+@bp.route("/cases/<case_id>/risk", methods=["GET", "POST"])
+def risk(case_id: str) -> Response | str | tuple[str, int]:
+    from flask import render_template
+
+    from app.cases.forms import RiskForm
+    from app.cases.risk import QUESTION_KEYS, QUESTIONS
+
+    case = cases.get_case_for(db.session, current_user, parse_uuid(case_id))
+    form = RiskForm()
+    questions = list(zip(QUESTION_KEYS, QUESTIONS, strict=True))
+    if not form.validate_on_submit():
+        return render_template("cases/risk.html", form=form, case=case, questions=questions)
+    answers = {
+        key: {"yes": True, "no": False}.get(request.form.get(f"q{key}", "unknown"))
+        for key in QUESTION_KEYS
+    }
+
+    def assess() -> Any:
+        data = {
+            "answers": answers,
+            "judgement_high": bool(form.judgement_high.data),
+            "judgement_reason": blank_to_none(form.judgement_reason.data),
+        }
+        return care.assess_risk(
+            db.session, get_keyring(), current_user, case.id, load(RiskIn, data)
+        )
+
+    outcome, problems = attempt(form, {}, assess)
+    if outcome is None:
+        return render_template(
+            "cases/risk.html",
+            form=form,
+            case=case,
+            questions=questions,
+            answers=answers,
+            problems=problems,
+        ), 422
+    row, result = outcome
+    audit_web(
+        "case_update",
+        object_type="risk_assessment",
+        object_id=row.id,
+        case_id=case.id,
+        detail=f"risk:{result.level}",
+    )
+    db.session.commit()
+    message = _(
+        "Riesgo %(level)s (%(score)s respuestas sí).", level=_(result.level), score=result.score
+    )
+    if result.level == "high":
+        message += " " + _(
+            "Se avisó a la Unidad de la Mujer y a supervisión. Considere remitir "
+            "de inmediato para medidas de protección."
+        )
+    return _back(case.id, "riesgo", message)

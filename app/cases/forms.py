@@ -1,0 +1,213 @@
+"""Web forms of the case pages. They render and keep input; the rules live in the
+marshmallow schemas and the services, which the views run on the submitted data."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    RadioField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.cases.care import CHANNELS, CLOSE_REASONS, FOLLOW_UP_OUTCOMES, NOTE_KINDS
+from app.cases.vocab import PLACE_TYPES, RELATIONSHIPS, SEXES, VIOLENCE_TYPES, WEAPONS
+from app.webforms import Select
+
+NOTE_KIND_LABELS = {
+    "medical": _l("Médica"),
+    "forensic": _l("Forense"),
+    "psychological": _l("Psicológica"),
+    "legal": _l("Jurídica"),
+    "social": _l("Social"),
+    "shelter": _l("Albergue"),
+}
+CHANNEL_LABELS = {"visit": _l("Visita"), "phone": _l("Teléfono"), "office": _l("En oficina")}
+OUTCOME_LABELS = {
+    "done": _l("Realizado"),
+    "no_contact": _l("Sin contacto"),
+    "rescheduled": _l("Reprogramado"),
+    "cancelled": _l("Cancelado"),
+}
+CLOSE_LABELS = {
+    "services_completed": _l("Servicios completados"),
+    "survivor_request": _l("A pedido de la sobreviviente"),
+    "lost_contact": _l("Se perdió el contacto"),
+    "moved": _l("Se mudó"),
+    "deceased": _l("Falleció"),
+    "other": _l("Otro motivo"),
+}
+YES_NO_UNKNOWN = [("yes", _l("Sí")), ("no", _l("No")), ("unknown", _l("No sabe"))]
+
+
+def _choices(
+    codes: dict[str, str] | tuple[str, ...], labels: dict | None = None, blank: bool = False
+) -> list[tuple[str, str]]:
+    names = labels or (codes if isinstance(codes, dict) else {})
+    items = [(code, str(names.get(code, code))) for code in codes]
+    return [("", "—"), *items] if blank else items
+
+
+class MultiCheckbox(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class IncidentFields(FlaskForm):
+    occurred_on = DateField(_l("Fecha del hecho"), validators=[Optional()])
+    incident_municipality = Select(_l("Municipio del hecho"), choices=[])
+    place_type = Select(_l("Lugar"), choices=_choices(PLACE_TYPES, blank=True))
+    violence_types = MultiCheckbox(
+        _l("Tipos de violencia (LEIV)"), choices=_choices(VIOLENCE_TYPES)
+    )
+    penetration = BooleanField(_l("Hubo penetración (violencia sexual)"))
+    perpetrator_relationship = Select(
+        _l("Relación con el agresor"), choices=_choices(RELATIONSHIPS, blank=True)
+    )
+    perpetrator_details = TextAreaField(_l("Datos del agresor"))
+    weapon = Select(_l("Arma"), choices=_choices(WEAPONS, blank=True))
+    children_present = BooleanField(_l("Había niñas o niños presentes"))
+    narrative = TextAreaField(_l("Relato"))
+
+
+class IntakeForm(IncidentFields):
+    given_names = StringField(_l("Nombres"), render_kw={"autocomplete": "off"})
+    family_names = StringField(_l("Apellidos"), render_kw={"autocomplete": "off"})
+    dui = StringField(
+        _l("DUI (si lo tiene)"), render_kw={"placeholder": "########-#", "autocomplete": "off"}
+    )
+    birth_date = DateField(_l("Fecha de nacimiento"), validators=[Optional()])
+    sex = Select(_l("Sexo"), choices=_choices(SEXES, blank=True))
+    municipality = Select(_l("Municipio de residencia"), choices=[])
+    phone = StringField(_l("Teléfono"), render_kw={"autocomplete": "off"})
+    address = StringField(_l("Dirección"), render_kw={"autocomplete": "off"})
+    safe_contact = TextAreaField(_l("Contacto seguro (cómo y cuándo llamarla)"))
+    share_with_network = BooleanField(_l("Acepta que se remita y se comparta con la red"))
+    statistics = BooleanField(_l("Acepta que se cuente en estadísticas anónimas"))
+    police = BooleanField(_l("Acepta compartir con la policía o la fiscalía"))
+
+
+class IncidentForm(IncidentFields):
+    pass
+
+
+class NoteForm(FlaskForm):
+    kind = Select(_l("Tipo de atención"), choices=_choices(NOTE_KINDS, NOTE_KIND_LABELS))
+    given_on = DateField(_l("Fecha"), validators=[Optional()])
+    text = TextAreaField(_l("Nota"))
+    confidential = BooleanField(_l("Confidencial: solo mi institución podrá leerla"))
+
+
+class FollowUpForm(FlaskForm):
+    due_on = DateField(_l("Fecha prevista"), validators=[Optional()])
+    channel = Select(_l("Medio"), choices=_choices(CHANNELS, CHANNEL_LABELS))
+
+
+class FollowUpOutcomeForm(FlaskForm):
+    outcome = Select(_l("Resultado"), choices=_choices(FOLLOW_UP_OUTCOMES, OUTCOME_LABELS))
+    note = TextAreaField(_l("Observación"))
+    version = HiddenField()
+
+
+class SafetyPlanForm(FlaskForm):
+    plan = TextAreaField(_l("Plan de seguridad"))
+    version = HiddenField()
+
+
+class StatusForm(FlaskForm):
+    status = Select(
+        _l("Nuevo estado"),
+        choices=[
+            ("open", _l("Abierto")),
+            ("follow_up", _l("En seguimiento")),
+            ("closed", _l("Cerrado")),
+        ],
+    )
+    reason = Select(
+        _l("Motivo de cierre"), choices=_choices(CLOSE_REASONS, CLOSE_LABELS, blank=True)
+    )
+    version = HiddenField()
+
+
+class ConsentForm(FlaskForm):
+    share_with_network = BooleanField(_l("Remitir y compartir con la red"))
+    statistics = BooleanField(_l("Estadísticas anónimas"))
+    police = BooleanField(_l("Compartir con la policía o la fiscalía"))
+
+
+class ReferralForm(FlaskForm):
+    to_institution = Select(_l("Institución que recibe"), choices=[])
+    service = Select(_l("Servicio"), choices=[])
+    urgency = RadioField(
+        _l("Urgencia"),
+        default="routine",
+        choices=[
+            ("immediate", _l("Inmediata (el mismo día)")),
+            ("priority", _l("Prioritaria (3 días)")),
+            ("routine", _l("Ordinaria (10 días)")),
+        ],
+    )
+    reason = TextAreaField(_l("Motivo de la remisión"))
+    consent = BooleanField(_l("La sobreviviente dio su consentimiento para esta remisión"))
+
+
+class ComplaintForm(FlaskForm):
+    number = StringField(_l("Número de denuncia"))
+    filed_on = DateField(_l("Fecha de la denuncia"), validators=[Optional()])
+    forward_to_prosecutor = BooleanField(_l("Desea que se remita a la Fiscalía (FGR)"))
+    measure = Select(_l("Medida de protección solicitada"), choices=[])
+    granted = BooleanField(_l("Otorgada"))
+    court = StringField(_l("Juzgado"))
+    starts_on = DateField(_l("Desde"), validators=[Optional()])
+    ends_on = DateField(_l("Hasta"), validators=[Optional()])
+
+
+class MeasureForm(FlaskForm):
+    status = Select(
+        _l("Estado"),
+        choices=[
+            ("requested", _l("Solicitada")),
+            ("denied", _l("Denegada")),
+            ("active", _l("Vigente")),
+            ("expired", _l("Vencida")),
+            ("revoked", _l("Revocada")),
+            ("breached", _l("Incumplida")),
+        ],
+    )
+    version = HiddenField()
+
+
+class AttachmentForm(FlaskForm):
+    file = FileField(_l("Archivo (PDF, JPEG o PNG, hasta 20 MB)"))
+    description = StringField(_l("Descripción"))
+
+
+class BreakGlassForm(FlaskForm):
+    reason = TextAreaField(_l("Motivo del acceso de emergencia"))
+    password = StringField(
+        _l("Su contraseña"), render_kw={"type": "password", "autocomplete": "current-password"}
+    )
+
+
+class SearchForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search changes nothing
+
+    dui = StringField(_l("DUI"))
+    name = StringField(_l("Nombre completo"))
+    birth_date = DateField(_l("Fecha de nacimiento"), validators=[Optional()])
+
+
+class RiskForm(FlaskForm):
+    """The 24 answers come as radio groups q1…q24 drawn by the template."""
+
+    judgement_high = BooleanField(_l("Por criterio profesional, el riesgo es alto"))
+    judgement_reason = TextAreaField(_l("Motivo del criterio profesional"))

@@ -1,0 +1,85 @@
+"""What the case page needs besides the record: its forms and their choices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from app.auth.models import Institution
+from app.cases.forms import (
+    AttachmentForm,
+    BreakGlassForm,
+    ComplaintForm,
+    ConsentForm,
+    FollowUpForm,
+    NoteForm,
+    ReferralForm,
+    SafetyPlanForm,
+    StatusForm,
+)
+from app.cases.legal_models import MeasureType
+from app.extensions import db
+from app.referrals.models import Service
+
+FORMS = {
+    "note_form": NoteForm,
+    "follow_up_form": FollowUpForm,
+    "plan_form": SafetyPlanForm,
+    "status_form": StatusForm,
+    "consent_form": ConsentForm,
+    "complaint_form": ComplaintForm,
+    "attachment_form": AttachmentForm,
+    "break_glass_form": BreakGlassForm,
+}
+
+
+def institution_choices() -> list[tuple[str, str]]:
+    rows = db.session.execute(
+        select(Institution.id, Institution.name)
+        .where(Institution.active.is_(True), Institution.kind != "system")
+        .order_by(Institution.name)
+    ).all()
+    return [("", "—")] + [(str(i), name) for i, name in rows]
+
+
+def service_choices() -> list[tuple[str, str]]:
+    rows = db.session.execute(select(Service.code, Service.name_es).order_by(Service.name_es))
+    return [("", "—")] + [(code, name) for code, name in rows]
+
+
+def measure_choices() -> list[tuple[str, str]]:
+    rows = db.session.execute(
+        select(MeasureType.code, MeasureType.name_es).where(MeasureType.active.is_(True))
+    )
+    return [("", "—")] + [(code, name) for code, name in rows]
+
+
+def referral_form(form: ReferralForm | None = None) -> ReferralForm:
+    form = form or ReferralForm(formdata=None)
+    form.to_institution.choices = institution_choices()
+    form.service.choices = service_choices()
+    return form
+
+
+def complaint_form(form: ComplaintForm | None = None) -> ComplaintForm:
+    form = form or ComplaintForm(formdata=None)
+    form.measure.choices = measure_choices()
+    return form
+
+
+def case_page_context(record: dict[str, Any], view: str, given: dict[str, Any]) -> dict[str, Any]:
+    """Fresh, empty forms for the page, except the one that came back with errors."""
+    forms = {name: given.get(name) or cls(formdata=None) for name, cls in FORMS.items()}
+    forms["complaint_form"] = complaint_form(given.get("complaint_form"))
+    forms["referral_form"] = referral_form(given.get("referral_form"))
+    plan = record.get("safety_plan")
+    if plan and not given.get("plan_form"):
+        forms["plan_form"].plan.data = plan["plan"]
+        forms["plan_form"].version.data = plan["version"]
+    if not given.get("status_form"):
+        forms["status_form"].version.data = record.get("version")
+    if not given.get("consent_form") and record.get("consent"):
+        for name in ("share_with_network", "statistics", "police"):
+            getattr(forms["consent_form"], name).data = record["consent"][name]
+    return {**forms, "problems": given.get("problems", [])}

@@ -1,0 +1,170 @@
+"""The survivor's own lookup: the code and PIN from her slip give the stage of her case
+and the next step, in plain Spanish, and nothing else.
+
+Threats, and what answers them:
+- Guessing codes or PINs: wrong pairs are counted per code (here, in the limiter's
+  storage, shared by every worker) and per address (Flask-Limiter on the routes);
+  after ten wrong tries the answer is 429 for a while.
+- Learning that a code exists: an unknown code and a wrong PIN get the same answer,
+  and both cost one argon2 verification (a dummy hash for unknown codes).
+- Someone else reading the slip: the answer names no institution, person, date or
+  place; a shelter referral is not called one.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from app.auth.passwords import verify_password
+from app.cases.legal_models import Complaint, ProtectionMeasure
+from app.cases.models import Case
+from app.cases.service import verify_status_pin
+from app.common import DomainError, NotFound
+from app.crypto.blind_index import blind_index
+from app.crypto.keyring import KeyRing
+from app.referrals.models import Referral
+
+LIVE_REFERRAL = ("sent", "accepted", "in_progress")
+MAX_WRONG_TRIES = 10
+WINDOW_SECONDS = 15 * 60
+PER_ADDRESS_LIMIT = f"{MAX_WRONG_TRIES} per 15 minutes"
+NOT_FOUND_MESSAGE = "No encontramos un caso con ese código y PIN."
+_NOT_CODE_CHARS = re.compile(r"[^0-9A-Z]")
+
+# What the survivor reads when her case has been referred: the service, never the place.
+REFERRED_TO = {
+    "medical": "remitida a salud",
+    "forensic_exam": "remitida a medicina legal",
+    "psychological": "remitida a atención psicológica",
+    "legal_aid": "remitida a asesoría legal",
+    "police_complaint": "remitida a la policía",
+    "prosecution": "remitida a la Fiscalía",
+    "protection_measures": "remitida para medidas de protección",
+    "social_support": "remitida a apoyo social",
+    "economic_empowerment": "remitida a apoyo económico",
+    "child_protection": "remitida a protección de la niñez",
+}
+REFERRED_ELSEWHERE = "remitida a otra institución de la red"
+CALL_911 = "Si está en peligro, llame al 911."
+NEXT_STEPS = {
+    "closed": "Si necesita ayuda otra vez, acuda a cualquier institución de la red: "
+    "su caso se puede reabrir.",
+    "measures": "Si la persona agresora no cumple las medidas, llame al 911 o acuda a la "
+    "policía de inmediato.",
+    "referral_sent": "La institución que recibió la remisión se comunicará con usted. " + CALL_911,
+    "referral_accepted": "Acuda a la cita que le indicaron. Si no puede ir, avise a la "
+    "institución. " + CALL_911,
+    "complaint": "Su denuncia sigue su trámite; la Fiscalía puede citarla. " + CALL_911,
+    "follow_up": "Una persona de la red se comunicará con usted para dar seguimiento. " + CALL_911,
+    "open": "Una persona de la red se comunicará con usted pronto. " + CALL_911,
+}
+
+
+class StatusLookupThrottled(DomainError):
+    code = "too_many_requests"
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Too many wrong tries; wait before trying again.")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class CaseStage:
+    status: str
+    next_step: str
+
+
+def normalise_code(code: str) -> str:
+    """As printed on the slip ("ABCD-2345"), however it was typed."""
+    bare = _NOT_CODE_CHARS.sub("", code.upper())
+    return f"{bare[:4]}-{bare[4:]}" if len(bare) == 8 else bare
+
+
+class CodeThrottle:
+    """Wrong tries per code, counted under the code's blind index (never the code)."""
+
+    def __init__(self, storage: Any, prefix: str = "ruta-status") -> None:
+        self.storage = storage
+        self.prefix = prefix
+
+    def _key(self, code_key: str) -> str:
+        return f"{self.prefix}:{code_key}"
+
+    def wait_seconds(self, code_key: str) -> int:
+        key = self._key(code_key)
+        if self.storage.get(key) < MAX_WRONG_TRIES:
+            return 0
+        return max(1, math.ceil(self.storage.get_expiry(key) - time.time()))
+
+    def record_wrong(self, code_key: str) -> None:
+        self.storage.incr(self._key(code_key), WINDOW_SECONDS)
+
+
+def look_up_status(
+    session: Session, ring: KeyRing, throttle: CodeThrottle, code: str, pin: str
+) -> CaseStage:
+    """The stage of the case the code and PIN open; NotFound for any wrong pair."""
+    code_key = blind_index(ring.index_key, "status_code", normalise_code(code))
+    wait = throttle.wait_seconds(code_key)
+    if wait:
+        raise StatusLookupThrottled(wait)
+    case = session.execute(
+        select(Case).where(Case.status_code_bidx == code_key)
+    ).scalar_one_or_none()
+    if case is None:
+        verify_password(None, pin)  # the dummy hash: as slow as a real check
+        matches = False
+    else:
+        matches = verify_status_pin(case.status_pin_hash, pin)
+    if not matches:
+        throttle.record_wrong(code_key)
+        raise NotFound(NOT_FOUND_MESSAGE)
+    return stage_of(session, case)
+
+
+def _live_referral(session: Session, case: Case) -> Referral | None:
+    stmt = (
+        select(Referral)
+        .where(Referral.case_id == case.id, Referral.status.in_(LIVE_REFERRAL))
+        .order_by(Referral.created_at.desc())
+        .limit(1)
+    )
+    return session.execute(stmt).scalars().first()
+
+
+def _has(session: Session, clause: Any) -> bool:
+    return bool(session.execute(select(exists().where(clause))).scalar())
+
+
+def stage_of(session: Session, case: Case) -> CaseStage:
+    """The most telling stage, first that applies: closed, measures in force, a live
+    referral, a complaint, follow-up, open."""
+    if case.status == "closed":
+        return CaseStage("caso cerrado", NEXT_STEPS["closed"])
+    measures = (ProtectionMeasure.case_id == case.id) & (ProtectionMeasure.status == "active")
+    if _has(session, measures):
+        return CaseStage("medidas de protección vigentes", NEXT_STEPS["measures"])
+    referral = _live_referral(session, case)
+    if referral is not None:
+        step = "referral_sent" if referral.status == "sent" else "referral_accepted"
+        return CaseStage(REFERRED_TO.get(referral.service, REFERRED_ELSEWHERE), NEXT_STEPS[step])
+    if _has(session, Complaint.case_id == case.id):
+        return CaseStage("denuncia recibida", NEXT_STEPS["complaint"])
+    if case.status == "follow_up":
+        return CaseStage("en seguimiento", NEXT_STEPS["follow_up"])
+    return CaseStage("caso abierto", NEXT_STEPS["open"])
+
+
+def code_throttle() -> CodeThrottle:
+    """Bound to the app's limiter storage (Redis when REDIS_URL is set)."""
+    from app.extensions import limiter
+
+    return CodeThrottle(limiter.storage)

@@ -1,0 +1,129 @@
+"""Spanish labels for the stored codes, and date filters, for the templates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+from app.cases import vocab
+from app.cases.forms import CHANNEL_LABELS, CLOSE_LABELS, NOTE_KIND_LABELS, OUTCOME_LABELS
+from app.common import LOCAL_TZ
+
+STATUS = {"open": _l("Abierto"), "follow_up": _l("En seguimiento"), "closed": _l("Cerrado")}
+RISK = {"standard": _l("estándar"), "medium": _l("medio"), "high": _l("alto")}
+PARTY = {
+    "opened": _l("abrió el expediente"),
+    "matched_intake": _l("se unió por un ingreso"),
+    "referral": _l("recibió una remisión"),
+}
+REFERRAL = {
+    "sent": _l("Enviada"),
+    "accepted": _l("Aceptada"),
+    "in_progress": _l("En atención"),
+    "completed": _l("Completada"),
+    "declined": _l("Rechazada"),
+    "cancelled": _l("Cancelada"),
+}
+URGENCY = {"immediate": _l("Inmediata"), "priority": _l("Prioritaria"), "routine": _l("Ordinaria")}
+MEASURE_STATUS = {
+    "requested": _l("Solicitada"),
+    "denied": _l("Denegada"),
+    "active": _l("Vigente"),
+    "expired": _l("Vencida"),
+    "revoked": _l("Revocada"),
+    "breached": _l("Incumplida"),
+}
+ACTIONS = {
+    "accept": _l("Aceptar"),
+    "decline": _l("Rechazar"),
+    "start": _l("Iniciar atención"),
+    "complete": _l("Completar"),
+    "cancel": _l("Cancelar"),
+}
+TIMELINE = {
+    "case_opened": _l("Expediente abierto"),
+    "incident": _l("Hecho registrado"),
+    "consent": _l("Consentimiento registrado"),
+    "care_note": _l("Atención"),
+    "follow_up_planned": _l("Seguimiento agendado"),
+    "follow_up_done": _l("Seguimiento realizado"),
+    "risk_assessment": _l("Valoración de riesgo"),
+    "complaint": _l("Denuncia"),
+    "referral_send": _l("Remisión enviada"),
+    "referral_accept": _l("Remisión aceptada"),
+    "referral_decline": _l("Remisión rechazada"),
+    "referral_start": _l("Atención iniciada"),
+    "referral_complete": _l("Remisión completada"),
+    "referral_cancel": _l("Remisión cancelada"),
+    "status": _l("Cambio de estado"),
+    "attachment": _l("Archivo adjunto"),
+}
+CODE_TABLES: dict[str, dict[str, Any]] = {
+    "sex": vocab.SEXES,
+    "relationship": vocab.RELATIONSHIPS,
+    "weapon": vocab.WEAPONS,
+    "place": vocab.PLACE_TYPES,
+    "violence": vocab.VIOLENCE_TYPES,
+    "close": CLOSE_LABELS,
+}
+
+
+def lookup(table: dict[str, Any], code: str | None) -> str:
+    return str(table.get(code, code)) if code else "—"
+
+
+def iso_date(value: str | date | None) -> str:
+    if not value:
+        return "—"
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    return value.strftime("%d/%m/%Y")
+
+
+def iso_datetime(value: str | datetime | None) -> str:
+    if not value:
+        return "—"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
+
+
+def service_label(code: str) -> str:
+    from app.demo import SERVICES
+
+    return SERVICES.get(code, (code,))[0]
+
+
+def measure_label(code: str) -> str:
+    from app.demo import MEASURE_TYPES
+
+    return MEASURE_TYPES.get(code, code)
+
+
+def register_labels(app: Flask) -> None:
+    env = app.jinja_env
+    env.filters.update(
+        isodate=iso_date,
+        isodatetime=iso_datetime,
+        violence_label=lambda code: lookup(vocab.VIOLENCE_TYPES, code),
+    )
+    env.globals.update(
+        status_label=lambda c: lookup(STATUS, c),
+        risk_label=lambda c: lookup(RISK, c),
+        party_label=lambda c: lookup(PARTY, c),
+        referral_label=lambda c: lookup(REFERRAL, c),
+        urgency_label=lambda c: lookup(URGENCY, c),
+        note_label=lambda c: lookup(NOTE_KIND_LABELS, c),
+        channel_label=lambda c: lookup(CHANNEL_LABELS, c),
+        outcome_label=lambda c: lookup(OUTCOME_LABELS, c),
+        measure_status_label=lambda c: lookup(MEASURE_STATUS, c),
+        timeline_label=lambda c: lookup(TIMELINE, c),
+        action_label=lambda c: lookup(ACTIONS, c),
+        code_label=lambda table, c: lookup(CODE_TABLES[table], c),
+        service_label=service_label,
+        measure_label=measure_label,
+        outcome_choices=lambda: [(k, str(v)) for k, v in OUTCOME_LABELS.items()],
+        measure_status_choices=lambda: [(k, str(v)) for k, v in MEASURE_STATUS.items()],
+    )

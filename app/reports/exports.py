@@ -1,0 +1,217 @@
+"""CSV exports: the published statistics table, and de-identified incidents in the
+column layout of the GBVIMS incident recorder.
+
+The incident export carries no name, DUI, phone, address, narrative or birth date:
+it reads plain statistics columns only, never a ciphertext. The incident id is an
+opaque code (a keyed hash), so a row cannot be matched to a record by its UUID, and
+dates are cut to the month. Every export is audited by the route that serves it.
+
+Threat (CSV injection): a cell starting with = + - @ or a tab or carriage return is
+run as a formula by spreadsheet programs; such cells get a leading single quote.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.models import Institution
+from app.cases.models import Case, Incident, Survivor
+from app.referrals.models import Referral
+from app.reports.labels import DAY_LIMITS, OVER_30, municipality_names
+from app.reports.stats import StatsTable
+from app.reports.suppression import TOTAL
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CODE_HEX_CHARS = 16
+
+# GBVIMS incident recorder columns (de-identified subset), in its order.
+INCIDENT_COLUMNS = (
+    "Incident ID",
+    "Date of interview (month)",
+    "Date of incident (month)",
+    "Days from incident to report",
+    "Incident location (municipality)",
+    "Type of place",
+    "Survivor sex",
+    "Survivor age group",
+    "GBV type (GBVIMS)",
+    "Violence types (LEIV)",
+    "Alleged perpetrator relationship",
+    "Context",
+    "Entry institution type",
+    "Referral services",
+)
+
+
+def safe_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def write_csv(rows: Iterable[Iterable[Any]]) -> str:
+    buffer = io.StringIO()
+    buffer.write("\ufeff")  # the BOM tells spreadsheet programs the file is UTF-8 (ñ, á)
+    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180, as spreadsheets expect
+    for row in rows:
+        writer.writerow([safe_cell(value) for value in row])
+    return buffer.getvalue()
+
+
+def csv_response(text: str, filename: str) -> Response:
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# ---- the statistics table --------------------------------------------------------------
+
+
+def stats_rows(table: StatsTable) -> Iterator[list[Any]]:
+    """Header, one line per row value, and the totals line: what GET /stats shows."""
+    columns = table.column_keys()
+    corner = (
+        table.rows.label
+        if table.columns is None
+        else (f"{table.rows.label} / {table.columns.label}")
+    )
+    column_labels = [table.columns.labels[c] for c in columns] if table.columns else []
+    yield [corner, *column_labels, "Total"]
+    for row in table.rows.values:
+        cells = [table.cell(row, column) for column in columns]
+        yield [table.rows.labels[row], *cells, table.cell(row)]
+    yield ["Total", *(table.cell(TOTAL, column) for column in columns), table.total]
+
+
+def stats_csv(table: StatsTable) -> str:
+    return write_csv(stats_rows(table))
+
+
+def stats_detail(table: StatsTable) -> str:
+    query = table.query
+    place = f" municipality={query.municipality}" if query.municipality else ""
+    return (
+        f"stats.csv from={query.start} to={query.end} by={','.join(query.by)} "
+        f"unit={query.unit}{place}"
+    )
+
+
+# ---- de-identified incidents -----------------------------------------------------------
+
+
+def export_key(index_key: bytes) -> bytes:
+    """A key of its own for export codes: they match nothing else in the system."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"ruta/export/incident")
+    return hkdf.derive(index_key)
+
+
+def incident_code(key: bytes, incident_id: uuid.UUID) -> str:
+    digest = hmac.new(key, incident_id.bytes, hashlib.sha256).hexdigest()
+    return "INC-" + digest[:CODE_HEX_CHARS].upper()
+
+
+@dataclass(frozen=True)
+class IncidentExport:
+    csv: str
+    rows: int
+
+
+def _incident_query(start: date, end: date) -> Any:
+    return (
+        select(
+            Incident.id,
+            Incident.case_id,
+            Incident.reported_on,
+            Incident.occurred_on,
+            Incident.municipality,
+            Incident.place_type,
+            Survivor.sex,
+            Incident.age_group,
+            Incident.gbvims_type,
+            Incident.violence_codes,
+            Incident.perpetrator_relationship,
+            Incident.context,
+            Institution.kind,
+        )
+        .join(Case, Case.id == Incident.case_id)
+        .join(Survivor, Survivor.id == Case.survivor_id)
+        .join(Institution, Institution.id == Incident.entry_institution_id)
+        .where(
+            Case.consent_statistics.is_(True),
+            Incident.occurred_on >= start,
+            Incident.occurred_on <= end,
+        )
+        .order_by(Incident.occurred_on, Incident.id)
+    )
+
+
+def _services_by_case(session: Session, start: date, end: date) -> dict[uuid.UUID, list[str]]:
+    in_period = select(Incident.case_id).where(
+        Incident.occurred_on >= start, Incident.occurred_on <= end
+    )
+    stmt = select(Referral.case_id, Referral.service).where(Referral.case_id.in_(in_period))
+    services: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for case_id, service in session.execute(stmt):
+        services[case_id].add(service)
+    return {case_id: sorted(codes) for case_id, codes in services.items()}
+
+
+def _days_bucket(reported: date, occurred: date) -> str:
+    days = (reported - occurred).days
+    for limit, code in DAY_LIMITS:
+        if days <= limit:
+            return code
+    return OVER_30
+
+
+def incident_rows(
+    session: Session, index_key: bytes, start: date, end: date
+) -> Iterator[list[Any]]:
+    key = export_key(index_key)
+    places = municipality_names(session)
+    services = _services_by_case(session, start, end)
+    yield list(INCIDENT_COLUMNS)
+    for row in session.execute(_incident_query(start, end)):
+        (incident_id, case_id, reported, occurred, place, place_type, sex, age, gbv,
+         codes, relationship, context, entry_kind) = row  # fmt: skip
+        yield [
+            incident_code(key, incident_id),
+            reported.strftime("%Y-%m"),
+            occurred.strftime("%Y-%m"),
+            _days_bucket(reported, occurred),
+            places.get(place, place),
+            place_type or "",
+            sex,
+            age or "unknown",
+            gbv,
+            codes,
+            relationship,
+            context or "",
+            entry_kind,
+            " ".join(services.get(case_id, [])),
+        ]
+
+
+def incidents_csv(session: Session, index_key: bytes, start: date, end: date) -> IncidentExport:
+    lines = list(incident_rows(session, index_key, start, end))
+    return IncidentExport(write_csv(lines), len(lines) - 1)
+
+
+def incidents_detail(start: date, end: date, rows: int) -> str:
+    return f"incidents.csv from={start} to={end} rows={rows}"

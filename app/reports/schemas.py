@@ -1,0 +1,134 @@
+"""Query and body schemas of the statistics, export and status calls, and their answers."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+
+from app.common import local_today
+from app.messages import use_spanish_messages as _spanish  # noqa: F401
+from app.reports.dimensions import DIMENSIONS
+from app.reports.stats import UNITS
+
+MAX_PERIOD_DAYS = 366 * 10
+
+
+def start_of_year() -> date:
+    return local_today().replace(month=1, day=1)
+
+
+class PeriodIn(Schema):
+    """`from` and `to` (YYYY-MM-DD, both included); this year so far when absent."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    start = fields.Date(data_key="from", load_default=start_of_year)
+    end = fields.Date(data_key="to", load_default=local_today)
+
+    @validates_schema
+    def check_period(self, data: dict[str, Any], **_: Any) -> None:
+        start, end = data.get("start"), data.get("end")
+        if start and end and start > end:
+            raise ValidationError("El periodo empieza después de terminar.", "from")
+        if start and end and (end - start).days > MAX_PERIOD_DAYS:
+            raise ValidationError("Pida como máximo diez años.", "from")
+
+
+def _dimension_list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+class StatsQueryIn(PeriodIn):
+    by = fields.String(load_default="municipality", validate=validate.Length(max=200))
+    unit = fields.String(load_default="incidents", validate=validate.OneOf(UNITS))
+    municipality = fields.String(load_default=None, validate=validate.Length(min=1, max=80))
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
+
+    @validates_schema
+    def check_by(self, data: dict[str, Any], **_: Any) -> None:
+        keys = _dimension_list(data.get("by", ""))
+        if not keys or any(key not in DIMENSIONS for key in keys):
+            raise ValidationError(f"Use una o dos de: {', '.join(DIMENSIONS)}.", "by")
+        if len(keys) > 2 or len(set(keys)) != len(keys):
+            raise ValidationError("Indique una dimensión o dos distintas.", "by")
+
+
+class StatusIn(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    code = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    pin = fields.String(required=True, validate=validate.Length(min=1, max=20))
+
+
+class StatusOut(Schema):
+    status = fields.String()
+    next_step = fields.String()
+
+
+# ---- answers (for the OpenAPI description) ----------------------------------------------
+
+
+def Count() -> fields.Raw:
+    return fields.Raw(metadata={"description": 'a whole number, "<5", or "*" (hidden)'})
+
+
+class KeyLabel(Schema):
+    key = fields.String()
+    label = fields.String()
+
+
+class StatsRowOut(KeyLabel):
+    cells = fields.List(Count())
+    total = Count()
+
+
+class StatsOut(Schema):
+    start = fields.String(data_key="from")
+    end = fields.String(data_key="to")
+    by = fields.List(fields.String())
+    unit = fields.String()
+    municipality = fields.String(allow_none=True)
+    columns = fields.List(fields.Nested(KeyLabel))
+    rows = fields.List(fields.Nested(StatsRowOut))
+    column_totals = fields.List(Count())
+    total = Count()
+
+
+class ReferralSummaryOut(Schema):
+    referrals = Count()
+    completed = Count()
+    completed_share = fields.Float(allow_none=True)
+    overdue = Count()
+    median_days_to_accept = fields.Float(allow_none=True)
+    median_days_to_complete = fields.Float(allow_none=True)
+
+
+class ReferralGroupOut(ReferralSummaryOut):
+    key = fields.String()
+    label = fields.String()
+
+
+class FollowUpSummaryOut(Schema):
+    due = Count()
+    on_time = Count()
+    on_time_share = fields.Float(allow_none=True)
+
+
+class HighRiskOut(Schema):
+    cases = Count()
+    with_active_measure = Count()
+    share = fields.Float(allow_none=True)
+
+
+class IndicatorsOut(Schema):
+    start = fields.String(data_key="from")
+    end = fields.String(data_key="to")
+    referrals = fields.Nested(ReferralSummaryOut)
+    by_service = fields.List(fields.Nested(ReferralGroupOut))
+    by_institution = fields.List(fields.Nested(ReferralGroupOut))
+    follow_ups = fields.Nested(FollowUpSummaryOut)
+    high_risk = fields.Nested(HighRiskOut)

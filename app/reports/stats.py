@@ -1,0 +1,189 @@
+"""De-identified counts of incidents (or cases) by one or two dimensions over a period.
+
+Only cases whose survivor consented to statistics count (`Case.consent_statistics`,
+the consent in force, so a revocation takes effect at the next query). The database
+does the counting (GROUP BY over plain columns); nothing is decrypted. Small cells
+are suppressed before anything leaves this module (see `suppression`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.cases.models import Case, Incident
+from app.cases.service import resolve_municipality
+from app.common import InvalidInput
+from app.reports.dimensions import DIMENSIONS, JOINS, Dimension
+from app.reports.labels import labels_for
+from app.reports.suppression import TOTAL, Entry, Grid, Shown, shown_values
+
+UNITS = ("incidents", "cases")
+MAX_DIMENSIONS = 2
+
+
+@dataclass(frozen=True)
+class StatsQuery:
+    start: date
+    end: date
+    by: tuple[str, ...] = ("municipality",)
+    unit: str = "incidents"
+    municipality: str | None = None
+
+
+@dataclass
+class Axis:
+    dimension: str
+    label: str
+    values: list[str]
+    labels: dict[str, str]
+
+
+@dataclass
+class StatsTable:
+    query: StatsQuery
+    rows: Axis
+    columns: Axis | None
+    shown: dict[Entry, Shown]
+
+    def cell(self, row: str, column: str = TOTAL) -> Shown:
+        return self.shown[(row, column)]
+
+    def column_total(self, column: str) -> Shown:
+        return self.shown[(TOTAL, column)]
+
+    @property
+    def total(self) -> Shown:
+        return self.shown[(TOTAL, TOTAL)]
+
+    def column_keys(self) -> list[str]:
+        return self.columns.values if self.columns else []
+
+
+def check_query(query: StatsQuery) -> None:
+    """Typed 422s for what the API and the pages may be sent."""
+    problems: dict[str, list[str]] = {}
+    unknown = [key for key in query.by if key not in DIMENSIONS]
+    if unknown or not query.by:
+        problems["by"] = [f"Use una o dos de: {', '.join(DIMENSIONS)}."]
+    elif len(query.by) > MAX_DIMENSIONS or len(set(query.by)) != len(query.by):
+        problems["by"] = ["Indique una dimensión o dos distintas."]
+    if query.unit not in UNITS:
+        problems["unit"] = ["Use incidents o cases."]
+    if query.start > query.end:
+        problems["from"] = ["El periodo empieza después de terminar."]
+    if problems:
+        raise InvalidInput("invalid statistics query", problems)
+
+
+def _measure(query: StatsQuery, dimensions: list[Dimension]) -> Any:
+    # A referral join repeats an incident once per referral, and a case has several
+    # incidents: count distinct ids then. Otherwise each joined row is one incident
+    # (per violence type), and a plain COUNT(*) is cheaper.
+    if query.unit == "cases":
+        return func.count(func.distinct(Incident.case_id))
+    if any(d.join == "referral" for d in dimensions):
+        return func.count(func.distinct(Incident.id))
+    return func.count()
+
+
+def count_groups(session: Session, query: StatsQuery) -> dict[tuple[str, ...], int]:
+    """{(value, …): count} for the non-empty groups; no suppression yet."""
+    dialect = session.get_bind().dialect.name
+    dimensions = [DIMENSIONS[key] for key in query.by]
+    columns = [d.expression(dialect).label(f"d{i}") for i, d in enumerate(dimensions)]
+    stmt = (
+        select(*columns, _measure(query, dimensions))
+        .select_from(Incident)
+        .join(Case, Case.id == Incident.case_id)
+    )
+    for join in dict.fromkeys(d.join for d in dimensions if d.join):
+        stmt = JOINS[join](stmt)
+    stmt = stmt.where(
+        Case.consent_statistics.is_(True),
+        Incident.occurred_on >= query.start,
+        Incident.occurred_on <= query.end,
+    )
+    if query.municipality:
+        stmt = stmt.where(Incident.municipality == query.municipality)
+    stmt = stmt.group_by(*columns)
+    return {tuple(str(v) for v in row[:-1]): int(row[-1]) for row in session.execute(stmt)}
+
+
+def months_between(start: date, end: date) -> list[str]:
+    months, year, month = [], start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def _axis(session: Session, query: StatsQuery, key: str, seen: set[str]) -> Axis:
+    dimension = DIMENSIONS[key]
+    values = set(seen)
+    if key == "month":
+        values |= set(months_between(query.start, query.end))
+    labels = labels_for(session, key, sorted(values))
+    fixed = {value: index for index, value in enumerate(dimension.order)}
+
+    def place(value: str) -> tuple[int, str]:
+        # The dimension's own order first (age groups…), then months in time, others by name.
+        return fixed.get(value, len(fixed)), value if key == "month" else labels[value]
+
+    return Axis(key, dimension.label, sorted(values, key=place), labels)
+
+
+def stats_table(session: Session, query: StatsQuery) -> StatsTable:
+    """The published table: counts with small cells and what would reveal them hidden."""
+    check_query(query)
+    groups = count_groups(session, query)
+    rows = _axis(session, query, query.by[0], {g[0] for g in groups})
+    if len(query.by) == 1:
+        grid = Grid(rows.values, [], {(g[0], TOTAL): n for g, n in groups.items()})
+        return StatsTable(query, rows, None, shown_values(grid))
+    columns = _axis(session, query, query.by[1], {g[1] for g in groups})
+    grid = Grid(rows.values, columns.values, {(g[0], g[1]): n for g, n in groups.items()})
+    return StatsTable(query, rows, columns, shown_values(grid))
+
+
+def query_from_args(session: Session, args: dict[str, Any]) -> StatsQuery:
+    """From a loaded `StatsQueryIn`; the municipality may be given by code or by name."""
+    place = args.get("municipality")
+    return StatsQuery(
+        start=args["start"],
+        end=args["end"],
+        by=tuple(part.strip() for part in args["by"].split(",") if part.strip()),
+        unit=args["unit"],
+        municipality=resolve_municipality(session, place, "municipality") if place else None,
+    )
+
+
+def table_payload(table: StatsTable) -> dict[str, Any]:
+    """The JSON shape of GET /stats (the CSV has the same rows and columns)."""
+    query, columns = table.query, table.column_keys()
+    payload: dict[str, Any] = {
+        "from": query.start.isoformat(),
+        "to": query.end.isoformat(),
+        "by": list(query.by),
+        "unit": query.unit,
+        "municipality": query.municipality,
+        "columns": [{"key": key, "label": table.columns.labels[key]} for key in columns]
+        if table.columns
+        else [],
+        "rows": [
+            {
+                "key": row,
+                "label": table.rows.labels[row],
+                "cells": [table.cell(row, column) for column in columns],
+                "total": table.cell(row),
+            }
+            for row in table.rows.values
+        ],
+        "column_totals": [table.column_total(column) for column in columns],
+        "total": table.total,
+    }
+    return payload

@@ -1,0 +1,83 @@
+"""Glue between WTForms (rendering, CSRF, keeping what was typed) and the marshmallow
+schemas and services (the rules): one set of rules for the pages and the API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from flask import request
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from marshmallow import Schema, ValidationError
+from wtforms import SelectField
+
+from app.audit.service import Actor, record_event
+from app.common import InvalidInput
+from app.crypto.service import get_keyring
+from app.extensions import db
+
+T = TypeVar("T")
+
+
+def Select(*args: Any, **kwargs: Any) -> SelectField:
+    """A select whose codes are checked by the schemas, not twice by WTForms."""
+    return SelectField(*args, validate_choice=False, **kwargs)
+
+
+def flatten(messages: Mapping[str, Any], prefix: str = "") -> dict[str, list[str]]:
+    """{"survivor": {"dui": ["…"]}} → {"survivor.dui": ["…"]}."""
+    flat: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = [str(v) for v in (value if isinstance(value, list) else [value])]
+    return flat
+
+
+def show_errors(
+    form: FlaskForm, messages: Mapping[str, Any], names: Mapping[str, str]
+) -> list[str]:
+    """Put each message next to its field; return those that belong to no field."""
+    leftovers = []
+    for path, texts in flatten(messages).items():
+        field = getattr(form, names.get(path, path.split(".")[-1]), None)
+        if field is None or not hasattr(field, "errors"):
+            leftovers.extend(texts)
+            continue
+        field.errors = list(field.errors or []) + texts
+    return leftovers
+
+
+def attempt(
+    form: FlaskForm, names: Mapping[str, str], action: Callable[[], T]
+) -> tuple[T | None, list[str]]:
+    """Run schema + service; on bad input roll back and hand the messages to the form."""
+    try:
+        return action(), []
+    except ValidationError as error:
+        db.session.rollback()
+        messages = error.messages if isinstance(error.messages, dict) else {"_": error.messages}
+        return None, show_errors(form, messages, names)
+    except InvalidInput as error:
+        db.session.rollback()
+        return None, show_errors(form, error.fields or {"_": [error.message]}, names)
+
+
+def load(schema: type[Schema], data: dict[str, Any]) -> dict[str, Any]:
+    return schema().load(data)  # type: ignore[no-any-return]
+
+
+def blank_to_none(value: Any) -> Any:
+    return None if value in ("", []) else value
+
+
+def web_actor() -> Actor:
+    user = current_user
+    return Actor(user.id, user.username, user.institution.code, user.role, request.remote_addr)
+
+
+def audit_web(action: str, **details: Any) -> None:
+    record_event(db.session, get_keyring().audit_key, web_actor(), action, **details)
