@@ -6,6 +6,7 @@ import logging
 import traceback
 
 from flask import Flask, Response, request
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import Conflict, HTTPException, InternalServerError
 
@@ -20,6 +21,11 @@ def _is_api() -> bool:
 
 
 def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> Response | tuple[str, int]:
+        log.warning("refused %s %s: %s", request.method, request.path, error.description)
+        return http_error(error)
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response | tuple[str, int]:
         if _is_api():

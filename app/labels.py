@@ -76,11 +76,21 @@ def lookup(table: dict[str, Any], code: str | None) -> str:
 
 
 def iso_date(value: str | date | None) -> str:
+    """DD/MM/AAAA; a moment (with a time) is first moved to El Salvador's clock."""
     if not value:
         return "—"
     if isinstance(value, str):
-        value = date.fromisoformat(value[:10])
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        value = value.astimezone(LOCAL_TZ).date()
     return value.strftime("%d/%m/%Y")
+
+
+def municipality_label(code: str | None) -> str:
+    from app.demo import SONSONATE_MUNICIPALITIES, municipality_code
+
+    names = {municipality_code(name): name for name in SONSONATE_MUNICIPALITIES}
+    return names.get(code or "", code or "—")
 
 
 def iso_datetime(value: str | datetime | None) -> str:
@@ -123,6 +133,7 @@ def register_labels(app: Flask) -> None:
         action_label=lambda c: lookup(ACTIONS, c),
         code_label=lambda table, c: lookup(CODE_TABLES[table], c),
         service_label=service_label,
+        municipality_label=municipality_label,
         measure_label=measure_label,
         outcome_choices=lambda: [(k, str(v)) for k, v in OUTCOME_LABELS.items()],
         measure_status_choices=lambda: [(k, str(v)) for k, v in MEASURE_STATUS.items()],

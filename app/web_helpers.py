@@ -67,7 +67,9 @@ ERROR_TEXTS = {
 def html_error(error: HTTPException) -> tuple[str, int]:
     status = error.code or 500
     title, message = ERROR_TEXTS.get(status, (_l("Error"), _l("Error")))
-    return render_template("errors/error.html", title=title, message=message), status
+    # `bare`: no forms, so an error page (a missing favicon, say) never mints a CSRF token
+    # that would replace the one of the page the user is filling in.
+    return render_template("errors/error.html", title=title, message=message, bare=True), status
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -78,6 +78,11 @@ def language() -> Response:
     return redirect(target if safe else url_for("main.dashboard"))
 
 
+@public.get("/favicon.ico")
+def favicon() -> Response:
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
 @public.get("/healthz")
 def health() -> tuple[str, int, dict[str, str]]:
     return "ok", 200, {"Content-Type": "text/plain"}
