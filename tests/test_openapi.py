@@ -14,8 +14,11 @@ def _openapi_path(rule: str) -> str:
 def test_every_api_route_is_described(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     described = {(path, method.upper()) for path, ops in spec["paths"].items() for method in ops}
-    api_routes = {(_openapi_path(rule), method) for rule, method in registered_routes()
-                  if rule.startswith("/api/v1/")}
+    api_routes = {
+        (_openapi_path(rule), method)
+        for rule, method in registered_routes()
+        if rule.startswith("/api/v1/")
+    }
     assert api_routes - described == set()
     assert described - api_routes == set()
 

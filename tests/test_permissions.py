@@ -89,11 +89,21 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/api/v1/cases/<case_id>/status", "POST"): case_write(409),
     ("/api/v1/cases/<case_id>/consent", "POST"): case_write(201),
     ("/api/v1/cases/<case_id>/complaints", "POST"): only(
-        case_write(404), pnc_agent__party=201, health_staff__party=403,
-        womens_office__party=403, health_staff__other=403, womens_office__other=403),
+        case_write(404),
+        pnc_agent__party=201,
+        health_staff__party=403,
+        womens_office__party=403,
+        health_staff__other=403,
+        womens_office__other=403,
+    ),
     ("/api/v1/cases/<case_id>/measures/<measure_id>", "PATCH"): only(
-        case_write(404), pnc_agent__party=200, health_staff__party=403,
-        womens_office__party=403, health_staff__other=403, womens_office__other=403),
+        case_write(404),
+        pnc_agent__party=200,
+        health_staff__party=403,
+        womens_office__party=403,
+        health_staff__other=403,
+        womens_office__other=403,
+    ),
     ("/api/v1/cases/<case_id>/attachments", "POST"): case_write(201),
     ("/api/v1/cases/<case_id>/attachments/<attachment_id>", "GET"): case_write(200),
     ("/api/v1/cases/<case_id>/referrals", "POST"): case_write(201),
@@ -103,7 +113,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # Only the sending and receiving institutions know the referral.
     ("/api/v1/referrals/<referral_id>", "GET"): only(case_write(404), pnc_agent__party=200),
     ("/api/v1/referrals/<referral_id>/transition", "POST"): only(
-        case_write(404), pnc_agent__party=200),
+        case_write(404), pnc_agent__party=200
+    ),
     ("/api/v1/notifications", "GET"): expect(401, 200, 200, 200, 200),
     ("/api/v1/notifications/<int:notification_id>/read", "POST"): expect(401, 404, 404, 204, 404),
     ("/api/v1/stats", "GET"): expect(401, 200, 200, 200, 200),
@@ -143,18 +154,27 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/cases/<case_id>/status", "POST"): page_of_case(409),
     ("/cases/<case_id>/consent", "POST"): page_of_case(302),
     ("/cases/<case_id>/complaints", "POST"): only(
-        page_of_case(404), pnc_agent__party=302, health_staff__party=403,
-        womens_office__party=403, health_staff__other=403, womens_office__other=403),
+        page_of_case(404),
+        pnc_agent__party=302,
+        health_staff__party=403,
+        womens_office__party=403,
+        health_staff__other=403,
+        womens_office__other=403,
+    ),
     ("/cases/<case_id>/measures/<measure_id>", "POST"): only(
-        page_of_case(404), pnc_agent__party=302, health_staff__party=403,
-        womens_office__party=403, health_staff__other=403, womens_office__other=403),
+        page_of_case(404),
+        pnc_agent__party=302,
+        health_staff__party=403,
+        womens_office__party=403,
+        health_staff__other=403,
+        womens_office__other=403,
+    ),
     ("/cases/<case_id>/attachments", "POST"): page_of_case(302),
     ("/cases/<case_id>/attachments/<attachment_id>", "GET"): page_of_case(200),
     ("/cases/<case_id>/referrals", "POST"): page_of_case(302),
     ("/cases/<case_id>/break-glass", "POST"): expect(302, 403, 403, 302, 403),
     ("/referrals", "GET"): expect(302, 200, 200, 403, 403),
-    ("/referrals/<referral_id>/transition", "POST"): only(page_of_case(404),
-                                                          pnc_agent__party=302),
+    ("/referrals/<referral_id>/transition", "POST"): only(page_of_case(404), pnc_agent__party=302),
     ("/referrals/<referral_id>/sheet", "GET"): only(page_of_case(404), pnc_agent__party=200),
     ("/audit", "GET"): expect(302, 403, 403, 200, 403),
     ("/audit/break-glass/<int:grant_id>/review", "POST"): expect(302, 403, 403, 302, 403),
@@ -197,8 +217,11 @@ def world(app, client, make_person):
         response = client.post("/api/v1/cases", json=body, headers=people[f"{role}@party"].headers)
         assert response.status_code == 201
         case_id = response.get_json()["id"]
-    grant = client.post(f"/api/v1/cases/{case_id}/break-glass", headers=second_supervisor.headers,
-                        json={"reason": "Orden judicial urgente del juzgado", "password": PASSWORD})
+    grant = client.post(
+        f"/api/v1/cases/{case_id}/break-glass",
+        headers=second_supervisor.headers,
+        json={"reason": "Orden judicial urgente del juzgado", "password": PASSWORD},
+    )
     assert grant.status_code == 201
     ids = {"case_id": case_id, "grant_id": grant.get_json()["id"]}
     ids.update(_case_work(app, client, people, case_id))
@@ -211,16 +234,32 @@ def world(app, client, make_person):
 def _case_work(app, client, people, case_id) -> dict[str, str]:
     """A follow-up, a complaint with a measure, an attachment, a referral, a notification."""
     base = f"/api/v1/cases/{case_id}"
-    follow_up = client.post(f"{base}/follow-ups", headers=people["womens_office@party"].headers,
-                            json={"due_on": "2026-12-01", "channel": "phone"})
-    complaint = client.post(f"{base}/complaints", headers=people["pnc_agent@party"].headers,
-                            json={"number": "DEN-1", "measures": [{"measure": "keep_away"}]})
-    attachment = client.post(f"{base}/attachments", headers=people["health_staff@party"].headers,
-                             data={"file": (io.BytesIO(PDF), "informe.pdf")})
+    follow_up = client.post(
+        f"{base}/follow-ups",
+        headers=people["womens_office@party"].headers,
+        json={"due_on": "2026-12-01", "channel": "phone"},
+    )
+    complaint = client.post(
+        f"{base}/complaints",
+        headers=people["pnc_agent@party"].headers,
+        json={"number": "DEN-1", "measures": [{"measure": "keep_away"}]},
+    )
+    attachment = client.post(
+        f"{base}/attachments",
+        headers=people["health_staff@party"].headers,
+        data={"file": (io.BytesIO(PDF), "informe.pdf")},
+    )
     hospital = _institution_id(app, "HOSP-SON")
-    referral = client.post(f"{base}/referrals", headers=people["pnc_agent@party"].headers,
-                           json={"to_institution": hospital, "service": "medical",
-                                 "urgency": "immediate", "consent": True})
+    referral = client.post(
+        f"{base}/referrals",
+        headers=people["pnc_agent@party"].headers,
+        json={
+            "to_institution": hospital,
+            "service": "medical",
+            "urgency": "immediate",
+            "consent": True,
+        },
+    )
     notes = client.get("/api/v1/notifications", headers=people["supervisor"].headers)
     for response in (follow_up, complaint, attachment, referral):
         assert response.status_code == 201, response.get_json()
@@ -250,8 +289,10 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
         "/api/v1/auth/token": {"username": "nobody", "password": "not the password"},
         "/api/v1/cases": intake(survivor_overrides={"dui": None, "given_names": "Rosa"}),
         "/api/v1/cases/<case_id>/incidents": intake()["incident"],
-        "/api/v1/cases/<case_id>/break-glass": {"reason": "Revisión por denuncia de acceso indebido",
-                                                "password": PASSWORD},
+        "/api/v1/cases/<case_id>/break-glass": {
+            "reason": "Revisión por denuncia de acceso indebido",
+            "password": PASSWORD,
+        },
         "/api/v1/break-glass/<int:grant_id>/review": {"justified": True},
         "/api/v1/cases/<case_id>/notes": {"kind": "medical", "text": "Atención brindada"},
         "/api/v1/cases/<case_id>/follow-ups": {"due_on": "2026-12-05", "channel": "visit"},
@@ -262,8 +303,11 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
         "/api/v1/cases/<case_id>/consent": {"share_with_network": True, "statistics": True},
         "/api/v1/cases/<case_id>/complaints": {"number": "DEN-2"},
         "/api/v1/cases/<case_id>/measures/<measure_id>": {"status": "active", "granted": True},
-        "/api/v1/cases/<case_id>/referrals": {"to_institution": world["hospital_id"],
-                                              "service": "medical", "consent": True},
+        "/api/v1/cases/<case_id>/referrals": {
+            "to_institution": world["hospital_id"],
+            "service": "medical",
+            "consent": True,
+        },
         "/api/v1/referrals/<referral_id>/transition": {"action": "cancel"},
     }
     query = {"/api/v1/cases": {"dui": "12345678-4"}}
@@ -274,14 +318,20 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
 
 def web_form(rule: str, world: dict) -> dict:
     """A form each web POST accepts, so the answer shows the permission, not bad input."""
-    incident = {"occurred_on": "2026-10-01", "incident_municipality": "sonsonate",
-                "violence_types": ["physical"], "perpetrator_relationship": "partner"}
+    incident = {
+        "occurred_on": "2026-10-01",
+        "incident_municipality": "sonsonate",
+        "violence_types": ["physical"],
+        "perpetrator_relationship": "partner",
+    }
     forms = {
         "/login": {"username": "nobody", "password": "not the password"},
         "/language": {"lang": "en"},
-        "/account/password": {"current_password": "not the password",
-                              "new_password": "otra frase bastante larga",
-                              "confirm": "otra frase bastante larga"},
+        "/account/password": {
+            "current_password": "not the password",
+            "new_password": "otra frase bastante larga",
+            "confirm": "otra frase bastante larga",
+        },
         "/account/totp": {"otp": "123456"},
         "/cases/new": {"given_names": "Rosa"},  # incomplete on purpose
         "/cases/<case_id>/incidents/new": incident,
@@ -295,18 +345,30 @@ def web_form(rule: str, world: dict) -> dict:
         "/cases/<case_id>/complaints": {"number": "DEN-3"},
         "/cases/<case_id>/measures/<measure_id>": {"status": "active"},
         "/cases/<case_id>/attachments": {"file": (io.BytesIO(PDF), "informe.pdf")},
-        "/cases/<case_id>/referrals": {"to_institution": str(world["hospital_id"]),
-                                       "service": "medical", "urgency": "routine",
-                                       "consent": "y"},
-        "/cases/<case_id>/break-glass": {"reason": "Revisión por denuncia de acceso indebido",
-                                         "password": PASSWORD},
+        "/cases/<case_id>/referrals": {
+            "to_institution": str(world["hospital_id"]),
+            "service": "medical",
+            "urgency": "routine",
+            "consent": "y",
+        },
+        "/cases/<case_id>/break-glass": {
+            "reason": "Revisión por denuncia de acceso indebido",
+            "password": PASSWORD,
+        },
         "/referrals/<referral_id>/transition": {"action": "cancel"},
         "/audit/break-glass/<int:grant_id>/review": {"justified": "yes"},
-        "/admin/users": {"username": "nueva.usuaria", "display_name": "Nueva",
-                         "institution": "US-SON", "role": "health_staff"},
+        "/admin/users": {
+            "username": "nueva.usuaria",
+            "display_name": "Nueva",
+            "institution": "US-SON",
+            "role": "health_staff",
+        },
         "/admin/users/<int:user_id>": {"action": "end_sessions"},
-        "/admin/institutions/<int:institution_id>": {"hours": "24 horas", "active": "y",
-                                                     "services": ["medical"]},
+        "/admin/institutions/<int:institution_id>": {
+            "hours": "24 horas",
+            "active": "y",
+            "services": ["medical"],
+        },
     }
     return dict(forms.get(rule, {}))
 
@@ -347,4 +409,3 @@ def test_permission_matrix(app, world, rule, method):
         response = client.open(path, method=method, headers=headers, **kwargs)
         response.close()  # static files are streamed from an open file
         assert response.status_code == expected, f"{method} {rule} as {actor}"
-

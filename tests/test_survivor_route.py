@@ -24,14 +24,23 @@ def institution_ids(client, person) -> dict[str, int]:
 
 
 def refer(client, person, case_id, to, service, urgency="routine", **extra):
-    body = {"to_institution": to, "service": service, "urgency": urgency,
-            "reason": "Necesita atención", "consent": True, **extra}
+    body = {
+        "to_institution": to,
+        "service": service,
+        "urgency": urgency,
+        "reason": "Necesita atención",
+        "consent": True,
+        **extra,
+    }
     return client.post(f"{API}/cases/{case_id}/referrals", json=body, headers=person.headers)
 
 
 def move(client, person, referral_id, action, note=None):
-    return client.post(f"{API}/referrals/{referral_id}/transition", headers=person.headers,
-                       json={"action": action, "note": note})
+    return client.post(
+        f"{API}/referrals/{referral_id}/transition",
+        headers=person.headers,
+        json={"action": action, "note": note},
+    )
 
 
 def test_route_of_one_survivor(client, pnc, health, womens, app):
@@ -39,10 +48,23 @@ def test_route_of_one_survivor(client, pnc, health, womens, app):
     opened = client.post(f"{API}/cases", json=intake(), headers=pnc.headers).get_json()
     case_id = opened["id"]
 
-    complaint = client.post(f"{API}/cases/{case_id}/complaints", headers=pnc.headers, json={
-        "number": "DEN-SON-2026-0042", "forward_to_prosecutor": True,
-        "measures": [{"measure": "keep_away", "granted": True, "court": "Juzgado Especializado",
-                      "starts_on": "2026-11-01", "ends_on": "2027-05-01"}]})
+    complaint = client.post(
+        f"{API}/cases/{case_id}/complaints",
+        headers=pnc.headers,
+        json={
+            "number": "DEN-SON-2026-0042",
+            "forward_to_prosecutor": True,
+            "measures": [
+                {
+                    "measure": "keep_away",
+                    "granted": True,
+                    "court": "Juzgado Especializado",
+                    "starts_on": "2026-11-01",
+                    "ends_on": "2027-05-01",
+                }
+            ],
+        },
+    )
     assert complaint.status_code == 201, complaint.get_json()
     assert complaint.get_json()["measures"][0]["status"] == "active"
 
@@ -64,20 +86,35 @@ def test_route_of_one_survivor(client, pnc, health, womens, app):
     done = move(client, health, referral["id"], "complete", "PEP y anticoncepción de emergencia")
     assert done.status_code == 200 and done.get_json()["status"] == "completed"
     assert move(client, pnc, referral["id"], "cancel").status_code == 409
-    assert client.post(f"{API}/cases/{case_id}/notes", headers=health.headers, json={
-        "kind": "medical", "text": "Lesiones leves documentadas"}).status_code == 201
+    assert (
+        client.post(
+            f"{API}/cases/{case_id}/notes",
+            headers=health.headers,
+            json={"kind": "medical", "text": "Lesiones leves documentadas"},
+        ).status_code
+        == 201
+    )
 
     to_office = refer(client, health, case_id, ids["UMM-SON"], "psychological", "priority")
     assert move(client, womens, to_office.get_json()["id"], "accept").status_code == 200
-    risk = client.post(f"{API}/cases/{case_id}/risk-assessments", headers=womens.headers,
-                       json={"answers": HIGH_RISK_ANSWERS})
+    risk = client.post(
+        f"{API}/cases/{case_id}/risk-assessments",
+        headers=womens.headers,
+        json={"answers": HIGH_RISK_ANSWERS},
+    )
     assert risk.status_code == 201
     assert risk.get_json()["score"] == 15 and risk.get_json()["level"] == "high"
-    plan = client.put(f"{API}/cases/{case_id}/safety-plan", headers=womens.headers,
-                      json={"plan": "Palabra clave con la vecina; salir por la puerta trasera"})
+    plan = client.put(
+        f"{API}/cases/{case_id}/safety-plan",
+        headers=womens.headers,
+        json={"plan": "Palabra clave con la vecina; salir por la puerta trasera"},
+    )
     assert plan.status_code == 200
-    follow = client.post(f"{API}/cases/{case_id}/follow-ups", headers=womens.headers,
-                         json={"due_on": "2026-12-01", "channel": "visit"})
+    follow = client.post(
+        f"{API}/cases/{case_id}/follow-ups",
+        headers=womens.headers,
+        json={"due_on": "2026-12-01", "channel": "visit"},
+    )
     assert follow.status_code == 201
 
     record = client.get(f"{API}/cases/{case_id}", headers=womens.headers).get_json()
@@ -89,7 +126,9 @@ def test_route_of_one_survivor(client, pnc, health, womens, app):
     assert kinds[0] == "case_opened" and "referral_complete" in kinds
 
     with app.app_context():
-        actions = {e.action for e in db.session.query(AuditEvent).filter_by(case_id=uuid.UUID(case_id))}
+        actions = {
+            e.action for e in db.session.query(AuditEvent).filter_by(case_id=uuid.UUID(case_id))
+        }
     assert {"case_create", "referral_create", "referral_transition", "case_view"} <= actions
 
 
@@ -127,21 +166,28 @@ def test_referral_needs_consent_and_a_service_the_receiver_gives(client, pnc):
 
 def test_minor_is_referred_to_prosecutor_without_consent_as_mandatory_report(client, health):
     ids = institution_ids(client, health)
-    body = intake(survivor_overrides={"dui": None, "birth_date": "2012-05-01"},
-                  incident_overrides={"violence_types": ["sexual"], "penetration": True})
+    body = intake(
+        survivor_overrides={"dui": None, "birth_date": "2012-05-01"},
+        incident_overrides={"violence_types": ["sexual"], "penetration": True},
+    )
     case_id = client.post(f"{API}/cases", json=body, headers=health.headers).get_json()["id"]
     response = refer(client, health, case_id, ids["FGR-SON"], "prosecution", consent=False)
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["mandatory_report"] is True
     # Not a mandatory-report receiver: consent is still needed.
-    assert refer(client, health, case_id, ids["UMM-SON"], "psychological",
-                 consent=False).status_code == 422
+    assert (
+        refer(client, health, case_id, ids["UMM-SON"], "psychological", consent=False).status_code
+        == 422
+    )
 
 
 def test_attachment_round_trips_and_is_not_on_disk_in_plaintext(client, pnc, app):
     case_id = client.post(f"{API}/cases", json=intake(), headers=pnc.headers).get_json()["id"]
-    upload = client.post(f"{API}/cases/{case_id}/attachments", headers=pnc.headers,
-                         data={"file": (__import__("io").BytesIO(PDF), "informe.pdf")})
+    upload = client.post(
+        f"{API}/cases/{case_id}/attachments",
+        headers=pnc.headers,
+        data={"file": (__import__("io").BytesIO(PDF), "informe.pdf")},
+    )
     assert upload.status_code == 201, upload.get_json()
     attachment_id = upload.get_json()["id"]
     download = client.get(f"{API}/cases/{case_id}/attachments/{attachment_id}", headers=pnc.headers)
@@ -158,10 +204,15 @@ def test_confidential_note_is_hidden_from_other_parties(client, pnc, womens):
     body = intake()
     case_id = client.post(f"{API}/cases", json=body, headers=pnc.headers).get_json()["id"]
     client.post(f"{API}/cases", json=body, headers=womens.headers)  # joins the case
-    client.post(f"{API}/cases/{case_id}/notes", headers=womens.headers, json={
-        "kind": "psychological", "text": "Sesión: ideación suicida", "confidential": True})
+    client.post(
+        f"{API}/cases/{case_id}/notes",
+        headers=womens.headers,
+        json={"kind": "psychological", "text": "Sesión: ideación suicida", "confidential": True},
+    )
     seen_by_pnc = client.get(f"{API}/cases/{case_id}", headers=pnc.headers).get_json()["notes"]
-    seen_by_office = client.get(f"{API}/cases/{case_id}", headers=womens.headers).get_json()["notes"]
+    seen_by_office = client.get(f"{API}/cases/{case_id}", headers=womens.headers).get_json()[
+        "notes"
+    ]
     assert seen_by_pnc[0]["text"] is None and seen_by_pnc[0]["hidden"] is True
     assert seen_by_office[0]["text"] == "Sesión: ideación suicida"
 
@@ -170,8 +221,9 @@ def test_only_pnc_agents_file_complaints(client, pnc, health):
     body = intake()
     case_id = client.post(f"{API}/cases", json=body, headers=pnc.headers).get_json()["id"]
     client.post(f"{API}/cases", json=body, headers=health.headers)
-    response = client.post(f"{API}/cases/{case_id}/complaints", headers=health.headers,
-                           json={"number": "X-1"})
+    response = client.post(
+        f"{API}/cases/{case_id}/complaints", headers=health.headers, json={"number": "X-1"}
+    )
     assert response.status_code == 403
 
 
@@ -179,8 +231,9 @@ def test_closing_needs_a_reason_and_reopening_is_recorded(client, pnc):
     case_id = client.post(f"{API}/cases", json=intake(), headers=pnc.headers).get_json()["id"]
     url = f"{API}/cases/{case_id}/status"
     assert client.post(url, json={"status": "closed"}, headers=pnc.headers).status_code == 422
-    closed = client.post(url, json={"status": "closed", "reason": "services_completed"},
-                         headers=pnc.headers)
+    closed = client.post(
+        url, json={"status": "closed", "reason": "services_completed"}, headers=pnc.headers
+    )
     assert closed.status_code == 200 and closed.get_json()["close_reason"] == "services_completed"
     stale = client.post(url, json={"status": "open", "version": 1}, headers=pnc.headers)
     assert stale.status_code == 409
