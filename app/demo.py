@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -122,36 +123,46 @@ def municipality_code(name: str) -> str:
     return normalise_name(name).replace(" ", "_")
 
 
+def _missing(session: Session, column: Any, wanted: list[str]) -> set[str]:
+    present = set(session.execute(select(column).where(column.in_(wanted))).scalars())
+    return set(wanted) - present
+
+
 def load_catalogues(session: Session) -> None:
     """Municipalities, services and protection measures; existing rows are left as they are."""
-    for name in SONSONATE_MUNICIPALITIES:
-        code = municipality_code(name)
-        if session.get(Municipality, code) is None:
-            session.add(Municipality(code=code, name=name, department="Sonsonate"))
-    for code, (name_es, name_en) in SERVICES.items():
-        if session.get(Service, code) is None:
-            session.add(Service(code=code, name_es=name_es, name_en=name_en))
-    for code, name in MEASURE_TYPES.items():
-        if session.get(MeasureType, code) is None:
-            session.add(MeasureType(code=code, name_es=name, name_en=name))
+    codes = {municipality_code(name): name for name in SONSONATE_MUNICIPALITIES}
+    for code in _missing(session, Municipality.code, list(codes)):
+        session.add(Municipality(code=code, name=codes[code], department="Sonsonate"))
+    for code in _missing(session, Service.code, list(SERVICES)):
+        name_es, name_en = SERVICES[code]
+        session.add(Service(code=code, name_es=name_es, name_en=name_en))
+    for code in _missing(session, MeasureType.code, list(MEASURE_TYPES)):
+        session.add(
+            MeasureType(code=code, name_es=MEASURE_TYPES[code], name_en=MEASURE_TYPES[code])
+        )
     session.flush()
 
 
 def load_directory(session: Session) -> None:
     """The catalogues and the institutions of the Sonsonate network."""
     load_catalogues(session)
+    missing = _missing(session, Institution.code, [row[0] for row in INSTITUTIONS])
+    if not missing:
+        return
+    services = {s.code: s for s in session.execute(select(Service)).scalars()}
     for code, name, kind, municipality in INSTITUTIONS:
-        if session.execute(select(Institution.id).where(Institution.code == code)).first():
+        if code not in missing:
             continue
-        institution = Institution(
-            code=code,
-            name=name,
-            kind=kind,
-            municipality=municipality_code(municipality),
-            hours="24 horas" if kind in ALL_DAY_KINDS else "Lunes a viernes, 8:00–16:00",
+        session.add(
+            Institution(
+                code=code,
+                name=name,
+                kind=kind,
+                municipality=municipality_code(municipality),
+                hours="24 horas" if kind in ALL_DAY_KINDS else "Lunes a viernes, 8:00–16:00",
+                services=[services[s] for s in KIND_SERVICES[kind]],
+            )
         )
-        institution.services = [session.get(Service, s) for s in KIND_SERVICES[kind]]  # type: ignore[misc]
-        session.add(institution)
     session.flush()
 
 

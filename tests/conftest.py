@@ -66,7 +66,8 @@ def migrate_to_head(settings: Settings) -> None:
 
 def _pg_url_with_schema(schema: str) -> str:
     separator = "&" if "?" in PG_URL else "?"
-    return f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    # No waiting for the disk at each commit: a test database need not survive a crash.
+    return f"{PG_URL}{separator}options=-csearch_path%3D{schema}%20-csynchronous_commit%3Doff"
 
 
 @pytest.fixture(scope="session")
@@ -86,23 +87,31 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     url = _pg_url_with_schema(schema)
     migrate_to_head(make_settings(tmp, url))
     yield url
+    for engine in _PG_ENGINES.values():
+        engine.dispose()
     with admin.connect() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     admin.dispose()
 
 
+_PG_ENGINES: dict[str, Any] = {}
+
+
 def _empty_pg_tables(url: str) -> None:
-    engine = create_engine(url)
+    """DELETE with triggers and foreign-key checks off: many times faster than TRUNCATE
+    for the handful of rows a test writes (the append-only audit trigger included)."""
+    engine = _PG_ENGINES.get(url) or _PG_ENGINES.setdefault(url, create_engine(url))
     with engine.begin() as conn:
         tables = conn.execute(
             text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
                  "AND tablename <> 'alembic_version'")
         ).scalars().all()
-        conn.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        for table in tables:
+            conn.execute(text(f'DELETE FROM "{table}"'))
         conn.execute(text(
             "INSERT INTO audit_head (id, last_event_id, last_hmac, count) "
             "VALUES (1, 0, :genesis, 0)"), {"genesis": "0" * 64})
-    engine.dispose()
 
 
 @pytest.fixture
