@@ -132,6 +132,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/account/totp", "GET"): web_page(302, 302),  # enrolled already: back to the dashboard
     ("/account/totp", "POST"): web_page(302, 302),
     ("/healthz", "GET"): same_for_all(200),
+    ("/favicon.ico", "GET"): same_for_all(301),
     ("/static/<path:filename>", "GET"): same_for_all(200),
     ("/status", "GET"): same_for_all(200),
     ("/status", "POST"): same_for_all(200),  # public; empty form: the form again
