@@ -19,11 +19,13 @@ from app.crypto.keyring import KeyMaterial, KeyRing, write_key_file
 from app.crypto.service import count_keys_to_rewrap, get_keyring, rewrap_all
 from app.demo import load_catalogues, load_demo_users, load_directory
 from app.extensions import db
+from app.referrals.service import flag_overdue
 
 keys_cli = AppGroup("keys", help="Key-encryption keys and the Flask secret.")
 users_cli = AppGroup("users", help="User accounts.")
 demo_cli = AppGroup("demo", help="The Sonsonate demo network.")
 audit_cli = AppGroup("audit", help="The audit log.")
+referrals_cli = AppGroup("referrals", help="Referral housekeeping.")
 catalogue_cli = AppGroup("catalogue", help="Municipalities, services, protection measures.")
 
 DEMO_LOGINS_FILE = "demo-logins.txt"
@@ -142,6 +144,14 @@ def catalogue_load() -> None:
     click.echo("catalogues loaded")
 
 
+@referrals_cli.command("flag-overdue")
+def referrals_flag_overdue() -> None:
+    """Notify both sides and the supervisors of newly overdue referrals (run it from cron)."""
+    count = flag_overdue(db.session)
+    db.session.commit()
+    click.echo(f"{count} referrals newly overdue")
+
+
 @demo_cli.command("load")
 def demo_load() -> None:
     """Load the demo network and users (idempotent); prints logins only when it creates them."""
@@ -180,5 +190,5 @@ def audit_verify() -> None:
 
 
 def register(app: Flask) -> None:
-    for group in (keys_cli, users_cli, demo_cli, audit_cli, catalogue_cli):
+    for group in (keys_cli, users_cli, demo_cli, audit_cli, catalogue_cli, referrals_cli):
         app.cli.add_command(group)

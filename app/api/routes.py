@@ -126,7 +126,7 @@ def read_case(case_id: str) -> Response:
     # The read is on the record, committed, before a byte of the case leaves the server.
     audit("case_view", object_type="case", object_id=case.id, case_id=case.id, detail=view)
     db.session.commit()
-    return answer(CaseOut, record)
+    return answer(CaseOut, {**record, "access": view})
 
 
 @bp.post("/cases/<case_id>/incidents")

@@ -60,7 +60,13 @@ def record_login_failure(
     if not throttled:
         throttle.record_failure(name, ip)
     known = find_user(session, name)
-    actor = Actor(known.id if known else None, name, None, None, ip)
+    # Only a real account's name is written: what someone typed into the username box
+    # for an unknown account may be a password, and supervisors read this log.
+    actor = (
+        Actor(known.id, known.username, known.institution.code, known.role, ip)
+        if known
+        else Actor(None, None, None, None, ip)
+    )
     record_event(
         session,
         ring.audit_key,

@@ -28,6 +28,7 @@ from app.auth.totp import provisioning_uri
 from app.common import InvalidInput
 from app.crypto.service import get_keyring
 from app.extensions import db, limiter
+from app.webforms import audit_web
 
 bp = Blueprint("auth", __name__)
 
@@ -101,6 +102,7 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
 def logout() -> Response:
     if current_user.is_authenticated and current_user.session_token:
         end_session(db.session, current_user.session_token)
+        audit_web("logout", object_type="web")
         db.session.commit()
     logout_user()
     session.clear()

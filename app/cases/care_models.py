@@ -47,6 +47,7 @@ class FollowUp(db.Model):
     __tablename__ = "follow_ups"
     __table_args__ = (
         Index("ix_follow_ups_institution_due", "institution_id", "done_on", "due_on"),
+        Index("ix_follow_ups_due_case", "due_on", "case_id", "done_on"),  # statistics
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

@@ -45,6 +45,7 @@ from app.cases.schemas import ConsentIn
 from app.common import NotFound, parse_uuid
 from app.crypto.service import cipher_for, get_keyring
 from app.extensions import db
+from app.labels import RISK, lookup
 from app.referrals import service as referrals
 from app.referrals.schemas import ReferralIn
 from app.webforms import attempt, audit_web, blank_to_none, load
@@ -428,7 +429,9 @@ def risk(case_id: str) -> Response | str | tuple[str, int]:
     )
     db.session.commit()
     message = _(
-        "Riesgo %(level)s (%(score)s respuestas sí).", level=_(result.level), score=result.score
+        "Riesgo %(level)s (%(score)s respuestas sí).",
+        level=lookup(RISK, result.level),  # the label ("alto"), not the stored code ("high")
+        score=result.score,
     )
     if result.level == "high":
         message += " " + _(

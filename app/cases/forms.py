@@ -118,7 +118,8 @@ class FollowUpOutcomeForm(FlaskForm):
 
 
 class SafetyPlanForm(FlaskForm):
-    plan = TextAreaField(_l("Plan de seguridad"))
+    # Own ids: the case page holds several forms, and "plan" is its section's anchor.
+    plan = TextAreaField(_l("Plan de seguridad"), id="safety_plan")
     version = HiddenField()
 
 
@@ -132,7 +133,9 @@ class StatusForm(FlaskForm):
         ],
     )
     reason = Select(
-        _l("Motivo de cierre"), choices=_choices(CLOSE_REASONS, CLOSE_LABELS, blank=True)
+        _l("Motivo de cierre"),
+        id="close_reason",  # the referral form on the same page has its own "reason"
+        choices=_choices(CLOSE_REASONS, CLOSE_LABELS, blank=True),
     )
     version = HiddenField()
 

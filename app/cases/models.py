@@ -75,6 +75,8 @@ class CaseNumberCounter(db.Model):
 
 class Case(db.Model):
     __tablename__ = "cases"
+    # Statistics check consent per incident: answered from this index, not the row.
+    __table_args__ = (Index("ix_cases_id_consent_statistics", "id", "consent_statistics"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     number: Mapped[str] = mapped_column(String(24), unique=True)
@@ -151,7 +153,11 @@ incident_violence_types = Table(
 
 class Incident(db.Model):
     __tablename__ = "incidents"
-    __table_args__ = (Index("ix_incidents_occurred_municipality", "occurred_on", "municipality"),)
+    __table_args__ = (
+        Index("ix_incidents_occurred_municipality", "occurred_on", "municipality"),
+        # Covers the observatory's counts by period, place and case (migration 0005).
+        Index("ix_incidents_statistics", "occurred_on", "municipality", "case_id", "id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)

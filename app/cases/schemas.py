@@ -194,6 +194,9 @@ class CaseOut(Schema):
 
     id = fields.String()
     number = fields.String()
+    access = fields.String(
+        metadata={"description": "full (a party), metadata (supervisor), break_glass"}
+    )
     status = fields.String()
     risk_level = fields.String(allow_none=True)
     mandatory_report = fields.Boolean()

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, case, func, literal_column
+from sqlalchemy import Select, case, extract, func, literal_column
 
 from app.auth.models import Institution
 from app.cases.models import Case, Incident, Survivor, incident_violence_types
@@ -46,7 +46,7 @@ def _month(dialect: str) -> Any:
 def days_between(dialect: str, later: Any, earlier: Any) -> Any:
     """Whole or fractional days from `earlier` to `later` (dates or timestamps)."""
     if dialect == "postgresql":
-        return func.extract(literal_column("'epoch'"), later - earlier) / 86400.0
+        return extract("epoch", later - earlier) / 86400.0
     return func.julianday(later) - func.julianday(earlier)
 
 
