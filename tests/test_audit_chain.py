@@ -219,6 +219,20 @@ def test_rows_cut_off_the_end_are_found(app, chain, unprotected, cut):
     assert result.broken_event_id == first_removed, result
 
 
+def test_tail_cut_with_the_head_moved_back_is_found(app, chain, unprotected):
+    """Cutting the last events and pointing the head at the new last one, as an owner
+    could, still fails: the head is sealed with the audit key."""
+    keep = chain[-3]
+    with app.app_context():
+        kept_mac = db.session.get(AuditEvent, keep).hmac
+        db.session.rollback()
+    _execute(app, "DELETE FROM audit_events WHERE id > :id", id=keep)
+    _execute(app, "UPDATE audit_head SET last_event_id = :id, last_hmac = :mac, count = :n",
+             id=keep, mac=kept_mac, n=keep)
+    result = _verify(app)
+    assert not result.ok and result.broken_event_id == keep + 1
+
+
 def test_whole_log_deleted_is_found(app, chain, unprotected):
     _execute(app, "DELETE FROM audit_events")
     result = _verify(app)

@@ -47,6 +47,8 @@ class AuditHead(db.Model):
     )
     last_hmac: Mapped[str] = mapped_column(String(64))
     count: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    # HMAC of the three fields above: the head cannot be moved back without the audit key.
+    head_mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class BreakGlass(db.Model):

@@ -83,6 +83,11 @@ def event_hmac(audit_key: bytes, event: AuditEvent) -> str:
     return hmac.new(audit_key, _canonical(event), hashlib.sha256).hexdigest()
 
 
+def head_mac(audit_key: bytes, head: AuditHead) -> str:
+    content = f"head|{head.last_event_id}|{head.last_hmac}|{head.count}".encode()
+    return hmac.new(audit_key, content, hashlib.sha256).hexdigest()
+
+
 def _locked_head(session: Session) -> AuditHead:
     stmt = select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
     head = session.execute(stmt).scalar_one_or_none()
@@ -130,6 +135,7 @@ def record_event(
     head.last_event_id = event.id
     head.last_hmac = event.hmac
     head.count += 1
+    head.head_mac = head_mac(audit_key, head)
     session.flush()
     return event
 
@@ -169,6 +175,14 @@ def verify_chain(session: Session, audit_key: bytes) -> VerifyResult:
     head = session.get(AuditHead, HEAD_ID)
     head_id = head.last_event_id if head else 0
     head_hmac = head.last_hmac if head else GENESIS_HMAC
-    if head_id != count or head_hmac != expected_prev:
+    if head_id != count or head_hmac != expected_prev or not _head_sealed(audit_key, head):
         return VerifyResult(False, count, count + 1, "events after this point were removed")
     return VerifyResult(True, count)
+
+
+def _head_sealed(audit_key: bytes, head: AuditHead | None) -> bool:
+    if head is None or head.count == 0:
+        return True  # the genesis head, before any event
+    return head.head_mac is not None and hmac.compare_digest(
+        head.head_mac, head_mac(audit_key, head)
+    )

@@ -95,9 +95,7 @@ class ReferralEvent(db.Model):
 
     __tablename__ = "referral_events"
     # When a referral was accepted, read from the index alone (statistics, migration 0005).
-    __table_args__ = (
-        Index("ix_referral_events_referral_action", "referral_id", "action", "at"),
-    )
+    __table_args__ = (Index("ix_referral_events_referral_action", "referral_id", "action", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("referrals.id"), index=True)
