@@ -13,14 +13,22 @@ MAX_LENGTH = 128
 
 _hasher = PasswordHasher()
 # Verified for unknown usernames so that they take as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("ruta-dummy-password-for-timing")
+_dummy_hash: str | None = None
+
+
+def _dummy() -> str:
+    """Made on first use, not at import: every CLI call would pay for it otherwise."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("ruta-dummy-password-for-timing")
+    return _dummy_hash
 
 
 def use_fast_hashing_for_tests() -> None:
     """Cheap argon2 parameters, for the test suite only (it creates thousands of users)."""
-    global _hasher, _DUMMY_HASH
+    global _hasher, _dummy_hash
     _hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    _DUMMY_HASH = _hasher.hash("ruta-dummy-password-for-timing")
+    _dummy_hash = None
 
 
 def check_password_rules(password: str) -> None:
@@ -46,7 +54,7 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
     if len(password) > MAX_LENGTH:
         password, stored_hash = "", None  # refuse, but spend the same time doing so
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy(), password) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -1,0 +1,190 @@
+"""Migrations go down and up again with data in the tables, and agree with the models.
+
+Runs on whichever database the `settings` fixture gives (SQLite, or PostgreSQL with
+TEST_DATABASE_URL). Every migration is exercised, so a new revision is covered the day
+it is added.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+import flask_migrate
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import DateTime, inspect, select
+
+from app.auth.service import create_user, issue_token
+from app.cases.models import Case
+from app.common import UTCDateTime
+from app.demo import load_directory
+from app.extensions import db
+from tests import factories
+from tests.conftest import PASSWORD, Person
+
+MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+NARRATIVE = "Relato que debe sobrevivir a la migración, byte por byte: ñandú."
+
+
+def script() -> ScriptDirectory:
+    return ScriptDirectory(MIGRATIONS)
+
+
+def revisions_newest_first() -> list[Any]:
+    return list(script().walk_revisions("base", "heads"))
+
+
+def current_revision(app: Flask) -> str | None:
+    with app.app_context(), db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(app: Flask, action: str, revision: str) -> None:
+    """Run a migration the way `flask db` does, with no session of ours holding a lock."""
+    with app.app_context():
+        db.session.remove()
+        getattr(flask_migrate, action)(directory=MIGRATIONS, revision=revision)
+        db.session.remove()
+
+
+def table_names(app: Flask) -> set[str]:
+    with app.app_context():
+        return set(inspect(db.engine).get_table_names())
+
+
+def open_case_with_history(client: FlaskClient, pnc: Person, supervisor: Person) -> str:
+    created = client.post(
+        "/api/v1/cases",
+        json=factories.intake(incident_overrides={"narrative": NARRATIVE}),
+        headers=pnc.headers,
+    )
+    assert created.status_code == 201, created.get_json()
+    case_id = created.get_json()["id"]
+    more = client.post(
+        f"/api/v1/cases/{case_id}/incidents",
+        json=factories.incident(occurred_on="2026-11-02", narrative="Segundo hecho."),
+        headers=pnc.headers,
+    )
+    assert more.status_code == 201, more.get_json()
+    # Rows in tables of later migrations too, so that their downgrade meets data.
+    glass = client.post(
+        f"/api/v1/cases/{case_id}/break-glass",
+        json={"reason": "Prueba de migración con datos", "password": PASSWORD},
+        headers=supervisor.headers,
+    )
+    assert glass.status_code == 201, glass.get_json()
+    return case_id
+
+
+def assert_case_reads_back(client: FlaskClient, pnc: Person, case_id: str) -> None:
+    read = client.get(f"/api/v1/cases/{case_id}", headers=pnc.headers)
+    assert read.status_code == 200, read.get_json()
+    record = read.get_json()
+    assert record["survivor"]["given_names"] == "María José"
+    assert sorted(i["narrative"] for i in record["incidents"]) == sorted(
+        [NARRATIVE, "Segundo hecho."]
+    )
+
+
+def test_the_migration_history_is_one_straight_line():
+    heads = script().get_heads()
+    assert len(heads) == 1, f"several heads: {heads}; add a merge revision"
+    revisions = revisions_newest_first()
+    assert revisions[-1].down_revision is None
+    for newer, older in itertools.pairwise(revisions):
+        assert newer.down_revision == older.revision
+
+
+def test_each_later_migration_downgrades_and_upgrades_keeping_the_cases(
+    app, client, pnc, supervisor
+):
+    case_id = open_case_with_history(client, pnc, supervisor)
+    head = script().get_current_head()
+    assert current_revision(app) == head
+
+    # Step down one revision at a time to the first, back up to head after each step.
+    for revision in revisions_newest_first()[:-1]:
+        migrate(app, "downgrade", revision.down_revision)
+        assert current_revision(app) == revision.down_revision
+        migrate(app, "upgrade", "head")
+        assert current_revision(app) == head
+        assert_case_reads_back(client, pnc, case_id)
+
+
+def test_downgrade_to_base_with_data_and_upgrade_again(app, client, pnc, supervisor):
+    open_case_with_history(client, pnc, supervisor)
+    tables_at_head = table_names(app)
+
+    migrate(app, "downgrade", "base")
+    assert current_revision(app) is None
+    assert table_names(app) - {"alembic_version"} == set()
+
+    migrate(app, "upgrade", "head")
+    assert current_revision(app) == script().get_current_head()
+    assert table_names(app) == tables_at_head
+    # The rebuilt schema takes a new record at once.
+    with app.app_context():
+        load_directory(db.session)
+        db.session.commit()
+    # The old token went with the dropped tables; a new user is needed.
+    with app.app_context():
+        ring = app.extensions["ruta.keyring"]
+        new = create_user(
+            db.session,
+            ring,
+            username="tras.migracion",
+            institution_code="PNC-SON",
+            role="pnc_agent",
+            password=PASSWORD,
+            with_totp=True,
+        )
+        token, _ = issue_token(db.session, new.user, app.config["RUTA_TOKEN_LIFETIME"])
+        db.session.commit()
+    created = client.post(
+        "/api/v1/cases", json=factories.intake(), headers={"Authorization": f"Bearer {token}"}
+    )
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["matched_existing"] is False
+    with app.app_context():
+        assert db.session.get(Case, uuid.UUID(created.get_json()["id"])) is not None
+        assert len(db.session.execute(select(Case)).scalars().all()) == 1
+
+
+def test_running_migrations_leaves_the_app_loggers_on(app):
+    # Alembic's env.py configures logging from alembic.ini; with the default
+    # `disable_existing_loggers=True` it silences every logger already made, the app's
+    # error log among them, in any process that migrates (./run.sh, the tests).
+    migrate(app, "downgrade", revisions_newest_first()[0].down_revision or "base")
+    migrate(app, "upgrade", "head")
+    for name in ("ruta", app.logger.name):
+        assert not logging.getLogger(name).disabled, name
+
+
+def _only_utc_wrapper(diff: Any) -> bool:
+    """UTCDateTime is a DateTime in the schema: that difference is by design."""
+    if not (isinstance(diff, tuple) and diff[0] == "modify_type"):
+        return False
+    old_type, new_type = diff[5], diff[6]
+    return isinstance(old_type, DateTime) and isinstance(new_type, UTCDateTime)
+
+
+def _flatten(diffs: list[Any]) -> list[Any]:
+    flat = []
+    for diff in diffs:
+        flat.extend(diff if isinstance(diff, list) else [diff])
+    return flat
+
+
+def test_models_and_migrations_agree(app):
+    with app.app_context(), db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diffs = compare_metadata(context, db.metadata)
+    remaining = [diff for diff in _flatten(diffs) if not _only_utc_wrapper(diff)]
+    assert remaining == [], "models differ from the migrations; run `flask db migrate`"
