@@ -262,3 +262,18 @@ def test_two_concurrent_accepts_give_one_200_and_one_409(app, client, pnc, healt
     for thread in threads:
         thread.join()
     assert sorted(statuses) == [200, 409]
+
+
+def test_sender_records_the_outcome_when_the_receiver_has_no_users(client, pnc, make_person):
+    ids = institution_ids(client, pnc)
+    case_id = client.post(f"{API}/cases", json=intake(), headers=pnc.headers).get_json()["id"]
+    referral = refer(client, pnc, case_id, ids["FGR-SON"], "prosecution").get_json()
+    assert referral["tracked_by_sender"] is True
+    for action, note in (("accept", None), ("start", None), ("complete", "Caso judicializado")):
+        response = move(client, pnc, referral["id"], action, note)
+        assert response.status_code == 200, response.get_json()
+    # Once the receiver has users of its own, it answers for itself.
+    make_person("supervisor", "FGR-SON")
+    later = refer(client, pnc, case_id, ids["FGR-SON"], "prosecution").get_json()
+    assert later["tracked_by_sender"] is False
+    assert move(client, pnc, later["id"], "accept").status_code == 403
