@@ -108,7 +108,7 @@ def _empty_pg_tables(url: str) -> None:
         ).scalars().all()
         conn.execute(text("SET LOCAL session_replication_role = replica"))
         for table in tables:
-            conn.execute(text(f'DELETE FROM "{table}"'))
+            conn.execute(text(f'DELETE FROM "{table}"'))  # noqa: S608 - names from pg_tables
         conn.execute(text(
             "INSERT INTO audit_head (id, last_event_id, last_hmac, count) "
             "VALUES (1, 0, :genesis, 0)"), {"genesis": "0" * 64})

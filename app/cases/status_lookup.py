@@ -121,10 +121,7 @@ def look_up_status(
     ).scalar_one_or_none()
     if case is None:
         verify_password(None, pin)  # the dummy hash: as slow as a real check
-        matches = False
-    else:
-        matches = verify_status_pin(case.status_pin_hash, pin)
-    if not matches:
+    if case is None or not verify_status_pin(case.status_pin_hash, pin):
         throttle.record_wrong(code_key)
         raise NotFound(NOT_FOUND_MESSAGE)
     return stage_of(session, case)

@@ -8,6 +8,7 @@ any height would publish what the table hides.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -19,6 +20,7 @@ BAR_COLOUR = "#5b2a86"
 LINE_COLOUR = "#5b2a86"
 GRID_COLOUR = "#c9c9cf"
 LABEL_CHARS = 30
+MAX_AXIS_LABELS = 12
 
 
 @dataclass(frozen=True)
@@ -115,12 +117,14 @@ def line_chart(title: str, points: list[Point], width: int = 640, height: int = 
     gap = (right - left) / max(len(points) - 1, 1)
     body = _grid_lines(top, left, right, plot_top, plot_h)
     coords: list[tuple[float, float] | None] = []
+    every = math.ceil(len(points) / MAX_AXIS_LABELS)  # long periods: label every n-th month
     for i, point in enumerate(points):
         x = left + i * gap if len(points) > 1 else (left + right) / 2
-        body.append(
-            f'<text x="{x:.1f}" y="{height - 28}" text-anchor="middle" class="chart-axis">'
-            f"{escape(_short(point.label))}</text>"
-        )
+        if i % every == 0:
+            body.append(
+                f'<text x="{x:.1f}" y="{height - 28}" text-anchor="middle" class="chart-axis">'
+                f"{escape(_short(point.label))}</text>"
+            )
         if isinstance(point.value, int):
             y = _y_of(point.value, top, plot_top, plot_h)
             coords.append((x, y))

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import Float, Select, and_, case, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import Institution
@@ -29,16 +28,7 @@ from app.reports.labels import service_names
 from app.reports.suppression import SMALL, THRESHOLD, Shown
 
 LIVE = ("sent", "accepted", "in_progress")
-
-
-@dataclass(frozen=True)
-class ReferralRow:
-    service: str
-    institution_id: int
-    completed: bool
-    overdue: bool
-    days_to_accept: float | None
-    days_to_complete: float | None
+AnySelect = TypeVar("AnySelect", bound=Select)
 
 
 def shown(count: int) -> Shown:
@@ -51,9 +41,8 @@ def share(part: int, whole: int) -> float | None:
     return round(part / whole, 3)
 
 
-def median_days(values: Iterable[float | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return round(statistics.median(known), 1) if len(known) >= THRESHOLD else None
+def median_days(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if len(values) >= THRESHOLD else None
 
 
 def utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -63,64 +52,105 @@ def utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     return first.astimezone(UTC), after.astimezone(UTC)
 
 
-def referral_rows(session: Session, start: date, end: date) -> list[ReferralRow]:
-    """One row per referral sent in the period, durations computed by the database."""
-    dialect = session.get_bind().dialect.name
+@dataclass
+class Tally:
+    """One group's referrals: counts from the database, durations for the medians."""
+
+    referrals: int = 0
+    completed: int = 0
+    overdue: int = 0
+    to_accept: list[float] = field(default_factory=list)
+    to_complete: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "referrals": shown(self.referrals),
+            "completed": shown(self.completed),
+            "completed_share": share(self.completed, self.referrals),
+            "overdue": shown(self.overdue),
+            "median_days_to_accept": median_days(self.to_accept),
+            "median_days_to_complete": median_days(self.to_complete),
+        }
+
+
+@dataclass
+class ReferralTallies:
+    overall: Tally = field(default_factory=Tally)
+    by_service: defaultdict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    by_institution: defaultdict[int, Tally] = field(default_factory=lambda: defaultdict(Tally))
+
+    def each(self, service: str, institution_id: int) -> tuple[Tally, Tally, Tally]:
+        return self.overall, self.by_service[service], self.by_institution[institution_id]
+
+
+def _sent_in(stmt: AnySelect, start: date, end: date) -> AnySelect:
+    """Referrals sent in the period, of cases that consented to statistics."""
     since, until = utc_bounds(start, end)
-    accepted = and_(ReferralEvent.referral_id == Referral.id, ReferralEvent.action == "accept")
+    return stmt.join(Case, Case.id == Referral.case_id).where(
+        Case.consent_statistics.is_(True),
+        Referral.created_at >= since,
+        Referral.created_at < until,
+    )
+
+
+def _count_referrals(session: Session, tallies: ReferralTallies, start: date, end: date) -> None:
     overdue = and_(Referral.status.in_(LIVE), Referral.due_on < local_today())
+    group = (Referral.service, Referral.to_institution_id)
+    stmt = select(
+        *group,
+        func.count(),
+        func.count().filter(Referral.status == "completed"),
+        func.count().filter(overdue),
+    ).group_by(*group)
+    for service, institution_id, total, completed, late in session.execute(
+        _sent_in(stmt, start, end)
+    ):
+        for tally in tallies.each(service, institution_id):
+            tally.referrals += total
+            tally.completed += completed
+            tally.overdue += late
+
+
+def _time_referrals(session: Session, tallies: ReferralTallies, start: date, end: date) -> None:
+    """Days to acceptance and to completion, computed by the database, one row each."""
+    dialect = session.get_bind().dialect.name
+    completed = Referral.status == "completed"
+    accepted = and_(ReferralEvent.referral_id == Referral.id, ReferralEvent.action == "accept")
     stmt = (
         select(
             Referral.service,
             Referral.to_institution_id,
-            Referral.status,
-            case((overdue, 1), else_=0),
-            days_between(dialect, ReferralEvent.at, Referral.created_at),
-            days_between(dialect, Referral.closed_at, Referral.created_at),
+            cast(days_between(dialect, ReferralEvent.at, Referral.created_at), Float),
+            cast(
+                case((completed, days_between(dialect, Referral.closed_at, Referral.created_at))),
+                Float,
+            ),
         )
-        .join(Case, Case.id == Referral.case_id)
         .outerjoin(ReferralEvent, accepted)
-        .where(
-            Case.consent_statistics.is_(True),
-            Referral.created_at >= since,
-            Referral.created_at < until,
-        )
+        .where(or_(ReferralEvent.id.is_not(None), completed))
     )
-    return [
-        ReferralRow(
-            service,
-            institution_id,
-            status == "completed",
-            bool(late),
-            None if to_accept is None else float(to_accept),
-            float(to_close) if status == "completed" and to_close is not None else None,
-        )
-        for service, institution_id, status, late, to_accept, to_close in session.execute(stmt)
-    ]
+    for service, institution_id, to_accept, to_complete in session.execute(
+        _sent_in(stmt, start, end)
+    ):
+        for tally in tallies.each(service, institution_id):
+            if to_accept is not None:
+                tally.to_accept.append(to_accept)
+            if to_complete is not None:
+                tally.to_complete.append(to_complete)
 
 
-def referral_summary(rows: list[ReferralRow]) -> dict[str, Any]:
-    total, completed = len(rows), sum(r.completed for r in rows)
-    return {
-        "referrals": shown(total),
-        "completed": shown(completed),
-        "completed_share": share(completed, total),
-        "overdue": shown(sum(r.overdue for r in rows)),
-        "median_days_to_accept": median_days(r.days_to_accept for r in rows),
-        "median_days_to_complete": median_days(r.days_to_complete for r in rows),
-    }
+def tally_referrals(session: Session, start: date, end: date) -> ReferralTallies:
+    tallies = ReferralTallies()
+    _count_referrals(session, tallies, start, end)
+    _time_referrals(session, tallies, start, end)
+    return tallies
 
 
-def _grouped(
-    rows: list[ReferralRow], key: str, labels: dict[Any, tuple[str, str]]
-) -> list[dict[str, Any]]:
-    groups: dict[Any, list[ReferralRow]] = defaultdict(list)
-    for row in rows:
-        groups[getattr(row, key)].append(row)
+def _grouped(tallies: dict[Any, Tally], labels: dict[Any, tuple[str, str]]) -> list[dict[str, Any]]:
     items = []
-    for value, group in groups.items():
+    for value, tally in tallies.items():
         code, label = labels.get(value, (str(value), str(value)))
-        items.append({"key": code, "label": label, **referral_summary(group)})
+        items.append({"key": code, "label": label, **tally.summary()})
     return sorted(items, key=lambda item: item["label"])
 
 
@@ -165,14 +195,14 @@ def high_risk_summary(session: Session) -> dict[str, Any]:
 
 
 def network_indicators(session: Session, start: date, end: date) -> dict[str, Any]:
-    rows = referral_rows(session, start, end)
+    tallies = tally_referrals(session, start, end)
     services = {code: (code, name) for code, name in service_names(session).items()}
     return {
         "from": start.isoformat(),
         "to": end.isoformat(),
-        "referrals": referral_summary(rows),
-        "by_service": _grouped(rows, "service", services),
-        "by_institution": _grouped(rows, "institution_id", _institution_labels(session)),
+        "referrals": tallies.overall.summary(),
+        "by_service": _grouped(tallies.by_service, services),
+        "by_institution": _grouped(tallies.by_institution, _institution_labels(session)),
         "follow_ups": follow_up_summary(session, start, end),
         "high_risk": high_risk_summary(session),
     }

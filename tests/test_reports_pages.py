@@ -1,0 +1,90 @@
+"""The observatory's pages: the same protected counts as the API, charts drawn on the
+server as SVG, nothing inline that the Content-Security-Policy would refuse."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.reports.charts import Point, bar_chart, line_chart
+from tests.report_helpers import seed_observatory
+from tests.test_permissions import sign_in_web
+
+
+@pytest.fixture
+def supervisor_web(app, supervisor):
+    web = app.test_client()
+    sign_in_web(app, web, supervisor.username)
+    return web
+
+
+def assert_nothing_inline(page: str) -> None:
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page)  # scripts come from files only
+    assert "<style" not in page
+    assert not re.search(r"\sstyle=", page)
+    assert not re.search(r"\son[a-z]+=", page)  # no onclick= and the like
+
+
+def test_dashboard_shows_the_protected_table_charts_and_indicators(
+    client, pnc, health, supervisor_web
+):
+    seed_observatory(client, pnc, health)
+    response = supervisor_web.get(
+        "/reports",
+        query_string={
+            "from": "2026-09-01",
+            "to": "2026-10-31",
+            "by": ["municipality", "violence_type"],
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert_nothing_inline(page)
+    assert page.count("<svg") == 3  # by place, by type, by month
+    assert "Sonsonate" in page and "&lt;5" in page
+    sonsonate = page[page.index(">Sonsonate</th>") :]
+    cells = re.findall(r'<td class="num[^"]*">(.*?)</td>', sonsonate)[:4]
+    assert [re.sub(r"<[^>]+>", "", c) for c in cells] == ["9", "*", "&lt;5", "17"]
+    assert "/reports/stats.csv?" in page and "/reports/incidents.csv?" in page
+    assert "Indicadores de la red" in page
+
+
+def test_a_bad_filter_falls_back_to_the_defaults_with_a_message(supervisor_web):
+    response = supervisor_web.get(
+        "/reports", query_string={"from": "2026-10-31", "to": "2026-10-01"}
+    )
+    assert response.status_code == 200
+    assert "error-box" in response.get_data(as_text=True)
+
+
+def test_monthly_report_is_printable(client, pnc, health, supervisor_web):
+    seed_observatory(client, pnc, health)
+    response = supervisor_web.get("/reports/monthly", query_string={"month": "2026-10"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert_nothing_inline(page)
+    assert 'media="print"' in page and "css/reports.css" in page
+    assert "01/10/2026" in page and "31/10/2026" in page
+    assert page.count("<svg") == 2
+    assert page.count('<table class="stats">') >= 8
+
+
+def test_monthly_report_defaults_to_the_last_whole_month(supervisor_web):
+    page = supervisor_web.get("/reports/monthly?month=nonsense").get_data(as_text=True)
+    assert re.search(r"01/\d\d/\d{4} – \d\d/\d\d/\d{4}", page)
+
+
+def test_charts_hide_what_the_table_hides():
+    bars = str(
+        bar_chart("Prueba", [Point("Física", 12), Point("Sexual", "<5"), Point("<script>", "*")])
+    )
+    assert bars.count("<rect") == 1  # only the visible count gets a bar
+    assert "&lt;5" in bars and "&lt;script&gt;" in bars and "<script>" not in bars
+    line = str(
+        line_chart("Meses", [Point("ene", 6), Point("feb", "<5"), Point("mar", 7), Point("abr", 9)])
+    )
+    assert line.count("<circle") == 3
+    assert line.count("<polyline") == 1  # broken at the hidden month
+    assert "style=" not in bars + line
