@@ -85,6 +85,8 @@ class Settings:
     idle_timeout: timedelta = timedelta(minutes=30)
     session_lifetime: timedelta = timedelta(hours=12)
     break_glass_minutes: int = 60
+    # Reverse proxies in front of the app whose X-Forwarded-For we trust (0: none).
+    proxies: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -108,6 +110,7 @@ class Settings:
             session_lifetime=timedelta(hours=_int(env.get("RUTA_SESSION_HOURS"), 12)),
             token_lifetime=timedelta(hours=_int(env.get("RUTA_TOKEN_HOURS"), 12)),
             break_glass_minutes=_int(env.get("RUTA_BREAK_GLASS_MINUTES"), 60),
+            proxies=int(env.get("RUTA_PROXIES", "0") or 0),
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -128,6 +131,7 @@ class Settings:
             "RUTA_IDLE_TIMEOUT": self.idle_timeout,
             "RUTA_SESSION_LIFETIME": self.session_lifetime,
             "RUTA_BREAK_GLASS_MINUTES": self.break_glass_minutes,
+            "RUTA_PROXIES": self.proxies,
             "REDIS_URL": self.redis_url,
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
             "RATELIMIT_HEADERS_ENABLED": True,

@@ -48,10 +48,16 @@ def configure_engine(engine: Any) -> None:
 def register_security(app: Flask, *, for_cli: bool) -> None:
     from app.auth.web import init_web_login
     from app.labels import register_labels
-    from app.security import load_keys, require_secret_key, use_in_memory_uploads
+    from app.security import (
+        load_keys,
+        require_secret_key,
+        trust_proxies,
+        use_in_memory_uploads,
+    )
     from app.web_helpers import register_template_helpers
 
     use_in_memory_uploads(app)
+    trust_proxies(app)
     require_secret_key(app, strict=not for_cli)
     load_keys(app, strict=not for_cli)
     init_web_login(app)

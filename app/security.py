@@ -56,3 +56,13 @@ class InMemoryUploadRequest(Request):
 
 def use_in_memory_uploads(app: Flask) -> None:
     app.request_class = InMemoryUploadRequest
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind TLS proxies, the client's address (rate limits, audit) is in X-Forwarded-For;
+    trusting it without a proxy would let anyone choose the address they are logged as."""
+    count = app.config.get("RUTA_PROXIES", 0)
+    if count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
