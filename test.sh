@@ -35,7 +35,7 @@ fi
 
 # .mo files are build products (not in git): compile them when translations exist.
 if [[ -d app/translations ]] && [[ -n "$(find app/translations -name '*.po' -print -quit)" ]]; then
-    "$VENV/bin/pybabel" compile -d app/translations -f -q
+    "$VENV/bin/pybabel" -q compile -d app/translations -f  # -q belongs to pybabel, not compile
 fi
 
 if [[ "${RUTA_SETUP_ONLY:-0}" == 1 ]]; then

@@ -12,7 +12,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -25,6 +24,7 @@ from app.auth.login import TooManyAttempts, log_in, record_login_failure
 from app.auth.sessions import end_session, lift_restriction, start_session
 from app.auth.throttle_store import login_throttle
 from app.auth.totp import provisioning_uri
+from app.auth.web import clear_session
 from app.common import InvalidInput
 from app.crypto.service import get_keyring
 from app.extensions import db, limiter
@@ -88,7 +88,7 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
     user = outcome.user
     token = start_session(db.session, user, ip, restricted=outcome.needs_setup)
     db.session.commit()
-    session.clear()  # a fresh session at login: nothing from before survives
+    clear_session()  # a fresh session at login: nothing from before survives but the language
     user.session_token = token
     login_user(user)
     if outcome.needs_setup:
@@ -105,7 +105,7 @@ def logout() -> Response:
         audit_web("logout", object_type="web")
         db.session.commit()
     logout_user()
-    session.clear()
+    clear_session()
     flash(_("Sesión cerrada."), "info")
     return redirect(url_for("auth.login"))
 
@@ -129,7 +129,7 @@ def change_password() -> Response | str:
             db.session, user, request.remote_addr, restricted=_setup_pending(user)
         )
         db.session.commit()
-        session.clear()
+        clear_session()
         user.session_token = token
         login_user(user)
         flash(_("Contraseña cambiada."), "info")

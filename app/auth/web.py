@@ -18,6 +18,15 @@ PUBLIC_ENDPOINTS = frozenset(
 SETUP_ENDPOINTS = frozenset({"auth.change_password", "auth.enrol", "auth.logout", "static"})
 
 
+def clear_session() -> None:
+    """Start the browser's session afresh, keeping only the chosen language: it is no
+    secret, and the pages should not switch back to Spanish at sign-in or sign-out."""
+    language = session.get("lang")
+    session.clear()
+    if language:
+        session["lang"] = language
+
+
 @login.user_loader
 def load_user(token: str) -> User | None:
     record = live_session(
@@ -41,7 +50,7 @@ def require_login() -> Response | None:
     if request.path.startswith("/api/") or endpoint in PUBLIC_ENDPOINTS:
         return None
     if not current_user.is_authenticated:
-        session.clear()
+        clear_session()
         return redirect(
             url_for("auth.login", next=request.path if request.method == "GET" else None)
         )

@@ -61,24 +61,9 @@ class MultiCheckbox(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class IncidentFields(FlaskForm):
-    occurred_on = DateField(_l("Fecha del hecho"), validators=[Optional()])
-    incident_municipality = Select(_l("Municipio del hecho"), choices=[])
-    place_type = Select(_l("Lugar"), choices=_choices(PLACE_TYPES, blank=True))
-    violence_types = MultiCheckbox(
-        _l("Tipos de violencia (LEIV)"), choices=_choices(VIOLENCE_TYPES)
-    )
-    penetration = BooleanField(_l("Hubo penetración (violencia sexual)"))
-    perpetrator_relationship = Select(
-        _l("Relación con el agresor"), choices=_choices(RELATIONSHIPS, blank=True)
-    )
-    perpetrator_details = TextAreaField(_l("Datos del agresor"))
-    weapon = Select(_l("Arma"), choices=_choices(WEAPONS, blank=True))
-    children_present = BooleanField(_l("Había niñas o niños presentes"))
-    narrative = TextAreaField(_l("Relato"))
-
-
-class IntakeForm(IncidentFields):
+# Fields are declared in the order of the page: WTForms iterates them by creation, and
+# the error summary at the top of a form lists them that way.
+class SurvivorFields(FlaskForm):
     given_names = StringField(_l("Nombres"), render_kw={"autocomplete": "off"})
     family_names = StringField(_l("Apellidos"), render_kw={"autocomplete": "off"})
     dui = StringField(
@@ -90,6 +75,26 @@ class IntakeForm(IncidentFields):
     phone = StringField(_l("Teléfono"), render_kw={"autocomplete": "off"})
     address = StringField(_l("Dirección"), render_kw={"autocomplete": "off"})
     safe_contact = TextAreaField(_l("Contacto seguro (cómo y cuándo llamarla)"))
+
+
+class IncidentFields(FlaskForm):
+    occurred_on = DateField(_l("Fecha del hecho"), validators=[Optional()])
+    incident_municipality = Select(_l("Municipio del hecho"), choices=[])
+    place_type = Select(_l("Lugar"), choices=_choices(PLACE_TYPES, blank=True))
+    perpetrator_relationship = Select(
+        _l("Relación con el agresor"), choices=_choices(RELATIONSHIPS, blank=True)
+    )
+    weapon = Select(_l("Arma"), choices=_choices(WEAPONS, blank=True))
+    violence_types = MultiCheckbox(
+        _l("Tipos de violencia (LEIV)"), choices=_choices(VIOLENCE_TYPES)
+    )
+    penetration = BooleanField(_l("Hubo penetración (violencia sexual)"))
+    children_present = BooleanField(_l("Había niñas o niños presentes"))
+    perpetrator_details = TextAreaField(_l("Datos del agresor"))
+    narrative = TextAreaField(_l("Relato"))
+
+
+class IntakeForm(SurvivorFields, IncidentFields):
     share_with_network = BooleanField(_l("Acepta que se remita y se comparta con la red"))
     statistics = BooleanField(_l("Acepta que se cuente en estadísticas anónimas"))
     police = BooleanField(_l("Acepta compartir con la policía o la fiscalía"))

@@ -1,0 +1,438 @@
+"""Page objects: what a person does on each page, so the tests read like the workflow.
+
+Each object wraps a Playwright `Page` and finds things the way a person would: by label,
+by role, by visible text. Selectors live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+PHONE = {"width": 375, "height": 812}
+
+# Page health, checked on every screenshot: one element per id, so that every label and
+# anchor finds its target (hidden inputs, never labelled, are left out: each form on a page
+# carries its own csrf_token); nothing wider than the screen (no sideways scrolling).
+_DUPLICATE_IDS = """() => {
+  const seen = {}; const twice = [];
+  for (const el of document.querySelectorAll('[id]:not(input[type=hidden])')) {
+    if (seen[el.id]) { twice.push(el.id); } seen[el.id] = true;
+  }
+  return twice;
+}"""
+_OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+_FOCUS = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) { return null; }
+  const style = getComputedStyle(el);
+  // A date field's calendar button is inside the browser's own widget, with its own ring.
+  const calendarButton = el.type === 'date' && !el.matches(':focus');
+  return {tag: el.tagName.toLowerCase(), id: el.id, name: el.getAttribute('name'),
+          text: (el.innerText || el.value || '').trim().slice(0, 60),
+          visible: calendarButton || (el.matches(':focus-visible') && style.outlineStyle !== 'none'
+                   && parseFloat(style.outlineWidth) >= 2)};
+}"""
+
+
+class BasePage:
+    path = "/"
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+
+    # --- navigation -------------------------------------------------------------------
+    def open(self, path: str | None = None) -> Any:
+        """Go to the page; return the HTTP response (its status is checked by callers)."""
+        return self.page.goto(path or self.path)
+
+    @property
+    def url_path(self) -> str:
+        return re.sub(r"^https?://[^/]+", "", self.page.url)
+
+    def heading(self) -> str:
+        return self.page.locator("main h1").first.inner_text()
+
+    def flash(self) -> str:
+        return " ".join(self.page.locator("main .flash").all_inner_texts())
+
+    def nav(self, label: str) -> None:
+        self.page.get_by_role(
+            "navigation", name=re.compile("Menú principal|Main menu")
+        ).get_by_role("link", name=label, exact=True).click()
+
+    def switch_language(self) -> None:
+        """The header button: English when the page is in Spanish, and back."""
+        self.page.locator("header form.lang button").click()
+        self.page.wait_for_load_state()
+
+    def menu_links(self) -> list[str]:
+        menu = self.page.get_by_role("navigation", name=re.compile("Menú principal|Main menu"))
+        return menu.get_by_role("link").all_inner_texts()
+
+    def sign_out_button(self) -> Any:
+        return self.page.locator("header .who button")
+
+    def log_out(self) -> None:
+        self.sign_out_button().click()
+
+    def lang(self) -> str:
+        return self.page.locator("html").get_attribute("lang") or ""
+
+    # --- checks and pictures ----------------------------------------------------------
+    def duplicate_ids(self) -> list[str]:
+        return list(self.page.evaluate(_DUPLICATE_IDS))
+
+    def sideways_overflow(self) -> int:
+        return int(self.page.evaluate(_OVERFLOW))
+
+    def focused(self) -> dict[str, Any] | None:
+        return self.page.evaluate(_FOCUS)
+
+    def screenshot(self, name: str) -> None:
+        """Whole page at 1024×768 and at a phone's 375 px; both must fit their width."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        desktop = self.page.viewport_size
+        assert not self.duplicate_ids(), f"{name}: duplicate ids {self.duplicate_ids()}"
+        for label, size in (("1024", desktop), ("375", PHONE)):
+            self.page.set_viewport_size(size)
+            overflow = self.sideways_overflow()
+            self.page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+            assert overflow <= 0, f"{name} at {label} px is {overflow} px too wide"
+        self.page.set_viewport_size(desktop)
+
+    # --- keyboard ---------------------------------------------------------------------
+    def tab_to(self, selector: str, limit: int = 60) -> dict[str, Any]:
+        """Press Tab until the element matching `selector` has the focus; every stop on
+        the way must show where the focus is."""
+        target = self.page.locator(selector)
+        for _ in range(limit):
+            self.page.keyboard.press("Tab")
+            where = self.focused()
+            assert where and where["visible"], f"focus not visible on {where}"
+            if target.evaluate("el => el === document.activeElement"):
+                return where
+        raise AssertionError(f"Tab never reached {selector}")
+
+    def type_into(self, selector: str, text: str) -> None:
+        self.tab_to(selector)
+        self.page.keyboard.type(text)
+
+    def choose(self, selector: str, label: str) -> None:
+        """A closed <select> picks the option whose label is typed (type-ahead)."""
+        self.tab_to(selector)
+        self.page.keyboard.type(label)
+
+    def tick(self, selector: str) -> None:
+        self.tab_to(selector)
+        self.page.keyboard.press("Space")
+
+    def type_date(self, selector: str, iso: str, order: str) -> None:
+        """Digits in the order the browser's date field shows its parts ("mdy" or "dmy")."""
+        year, month, day = iso.split("-")
+        parts = {"y": year, "m": month, "d": day}
+        self.tab_to(selector)
+        self.page.keyboard.type("".join(parts[p] for p in order))
+        assert self.page.locator(selector).input_value() == iso
+
+
+class LoginPage(BasePage):
+    path = "/login"
+
+    def log_in(self, account: Any) -> DashboardPage:
+        self.open()
+        self.fill(account.username, account.password, account.code())
+        self.submit()
+        return DashboardPage(self.page)
+
+    def fill(self, username: str, password: str, code: str) -> None:
+        self.page.get_by_label(re.compile("^(Usuario|Username)$")).fill(username)
+        self.page.get_by_label(re.compile("^(Contraseña|Password)$")).fill(password)
+        self.page.locator("#otp").fill(code)
+
+    def submit(self) -> None:
+        self.page.get_by_role("button", name=re.compile("^(Entrar|Sign in)$")).click()
+
+    def values(self) -> dict[str, str]:
+        return {
+            name: self.page.locator(f"#{name}").input_value() for name in ("username", "password")
+        }
+
+    def log_in_with_keyboard(self, account: Any) -> DashboardPage:
+        """Only keys: the username has the focus when the page opens."""
+        self.open()
+        assert (self.focused() or {}).get("id") == "username"
+        self.page.keyboard.type(account.username)
+        self.tab_to("#password")
+        self.page.keyboard.type(account.password)
+        self.tab_to("#otp")
+        self.page.keyboard.type(account.code())
+        self.tab_to("main button[type=submit]")
+        self.page.keyboard.press("Enter")
+        self.page.wait_for_url(re.compile(r"/$"))
+        return DashboardPage(self.page)
+
+    def error(self) -> str:
+        return self.page.locator("main .error-box").inner_text()
+
+    def labels(self) -> list[str]:
+        return self.page.locator("main form label").all_inner_texts()
+
+
+class DashboardPage(BasePage):
+    path = "/"
+
+    def greeting(self) -> str:
+        return self.heading()
+
+    def card(self, title: str) -> Any:
+        return self.page.locator("section.card", has=self.page.get_by_role("heading", name=title))
+
+
+class IntakePage(BasePage):
+    path = "/cases/new"
+
+    def fill_survivor(self, **values: str) -> IntakePage:
+        for name in ("given_names", "family_names", "dui", "phone", "address"):
+            if name in values:
+                self.page.locator(f"#{name}").fill(values[name])
+        if "birth_date" in values:
+            self.page.locator("#birth_date").fill(values["birth_date"])
+        if "sex" in values:
+            self.page.locator("#sex").select_option(label=values["sex"])
+        if "municipality" in values:
+            self.page.locator("#municipality").select_option(label=values["municipality"])
+        return self
+
+    def fill_incident(self, violence: tuple[str, ...] = (), **values: str) -> IntakePage:
+        if "occurred_on" in values:
+            self.page.locator("#occurred_on").fill(values["occurred_on"])
+        for name, field in (
+            ("municipality", "#incident_municipality"),
+            ("relationship", "#perpetrator_relationship"),
+            ("place", "#place_type"),
+        ):
+            if name in values:
+                self.page.locator(field).select_option(label=values[name])
+        for label in violence:
+            self.page.locator("#violence_types").get_by_label(label, exact=True).check()
+        if "narrative" in values:
+            self.page.locator("#narrative").fill(values["narrative"])
+        return self
+
+    def consent(self, network: bool = True, statistics: bool = True, police: bool = True) -> None:
+        for name, given in (
+            ("share_with_network", network),
+            ("statistics", statistics),
+            ("police", police),
+        ):
+            self.page.locator(f"#{name}").set_checked(given)
+
+    def fill_with_keyboard(self, date_order: str, **values: str) -> None:
+        """The required fields, reached with Tab only, from the top of the page."""
+        self.tab_to(".skip")
+        self.page.keyboard.press("Enter")  # to the content, past the menu
+        self.type_into("#given_names", values["given_names"])
+        self.type_into("#family_names", values["family_names"])
+        self.type_date("#birth_date", values["birth_date"], date_order)
+        self.choose("#sex", values["sex"])
+        self.choose("#municipality", values["municipality"])
+        self.type_date("#occurred_on", values["occurred_on"], date_order)
+        self.choose("#incident_municipality", values["municipality"])
+        self.choose("#perpetrator_relationship", values["relationship"])
+        self.tick("#violence_types-0")
+        self.type_into("#narrative", values["narrative"])
+        self.tick("#share_with_network")
+
+    def save_with_keyboard(self) -> None:
+        self.tab_to("form.steps button[type=submit]")
+        with self.page.expect_navigation():
+            self.page.keyboard.press("Enter")
+
+    def save(self) -> Any:
+        with self.page.expect_navigation() as navigation:
+            self.page.get_by_role("button", name="Guardar ingreso").click()
+        return navigation.value
+
+    # --- after an error -----------------------------------------------------------------
+    def error_summary(self) -> list[str]:
+        return self.page.locator("#errores li").all_inner_texts()
+
+    def field_error(self, name: str) -> str:
+        return self.page.locator(f"#{name}-error").inner_text()
+
+    def marked_invalid(self, name: str) -> bool:
+        return self.page.locator(f"#{name}").get_attribute("aria-invalid") == "true"
+
+    def follow_error(self, label: str) -> None:
+        """Click the summary's link for a field: the field gets the focus."""
+        self.page.locator("#errores").get_by_role("link", name=label).click()
+
+    def drop_csrf_token(self) -> None:
+        """What a form forged on another site lacks: this page's CSRF token."""
+        self.page.locator("form.steps input[name=csrf_token]").evaluate("input => input.remove()")
+
+    def value(self, name: str) -> str:
+        return self.page.locator(f"#{name}").input_value()
+
+    def checked(self, selector: str) -> bool:
+        return self.page.locator(selector).is_checked()
+
+    # --- the slip shown once the case is open -------------------------------------------
+    def slip(self) -> dict[str, str]:
+        values = self.page.locator(".slip-codes dd").all_inner_texts()
+        return {"code": values[0], "pin": values[1]}
+
+    def go_to_case(self) -> CasePage:
+        self.page.get_by_role("link", name="Ir al expediente").click()
+        return CasePage(self.page)
+
+    def go_to_case_with_keyboard(self) -> CasePage:
+        self.tab_to("main a.button")
+        with self.page.expect_navigation():
+            self.page.keyboard.press("Enter")
+        return CasePage(self.page)
+
+
+class CasePage(BasePage):
+    def open_case(self, case_id: str) -> Any:
+        return self.open(f"/cases/{case_id}")
+
+    @property
+    def case_id(self) -> str:
+        found = re.search(r"/cases/([0-9a-f-]{36})", self.page.url)
+        assert found, self.page.url
+        return found.group(1)
+
+    def number(self) -> str:
+        return self.heading().split()[-1]
+
+    def tags(self) -> str:
+        """Status, risk and other marks under the case number."""
+        return self.page.locator(".case-head p").first.inner_text()
+
+    def section(self, anchor: str) -> Any:
+        return self.page.locator(f"section#{anchor}")
+
+    def refer(
+        self, institution: str, service: str, reason: str, urgency: str = "Prioritaria (3 días)"
+    ) -> ReferralSheetPage:
+        """Send a referral with the survivor's consent; lands on the referral sheet."""
+        box = self.section("remisiones")
+        box.get_by_text("Remitir a otra institución").click()
+        box.get_by_label("Institución que recibe").select_option(label=institution)
+        box.get_by_label("Servicio", exact=True).select_option(label=service)
+        box.get_by_label(urgency).check()
+        box.get_by_label("Motivo de la remisión").fill(reason)
+        box.get_by_label("La sobreviviente dio su consentimiento").check()
+        box.get_by_role("button", name="Enviar remisión").click()
+        return ReferralSheetPage(self.page)
+
+    def referral_rows(self) -> list[str]:
+        return self.section("remisiones").locator("tbody tr").all_inner_texts()
+
+    def start_risk_assessment(self) -> RiskPage:
+        self.section("riesgo").get_by_role("link", name="Nueva valoración de riesgo").click()
+        return RiskPage(self.page)
+
+    def risk_lines(self) -> list[str]:
+        return self.section("riesgo").locator("p").all_inner_texts()
+
+    def schedule_follow_up(self, due_on: str, channel: str) -> None:
+        box = self.section("seguimiento")
+        box.get_by_text("Agendar seguimiento").click()
+        box.get_by_label("Fecha prevista").fill(due_on)
+        box.get_by_label("Medio").select_option(label=channel)
+        box.get_by_role("button", name="Agendar", exact=True).click()
+
+    def record_follow_up(self, outcome: str, note: str) -> None:
+        item = self.section("seguimiento").locator("article.item").first
+        item.get_by_label("Resultado").select_option(label=outcome)
+        item.get_by_label("Observación").fill(note)
+        item.get_by_role("button", name="Registrar").click()
+
+    def follow_ups(self) -> list[str]:
+        return self.section("seguimiento").locator("article.item").all_inner_texts()
+
+    def timeline(self) -> list[str]:
+        return self.section("historial").locator("li").all_inner_texts()
+
+
+class ReferralSheetPage(BasePage):
+    """The printable sheet shown once a referral is sent."""
+
+    def facts(self) -> str:
+        return self.page.locator(".slip dl").inner_text()
+
+    def back_to_case(self) -> CasePage:
+        self.page.get_by_role("link", name="Volver al expediente").click()
+        return CasePage(self.page)
+
+
+class ReferralInboxPage(BasePage):
+    path = "/referrals"
+
+    def row(self, case_number: str) -> Any:
+        return self.page.locator("main table tbody tr", has_text=case_number)
+
+    def status(self, case_number: str) -> str:
+        return self.row(case_number).locator("td").nth(6).inner_text()
+
+    def act(self, case_number: str, action: str, note: str | None = None) -> None:
+        """Press a move's button in the row of the case, writing its note first if asked."""
+        form = self.row(case_number).locator(
+            "form", has=self.page.get_by_role("button", name=action)
+        )
+        if note is not None:
+            form.locator("input[name=note]").fill(note)
+        form.get_by_role("button", name=action).click()
+        self.page.wait_for_load_state()
+
+    def open_case(self, case_number: str) -> CasePage:
+        self.row(case_number).get_by_role("link", name=case_number).click()
+        return CasePage(self.page)
+
+
+class RiskPage(BasePage):
+    def answer(self, **answers: str) -> RiskPage:
+        """answer(q1="yes", q2="no"): the radio of each question; the rest stay 'No sabe'."""
+        for name, value in answers.items():
+            self.page.locator(f"input[name={name}][value={value}]").check()
+        return self
+
+    def answer_question(self, question: str, answer: str) -> RiskPage:
+        """By the radio's accessible name, as a screen reader says it: question, then answer."""
+        self.page.get_by_role("radio", name=f"{question} {answer}", exact=True).check()
+        return self
+
+    def save(self) -> CasePage:
+        self.page.get_by_role("button", name="Guardar valoración").click()
+        return CasePage(self.page)
+
+
+class AuditPage(BasePage):
+    path = "/audit"
+
+    def events(self) -> list[list[str]]:
+        """The event table, one list of cell texts per row."""
+        table = self.page.locator("section.card", has_text="Eventos").locator("tbody tr")
+        return [row.locator("td").all_inner_texts() for row in table.all()]
+
+    def filter(self, **values: str) -> None:
+        labels = {"username": "#f-user", "case_id": "#f-case", "action": "#f-action"}
+        for name, value in values.items():
+            self.page.locator(labels[name]).fill(value)
+        self.page.get_by_role("button", name="Filtrar").click()
+
+    def non_party_reads(self) -> list[str]:
+        card = self.page.locator("section.card", has_text="Lecturas por institución que no")
+        return card.locator("li").all_inner_texts()
+
+
+class AdminUsersPage(BasePage):
+    path = "/admin/users"
+
+    def usernames(self) -> list[str]:
+        return self.page.locator("main > table tbody tr td:first-child").all_inner_texts()
