@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime
+from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.types import TypeDecorator
 
 LOCAL_TZ = ZoneInfo("America/El_Salvador")
+
+# What services take as their `session` argument: a plain Session (scripts, tests) or
+# Flask-SQLAlchemy's request-scoped `db.session`, which proxies the same methods.
+DbSession: TypeAlias = Session | scoped_session[Any]
 
 
 def utcnow() -> datetime:

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.auth.models import Institution, Municipality, User
 from app.auth.service import create_user
 from app.cases.legal_models import MeasureType
+from app.common import DbSession
 from app.crypto.keyring import KeyRing
 from app.referrals.models import Service
 
@@ -123,12 +123,12 @@ def municipality_code(name: str) -> str:
     return normalise_name(name).replace(" ", "_")
 
 
-def _missing(session: Session, column: Any, wanted: list[str]) -> set[str]:
+def _missing(session: DbSession, column: Any, wanted: list[str]) -> set[str]:
     present = set(session.execute(select(column).where(column.in_(wanted))).scalars())
     return set(wanted) - present
 
 
-def load_catalogues(session: Session) -> None:
+def load_catalogues(session: DbSession) -> None:
     """Municipalities, services and protection measures; existing rows are left as they are."""
     codes = {municipality_code(name): name for name in SONSONATE_MUNICIPALITIES}
     for code in _missing(session, Municipality.code, list(codes)):
@@ -143,7 +143,7 @@ def load_catalogues(session: Session) -> None:
     session.flush()
 
 
-def load_directory(session: Session) -> None:
+def load_directory(session: DbSession) -> None:
     """The catalogues and the institutions of the Sonsonate network."""
     load_catalogues(session)
     missing = _missing(session, Institution.code, [row[0] for row in INSTITUTIONS])
@@ -167,7 +167,7 @@ def load_directory(session: Session) -> None:
 
 
 def load_demo_users(
-    session: Session, ring: KeyRing, password: str, with_totp: bool
+    session: DbSession, ring: KeyRing, password: str, with_totp: bool
 ) -> list[DemoLogin]:
     """Creates the demo users that do not exist yet; returns only those it created."""
     created = []

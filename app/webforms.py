@@ -67,7 +67,7 @@ def attempt(
 
 
 def load(schema: type[Schema], data: dict[str, Any]) -> dict[str, Any]:
-    return schema().load(data)  # type: ignore[no-any-return]
+    return schema().load(data)
 
 
 def blank_to_none(value: Any) -> Any:

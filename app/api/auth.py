@@ -38,7 +38,7 @@ def require_token() -> None:
 
 
 def current_api_user() -> User:
-    return g.api_user  # type: ignore[no-any-return]
+    return g.api_user
 
 
 def current_api_token() -> ApiToken | None:

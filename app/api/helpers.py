@@ -22,7 +22,7 @@ def json_body() -> dict[str, Any]:
 
 
 def load(schema: type[Schema], data: Any) -> dict[str, Any]:
-    return schema().load(data)  # type: ignore[no-any-return]
+    return schema().load(data)
 
 
 def answer(schema: type[Schema], payload: Any, status: int = 200) -> Response:

@@ -12,14 +12,13 @@ import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.audit.models import BreakGlass
 from app.auth.models import User
 from app.auth.passwords import verify_password
 from app.auth.policy import may_read_audit
 from app.cases.models import Case
-from app.common import Conflict, Forbidden, InvalidInput, NotFound, utcnow
+from app.common import Conflict, DbSession, Forbidden, InvalidInput, NotFound, utcnow
 from app.notifications.service import notify_user
 
 REASON_MIN = 10
@@ -32,7 +31,7 @@ def _require_supervisor(user: User) -> None:
 
 
 def start_break_glass(
-    session: Session,
+    session: DbSession,
     user: User,
     case_id: uuid.UUID | None,
     reason: str,
@@ -71,7 +70,7 @@ def start_break_glass(
     return grant
 
 
-def other_supervisors(session: Session, user: User) -> list[int]:
+def other_supervisors(session: DbSession, user: User) -> list[int]:
     stmt = select(User.id).where(
         User.role == "supervisor", User.active.is_(True), User.id != user.id
     )
@@ -79,7 +78,7 @@ def other_supervisors(session: Session, user: User) -> list[int]:
 
 
 def active_grant(
-    session: Session, user: User, case_id: uuid.UUID, now: datetime | None = None
+    session: DbSession, user: User, case_id: uuid.UUID, now: datetime | None = None
 ) -> BreakGlass | None:
     if user.role != "supervisor":
         return None
@@ -96,7 +95,7 @@ def active_grant(
     return session.execute(stmt).scalar_one_or_none()
 
 
-def pending_reviews(session: Session, user: User) -> list[BreakGlass]:
+def pending_reviews(session: DbSession, user: User) -> list[BreakGlass]:
     _require_supervisor(user)
     stmt = (
         select(BreakGlass).where(BreakGlass.reviewed_at.is_(None)).order_by(BreakGlass.started_at)
@@ -105,7 +104,7 @@ def pending_reviews(session: Session, user: User) -> list[BreakGlass]:
 
 
 def review_break_glass(
-    session: Session, user: User, grant_id: int, justified: bool, note: str | None
+    session: DbSession, user: User, grant_id: int, justified: bool, note: str | None
 ) -> BreakGlass:
     _require_supervisor(user)
     grant = session.get(BreakGlass, grant_id)

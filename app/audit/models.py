@@ -9,10 +9,10 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common import UTCDateTime, utcnow
-from app.extensions import db
+from app.extensions import Base
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Base):
     """Who did what to which object, when and from where. Never case content."""
 
     __tablename__ = "audit_events"
@@ -35,7 +35,7 @@ class AuditEvent(db.Model):
     hmac: Mapped[str] = mapped_column(String(64))
 
 
-class AuditHead(db.Model):
+class AuditHead(Base):
     """The chain's last link. Locked by every writer so links never fork; it also
     shows when rows were cut off the end of the chain."""
 
@@ -51,7 +51,7 @@ class AuditHead(db.Model):
     head_mac: Mapped[str | None] = mapped_column(String(64))
 
 
-class BreakGlass(db.Model):
+class BreakGlass(Base):
     """A supervisor's emergency, read-only, time-limited access to one case."""
 
     __tablename__ = "break_glass"

@@ -7,13 +7,12 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select
-from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent, BreakGlass
 from app.auth.models import Institution, User
 from app.auth.policy import may_read_audit
 from app.cases.models import CaseParty
-from app.common import LOCAL_TZ, Forbidden
+from app.common import LOCAL_TZ, DbSession, Forbidden
 
 OFFICE_OPENS = time(7, 0)
 OFFICE_CLOSES = time(18, 0)
@@ -43,7 +42,7 @@ def event_dict(event: AuditEvent) -> dict[str, Any]:
 
 
 def list_events(
-    session: Session,
+    session: DbSession,
     user: User,
     *,
     case_id: uuid.UUID | None = None,
@@ -66,7 +65,7 @@ def list_events(
 
 
 def accesses_per_user_per_day(
-    session: Session, user: User, since: datetime
+    session: DbSession, user: User, since: datetime
 ) -> list[dict[str, Any]]:
     """Case reads per user and (UTC) day, busiest first."""
     _require_supervisor(user)
@@ -84,7 +83,7 @@ def accesses_per_user_per_day(
     ]
 
 
-def reads_outside_office_hours(session: Session, user: User, since: datetime) -> list[AuditEvent]:
+def reads_outside_office_hours(session: DbSession, user: User, since: datetime) -> list[AuditEvent]:
     """Case reads before 7:00, after 18:00 or at weekends, El Salvador time."""
     _require_supervisor(user)
     stmt = (
@@ -104,7 +103,7 @@ def reads_outside_office_hours(session: Session, user: User, since: datetime) ->
     return found
 
 
-def reads_by_non_parties(session: Session, user: User, since: datetime) -> list[AuditEvent]:
+def reads_by_non_parties(session: DbSession, user: User, since: datetime) -> list[AuditEvent]:
     """Full case reads by an institution that was not a party at that moment. Should be
     none: any row here is a defect or a break-in, not a user's mistake."""
     _require_supervisor(user)
@@ -131,7 +130,7 @@ def reads_by_non_parties(session: Session, user: User, since: datetime) -> list[
     return list(session.execute(stmt).scalars())
 
 
-def failed_logins(session: Session, user: User, since: datetime) -> list[dict[str, Any]]:
+def failed_logins(session: DbSession, user: User, since: datetime) -> list[dict[str, Any]]:
     _require_supervisor(user)
     stmt = (
         select(AuditEvent.username, AuditEvent.ip, func.count(), func.max(AuditEvent.at))
@@ -146,7 +145,7 @@ def failed_logins(session: Session, user: User, since: datetime) -> list[dict[st
     ]
 
 
-def break_glass_uses(session: Session, user: User, since: datetime) -> list[BreakGlass]:
+def break_glass_uses(session: DbSession, user: User, since: datetime) -> list[BreakGlass]:
     _require_supervisor(user)
     stmt = select(BreakGlass).where(BreakGlass.started_at >= since).order_by(BreakGlass.id.desc())
     return list(session.execute(stmt).scalars())

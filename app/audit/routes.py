@@ -28,12 +28,15 @@ def audit() -> str:
     if not may_read_audit(current_user):
         abort(403)
     since = _since()
-    filters = {
-        "case_id": parse_uuid(request.args.get("case_id", "")),
-        "username": request.args.get("username") or None,
-        "action": request.args.get("action") or None,
-    }
-    events = queries.list_events(db.session, current_user, since=since, limit=200, **filters)
+    events = queries.list_events(
+        db.session,
+        current_user,
+        case_id=parse_uuid(request.args.get("case_id", "")),
+        username=request.args.get("username") or None,
+        since=since,
+        action=request.args.get("action") or None,
+        limit=200,
+    )
     return render_template(
         "audit/audit.html",
         events=events,

@@ -11,16 +11,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent, AuditHead
-from app.common import utcnow
+from app.common import DbSession, utcnow
 
 GENESIS_HMAC = "0" * 64
 HEAD_ID = 1
@@ -88,7 +87,7 @@ def head_mac(audit_key: bytes, head: AuditHead) -> str:
     return hmac.new(audit_key, content, hashlib.sha256).hexdigest()
 
 
-def _locked_head(session: Session) -> AuditHead:
+def _locked_head(session: DbSession) -> AuditHead:
     stmt = select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
     head = session.execute(stmt).scalar_one_or_none()
     if head is None:
@@ -98,7 +97,7 @@ def _locked_head(session: Session) -> AuditHead:
 
 
 def record_event(
-    session: Session,
+    session: DbSession,
     audit_key: bytes,
     actor: Actor | None,
     action: str,
@@ -148,7 +147,7 @@ class VerifyResult:
     problem: str | None = None
 
 
-def _events_in_order(session: Session, batch: int = 2000) -> Iterator[AuditEvent]:
+def _events_in_order(session: DbSession, batch: int = 2000) -> Generator[AuditEvent, None, None]:
     stmt = select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=batch)
     # A server-side cursor on PostgreSQL: closed even when the caller stops at a broken event.
     with session.execute(stmt) as result:
@@ -157,7 +156,7 @@ def _events_in_order(session: Session, batch: int = 2000) -> Iterator[AuditEvent
             session.expunge(event)
 
 
-def verify_chain(session: Session, audit_key: bytes) -> VerifyResult:
+def verify_chain(session: DbSession, audit_key: bytes) -> VerifyResult:
     expected_prev = GENESIS_HMAC
     expected_id = 1
     count = 0

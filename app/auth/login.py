@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from app.audit.service import Actor, record_event
 from app.auth.service import LoginOutcome, authenticate, find_user, normalise_username
 from app.auth.throttle import LoginThrottle
-from app.common import DomainError
+from app.common import DbSession, DomainError
 from app.crypto.keyring import KeyRing
 
 
@@ -21,7 +19,7 @@ class TooManyAttempts(DomainError):
 
 
 def log_in(
-    session: Session,
+    session: DbSession,
     ring: KeyRing,
     throttle: LoginThrottle,
     *,
@@ -48,7 +46,7 @@ def log_in(
 
 
 def record_login_failure(
-    session: Session,
+    session: DbSession,
     ring: KeyRing,
     throttle: LoginThrottle,
     username: str,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common import UTCDateTime, utcnow
 from app.crypto.models import DataKey
-from app.extensions import db
+from app.extensions import Base
 
 if TYPE_CHECKING:
     from app.referrals.models import Service
@@ -44,7 +44,7 @@ ROLE_KINDS: dict[str, frozenset[str]] = {
 }
 
 
-class Municipality(db.Model):
+class Municipality(Base):
     __tablename__ = "municipalities"
 
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -52,7 +52,7 @@ class Municipality(db.Model):
     department: Mapped[str] = mapped_column(String(40), index=True)
 
 
-class Institution(db.Model):
+class Institution(Base):
     __tablename__ = "institutions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,7 +71,7 @@ class Institution(db.Model):
     )
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -114,7 +114,7 @@ class User(UserMixin, db.Model):
         return self.role in CASE_ROLES
 
 
-class ApiToken(db.Model):
+class ApiToken(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -129,7 +129,7 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
 
 
-class UserSession(db.Model):
+class UserSession(Base):
     """A web login, kept on the server so it can be ended from anywhere at once."""
 
     __tablename__ = "user_sessions"

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from app.auth import totp
 from app.auth.models import ROLE_KINDS, ROLES, ApiToken, Institution, User
 from app.auth.passwords import hash_password, verify_password
-from app.common import Conflict, DomainError, InvalidInput, utcnow
+from app.common import Conflict, DbSession, DomainError, InvalidInput, utcnow
 from app.crypto.keyring import KeyRing
 from app.crypto.models import DataKey
 from app.crypto.service import cipher_for, create_data_key
@@ -40,7 +39,7 @@ def normalise_username(username: str) -> str:
 
 
 def _check_new_user(
-    session: Session,
+    session: DbSession,
     username: str,
     role: str,
     institution: Institution | None,
@@ -75,7 +74,7 @@ def _check_new_user(
 
 
 def create_user(
-    session: Session,
+    session: DbSession,
     ring: KeyRing,
     *,
     username: str,
@@ -113,7 +112,7 @@ def create_user(
     return NewUser(user, secret, one_time)
 
 
-def totp_secret_of(session: Session, ring: KeyRing, user: User) -> str | None:
+def totp_secret_of(session: DbSession, ring: KeyRing, user: User) -> str | None:
     if user.totp_secret_enc is None:
         return None
     key_row = session.get_one(DataKey, user.data_key_id)
@@ -122,7 +121,7 @@ def totp_secret_of(session: Session, ring: KeyRing, user: User) -> str | None:
     )
 
 
-def find_user(session: Session, username: str) -> User | None:
+def find_user(session: DbSession, username: str) -> User | None:
     stmt = select(User).where(User.username == normalise_username(username))
     return session.execute(stmt).scalar_one_or_none()
 
@@ -135,7 +134,7 @@ class LoginOutcome:
 
 
 def authenticate(
-    session: Session,
+    session: DbSession,
     ring: KeyRing,
     username: str,
     password: str,
@@ -180,7 +179,7 @@ def change_password(user: User, current: str, new: str) -> None:
     end_all_sessions(user)
 
 
-def begin_totp_enrolment(session: Session, ring: KeyRing, user: User) -> str:
+def begin_totp_enrolment(session: DbSession, ring: KeyRing, user: User) -> str:
     """A fresh secret for a user who has not enrolled yet (kept until confirmed)."""
     if user.totp_enrolled:
         raise Conflict("already enrolled")
@@ -192,7 +191,7 @@ def begin_totp_enrolment(session: Session, ring: KeyRing, user: User) -> str:
     return secret
 
 
-def confirm_totp_enrolment(session: Session, ring: KeyRing, user: User, code: str) -> None:
+def confirm_totp_enrolment(session: DbSession, ring: KeyRing, user: User, code: str) -> None:
     secret = totp_secret_of(session, ring, user)
     step = totp.accepted_step(secret, code, user.totp_last_step) if secret else None
     if step is None:
@@ -207,7 +206,7 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def issue_token(session: Session, user: User, lifetime: timedelta) -> tuple[str, ApiToken]:
+def issue_token(session: DbSession, user: User, lifetime: timedelta) -> tuple[str, ApiToken]:
     token = secrets.token_urlsafe(32)
     row = ApiToken(
         user_id=user.id,
@@ -220,13 +219,13 @@ def issue_token(session: Session, user: User, lifetime: timedelta) -> tuple[str,
     return token, row
 
 
-def user_for_token(session: Session, token: str, now: datetime | None = None) -> User | None:
+def user_for_token(session: DbSession, token: str, now: datetime | None = None) -> User | None:
     found = token_and_user(session, token, now)
     return found[1] if found else None
 
 
 def token_and_user(
-    session: Session, token: str, now: datetime | None = None
+    session: DbSession, token: str, now: datetime | None = None
 ) -> tuple[ApiToken, User] | None:
     """The token row and its live user, or None (expired, revoked, stamp changed)."""
     if not token or len(token) > 200:
@@ -248,7 +247,7 @@ def end_all_sessions(user: User) -> None:
     user.security_stamp += 1
 
 
-def count_users(session: Session) -> int:
+def count_users(session: DbSession) -> int:
     return session.execute(select(func.count()).select_from(User)).scalar_one()
 
 
@@ -258,7 +257,7 @@ def disable_user(user: User) -> None:
     end_all_sessions(user)
 
 
-def set_role(session: Session, user: User, role: str) -> None:
+def set_role(session: DbSession, user: User, role: str) -> None:
     institution = session.get_one(Institution, user.institution_id)
     if role not in ROLES or institution.kind not in ROLE_KINDS[role]:
         raise InvalidInput(

@@ -12,10 +12,9 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from app.auth.models import User, UserSession
-from app.common import utcnow
+from app.common import DbSession, utcnow
 
 TOUCH_EVERY = timedelta(seconds=60)  # write last_seen_at at most once a minute
 
@@ -24,7 +23,7 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def start_session(session: Session, user: User, ip: str | None, restricted: bool) -> str:
+def start_session(session: DbSession, user: User, ip: str | None, restricted: bool) -> str:
     token = secrets.token_urlsafe(32)
     session.add(
         UserSession(
@@ -40,7 +39,11 @@ def start_session(session: Session, user: User, ip: str | None, restricted: bool
 
 
 def live_session(
-    session: Session, token: str, idle: timedelta, absolute: timedelta, now: datetime | None = None
+    session: DbSession,
+    token: str,
+    idle: timedelta,
+    absolute: timedelta,
+    now: datetime | None = None,
 ) -> UserSession | None:
     """The session behind the cookie, if still valid; ends it when it has run out."""
     if not token or len(token) > 100:
@@ -61,7 +64,7 @@ def live_session(
     return record
 
 
-def end_session(session: Session, token: str) -> None:
+def end_session(session: DbSession, token: str) -> None:
     session.execute(
         update(UserSession)
         .where(UserSession.token_hash == _digest(token), UserSession.ended_at.is_(None))

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from app.audit.breakglass import active_grant
 from app.auth.models import User
@@ -14,14 +14,14 @@ from app.auth.policy import may_read_audit, may_work_on_cases
 from app.cases.models import Case
 from app.cases.records import case_metadata, case_record
 from app.cases.service import full_record_options, get_case_for
-from app.common import Forbidden, NotFound
+from app.common import DbSession, Forbidden, NotFound
 from app.crypto.keyring import KeyRing
 
 FULL, METADATA, BREAK_GLASS = "full", "metadata", "break_glass"
 
 
 def _department_case(
-    session: Session, case_id: uuid.UUID | None, department: str, full: bool
+    session: DbSession, case_id: uuid.UUID | None, department: str, full: bool
 ) -> Case:
     stmt = select(Case).where(Case.id == case_id, Case.number.startswith(f"{department}-"))
     if full:
@@ -37,7 +37,7 @@ def _department_case(
 
 
 def read_case(
-    session: Session, ring: KeyRing, user: User, case_id: uuid.UUID | None, department: str
+    session: DbSession, ring: KeyRing, user: User, case_id: uuid.UUID | None, department: str
 ) -> tuple[Case, dict[str, Any], str]:
     """The case, the view of it this user may see, and which view that is.
 

@@ -17,11 +17,9 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from sqlalchemy.orm import Session
-
 from app.cases.care_models import Attachment
 from app.cases.files import clean_upload, safe_filename
-from app.common import NotFound, new_id
+from app.common import DbSession, NotFound, new_id
 from app.crypto.envelope import FieldCipher
 
 TABLE = "attachments"
@@ -63,7 +61,7 @@ def _write_atomically(path: Path, ciphertext: bytes) -> None:
 
 
 def store_attachment(
-    session: Session,
+    session: DbSession,
     cipher: FieldCipher,
     *,
     case_id: uuid.UUID,

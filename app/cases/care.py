@@ -10,7 +10,6 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.audit.breakglass import other_supervisors
 from app.auth.models import User
@@ -18,7 +17,7 @@ from app.cases.care_models import CareNote, CaseStatusChange, FollowUp, RiskAsse
 from app.cases.models import Case, CaseParty
 from app.cases.risk import RiskResult, assess
 from app.cases.service import get_case_for
-from app.common import Conflict, InvalidInput, NotFound, local_today, utcnow
+from app.common import Conflict, DbSession, InvalidInput, NotFound, local_today, utcnow
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
 from app.notifications.service import notify_institution, notify_user
@@ -49,7 +48,7 @@ def _check_version(case: Case, expected: int | None) -> None:
 
 
 def add_note(
-    session: Session, ring: KeyRing, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+    session: DbSession, ring: KeyRing, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
 ) -> CareNote:
     case = get_case_for(session, user, case_id)
     if data["given_on"] > local_today():
@@ -73,7 +72,7 @@ def add_note(
 
 
 def add_follow_up(
-    session: Session, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+    session: DbSession, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
 ) -> FollowUp:
     case = get_case_for(session, user, case_id)
     follow_up = FollowUp(
@@ -93,7 +92,7 @@ def add_follow_up(
 
 
 def record_follow_up(
-    session: Session,
+    session: DbSession,
     ring: KeyRing,
     user: User,
     case_id: uuid.UUID | None,
@@ -117,7 +116,7 @@ def record_follow_up(
 
 
 def overdue_follow_ups(
-    session: Session, user: User, today: date | None = None
+    session: DbSession, user: User, today: date | None = None
 ) -> list[tuple[FollowUp, str]]:
     """The institution's follow-ups past their date and not done, oldest first."""
     stmt = (
@@ -134,7 +133,7 @@ def overdue_follow_ups(
     return [(row[0], row[1]) for row in session.execute(stmt).all()]
 
 
-def _has_feminicidal_or_firearm(session: Session, case: Case) -> tuple[bool, bool]:
+def _has_feminicidal_or_firearm(session: DbSession, case: Case) -> tuple[bool, bool]:
     from app.cases.models import Incident
 
     rows = session.execute(
@@ -146,7 +145,7 @@ def _has_feminicidal_or_firearm(session: Session, case: Case) -> tuple[bool, boo
 
 
 def assess_risk(
-    session: Session, ring: KeyRing, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+    session: DbSession, ring: KeyRing, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
 ) -> tuple[RiskAssessment, RiskResult]:
     case = get_case_for(session, user, case_id)
     judgement = bool(data.get("judgement_high"))
@@ -186,7 +185,7 @@ def assess_risk(
     return row, result
 
 
-def _alert_high_risk(session: Session, user: User, case: Case) -> None:
+def _alert_high_risk(session: DbSession, user: User, case: Case) -> None:
     """The women's offices taking part and every supervisor hear of a high risk at once."""
     from app.auth.models import Institution
 
@@ -208,7 +207,7 @@ def _alert_high_risk(session: Session, user: User, case: Case) -> None:
 
 
 def save_safety_plan(
-    session: Session, ring: KeyRing, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+    session: DbSession, ring: KeyRing, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
 ) -> SafetyPlan:
     case = get_case_for(session, user, case_id)
     cipher = cipher_for(ring, case.data_key)
@@ -234,7 +233,9 @@ def save_safety_plan(
     return plan
 
 
-def _set_status(session: Session, user: User, case: Case, target: str, reason: str | None) -> None:
+def _set_status(
+    session: DbSession, user: User, case: Case, target: str, reason: str | None
+) -> None:
     session.add(
         CaseStatusChange(
             case_id=case.id,
@@ -249,7 +250,7 @@ def _set_status(session: Session, user: User, case: Case, target: str, reason: s
 
 
 def change_status(
-    session: Session, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+    session: DbSession, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
 ) -> Case:
     """open → follow_up → closed; closing needs a reason; reopening is allowed."""
     case = get_case_for(session, user, case_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -22,10 +21,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import Institution
 from app.common import UTCDateTime, new_id, utcnow
-from app.extensions import db
+from app.extensions import Base
 
 
-class CareNote(db.Model):
+class CareNote(Base):
     __tablename__ = "care_notes"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -43,7 +42,7 @@ class CareNote(db.Model):
     institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)
 
 
-class FollowUp(db.Model):
+class FollowUp(Base):
     __tablename__ = "follow_ups"
     __table_args__ = (
         Index("ix_follow_ups_institution_due", "institution_id", "done_on", "due_on"),
@@ -64,10 +63,10 @@ class FollowUp(db.Model):
 
     institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  # declared on DeclarativeBase
 
 
-class RiskAssessment(db.Model):
+class RiskAssessment(Base):
     __tablename__ = "risk_assessments"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -85,7 +84,7 @@ class RiskAssessment(db.Model):
     institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)
 
 
-class SafetyPlan(db.Model):
+class SafetyPlan(Base):
     """One per case, edited in place; the version column stops lost updates."""
 
     __tablename__ = "safety_plans"
@@ -98,10 +97,10 @@ class SafetyPlan(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  # declared on DeclarativeBase
 
 
-class Attachment(db.Model):
+class Attachment(Base):
     __tablename__ = "attachments"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -119,7 +118,7 @@ class Attachment(db.Model):
     institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)
 
 
-class CaseStatusChange(db.Model):
+class CaseStatusChange(Base):
     __tablename__ = "case_status_changes"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -304,7 +304,7 @@ def upload(case_id: str) -> Response | tuple[str, int]:
             institution_id=current_user.institution_id,
             user_id=current_user.id,
             directory=current_app.config["RUTA_ATTACHMENTS_DIR"],
-            filename=upload.filename if upload else "",
+            filename=(upload.filename or "") if upload else "",
             data=upload.read() if upload else b"",
             description=form.description.data,
         )

@@ -7,20 +7,19 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.auth.policy import may_file_complaint
 from app.cases.legal_models import Complaint, MeasureType, ProtectionMeasure, complaint_incidents
 from app.cases.models import Case, CaseParty, Incident
 from app.cases.service import get_case_for
-from app.common import Conflict, Forbidden, InvalidInput, NotFound, local_today, utcnow
+from app.common import Conflict, DbSession, Forbidden, InvalidInput, NotFound, local_today, utcnow
 
 MEASURE_STATUSES = ("requested", "denied", "active", "expired", "revoked", "breached")
 EXPIRY_WARNING_DAYS = 7
 
 
-def _check_measure(session: Session, data: dict[str, Any], index: int) -> None:
+def _check_measure(session: DbSession, data: dict[str, Any], index: int) -> None:
     field = f"measures.{index}"
     if session.get(MeasureType, data["measure"]) is None:
         raise InvalidInput(
@@ -40,7 +39,7 @@ def _measure_status(data: dict[str, Any]) -> str:
 
 
 def file_complaint(
-    session: Session, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+    session: DbSession, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
 ) -> Complaint:
     if not may_file_complaint(user):
         raise Forbidden("only PNC agents register complaints")
@@ -91,7 +90,7 @@ def _new_measure(complaint: Complaint, data: dict[str, Any]) -> ProtectionMeasur
     )
 
 
-def _case_incidents(session: Session, case: Case, wanted: list[uuid.UUID]) -> list[uuid.UUID]:
+def _case_incidents(session: DbSession, case: Case, wanted: list[uuid.UUID]) -> list[uuid.UUID]:
     """All the case's incidents when none are named; named ones must belong to the case."""
     ids = list(session.execute(select(Incident.id).where(Incident.case_id == case.id)).scalars())
     if not wanted:
@@ -105,7 +104,7 @@ def _case_incidents(session: Session, case: Case, wanted: list[uuid.UUID]) -> li
 
 
 def update_measure(
-    session: Session,
+    session: DbSession,
     user: User,
     case_id: uuid.UUID | None,
     measure_id: uuid.UUID | None,
@@ -131,7 +130,7 @@ def update_measure(
 
 
 def expiring_measures(
-    session: Session, user: User, today: date | None = None
+    session: DbSession, user: User, today: date | None = None
 ) -> list[tuple[ProtectionMeasure, str]]:
     """Active measures ending within a week on cases the user's institution takes part in."""
     today = today or local_today()

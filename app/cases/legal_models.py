@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import Institution
 from app.common import UTCDateTime, new_id, utcnow
-from app.extensions import db
+from app.extensions import Base
 
 complaint_incidents = Table(
     "complaint_incidents",
-    db.metadata,
+    Base.metadata,
     Column("complaint_id", ForeignKey("complaints.id"), primary_key=True),
     Column("incident_id", ForeignKey("incidents.id"), primary_key=True),
 )
 
 
-class MeasureType(db.Model):
+class MeasureType(Base):
     """Configurable catalogue (Ley contra la Violencia Intrafamiliar, art. 7)."""
 
     __tablename__ = "measure_types"
@@ -32,7 +32,7 @@ class MeasureType(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class Complaint(db.Model):
+class Complaint(Base):
     __tablename__ = "complaints"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -54,7 +54,7 @@ class Complaint(db.Model):
     )
 
 
-class ProtectionMeasure(db.Model):
+class ProtectionMeasure(Base):
     __tablename__ = "protection_measures"
     __table_args__ = (Index("ix_protection_measures_status_ends", "status", "ends_on"),)
 
@@ -74,4 +74,4 @@ class ProtectionMeasure(db.Model):
 
     complaint: Mapped[Complaint] = relationship(back_populates="measures", lazy="raise")
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  # declared on DeclarativeBase

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Boolean,
@@ -40,10 +40,10 @@ if TYPE_CHECKING:
     from app.referrals.models import Referral
 from app.common import UTCDateTime, new_id, utcnow
 from app.crypto.models import DataKey
-from app.extensions import db
+from app.extensions import Base
 
 
-class Survivor(db.Model):
+class Survivor(Base):
     __tablename__ = "survivors"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -63,7 +63,7 @@ class Survivor(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class CaseNumberCounter(db.Model):
+class CaseNumberCounter(Base):
     """One row per department and year; incremented in place so numbers never repeat."""
 
     __tablename__ = "case_number_counters"
@@ -73,7 +73,7 @@ class CaseNumberCounter(db.Model):
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Case(db.Model):
+class Case(Base):
     __tablename__ = "cases"
     # Statistics check consent per incident: answered from this index, not the row.
     __table_args__ = (Index("ix_cases_id_consent_statistics", "id", "consent_statistics"),)
@@ -121,10 +121,10 @@ class Case(db.Model):
     )
 
     # Optimistic locking: an UPDATE from a stale read matches no row and raises.
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  # declared on DeclarativeBase
 
 
-class CaseParty(db.Model):
+class CaseParty(Base):
     """Why and since when an institution takes part in a case; access follows from it."""
 
     __tablename__ = "case_parties"
@@ -145,13 +145,13 @@ class CaseParty(db.Model):
 
 incident_violence_types = Table(
     "incident_violence_types",
-    db.metadata,
+    Base.metadata,
     Column("incident_id", ForeignKey("incidents.id"), primary_key=True),
     Column("violence_type", String(20), primary_key=True, index=True),
 )
 
 
-class Incident(db.Model):
+class Incident(Base):
     __tablename__ = "incidents"
     __table_args__ = (
         Index("ix_incidents_occurred_municipality", "occurred_on", "municipality"),
@@ -188,7 +188,7 @@ class Incident(db.Model):
         return self.violence_codes.split()
 
 
-class Consent(db.Model):
+class Consent(Base):
     """Each recording or revocation is a new row; the newest one is in force."""
 
     __tablename__ = "consents"

@@ -5,16 +5,16 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
 
 from app.cases.models import CaseNumberCounter
+from app.common import DbSession
 
 
 def format_case_number(department: str, year: int, sequence: int) -> str:
     return f"{department}-{year}-{sequence:06d}"
 
 
-def next_case_number(session: Session, department: str, year: int) -> str:
+def next_case_number(session: DbSession, department: str, year: int) -> str:
     """Increment the counter row in place: the row lock serialises concurrent intakes."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert

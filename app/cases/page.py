@@ -70,7 +70,9 @@ def complaint_form(form: ComplaintForm | None = None) -> ComplaintForm:
 
 def case_page_context(record: dict[str, Any], view: str, given: dict[str, Any]) -> dict[str, Any]:
     """Fresh, empty forms for the page, except the one that came back with errors."""
-    forms = {name: given.get(name) or cls(formdata=None) for name, cls in FORMS.items()}
+    forms: dict[str, Any] = {
+        name: given.get(name) or cls(formdata=None) for name, cls in FORMS.items()
+    }
     forms["complaint_form"] = complaint_form(given.get("complaint_form"))
     forms["referral_form"] = referral_form(given.get("referral_form"))
     plan = record.get("safety_plan")

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, insert, select, text
-from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from app.auth.models import Municipality, User
 from app.auth.passwords import hash_secret, verify_secret
@@ -25,7 +25,7 @@ from app.cases.numbering import next_case_number
 from app.cases.records import SURVIVOR_SECRET_FIELDS
 from app.cases.validators import date_problem, normalise_dui
 from app.cases.vocab import age_group, age_on, context_of, gbvims_type
-from app.common import Forbidden, InvalidInput, NotFound, local_today, utcnow
+from app.common import DbSession, Forbidden, InvalidInput, NotFound, local_today, utcnow
 from app.crypto.blind_index import blind_index, name_dob_key, normalise_name
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
@@ -53,7 +53,7 @@ class Match:
 # ---- lookups shared by intake and search ----------------------------------------------
 
 
-def resolve_municipality(session: Session, value: str, field: str) -> str:
+def resolve_municipality(session: DbSession, value: str, field: str) -> str:
     """Accept a municipality's code or its name written any way; answer the code."""
     wanted = normalise_name(value).replace(" ", "_")
     rows = session.execute(select(Municipality.code, Municipality.name)).all()
@@ -68,7 +68,7 @@ def resolve_municipality(session: Session, value: str, field: str) -> str:
     raise InvalidInput("unknown municipality", errors)
 
 
-def _candidates(session: Session, column: Any, value: str) -> list[tuple[Survivor, Case]]:
+def _candidates(session: DbSession, column: Any, value: str) -> list[tuple[Survivor, Case]]:
     stmt = (
         select(Survivor, Case)
         .join(Case, Case.survivor_id == Survivor.id)
@@ -85,7 +85,7 @@ def _open_survivor(match_cipher: FieldCipher, survivor: Survivor, field: str) ->
 
 
 def find_survivor(
-    session: Session, ring: KeyRing, dui: str | None, full_name: str, birth_date: date
+    session: DbSession, ring: KeyRing, dui: str | None, full_name: str, birth_date: date
 ) -> Match | None:
     """By DUI first, else by normalised full name and birth date; confirmed by decrypting."""
     if dui:
@@ -133,7 +133,7 @@ def _comparable_name(text: str) -> str:
     return _NOT_WORD.sub(" ", bare.lower()).strip()
 
 
-def _lock_identity(session: Session, keys: list[str]) -> None:
+def _lock_identity(session: DbSession, keys: list[str]) -> None:
     """Serialise intakes of the same survivor on PostgreSQL (SQLite serialises all writers)."""
     if session.get_bind().dialect.name != "postgresql":
         return
@@ -156,7 +156,7 @@ def _incident_date_problem(occurred_on: date, birth_date: date | None) -> str | 
     return problem
 
 
-def _new_status_credentials(session: Session, ring: KeyRing) -> tuple[str, str, str, str]:
+def _new_status_credentials(session: DbSession, ring: KeyRing) -> tuple[str, str, str, str]:
     code = "-".join(
         "".join(secrets.choice(STATUS_CODE_ALPHABET) for _ in range(4)) for _ in range(2)
     )
@@ -183,7 +183,7 @@ def _survivor_indexes(ring: KeyRing, data: dict[str, Any]) -> tuple[str | None, 
     return dui_bidx, name_bidx
 
 
-def _clean_survivor(session: Session, data: dict[str, Any]) -> dict[str, Any]:
+def _clean_survivor(session: DbSession, data: dict[str, Any]) -> dict[str, Any]:
     data = dict(data)
     data["dui"] = normalise_dui(data["dui"]) if data.get("dui") else None
     data["given_names"] = " ".join(data["given_names"].split())
@@ -195,7 +195,7 @@ def _clean_survivor(session: Session, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def open_case(
-    session: Session,
+    session: DbSession,
     ring: KeyRing,
     user: User,
     intake: dict[str, Any],
@@ -232,7 +232,7 @@ def open_case(
 
 
 def _create_case(
-    session: Session,
+    session: DbSession,
     ring: KeyRing,
     user: User,
     data: dict[str, Any],
@@ -270,7 +270,7 @@ def _create_case(
 
 
 def _join_existing(
-    session: Session,
+    session: DbSession,
     ring: KeyRing,
     user: User,
     match: Match,
@@ -287,7 +287,7 @@ def _join_existing(
 
 
 def add_party(
-    session: Session,
+    session: DbSession,
     case: Case,
     institution_id: int,
     reason: str,
@@ -318,7 +318,7 @@ def add_party(
     return party
 
 
-def record_consent(session: Session, user: User, case: Case, consent: dict[str, Any]) -> Consent:
+def record_consent(session: DbSession, user: User, case: Case, consent: dict[str, Any]) -> Consent:
     row = Consent(
         case_id=case.id,
         share_with_network=bool(consent.get("share_with_network")),
@@ -335,7 +335,7 @@ def record_consent(session: Session, user: User, case: Case, consent: dict[str, 
 
 
 def _add_incident_row(
-    session: Session,
+    session: DbSession,
     cipher: FieldCipher,
     user: User,
     case: Case,
@@ -405,7 +405,7 @@ def full_record_options() -> list[Any]:
 
 
 def get_case_for(
-    session: Session, user: User, case_id: uuid.UUID | None, *, full: bool = False
+    session: DbSession, user: User, case_id: uuid.UUID | None, *, full: bool = False
 ) -> Case:
     """The one way to load a case: 404 unless the user's institution is a live party."""
     require_case_role(user)
@@ -426,7 +426,7 @@ def get_case_for(
 
 
 def add_incident(
-    session: Session, ring: KeyRing, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+    session: DbSession, ring: KeyRing, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
 ) -> Incident:
     case = get_case_for(session, user, case_id)
     data = dict(data)
@@ -444,7 +444,7 @@ def add_incident(
 
 
 def search_cases(
-    session: Session,
+    session: DbSession,
     ring: KeyRing,
     user: User,
     *,
@@ -498,5 +498,5 @@ def verify_status_pin(pin_hash: str, pin: str) -> bool:
     return verify_secret(pin_hash, pin)
 
 
-def count_cases(session: Session) -> int:
+def count_cases(session: DbSession) -> int:
     return session.execute(select(func.count()).select_from(Case)).scalar_one()

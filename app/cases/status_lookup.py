@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
 
 from app.auth.passwords import verify_password
 from app.cases.legal_models import Complaint, ProtectionMeasure
 from app.cases.models import Case
 from app.cases.service import verify_status_pin
-from app.common import DomainError, NotFound
+from app.common import DbSession, DomainError, NotFound
 from app.crypto.blind_index import blind_index
 from app.crypto.keyring import KeyRing
 from app.referrals.models import Referral
@@ -109,7 +108,7 @@ class CodeThrottle:
 
 
 def look_up_status(
-    session: Session, ring: KeyRing, throttle: CodeThrottle, code: str, pin: str
+    session: DbSession, ring: KeyRing, throttle: CodeThrottle, code: str, pin: str
 ) -> CaseStage:
     """The stage of the case the code and PIN open; NotFound for any wrong pair."""
     code_key = blind_index(ring.index_key, "status_code", normalise_code(code))
@@ -127,7 +126,7 @@ def look_up_status(
     return stage_of(session, case)
 
 
-def _live_referral(session: Session, case: Case) -> Referral | None:
+def _live_referral(session: DbSession, case: Case) -> Referral | None:
     stmt = (
         select(Referral)
         .where(Referral.case_id == case.id, Referral.status.in_(LIVE_REFERRAL))
@@ -137,11 +136,11 @@ def _live_referral(session: Session, case: Case) -> Referral | None:
     return session.execute(stmt).scalars().first()
 
 
-def _has(session: Session, clause: Any) -> bool:
+def _has(session: DbSession, clause: Any) -> bool:
     return bool(session.execute(select(exists().where(clause))).scalar())
 
 
-def stage_of(session: Session, case: Case) -> CaseStage:
+def stage_of(session: DbSession, case: Case) -> CaseStage:
     """The most telling stage, first that applies: closed, measures in force, a live
     referral, a complaint, follow-up, open."""
     if case.status == "closed":

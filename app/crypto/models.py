@@ -9,10 +9,10 @@ from sqlalchemy import LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common import UTCDateTime, new_id, utcnow
-from app.extensions import db
+from app.extensions import Base
 
 
-class DataKey(db.Model):
+class DataKey(Base):
     __tablename__ = "data_keys"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -22,7 +22,7 @@ class DataKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class CryptoCanary(db.Model):
+class CryptoCanary(Base):
     """Known values made with the keys: a key file that cannot open them stops start-up."""
 
     __tablename__ = "crypto_canary"

@@ -10,9 +10,8 @@ from collections.abc import Callable
 from flask import current_app
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from app.common import utcnow
+from app.common import DbSession, utcnow
 from app.crypto.envelope import (
     DecryptionError,
     FieldCipher,
@@ -43,7 +42,7 @@ def get_keyring() -> KeyRing:
     return ring
 
 
-def create_data_key(session: Session, ring: KeyRing) -> tuple[DataKey, FieldCipher]:
+def create_data_key(session: DbSession, ring: KeyRing) -> tuple[DataKey, FieldCipher]:
     key_id = uuid.uuid4()
     key = new_data_key()
     kek_id = ring.active_kek_id
@@ -70,7 +69,7 @@ def _wrapped_canary(ring: KeyRing) -> bytes:
     return wrap_data_key(kek_id, ring.kek(kek_id), _CANARY_KEY_ID, _CANARY_PLAINTEXT)
 
 
-def verify_or_create_canary(session: Session, ring: KeyRing) -> None:
+def verify_or_create_canary(session: DbSession, ring: KeyRing) -> None:
     """Refuse keys that did not make the existing data; write the canary on a new database."""
     if not inspect(session.get_bind()).has_table(CryptoCanary.__tablename__):
         return  # not migrated yet: nothing to protect
@@ -91,7 +90,7 @@ def verify_or_create_canary(session: Session, ring: KeyRing) -> None:
         raise StartupError("the key file's index or audit key is not the one that made this data")
 
 
-def _create_canary(session: Session, ring: KeyRing) -> None:
+def _create_canary(session: DbSession, ring: KeyRing) -> None:
     index_check, audit_check = _checks(ring)
     session.add(
         CryptoCanary(
@@ -108,12 +107,12 @@ def _create_canary(session: Session, ring: KeyRing) -> None:
         verify_or_create_canary(session, ring)
 
 
-def count_keys_to_rewrap(session: Session, active_kek_id: str) -> int:
+def count_keys_to_rewrap(session: DbSession, active_kek_id: str) -> int:
     stmt = select(func.count()).select_from(DataKey).where(DataKey.kek_id != active_kek_id)
     return session.execute(stmt).scalar_one()
 
 
-def rewrap_batch(session: Session, ring: KeyRing, batch: int) -> int:
+def rewrap_batch(session: DbSession, ring: KeyRing, batch: int) -> int:
     """Re-wrap up to `batch` data keys under the active KEK; the caller commits."""
     active = ring.active_kek_id
     stmt = select(DataKey).where(DataKey.kek_id != active).order_by(DataKey.id).limit(batch)
@@ -126,14 +125,16 @@ def rewrap_batch(session: Session, ring: KeyRing, batch: int) -> int:
     return len(rows)
 
 
-def rewrap_canary(session: Session, ring: KeyRing) -> None:
+def rewrap_canary(session: DbSession, ring: KeyRing) -> None:
     canary = session.get(CryptoCanary, CANARY_ID)
     if canary is not None:
         canary.kek_blob = _wrapped_canary(ring)
         canary.updated_at = utcnow()
 
 
-def rewrap_all(session: Session, ring: KeyRing, batch: int, progress: Callable[[int], None]) -> int:
+def rewrap_all(
+    session: DbSession, ring: KeyRing, batch: int, progress: Callable[[int], None]
+) -> int:
     """Re-wrap every data key, committing per batch so an interruption loses nothing."""
     done = 0
     while True:

@@ -9,10 +9,10 @@ from sqlalchemy import ForeignKey, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common import UTCDateTime, utcnow
-from app.extensions import db
+from app.extensions import Base
 
 
-class Notification(db.Model):
+class Notification(Base):
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
 
 from app.auth.models import User
+from app.common import DbSession
 from app.notifications.models import Notification
 
 KINDS = {
@@ -20,7 +20,7 @@ KINDS = {
 
 
 def notify_user(
-    session: Session,
+    session: DbSession,
     user_id: int,
     kind: str,
     *,
@@ -35,7 +35,7 @@ def notify_user(
 
 
 def notify_institution(
-    session: Session,
+    session: DbSession,
     institution_id: int,
     kind: str,
     *,
@@ -51,7 +51,7 @@ def notify_institution(
     return row
 
 
-def notifications_for(session: Session, user: User, limit: int = 50) -> list[Notification]:
+def notifications_for(session: DbSession, user: User, limit: int = 50) -> list[Notification]:
     stmt = (
         select(Notification)
         .where(
@@ -63,7 +63,7 @@ def notifications_for(session: Session, user: User, limit: int = 50) -> list[Not
     return list(session.execute(stmt).scalars())
 
 
-def mark_read(session: Session, user: User, notification_id: int) -> None:
+def mark_read(session: DbSession, user: User, notification_id: int) -> None:
     from app.common import NotFound, utcnow
 
     note = session.get(Notification, notification_id)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.auth.models import Institution
+from app.common import DbSession
 
 
-def list_institutions(session: Session) -> list[dict[str, Any]]:
+def list_institutions(session: DbSession) -> list[dict[str, Any]]:
     stmt = select(Institution).where(Institution.active.is_(True)).order_by(Institution.code)
     return [
         {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -22,17 +21,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import Institution
 from app.common import UTCDateTime, new_id, utcnow
-from app.extensions import db
+from app.extensions import Base
 
 institution_services = Table(
     "institution_services",
-    db.metadata,
+    Base.metadata,
     Column("institution_id", ForeignKey("institutions.id"), primary_key=True),
     Column("service_code", ForeignKey("services.code"), primary_key=True),
 )
 
 
-class Service(db.Model):
+class Service(Base):
     """Configurable: seeded from DOMAIN.md, extended by administrators."""
 
     __tablename__ = "services"
@@ -43,7 +42,7 @@ class Service(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class Referral(db.Model):
+class Referral(Base):
     """A case sent from one institution to another for one service, tracked to its end."""
 
     __tablename__ = "referrals"
@@ -87,10 +86,10 @@ class Referral(db.Model):
     )
 
     # Two people acting on one referral at once: the second UPDATE matches no row.
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  # declared on DeclarativeBase
 
 
-class ReferralEvent(db.Model):
+class ReferralEvent(Base):
     """Each move of a referral: who, when, from which status to which."""
 
     __tablename__ = "referral_events"

@@ -13,14 +13,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import joinedload
 
 from app.auth.models import Institution, User
 from app.auth.policy import may_work_on_cases
 from app.cases.models import Case, CaseParty
 from app.cases.service import add_party, get_case_for
 from app.cases.vocab import age_on
-from app.common import Conflict, Forbidden, InvalidInput, NotFound, local_today, utcnow
+from app.common import Conflict, DbSession, Forbidden, InvalidInput, NotFound, local_today, utcnow
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
@@ -49,14 +49,14 @@ def due_date(urgency: str, sent_on: date) -> date:
     return sent_on + timedelta(days=URGENCY_DAYS[urgency])
 
 
-def _receiver(session: Session, institution_id: int) -> Institution:
+def _receiver(session: DbSession, institution_id: int) -> Institution:
     institution = session.get(Institution, institution_id)
     if institution is None or not institution.active:
         raise InvalidInput("unknown institution", {"to_institution": ["Institución desconocida."]})
     return institution
 
 
-def _has_users(session: Session, institution_id: int) -> bool:
+def _has_users(session: DbSession, institution_id: int) -> bool:
     stmt = select(User.id).where(User.institution_id == institution_id, User.active.is_(True))
     return session.execute(stmt.limit(1)).first() is not None
 
@@ -69,7 +69,7 @@ def _survivor_is_minor(cipher: FieldCipher, case: Case) -> bool:
 
 
 def refer_case(
-    session: Session, ring: KeyRing, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+    session: DbSession, ring: KeyRing, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
 ) -> Referral:
     case = get_case_for(session, user, case_id)
     receiver = _receiver(session, data["to_institution"])
@@ -118,7 +118,7 @@ def refer_case(
 
 
 def _log(
-    session: Session,
+    session: DbSession,
     referral: Referral,
     user: User,
     action: str,
@@ -139,7 +139,7 @@ def _log(
     )
 
 
-def get_referral_for(session: Session, user: User, referral_id: uuid.UUID | None) -> Referral:
+def get_referral_for(session: DbSession, user: User, referral_id: uuid.UUID | None) -> Referral:
     """A referral the user's institution sent or received; 404 for anyone else."""
     if not may_work_on_cases(user):
         raise Forbidden("this role does not work on referrals")
@@ -179,7 +179,7 @@ class Move:
 
 
 def move_referral(
-    session: Session, ring: KeyRing, user: User, referral_id: uuid.UUID | None, move: Move
+    session: DbSession, ring: KeyRing, user: User, referral_id: uuid.UUID | None, move: Move
 ) -> Referral:
     referral = get_referral_for(session, user, referral_id)
     if move.action not in MOVES:
@@ -199,7 +199,7 @@ def move_referral(
 
 
 def _apply(
-    session: Session,
+    session: DbSession,
     ring: KeyRing,
     user: User,
     referral: Referral,
@@ -235,7 +235,7 @@ def _apply(
     session.flush()
 
 
-def end_referral_access(session: Session, referral: Referral) -> None:
+def end_referral_access(session: DbSession, referral: Referral) -> None:
     """A declined or cancelled referral gives the receiver no access."""
     for party in session.execute(
         select(CaseParty).where(CaseParty.referral_id == referral.id, CaseParty.ended_at.is_(None))
@@ -248,7 +248,7 @@ def overdue_clause(today: date) -> Any:
 
 
 def list_referrals(
-    session: Session,
+    session: DbSession,
     user: User,
     box: str,
     status: str | None = None,
@@ -273,7 +273,7 @@ def list_referrals(
     return [(row[0], row[1]) for row in session.execute(stmt).all()]
 
 
-def inbox_counts(session: Session, user: User) -> dict[str, int]:
+def inbox_counts(session: DbSession, user: User) -> dict[str, int]:
     """What needs action, counted in the database."""
     today = local_today()
     mine_in = Referral.to_institution_id == user.institution_id
@@ -293,7 +293,7 @@ def inbox_counts(session: Session, user: User) -> dict[str, int]:
     }
 
 
-def flag_overdue(session: Session, today: date | None = None) -> int:
+def flag_overdue(session: DbSession, today: date | None = None) -> int:
     """Notify both sides (and the supervisors) once of each newly overdue referral."""
     today = today or local_today()
     stmt = (

@@ -27,10 +27,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.auth.models import Institution
 from app.cases.models import Case, Incident, Survivor
+from app.common import DbSession
 from app.referrals.models import Referral
 from app.reports.labels import DAY_LIMITS, OVER_30, municipality_names
 from app.reports.stats import StatsTable
@@ -161,7 +161,7 @@ def _incident_query(start: date, end: date) -> Any:
     )
 
 
-def _services_by_case(session: Session, start: date, end: date) -> dict[uuid.UUID, list[str]]:
+def _services_by_case(session: DbSession, start: date, end: date) -> dict[uuid.UUID, list[str]]:
     in_period = select(Incident.case_id).where(
         Incident.occurred_on >= start, Incident.occurred_on <= end
     )
@@ -181,7 +181,7 @@ def _days_bucket(reported: date, occurred: date) -> str:
 
 
 def incident_rows(
-    session: Session, index_key: bytes, start: date, end: date
+    session: DbSession, index_key: bytes, start: date, end: date
 ) -> Iterator[list[Any]]:
     key = export_key(index_key)
     places = municipality_names(session)
@@ -208,7 +208,7 @@ def incident_rows(
         ]
 
 
-def incidents_csv(session: Session, index_key: bytes, start: date, end: date) -> IncidentExport:
+def incidents_csv(session: DbSession, index_key: bytes, start: date, end: date) -> IncidentExport:
     lines = list(incident_rows(session, index_key, start, end))
     return IncidentExport(write_csv(lines), len(lines) - 1)
 

@@ -15,13 +15,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Float, Select, and_, case, cast, exists, func, or_, select
-from sqlalchemy.orm import Session
 
 from app.auth.models import Institution
 from app.cases.care_models import FollowUp
 from app.cases.legal_models import ProtectionMeasure
 from app.cases.models import Case
-from app.common import LOCAL_TZ, local_today
+from app.common import LOCAL_TZ, DbSession, local_today
 from app.referrals.models import Referral, ReferralEvent
 from app.reports.dimensions import days_between
 from app.reports.labels import service_names
@@ -93,7 +92,7 @@ def _sent_in(stmt: AnySelect, start: date, end: date) -> AnySelect:
     )
 
 
-def _count_referrals(session: Session, tallies: ReferralTallies, start: date, end: date) -> None:
+def _count_referrals(session: DbSession, tallies: ReferralTallies, start: date, end: date) -> None:
     overdue = and_(Referral.status.in_(LIVE), Referral.due_on < local_today())
     group = (Referral.service, Referral.to_institution_id)
     stmt = select(
@@ -111,7 +110,7 @@ def _count_referrals(session: Session, tallies: ReferralTallies, start: date, en
             tally.overdue += late
 
 
-def _time_referrals(session: Session, tallies: ReferralTallies, start: date, end: date) -> None:
+def _time_referrals(session: DbSession, tallies: ReferralTallies, start: date, end: date) -> None:
     """Days to acceptance and to completion, computed by the database, one row each."""
     dialect = session.get_bind().dialect.name
     completed = Referral.status == "completed"
@@ -139,7 +138,7 @@ def _time_referrals(session: Session, tallies: ReferralTallies, start: date, end
                 tally.to_complete.append(to_complete)
 
 
-def tally_referrals(session: Session, start: date, end: date) -> ReferralTallies:
+def tally_referrals(session: DbSession, start: date, end: date) -> ReferralTallies:
     tallies = ReferralTallies()
     _count_referrals(session, tallies, start, end)
     _time_referrals(session, tallies, start, end)
@@ -154,12 +153,12 @@ def _grouped(tallies: dict[Any, Tally], labels: dict[Any, tuple[str, str]]) -> l
     return sorted(items, key=lambda item: item["label"])
 
 
-def _institution_labels(session: Session) -> dict[Any, tuple[str, str]]:
+def _institution_labels(session: DbSession) -> dict[Any, tuple[str, str]]:
     rows = session.execute(select(Institution.id, Institution.code, Institution.name))
     return {row[0]: (row[1], row[2]) for row in rows}
 
 
-def follow_up_summary(session: Session, start: date, end: date) -> dict[str, Any]:
+def follow_up_summary(session: DbSession, start: date, end: date) -> dict[str, Any]:
     """Follow-ups due in the period (up to today) and how many were done by their date."""
     last = min(end, local_today())
     on_time = and_(FollowUp.done_on.is_not(None), FollowUp.done_on <= FollowUp.due_on)
@@ -175,7 +174,7 @@ def follow_up_summary(session: Session, start: date, end: date) -> dict[str, Any
     return {"due": shown(due), "on_time": shown(done), "on_time_share": share(done, due)}
 
 
-def high_risk_summary(session: Session) -> dict[str, Any]:
+def high_risk_summary(session: DbSession) -> dict[str, Any]:
     """Open high-risk cases today, and how many have a protection measure in force."""
     in_force = exists().where(
         ProtectionMeasure.case_id == Case.id, ProtectionMeasure.status == "active"
@@ -194,7 +193,7 @@ def high_risk_summary(session: Session) -> dict[str, Any]:
     }
 
 
-def network_indicators(session: Session, start: date, end: date) -> dict[str, Any]:
+def network_indicators(session: DbSession, start: date, end: date) -> dict[str, Any]:
     tallies = tally_referrals(session, start, end)
     services = {code: (code, name) for code, name in service_names(session).items()}
     return {

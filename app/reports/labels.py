@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.auth.models import Municipality
 from app.cases.vocab import AGE_GROUPS, RELATIONSHIPS, SEXES, VIOLENCE_TYPES
+from app.common import DbSession
 from app.referrals.models import Service
 
 UNKNOWN = "unknown"
@@ -102,17 +102,17 @@ def short_month_label(value: str) -> str:
     return f"{MONTH_NAMES[int(month) - 1][:3]} {year[-2:]}"
 
 
-def municipality_names(session: Session) -> dict[str, str]:
+def municipality_names(session: DbSession) -> dict[str, str]:
     rows = session.execute(select(Municipality.code, Municipality.name).order_by(Municipality.name))
     return {code: name for code, name in rows}
 
 
-def service_names(session: Session) -> dict[str, str]:
+def service_names(session: DbSession) -> dict[str, str]:
     rows = session.execute(select(Service.code, Service.name_es))
     return {**{code: name for code, name in rows}, NONE: "Sin remisión"}
 
 
-def labels_for(session: Session, dimension: str, values: list[str]) -> dict[str, str]:
+def labels_for(session: DbSession, dimension: str, values: list[str]) -> dict[str, str]:
     """The Spanish label of each value; an unknown code is shown as it is."""
     if dimension == "month":
         known = {value: month_label(value) for value in values}

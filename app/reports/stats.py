@@ -13,11 +13,10 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from app.cases.models import Case, Incident
 from app.cases.service import resolve_municipality
-from app.common import InvalidInput
+from app.common import DbSession, InvalidInput
 from app.reports.dimensions import DIMENSIONS, JOINS, Dimension
 from app.reports.labels import labels_for
 from app.reports.suppression import TOTAL, Entry, Grid, Shown, shown_values
@@ -91,7 +90,7 @@ def _measure(query: StatsQuery, dimensions: list[Dimension]) -> Any:
     return func.count()
 
 
-def count_groups(session: Session, query: StatsQuery) -> dict[tuple[str, ...], int]:
+def count_groups(session: DbSession, query: StatsQuery) -> dict[tuple[str, ...], int]:
     """{(value, …): count} for the non-empty groups; no suppression yet."""
     dialect = session.get_bind().dialect.name
     dimensions = [DIMENSIONS[key] for key in query.by]
@@ -122,7 +121,7 @@ def months_between(start: date, end: date) -> list[str]:
     return months
 
 
-def _axis(session: Session, query: StatsQuery, key: str, seen: set[str]) -> Axis:
+def _axis(session: DbSession, query: StatsQuery, key: str, seen: set[str]) -> Axis:
     dimension = DIMENSIONS[key]
     values = set(seen)
     if key == "month":
@@ -137,7 +136,7 @@ def _axis(session: Session, query: StatsQuery, key: str, seen: set[str]) -> Axis
     return Axis(key, dimension.label, sorted(values, key=place), labels)
 
 
-def stats_table(session: Session, query: StatsQuery) -> StatsTable:
+def stats_table(session: DbSession, query: StatsQuery) -> StatsTable:
     """The published table: counts with small cells and what would reveal them hidden."""
     check_query(query)
     groups = count_groups(session, query)
@@ -150,7 +149,7 @@ def stats_table(session: Session, query: StatsQuery) -> StatsTable:
     return StatsTable(query, rows, columns, shown_values(grid))
 
 
-def query_from_args(session: Session, args: dict[str, Any]) -> StatsQuery:
+def query_from_args(session: DbSession, args: dict[str, Any]) -> StatsQuery:
     """From a loaded `StatsQueryIn`; the municipality may be given by code or by name."""
     place = args.get("municipality")
     return StatsQuery(
