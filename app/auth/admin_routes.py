@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, SelectMultipleField, StringField
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -125,7 +126,15 @@ def update_user(user_id: int) -> Response:
 
 @bp.get("/institutions")
 def institutions() -> str:
-    listing = db.session.execute(select(Institution).order_by(Institution.code)).scalars().all()
+    listing = (
+        db.session.execute(
+            select(Institution)
+            .options(selectinload(Institution.services))
+            .order_by(Institution.code)
+        )
+        .scalars()
+        .all()
+    )
     return render_template("admin/institutions.html", institutions=listing)
 
 

@@ -66,8 +66,9 @@ class Institution(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    # Loaded only where the directory is shown: every login joins its institution.
     services: Mapped[list[Service]] = relationship(
-        secondary="institution_services", order_by="Service.code", lazy="selectin"
+        secondary="institution_services", order_by="Service.code", lazy="select"
     )
 
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.auth.models import Institution
 from app.common import DbSession
 
 
 def list_institutions(session: DbSession) -> list[dict[str, Any]]:
-    stmt = select(Institution).where(Institution.active.is_(True)).order_by(Institution.code)
+    stmt = (
+        select(Institution)
+        .options(selectinload(Institution.services))
+        .where(Institution.active.is_(True))
+        .order_by(Institution.code)
+    )
     return [
         {
             "id": inst.id,
