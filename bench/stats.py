@@ -1,0 +1,420 @@
+"""Statistics at scale: the observatory's counts and indicators over 100,000 incidents.
+
+Target: `by=municipality,violence_type` over the whole period, and the network
+indicators, each under 1 s at 100,000 incidents on this machine.
+
+The data set is written with SQLAlchemy Core bulk inserts straight into a migrated
+Ruta database (SQLite by default, PostgreSQL with --database-url): survivors, cases
+(90 % with consent to statistics), one or two incidents per case with one to three
+violence types, referrals with their acceptance events, follow-ups, complaints and
+protection measures. Ciphertext columns hold a placeholder: nothing here decrypts.
+
+    .venv/bin/python bench/stats.py [--incidents 100000] [--database-url postgresql+psycopg://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as `python bench/stats.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import insert, select, text
+
+from app.auth.models import Institution, Municipality
+from app.cases.care_models import FollowUp
+from app.cases.legal_models import Complaint, ProtectionMeasure
+from app.cases.models import Case, Incident, Survivor, incident_violence_types
+from app.cases.vocab import age_group, context_of, gbvims_type
+from app.crypto.models import DataKey
+from app.extensions import db
+from app.referrals.models import Referral, ReferralEvent
+from app.reports.indicators import network_indicators
+from app.reports.stats import StatsQuery, stats_table
+from bench.common import (
+    add_database_argument,
+    database_kind,
+    environment,
+    load_warning,
+    print_table,
+    ruta_app,
+    write_results,
+)
+
+TARGET_SECONDS = 1.0
+FIRST_DAY = date(2025, 1, 1)
+LAST_DAY = date(2026, 10, 31)
+CHUNK = 5_000
+TYPES = ("physical", "psychological", "sexual", "patrimonial", "economic", "symbolic",
+         "feminicidal")  # fmt: skip
+TYPE_WEIGHTS = (30, 35, 12, 6, 8, 6, 3)
+RELATIONSHIPS = ("partner", "former_partner", "family", "acquaintance", "stranger", "other")
+SERVICES = ("medical", "psychological", "legal_aid", "police_complaint", "social_support")
+REFERRAL_STATUSES = ("sent", "accepted", "in_progress", "completed", "declined", "cancelled")
+PLACEHOLDER = b"bench: not a ciphertext"
+
+
+# ---- the data set ----------------------------------------------------------------------
+
+
+class Seeder:
+    """Builds rows in memory and writes them in chunks, table by table."""
+
+    def __init__(
+        self,
+        rng: random.Random,
+        users: dict[str, int],
+        institutions: dict[str, int],
+        municipalities: list[str],
+        data_key_id: uuid.UUID,
+    ) -> None:
+        self.rng = rng
+        self.users = users
+        self.institutions = institutions
+        self.municipalities = municipalities
+        self.data_key_id = data_key_id
+        self.rows: dict[Any, list[dict[str, Any]]] = {}
+        self.now = datetime.now(UTC)
+
+    def add(self, table: Any, row: dict[str, Any]) -> None:
+        self.rows.setdefault(table, []).append(row)
+
+    def case(self, number: int) -> None:
+        rng = self.rng
+        survivor_id, case_id = uuid.uuid4(), uuid.uuid4()
+        birth_year = rng.randint(1950, 2015)
+        place = rng.choice(self.municipalities)
+        self.add(
+            Survivor.__table__,
+            {
+                "id": survivor_id,
+                "given_names_enc": PLACEHOLDER,
+                "family_names_enc": PLACEHOLDER,
+                "sex": rng.choices("FMX", (92, 6, 2))[0],
+                "birth_year": birth_year,
+                "municipality": place,
+                "created_at": self.now,
+            },
+        )
+        opener = rng.choice(("PNC-SON", "US-SON", "UMM-SON"))
+        risk = rng.choices(("standard", "medium", "high", None), (50, 20, 15, 15))[0]
+        self.add(
+            Case.__table__,
+            {
+                "id": case_id,
+                "number": f"SON-B-{number:07d}",
+                "survivor_id": survivor_id,
+                "data_key_id": self.data_key_id,
+                "status": rng.choice(("open", "follow_up", "closed")),
+                "risk_level": risk,
+                "mandatory_report": False,
+                "consent_network": True,
+                "consent_statistics": rng.random() < 0.9,
+                "consent_police": rng.random() < 0.5,
+                "opened_by_institution_id": self.institutions[opener],
+                "opened_by_user_id": self.users[opener],
+                "status_code_bidx": f"{number:016x}",
+                "status_pin_hash": "bench",
+                "created_at": self.now,
+                "updated_at": self.now,
+                "version": 1,
+            },
+        )
+        return case_id, place, birth_year, opener, risk
+
+    def incident(self, case_id: uuid.UUID, place: str, birth_year: int, opener: str) -> None:
+        rng = self.rng
+        occurred = FIRST_DAY + timedelta(days=rng.randint(0, (LAST_DAY - FIRST_DAY).days))
+        reported = occurred + timedelta(days=min(rng.expovariate(1 / 6), 120))
+        types = sorted(set(rng.choices(TYPES, TYPE_WEIGHTS, k=rng.randint(1, 3))))
+        age = occurred.year - birth_year
+        relationship = rng.choice(RELATIONSHIPS)
+        penetration = "sexual" in types and rng.random() < 0.5
+        incident_id = uuid.uuid4()
+        self.add(
+            Incident.__table__,
+            {
+                "id": incident_id,
+                "case_id": case_id,
+                "occurred_on": occurred,
+                "reported_on": min(reported, LAST_DAY + timedelta(days=20)),
+                "municipality": place if rng.random() < 0.8 else rng.choice(self.municipalities),
+                "place_type": "home",
+                "violence_codes": " ".join(types),
+                "penetration": penetration,
+                "perpetrator_relationship": relationship,
+                "age_group": age_group(age),
+                "gbvims_type": gbvims_type(types, penetration, False, False),
+                "context": context_of(relationship, types, age),
+                "entry_institution_id": self.institutions[opener],
+                "recorded_by_user_id": self.users[opener],
+                "created_at": self.now,
+            },
+        )
+        for code in types:
+            self.add(incident_violence_types, {"incident_id": incident_id, "violence_type": code})
+
+    def referral(self, case_id: uuid.UUID, opener: str) -> None:
+        rng = self.rng
+        sent = datetime.combine(FIRST_DAY, datetime.min.time(), UTC) + timedelta(
+            minutes=rng.randint(0, (LAST_DAY - FIRST_DAY).days * 1440)
+        )
+        status = rng.choices(REFERRAL_STATUSES, (10, 10, 15, 50, 10, 5))[0]
+        receiver = rng.choice(("HOSP-SON", "US-SON", "UMM-SON", "PNC-SON", "UMM-ACA"))
+        referral_id = uuid.uuid4()
+        closed = (
+            sent + timedelta(hours=rng.expovariate(1 / 120))
+            if status in ("completed", "declined", "cancelled")
+            else None
+        )
+        self.add(
+            Referral.__table__,
+            {
+                "id": referral_id,
+                "case_id": case_id,
+                "from_institution_id": self.institutions[opener],
+                "to_institution_id": self.institutions[receiver],
+                "service": rng.choice(SERVICES),
+                "urgency": "priority",
+                "status": status,
+                "due_on": sent.date() + timedelta(days=3),
+                "consent": True,
+                "mandatory_report": False,
+                "tracked_by_sender": False,
+                "created_by_user_id": self.users[opener],
+                "created_at": sent,
+                "updated_at": sent,
+                "closed_at": closed,
+                "version": 1,
+            },
+        )
+        if status in ("accepted", "in_progress", "completed"):
+            self.add(
+                ReferralEvent.__table__,
+                {
+                    "referral_id": referral_id,
+                    "action": "accept",
+                    "from_status": "sent",
+                    "to_status": "accepted",
+                    "at": sent + timedelta(hours=rng.expovariate(1 / 20)),
+                    "user_id": self.users["US-SON"],
+                    "institution_id": self.institutions[receiver],
+                },
+            )
+
+    def follow_up(self, case_id: uuid.UUID) -> None:
+        due = FIRST_DAY + timedelta(days=self.rng.randint(0, (LAST_DAY - FIRST_DAY).days))
+        done = due + timedelta(days=self.rng.randint(-3, 4)) if self.rng.random() < 0.8 else None
+        self.add(
+            FollowUp.__table__,
+            {
+                "id": uuid.uuid4(),
+                "case_id": case_id,
+                "institution_id": self.institutions["UMM-SON"],
+                "created_by_user_id": self.users["UMM-SON"],
+                "due_on": due,
+                "channel": "phone",
+                "done_on": done,
+                "created_at": self.now,
+                "version": 1,
+            },
+        )
+
+    def protection(self, case_id: uuid.UUID) -> None:
+        complaint_id = uuid.uuid4()
+        self.add(
+            Complaint.__table__,
+            {
+                "id": complaint_id,
+                "case_id": case_id,
+                "institution_id": self.institutions["PNC-SON"],
+                "user_id": self.users["PNC-SON"],
+                "number": "DEN-BENCH",
+                "filed_on": LAST_DAY,
+                "forward_to_prosecutor": False,
+                "status": "received",
+                "created_at": self.now,
+            },
+        )
+        self.add(
+            ProtectionMeasure.__table__,
+            {
+                "id": uuid.uuid4(),
+                "complaint_id": complaint_id,
+                "case_id": case_id,
+                "measure": "keep_away",
+                "requested": True,
+                "granted": True,
+                "status": self.rng.choice(("active", "active", "expired")),
+                "created_at": self.now,
+                "updated_at": self.now,
+                "version": 1,
+            },
+        )
+
+    def flush(self, conn: Any) -> None:
+        for table, rows in self.rows.items():
+            for start in range(0, len(rows), CHUNK):
+                conn.execute(insert(table), rows[start : start + CHUNK])
+        self.rows = {}
+
+
+def seed(bench: Any, incidents: int, rng: random.Random) -> dict[str, int]:
+    """Writes about `incidents` incidents (one or two per case); returns the row counts."""
+    users = {
+        code: bench.add_user(role, code, f"bench.{code.lower()}").id
+        for code, role in (
+            ("PNC-SON", "pnc_agent"),
+            ("US-SON", "health_staff"),
+            ("UMM-SON", "womens_office"),
+        )
+    }
+    with bench.app.app_context(), db.engine.begin() as conn:
+        rows = conn.execute(select(Institution.code, Institution.id))
+        institutions = {code: id_ for code, id_ in rows}
+        municipalities = list(conn.execute(select(Municipality.code)).scalars())
+        key_id = uuid.uuid4()
+        conn.execute(
+            insert(DataKey.__table__),
+            [
+                {
+                    "id": key_id,
+                    "kek_id": "bench",
+                    "wrapped": PLACEHOLDER,
+                    "created_at": datetime.now(UTC),
+                }
+            ],
+        )
+        seeder = Seeder(rng, users, institutions, municipalities, key_id)
+        made, number = 0, 0
+        while made < incidents:
+            number += 1
+            case_id, place, birth_year, opener, risk = seeder.case(number)
+            for _ in range(min(1 if rng.random() < 0.75 else 2, incidents - made)):
+                seeder.incident(case_id, place, birth_year, opener)
+                made += 1
+            if rng.random() < 0.5:
+                seeder.referral(case_id, opener)
+            if rng.random() < 0.4:
+                seeder.follow_up(case_id)
+            if risk == "high" and rng.random() < 0.6:
+                seeder.protection(case_id)
+            if number % 10_000 == 0:
+                seeder.flush(conn)
+        seeder.flush(conn)
+        conn.execute(text("ANALYZE"))  # fresh planner statistics, as autovacuum would keep
+        return {
+            name: conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()  # noqa: S608
+            for name in (
+                "cases",
+                "incidents",
+                "incident_violence_types",
+                "referrals",
+                "follow_ups",
+                "protection_measures",
+            )
+        }
+
+
+# ---- timing ----------------------------------------------------------------------------
+
+
+def timed(call: Callable[[], Any], repeat: int) -> dict[str, float]:
+    """Wall and CPU milliseconds of `call`, best and median of `repeat` runs."""
+    wall, cpu = [], []
+    for _ in range(repeat):
+        w0, c0 = time.perf_counter(), time.process_time()
+        call()
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+    return {
+        "best_ms": min(wall) * 1000,
+        "median_ms": statistics.median(wall) * 1000,
+        "cpu_median_ms": statistics.median(cpu) * 1000,
+    }
+
+
+def measure(bench: Any, repeat: int) -> dict[str, dict[str, float]]:
+    supervisor = bench.add_user("supervisor", "RED-SON", "bench.supervisora")
+    client = bench.client()
+    period = {"from": FIRST_DAY.isoformat(), "to": LAST_DAY.isoformat()}
+
+    def api(path: str, **query: str) -> Callable[[], Any]:
+        def call() -> None:
+            response = client.get(
+                path, headers=supervisor.headers, query_string={**period, **query}
+            )
+            assert response.status_code == 200, response.get_data()[:300]
+
+        return call
+
+    with bench.app.app_context():
+        session = db.session
+        both = StatsQuery(FIRST_DAY, LAST_DAY, ("municipality", "violence_type"))
+        cases = StatsQuery(FIRST_DAY, LAST_DAY, ("municipality", "violence_type"), unit="cases")
+        one_year = StatsQuery(date(2026, 1, 1), LAST_DAY, ("month",))
+        referral_dim = StatsQuery(FIRST_DAY, LAST_DAY, ("referral_service", "municipality"))
+        return {
+            "stats by=municipality,violence_type": timed(
+                lambda: stats_table(session, both), repeat
+            ),
+            "stats ... unit=cases": timed(lambda: stats_table(session, cases), repeat),
+            "stats by=month (2026)": timed(lambda: stats_table(session, one_year), repeat),
+            "stats by=referral_service,municipality": timed(
+                lambda: stats_table(session, referral_dim), repeat
+            ),
+            "indicators": timed(lambda: network_indicators(session, FIRST_DAY, LAST_DAY), repeat),
+            "GET /api/v1/stats by=municipality,violence_type": timed(
+                api("/api/v1/stats", by="municipality,violence_type"), repeat
+            ),
+            "GET /api/v1/stats/indicators": timed(api("/api/v1/stats/indicators"), repeat),
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--incidents", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    add_database_argument(parser)
+    args = parser.parse_args(argv)
+    rng = random.Random(20261122)
+    with tempfile.TemporaryDirectory() as tmp, ruta_app(Path(tmp), args.database_url) as bench:
+        started = time.perf_counter()
+        counts = seed(bench, args.incidents, rng)
+        seeded_in = time.perf_counter() - started
+        print(f"seeded in {seeded_in:.1f} s on {database_kind(args.database_url)}: {counts}")
+        figures = measure(bench, args.repeat)
+    rows = [[name, f["best_ms"], f["median_ms"], f["cpu_median_ms"]] for name, f in figures.items()]
+    print_table(["measured", "best ms", "median ms", "cpu ms"], rows)
+    slow = [name for name, f in figures.items() if f["median_ms"] > TARGET_SECONDS * 1000]
+    warning = load_warning()
+    if warning:
+        print(warning)
+    verdict = "met" if not slow else f"missed by: {', '.join(slow)}"
+    print(f"target: each under {TARGET_SECONDS:.0f} s at {args.incidents:,} incidents: {verdict}")
+    write_results(
+        f"stats_{database_kind(args.database_url)}",
+        {
+            "environment": environment(args.database_url),
+            "incidents": args.incidents,
+            "rows": counts,
+            "seed_seconds": seeded_in,
+            "figures": figures,
+            "target_met": not slow,
+        },
+    )
+    return 0 if not slow else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
