@@ -54,6 +54,13 @@ def case_write(created: int) -> dict[str, int]:
     return expect(401, created, 404, 403, 403)
 
 
+def police_only(anonymous: int, ok: int) -> dict[str, int]:
+    """PNC agents of a party institution get `ok`; other PNC units 404; other roles 403."""
+    statuses = {actor: 403 for actor in ACTORS}
+    statuses.update({ANON: anonymous, "pnc_agent@party": ok, "pnc_agent@other": 404})
+    return statuses
+
+
 def only(statuses: dict[str, int], **overrides: int) -> dict[str, int]:
     return {**statuses, **{actor.replace("__", "@"): code for actor, code in overrides.items()}}
 
@@ -88,22 +95,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # The case is in follow-up already: parties get past the check and meet the state (409).
     ("/api/v1/cases/<case_id>/status", "POST"): case_write(409),
     ("/api/v1/cases/<case_id>/consent", "POST"): case_write(201),
-    ("/api/v1/cases/<case_id>/complaints", "POST"): only(
-        case_write(404),
-        pnc_agent__party=201,
-        health_staff__party=403,
-        womens_office__party=403,
-        health_staff__other=403,
-        womens_office__other=403,
-    ),
-    ("/api/v1/cases/<case_id>/measures/<measure_id>", "PATCH"): only(
-        case_write(404),
-        pnc_agent__party=200,
-        health_staff__party=403,
-        womens_office__party=403,
-        health_staff__other=403,
-        womens_office__other=403,
-    ),
+    ("/api/v1/cases/<case_id>/complaints", "POST"): police_only(401, 201),
+    ("/api/v1/cases/<case_id>/measures/<measure_id>", "PATCH"): police_only(401, 200),
     ("/api/v1/cases/<case_id>/attachments", "POST"): case_write(201),
     ("/api/v1/cases/<case_id>/attachments/<attachment_id>", "GET"): case_write(200),
     ("/api/v1/cases/<case_id>/referrals", "POST"): case_write(201),
@@ -154,22 +147,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/cases/<case_id>/safety-plan", "POST"): page_of_case(302),
     ("/cases/<case_id>/status", "POST"): page_of_case(409),
     ("/cases/<case_id>/consent", "POST"): page_of_case(302),
-    ("/cases/<case_id>/complaints", "POST"): only(
-        page_of_case(404),
-        pnc_agent__party=302,
-        health_staff__party=403,
-        womens_office__party=403,
-        health_staff__other=403,
-        womens_office__other=403,
-    ),
-    ("/cases/<case_id>/measures/<measure_id>", "POST"): only(
-        page_of_case(404),
-        pnc_agent__party=302,
-        health_staff__party=403,
-        womens_office__party=403,
-        health_staff__other=403,
-        womens_office__other=403,
-    ),
+    ("/cases/<case_id>/complaints", "POST"): police_only(302, 302),
+    ("/cases/<case_id>/measures/<measure_id>", "POST"): police_only(302, 302),
     ("/cases/<case_id>/attachments", "POST"): page_of_case(302),
     ("/cases/<case_id>/attachments/<attachment_id>", "GET"): page_of_case(200),
     ("/cases/<case_id>/referrals", "POST"): page_of_case(302),
