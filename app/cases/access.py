@@ -13,7 +13,7 @@ from app.auth.models import User
 from app.auth.policy import may_read_audit, may_work_on_cases
 from app.cases.models import Case
 from app.cases.records import case_metadata, case_record
-from app.cases.service import full_record_options, get_case_for
+from app.cases.service import get_case_for, load_full_case
 from app.common import DbSession, Forbidden, NotFound
 from app.crypto.keyring import KeyRing
 
@@ -23,14 +23,16 @@ FULL, METADATA, BREAK_GLASS = "full", "metadata", "break_glass"
 def _department_case(
     session: DbSession, case_id: uuid.UUID | None, department: str, full: bool
 ) -> Case:
+    if case_id is None:
+        raise NotFound("case not found")
     stmt = select(Case).where(Case.id == case_id, Case.number.startswith(f"{department}-"))
     if full:
         stmt = stmt.join(Case.survivor).options(
-            contains_eager(Case.survivor), joinedload(Case.data_key), *full_record_options()
+            contains_eager(Case.survivor), joinedload(Case.data_key)
         )
+        case = load_full_case(session, stmt, case_id)
     else:
-        stmt = stmt.options(selectinload(Case.parties))
-    case = session.execute(stmt).unique().scalar_one_or_none() if case_id else None
+        case = session.execute(stmt.options(selectinload(Case.parties))).scalar_one_or_none()
     if case is None:
         raise NotFound("case not found")
     return case

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import exists, func, insert, select, text
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.models import Municipality, User
 from app.auth.passwords import hash_secret, verify_secret
@@ -385,23 +386,67 @@ def _add_incident_row(
 # ---- reading and adding ----------------------------------------------------------------
 
 
-def full_record_options() -> list[Any]:
-    """Everything the case page and the API show, one query per collection."""
+ALWAYS_PRESENT = ("incidents", "parties", "consents")  # every intake writes one of each
+
+
+def _optional_parts() -> dict[str, Any]:
+    """The parts of a record that many cases do not have yet, by attribute name."""
+    from app.cases.care_models import (
+        Attachment,
+        CareNote,
+        CaseStatusChange,
+        FollowUp,
+        RiskAssessment,
+        SafetyPlan,
+    )
+    from app.cases.legal_models import Complaint
     from app.referrals.models import Referral
 
-    return [
-        selectinload(Case.incidents),
-        selectinload(Case.parties),
-        selectinload(Case.consents),
-        selectinload(Case.notes),
-        selectinload(Case.follow_ups),
-        selectinload(Case.risk_assessments),
-        selectinload(Case.safety_plan),
-        selectinload(Case.attachments),
-        selectinload(Case.complaints),
-        selectinload(Case.referrals).selectinload(Referral.events),
-        selectinload(Case.status_changes),
-    ]
+    return {
+        "notes": CareNote,
+        "follow_ups": FollowUp,
+        "risk_assessments": RiskAssessment,
+        "safety_plan": SafetyPlan,
+        "attachments": Attachment,
+        "complaints": Complaint,
+        "referrals": Referral,
+        "status_changes": CaseStatusChange,
+    }
+
+
+def _part_option(name: str) -> Any:
+    from app.referrals.models import Referral
+
+    option = selectinload(getattr(Case, name))
+    return option.selectinload(Referral.events) if name == "referrals" else option
+
+
+def load_full_case(session: DbSession, stmt: Any, case_id: uuid.UUID) -> Case | None:
+    """Run `stmt` (one case, access already in its WHERE) loading the whole record.
+
+    One EXISTS query tells which optional parts the case has; only those are loaded
+    (one query each) and the others are set empty, instead of querying for nothing.
+    """
+    parts = _optional_parts()
+    present = (
+        session.execute(
+            select(
+                *[
+                    exists().where(model.case_id == case_id).label(name)
+                    for name, model in parts.items()
+                ]
+            )
+        )
+        .one()
+        ._asdict()
+    )
+    names = [*ALWAYS_PRESENT, *(name for name in parts if present[name])]
+    case = session.execute(stmt.options(*map(_part_option, names))).unique().scalar_one_or_none()
+    if case is not None:
+        for name in parts:
+            if not present[name]:
+                set_committed_value(case, name, None if name == "safety_plan" else [])
+    return case
 
 
 def get_case_for(
@@ -418,8 +463,9 @@ def get_case_for(
         .where(Case.id == case_id, visible_cases_clause(user))
     )
     if full:
-        stmt = stmt.options(*full_record_options())
-    case = session.execute(stmt).unique().scalar_one_or_none()
+        case = load_full_case(session, stmt, case_id)
+    else:
+        case = session.execute(stmt).unique().scalar_one_or_none()
     if case is None:
         raise NotFound("case not found")
     return case
