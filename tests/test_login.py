@@ -334,3 +334,19 @@ def test_totp_code_at_or_before_the_last_accepted_step_is_a_replay():
 @pytest.mark.parametrize("code", ["", "12345", "1234567", "abcdef", "١٢٣٤٥٦", "12 34 5"])
 def test_malformed_totp_codes_are_refused(code):
     assert totp.accepted_step(totp.new_secret(), code, last_step=0, now=NOW) is None
+
+
+def test_a_password_hashed_with_weaker_parameters_is_rehashed_at_login(app, client, make_person):
+    from argon2 import PasswordHasher
+
+    person = make_person("pnc_agent", "PNC-SON")
+    weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, hash_len=16).hash(PASSWORD)
+    with app.app_context():
+        user = find_user(db.session, person.username)
+        user.password_hash = weak
+        db.session.commit()
+    response = api_login(client, person.username, PASSWORD, otp(person.totp_secret))
+    assert response.status_code == 200
+    with app.app_context():
+        stored = find_user(db.session, person.username).password_hash
+    assert stored != weak and stored.startswith("$argon2id$")

@@ -63,6 +63,11 @@ def needs_rehash(stored_hash: str) -> bool:
     return _hasher.check_needs_rehash(stored_hash)
 
 
+def rehash_password(password: str) -> str:
+    """A new hash for a password that just verified (its rules were checked when set)."""
+    return _hasher.hash(password)
+
+
 def hash_secret(secret: str) -> str:
     """argon2id for short secrets that are not passwords (the survivor's status PIN)."""
     return _hasher.hash(secret)

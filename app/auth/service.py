@@ -7,11 +7,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.auth import totp
 from app.auth.models import ROLE_KINDS, ROLES, ApiToken, Institution, User
-from app.auth.passwords import hash_password, verify_password
+from app.auth.passwords import hash_password, needs_rehash, rehash_password, verify_password
 from app.common import Conflict, DbSession, DomainError, InvalidInput, utcnow
 from app.crypto.keyring import KeyRing
 from app.crypto.models import DataKey
@@ -158,6 +158,8 @@ def authenticate(
         if step is None:
             raise AuthenticationFailed("invalid credentials")
         user.totp_last_step = step
+    if needs_rehash(user.password_hash):
+        user.password_hash = rehash_password(password)  # parameters raised since it was set
     needs_setup = user.must_change_password or (require_mfa and not user.totp_enrolled)
     if needs_setup and not allow_setup:
         raise AuthenticationFailed("invalid credentials")
@@ -219,11 +221,6 @@ def issue_token(session: DbSession, user: User, lifetime: timedelta) -> tuple[st
     return token, row
 
 
-def user_for_token(session: DbSession, token: str, now: datetime | None = None) -> User | None:
-    found = token_and_user(session, token, now)
-    return found[1] if found else None
-
-
 def token_and_user(
     session: DbSession, token: str, now: datetime | None = None
 ) -> tuple[ApiToken, User] | None:
@@ -245,10 +242,6 @@ def token_and_user(
 def end_all_sessions(user: User) -> None:
     """Every session and token issued before this moment stops working."""
     user.security_stamp += 1
-
-
-def count_users(session: DbSession) -> int:
-    return session.execute(select(func.count()).select_from(User)).scalar_one()
 
 
 def disable_user(user: User) -> None:

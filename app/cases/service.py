@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import exists, func, insert, select, text
+from sqlalchemy import exists, insert, select, text
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -542,7 +542,3 @@ def _confirms(
 
 def verify_status_pin(pin_hash: str, pin: str) -> bool:
     return verify_secret(pin_hash, pin)
-
-
-def count_cases(session: DbSession) -> int:
-    return session.execute(select(func.count()).select_from(Case)).scalar_one()
