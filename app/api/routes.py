@@ -110,8 +110,9 @@ def search_cases() -> Response:
     query = load(SearchIn, request.args.to_dict())
     found = cases.search_cases(db.session, get_keyring(), current_api_user(), **query)
     audit("case_search", object_type="case", detail=f"results={len(found)}")
+    items = [case_summary(case) for case in found]  # before the commit expires the rows
     db.session.commit()
-    return answer(CaseListOut, {"items": [case_summary(case) for case in found]})
+    return answer(CaseListOut, {"items": items})
 
 
 @bp.get("/cases/<case_id>")

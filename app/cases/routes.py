@@ -136,6 +136,7 @@ def search() -> str:
     require_case_worker()
     form = SearchForm(request.args)
     found = None
+    summaries: list[dict[str, Any]] = []
     problems: list[str] = []
     if request.args:
         query = {
@@ -156,13 +157,10 @@ def search() -> str:
         found, problems = attempt(form, {}, run)
         if found is not None:
             audit_web("case_search", object_type="case", detail=f"results={len(found)}")
+            summaries = [case_summary(c) for c in found]  # before the commit expires the rows
             db.session.commit()
-    return render_template(
-        "cases/search.html",
-        form=form,
-        problems=problems,
-        found=[case_summary(c) for c in found or []],
-    )
+    shown = summaries if found is not None else None  # None: nothing was searched
+    return render_template("cases/search.html", form=form, problems=problems, found=shown)
 
 
 def cases_search_schema() -> Any:
