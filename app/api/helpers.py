@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from flask import Response, jsonify, request
@@ -25,8 +26,14 @@ def load(schema: type[Schema], data: Any) -> dict[str, Any]:
     return schema().load(data)
 
 
+@cache
+def _output_schema(schema: type[Schema]) -> Schema:
+    """One instance per schema class: building one costs more than the dump itself."""
+    return schema()
+
+
 def answer(schema: type[Schema], payload: Any, status: int = 200) -> Response:
-    response = jsonify(schema().dump(payload))
+    response = jsonify(_output_schema(schema).dump(payload))
     response.status_code = status
     return response
 
