@@ -57,8 +57,8 @@ def _changed(case_id: Any, detail: str, object_type: str, object_id: Any) -> Non
 
 
 def _cipher_for_case(case_id: str) -> Any:
-    case = cases.get_case_for(db.session, current_api_user(), parse_uuid(case_id))
-    return cipher_for(get_keyring(), case.data_key)
+    """Only after a service has checked access to this case in the same request."""
+    return cases.cipher_of_checked_case(db.session, get_keyring(), parse_uuid(case_id))
 
 
 @bp.post("/cases/<case_id>/notes")

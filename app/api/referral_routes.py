@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, request
-from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.api import bp
@@ -29,12 +28,11 @@ from app.referrals.schemas import (
 )
 
 
-def _decrypted(referral: Referral, number: str | None = None) -> dict[str, Any]:
-    case = db.session.execute(
-        select(Case).options(joinedload(Case.data_key)).where(Case.id == referral.case_id)
-    ).scalar_one()
+def _decrypted(referral: Referral) -> dict[str, Any]:
+    """The referral was loaded through `get_referral_for` (sender or receiver) just before."""
+    case = db.session.get_one(Case, referral.case_id, options=[joinedload(Case.data_key)])
     record = referral_record(cipher_for(get_keyring(), case.data_key), referral)
-    record.update(case_number=number or case.number, overdue=_overdue(referral))
+    record.update(case_number=case.number, overdue=_overdue(referral))
     return record
 
 
