@@ -228,6 +228,7 @@ def test_first_run_keys_init_db_upgrade_and_demo_load(tmp_path):
     assert "password" not in demo_again.stdout.lower()
     assert scalar(env, "SELECT count(*) FROM institutions") == len(DEMO_NETWORK)
     assert scalar(env, "SELECT count(*) FROM users") == len(DEMO_USERS)
+    assert scalar(env, "SELECT count(*) FROM users WHERE approved_at IS NULL") == 0
 
 
 def test_users_create_prints_one_json_line_and_the_user_can_log_in(tmp_path):
@@ -258,11 +259,13 @@ def test_users_create_prints_one_json_line_and_the_user_can_log_in(tmp_path):
     assert PASSWORD not in made.stdout + made.stderr
     row = query(
         env,
-        "SELECT u.role, i.code, u.must_change_password, u.totp_enrolled FROM users u "
+        "SELECT u.role, i.code, u.must_change_password, u.totp_enrolled, "
+        "u.approved_at IS NOT NULL FROM users u "
         "JOIN institutions i ON i.id = u.institution_id WHERE u.id = ?",
         line["id"],
     )
-    assert row == [("pnc_agent", "PNC-SON", 0, 1)]
+    # Ready at once: an operator's account needs no supervisor's approval.
+    assert row == [("pnc_agent", "PNC-SON", 0, 1, 1)]
     assert (
         line["totp_secret"].encode()
         not in Path(env["DATABASE_URL"].removeprefix("sqlite:///")).read_bytes()

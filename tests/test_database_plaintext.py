@@ -209,6 +209,54 @@ def test_database_holds_no_status_code_token_totp_secret_or_password(app, client
     assert leaked(dump, secrets) == []
 
 
+COMPLAINT_NUMBER = "DEN-PNC-SON-2026-004417"
+COURTS = (
+    "Juzgado Especializado de Instrucción de Santa Ana",
+    "Juzgado Tercero de Paz de Nahuizalco",  # given later, when the measure is granted
+)
+BREAK_GLASS_REASON = "Oficio 4471 del Juzgado de Familia de Izalco sobre Xiomara Quintanilla"
+
+
+def test_database_holds_no_complaint_number_court_or_break_glass_reason(
+    app, client, pnc, supervisor
+):
+    case_id = make_cases(client, pnc)[0]["id"]
+    base = f"/api/v1/cases/{case_id}"
+    filed = client.post(
+        f"{base}/complaints",
+        headers=pnc.headers,
+        json={
+            "number": COMPLAINT_NUMBER,
+            "measures": [{"measure": "keep_away", "court": COURTS[0]}],
+        },
+    )
+    assert filed.status_code == 201, filed.get_json()
+    measure_id = filed.get_json()["measures"][0]["id"]
+    granted = client.patch(
+        f"{base}/measures/{measure_id}",
+        headers=pnc.headers,
+        json={"status": "active", "granted": True, "court": COURTS[1]},
+    )
+    assert granted.status_code == 200, granted.get_json()
+    glass = client.post(
+        f"{base}/break-glass",
+        headers=supervisor.headers,
+        json={"reason": BREAK_GLASS_REASON, "password": PASSWORD},
+    )
+    assert glass.status_code == 201, glass.get_json()
+    # Reading them back (decrypted, audited) leaves no plaintext behind either.
+    record = client.get(base, headers=pnc.headers).get_json()
+    assert record["complaints"][0]["number"] == COMPLAINT_NUMBER
+    queue = client.get("/api/v1/break-glass", headers=supervisor.headers).get_json()
+    assert queue["items"][0]["reason"] == BREAK_GLASS_REASON
+    dump = database_bytes(app)
+
+    needles = {COMPLAINT_NUMBER, COMPLAINT_NUMBER.lower()}
+    for value in (*COURTS, BREAK_GLASS_REASON):
+        needles |= needles_for_incident({"text": value})
+    assert leaked(dump, needles) == []
+
+
 # ---- tampering: a ciphertext pasted elsewhere ---------------------------------------------
 
 

@@ -20,7 +20,10 @@ from alembic.script import ScriptDirectory
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import DateTime, inspect, select
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 
+from app.auth.models import User
 from app.auth.service import create_user, issue_token
 from app.cases.models import Case
 from app.common import UTCDateTime
@@ -31,6 +34,9 @@ from tests.conftest import PASSWORD, Person
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 NARRATIVE = "Relato que debe sobrevivir a la migración, byte por byte: ñandú."
+COMPLAINT_NUMBER = "DEN-SON-2026-0042"
+COURT = "Juzgado Especializado de Instrucción de Santa Ana"
+GLASS_REASON = "Prueba de migración con datos"
 
 
 def script() -> ScriptDirectory:
@@ -76,10 +82,16 @@ def open_case_with_history(client: FlaskClient, pnc: Person, supervisor: Person)
     # Rows in tables of later migrations too, so that their downgrade meets data.
     glass = client.post(
         f"/api/v1/cases/{case_id}/break-glass",
-        json={"reason": "Prueba de migración con datos", "password": PASSWORD},
+        json={"reason": GLASS_REASON, "password": PASSWORD},
         headers=supervisor.headers,
     )
     assert glass.status_code == 201, glass.get_json()
+    complaint = client.post(
+        f"/api/v1/cases/{case_id}/complaints",
+        json={"number": COMPLAINT_NUMBER, "measures": [{"measure": "keep_away", "court": COURT}]},
+        headers=pnc.headers,
+    )
+    assert complaint.status_code == 201, complaint.get_json()
     return case_id
 
 
@@ -116,6 +128,62 @@ def test_each_later_migration_downgrades_and_upgrades_keeping_the_cases(
         migrate(app, "upgrade", "head")
         assert current_revision(app) == head
         assert_case_reads_back(client, pnc, case_id)
+
+
+def _plain_and_sealed(app: Flask, table: str, plain: str, sealed: str) -> tuple[Any, Any]:
+    with app.app_context(), db.engine.connect() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns(table)}
+        row = conn.execute(
+            select(*(sa_column(name) for name in (plain, sealed) if name in columns)).select_from(
+                sa_table(table)
+            )
+        ).one()
+        values = dict(zip([n for n in (plain, sealed) if n in columns], row, strict=True))
+    return values.get(plain), values.get(sealed)
+
+
+SEALED = (
+    ("complaints", "number", "number_enc", COMPLAINT_NUMBER),
+    ("protection_measures", "court", "court_enc", COURT),
+    ("break_glass", "reason", "reason_enc", GLASS_REASON),
+)
+
+
+def test_0007_seals_the_plaintext_of_0006_and_its_downgrade_opens_it(app, client, pnc, supervisor):
+    case_id = open_case_with_history(client, pnc, supervisor)
+    with app.app_context():
+        made = create_user(
+            db.session,
+            app.extensions["ruta.keyring"],
+            username="espera.pnc",
+            institution_code="PNC-SON",
+            role="pnc_agent",
+            requested_by=db.session.get_one(User, supervisor.id),
+        )
+        db.session.commit()
+        waiting_id = made.user.id
+
+    migrate(app, "downgrade", "0006")
+    for table, plain, sealed, value in SEALED:
+        assert _plain_and_sealed(app, table, plain, sealed) == (value, None), table
+
+    migrate(app, "upgrade", "head")
+    for table, plain, sealed, value in SEALED:
+        stored, blob = _plain_and_sealed(app, table, plain, sealed)
+        assert stored is None and value.encode() not in blob, table
+    assert_case_reads_back(client, pnc, case_id)
+    record = client.get(f"/api/v1/cases/{case_id}", headers=pnc.headers).get_json()
+    assert [c["number"] for c in record["complaints"]] == [COMPLAINT_NUMBER]
+    assert record["complaints"][0]["measures"][0]["court"] == COURT
+    queue = client.get("/api/v1/break-glass", headers=supervisor.headers)
+    assert [item["reason"] for item in queue.get_json()["items"]] == [GLASS_REASON]
+    with app.app_context():
+        # Everyone on file before 0007 counts as approved; the account still waiting when
+        # 0006 came back (where nothing stops it) was disabled on the way down.
+        waiting = db.session.execute(select(User.id).where(User.approved_at.is_(None))).all()
+        assert waiting == []
+        assert db.session.get_one(User, waiting_id).active is False
+        assert db.session.get_one(User, pnc.id).active is True
 
 
 def test_downgrade_to_base_with_data_and_upgrade_again(app, client, pnc, supervisor):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Uuid
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common import UTCDateTime, utcnow
@@ -59,7 +59,9 @@ class BreakGlass(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    reason: Mapped[str] = mapped_column(String(500))
+    # Sealed with the case's data key: the reason may name the survivor. Set right after
+    # the row gets its id (the id is part of what the seal authenticates).
+    reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reviewed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

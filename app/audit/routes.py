@@ -1,4 +1,5 @@
-"""The supervisors' page: access reports, the audit log and the break-glass queue."""
+"""The supervisors' page: access reports, the audit log, the break-glass queue and the
+accounts waiting for approval."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.audit import breakglass, queries
+from app.auth import service as accounts
+from app.auth.admin_routes import ROLE_LABELS
 from app.auth.policy import may_read_audit
-from app.common import Conflict, Forbidden, parse_uuid, utcnow
+from app.common import Conflict, Forbidden, NotFound, parse_uuid, utcnow
+from app.crypto.service import get_keyring
 from app.extensions import db
-from app.webforms import audit_web
+from app.webforms import audit_web, web_caller
 
 bp = Blueprint("audit_pages", __name__)
 
@@ -28,6 +32,10 @@ def audit() -> str:
     if not may_read_audit(current_user):
         abort(403)
     since = _since()
+    ring = get_keyring()
+    queue = breakglass.pending_reviews(db.session, current_user)
+    uses = queries.break_glass_uses(db.session, current_user, since)
+    waiting = accounts.pending_accounts(db.session, web_caller())
     events = queries.list_events(
         db.session,
         current_user,
@@ -46,8 +54,12 @@ def audit() -> str:
         after_hours=queries.reads_outside_office_hours(db.session, current_user, since),
         non_party=queries.reads_by_non_parties(db.session, current_user, since),
         failed=queries.failed_logins(db.session, current_user, since),
-        queue=breakglass.pending_reviews(db.session, current_user),
-        uses=queries.break_glass_uses(db.session, current_user, since),
+        queue=queue,
+        uses=uses,
+        reasons=breakglass.open_reasons(db.session, ring, current_user, queue),
+        waiting=waiting,
+        role_labels=ROLE_LABELS,
+        names=accounts.usernames(db.session, {u.requested_by_user_id for u in waiting}),
     )
 
 
@@ -79,3 +91,20 @@ def review(grant_id: int) -> Response:
     db.session.commit()
     flash(_("Revisión registrada."), "info")
     return redirect(url_for("audit_pages.audit", _anchor="revision"))
+
+
+@bp.post("/audit/accounts/<int:user_id>/approve")
+def approve_account(user_id: int) -> Response:
+    if not may_read_audit(current_user):
+        abort(403)
+    approve = request.form.get("approve") == "yes"
+    try:
+        accounts.approve_account(
+            db.session, get_keyring().audit_key, web_caller(), user_id, approve
+        )
+    except (Forbidden, Conflict, NotFound) as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("audit_pages.audit", _anchor="cuentas"))
+    flash(_("Cuenta aprobada.") if approve else _("Cuenta rechazada y desactivada."), "info")
+    return redirect(url_for("audit_pages.audit", _anchor="cuentas"))

@@ -57,7 +57,7 @@ class BreakGlassOut(Schema):
     id = fields.Integer()
     case_id = fields.String()
     username = fields.String()
-    reason = fields.String()
+    reason = fields.String(allow_none=True)
     started_at = fields.String()
     expires_at = fields.String()
     reviewed_by = fields.String(allow_none=True)
@@ -76,6 +76,39 @@ class ReviewIn(Schema):
 
     justified = fields.Boolean(required=True)
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class ApprovalIn(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    approve = fields.Boolean(
+        required=True,
+        error_messages={
+            "required": "Indique si aprueba la cuenta: true o false.",
+            "null": "Indique si aprueba la cuenta: true o false.",
+            "invalid": "Indique si aprueba la cuenta: true o false.",
+        },
+    )
+
+
+class AccountOut(Schema):
+    """An account waiting for (or just given) a supervisor's decision."""
+
+    id = fields.Integer()
+    username = fields.String()
+    display_name = fields.String()
+    institution = fields.String()
+    role = fields.String()
+    created_at = fields.String()
+    requested_by = fields.String(allow_none=True)
+    approved_by = fields.String(allow_none=True)
+    approved_at = fields.String(allow_none=True)
+    active = fields.Boolean()
+
+
+class AccountListOut(Schema):
+    items = fields.List(fields.Nested(AccountOut))
 
 
 class AccessPerDayOut(Schema):

@@ -80,6 +80,7 @@ def users() -> str | tuple[str, int]:
                 role=form.role.data or "",
                 display_name=form.display_name.data or "",
                 password=None,
+                requested_by=current_user._get_current_object(),
             )
         except DomainError as error:
             db.session.rollback()
@@ -90,7 +91,8 @@ def users() -> str | tuple[str, int]:
                 "user_create",
                 object_type="user",
                 object_id=created.user.id,
-                detail=f"role={created.user.role}",
+                detail=f"role={created.user.role}"
+                + (";awaiting_approval" if created.user.awaiting_approval else ""),
             )
             db.session.commit()
     listing = db.session.execute(select(User).order_by(User.username)).scalars().all()
@@ -109,7 +111,12 @@ def update_user(user_id: int) -> Response:
         if action == "disable":
             accounts.disable_user(user)
         elif action == "role":
-            accounts.set_role(db.session, user, request.form.get("role", ""))
+            accounts.set_role(
+                db.session,
+                user,
+                request.form.get("role", ""),
+                requested_by=current_user._get_current_object(),
+            )
         elif action == "end_sessions":
             accounts.end_all_sessions(user)
         else:
@@ -121,6 +128,8 @@ def update_user(user_id: int) -> Response:
     audit_web("user_update", object_type="user", object_id=user.id, detail=f"{action}")
     db.session.commit()
     flash(_("Usuario actualizado. Sus sesiones abiertas se cerraron."), "info")
+    if user.active and user.awaiting_approval:
+        flash(_("Con su nuevo rol, la cuenta espera la aprobación de una supervisora."), "info")
     return redirect(url_for("admin.users"))
 
 

@@ -53,6 +53,7 @@ def record_login_failure(
     ip: str,
     channel: str,
     throttled: bool = False,
+    awaiting_approval: bool = False,
 ) -> None:
     name = normalise_username(username)[:60]
     if not throttled:
@@ -71,5 +72,5 @@ def record_login_failure(
         actor,
         "login_failed",
         object_type=channel,
-        detail="throttled" if throttled else None,
+        detail="throttled" if throttled else "awaiting_approval" if awaiting_approval else None,
     )

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 ROLES = ("pnc_agent", "health_staff", "womens_office", "supervisor", "admin")
 CASE_ROLES = frozenset({"pnc_agent", "health_staff", "womens_office"})
+# Made by an administrator, these wait for a supervisor's approval: a case role reads
+# cases, and a supervisor could approve the administrator's own case-role account.
+APPROVED_ROLES = CASE_ROLES | {"supervisor"}
 
 INSTITUTION_KINDS = (
     "pnc_family_unit",
@@ -94,6 +97,13 @@ class User(UserMixin, Base):
     security_stamp: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Separation of duties: a case-role account an administrator made (or gave a case
+    # role) waits, NULL, until a supervisor other than the one who asked approves it.
+    # Operators' accounts (CLI, demo) are approved when made. No foreign keys: SQLite
+    # could not drop these columns again while other tables point at users.
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_by_user_id: Mapped[int | None] = mapped_column(Integer)
+    requested_by_user_id: Mapped[int | None] = mapped_column(Integer)
 
     institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)
     # Declared so the unit of work inserts the data key before the user that points to it.
@@ -113,6 +123,10 @@ class User(UserMixin, Base):
     @property
     def has_case_role(self) -> bool:
         return self.role in CASE_ROLES
+
+    @property
+    def awaiting_approval(self) -> bool:
+        return self.role in APPROVED_ROLES and self.approved_at is None
 
 
 class ApiToken(Base):

@@ -69,6 +69,7 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
         )
     except (accounts.AuthenticationFailed, TooManyAttempts) as error:
         db.session.rollback()
+        waiting = isinstance(error, accounts.AwaitingApproval)
         record_login_failure(
             db.session,
             ring,
@@ -77,12 +78,16 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
             ip,
             "web",
             throttled=isinstance(error, TooManyAttempts),
+            awaiting_approval=waiting,
         )
         db.session.commit()
         if isinstance(error, TooManyAttempts):
             message = _("Demasiados intentos fallidos. Espere %(s)s segundos.", s=error.retry_after)
             page = render_template("auth/login.html", form=form, error=message)
             return page, 429, {"Retry-After": str(error.retry_after)}
+        if waiting:  # said only to whoever gave the right password (and code)
+            message = _("Su cuenta espera la aprobación de una supervisora.")
+            return render_template("auth/login.html", form=form, error=message), 403
         message = _("Usuario, contraseña o código incorrectos.")
         return render_template("auth/login.html", form=form, error=message), 401
     user = outcome.user

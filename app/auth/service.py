@@ -9,10 +9,20 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from app.audit.service import record_event
 from app.auth import totp
-from app.auth.models import ROLE_KINDS, ROLES, ApiToken, Institution, User
+from app.auth.caller import Caller
+from app.auth.models import APPROVED_ROLES, ROLE_KINDS, ROLES, ApiToken, Institution, User
 from app.auth.passwords import hash_password, needs_rehash, rehash_password, verify_password
-from app.common import Conflict, DbSession, DomainError, InvalidInput, utcnow
+from app.common import (
+    Conflict,
+    DbSession,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    utcnow,
+)
 from app.crypto.keyring import KeyRing
 from app.crypto.models import DataKey
 from app.crypto.service import cipher_for, create_data_key
@@ -25,6 +35,14 @@ class AuthenticationFailed(DomainError):
 
     code = "invalid_credentials"
     status = 401
+
+
+class AwaitingApproval(AuthenticationFailed):
+    """Right password, but a supervisor has not approved the account yet. Raised only
+    after the credentials were checked: to anyone else the account answers like a typo."""
+
+    code = "awaiting_approval"
+    status = 403
 
 
 @dataclass(frozen=True)
@@ -83,8 +101,12 @@ def create_user(
     display_name: str = "",
     password: str | None = None,
     with_totp: bool = True,
+    requested_by: User | None = None,
 ) -> NewUser:
-    """Without a password the user gets a one-time one and must change it at first login."""
+    """Without a password the user gets a one-time one and must change it at first login.
+
+    `requested_by` is the administrator making the account in the web pages: a case role
+    then waits for a supervisor's approval. An operator's account (CLI, demo) is ready."""
     username = normalise_username(username)
     institution = session.execute(
         select(Institution).where(Institution.code == institution_code.strip().upper())
@@ -100,6 +122,8 @@ def create_user(
         password_hash=hash_password(password or one_time or ""),
         must_change_password=password is None,
         data_key_id=key_row.id,
+        requested_by_user_id=requested_by.id if requested_by else None,
+        approved_at=None if requested_by and role in APPROVED_ROLES else utcnow(),
     )
     session.add(user)
     session.flush()
@@ -158,6 +182,8 @@ def authenticate(
         if step is None:
             raise AuthenticationFailed("invalid credentials")
         user.totp_last_step = step
+    if user.awaiting_approval:
+        raise AwaitingApproval("Su cuenta espera la aprobación de una supervisora.")
     if needs_rehash(user.password_hash):
         user.password_hash = rehash_password(password)  # parameters raised since it was set
     needs_setup = user.must_change_password or (require_mfa and not user.totp_enrolled)
@@ -234,7 +260,7 @@ def token_and_user(
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     user = row.user
-    if not user.active or row.security_stamp != user.security_stamp:
+    if not user.active or user.awaiting_approval or row.security_stamp != user.security_stamp:
         return None
     return row, user
 
@@ -250,11 +276,77 @@ def disable_user(user: User) -> None:
     end_all_sessions(user)
 
 
-def set_role(session: DbSession, user: User, role: str) -> None:
+def set_role(session: DbSession, user: User, role: str, requested_by: User | None = None) -> None:
+    """A case role given by an administrator (`requested_by`) waits for approval again."""
     institution = session.get_one(Institution, user.institution_id)
     if role not in ROLES or institution.kind not in ROLE_KINDS[role]:
         raise InvalidInput(
             "role does not fit", {"role": ["Este rol no corresponde a la institución."]}
         )
+    if requested_by is not None and role in APPROVED_ROLES and role != user.role:
+        user.approved_at = None
+        user.approved_by_user_id = None
+        user.requested_by_user_id = requested_by.id
     user.role = role
     end_all_sessions(user)
+
+
+# ---- approval of accounts (separation of duties) --------------------------------------
+# Threat: an administrator making herself, or a friend, an account that reads the cases
+# of a unit. The account stays shut until a supervisor, who neither asked for it nor
+# owns it, approves; a refusal disables it.
+
+
+def require_approver(caller: Caller) -> None:
+    if not (caller.active and caller.role == "supervisor"):
+        raise Forbidden("Solo una supervisora aprueba cuentas.")
+
+
+def pending_accounts(session: DbSession, caller: Caller) -> list[User]:
+    require_approver(caller)
+    stmt = (
+        select(User)
+        .where(
+            User.approved_at.is_(None), User.active.is_(True), User.role.in_(APPROVED_ROLES)
+        )
+        .order_by(User.created_at, User.id)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def approve_account(
+    session: DbSession, audit_key: bytes, caller: Caller, user_id: int, approve: bool
+) -> User:
+    """Approve (or refuse, which disables) an account that waits; audited as `user_approve`."""
+    require_approver(caller)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("Cuenta desconocida.")
+    if not (user.active and user.awaiting_approval):
+        raise Conflict("Esta cuenta no espera aprobación.")
+    if caller.id in (user.id, user.requested_by_user_id):
+        raise Forbidden("Otra supervisora debe decidir sobre una cuenta que usted pidió.")
+    if approve:
+        user.approved_at = utcnow()
+        user.approved_by_user_id = caller.id
+    else:
+        disable_user(user)
+    record_event(
+        session,
+        audit_key,
+        caller.actor(),
+        "user_approve",
+        object_type="user",
+        object_id=user.id,
+        detail="approved" if approve else "refused",
+    )
+    return user
+
+
+def usernames(session: DbSession, ids: set[int | None]) -> dict[int, str]:
+    """Who requested, approved or reviewed: ids to usernames, in one query."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.id, User.username).where(User.id.in_(wanted))).all()
+    return {user_id: name for user_id, name in rows}

@@ -6,7 +6,18 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Uuid
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import Institution
@@ -39,7 +50,9 @@ class Complaint(Base):
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
     institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    number: Mapped[str] = mapped_column(String(40))
+    # Sealed with the case's data key, like every free text of the case. Always set;
+    # nullable because SQLite cannot add a NOT NULL column to a table others point at.
+    number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     filed_on: Mapped[date] = mapped_column(Date)
     forward_to_prosecutor: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="received")
@@ -64,7 +77,7 @@ class ProtectionMeasure(Base):
     measure: Mapped[str] = mapped_column(ForeignKey("measure_types.code"))
     requested: Mapped[bool] = mapped_column(Boolean, default=True)
     granted: Mapped[bool] = mapped_column(Boolean, default=False)
-    court: Mapped[str | None] = mapped_column(String(160))
+    court_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed like the number
     starts_on: Mapped[date | None] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(10), default="requested")
