@@ -61,9 +61,9 @@ def activity(app, client, make_person):
         assert joined.status_code == 201 and joined.get_json()["id"] == case_id
     assert api_login(client, pnc.username, "not the password at all").status_code == 401
     assert (
-        client.get(
-            "/api/v1/cases",
-            query_string={"dui": intake()["survivor"]["dui"]},
+        client.post(
+            "/api/v1/cases/search",
+            json={"dui": intake()["survivor"]["dui"]},
             headers=health.headers,
         ).status_code
         == 200

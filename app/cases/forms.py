@@ -206,12 +206,13 @@ class BreakGlassForm(FlaskForm):
 
 
 class SearchForm(FlaskForm):
-    class Meta:
-        csrf = False  # a GET search changes nothing
+    """Posted, never sent as a query string: a URL with a DUI or a name would stay in
+    access logs and in the browser's history (CSRF on, as for every POST)."""
 
     dui = StringField(_l("DUI"))
     name = StringField(_l("Nombre completo"))
     birth_date = DateField(_l("Fecha de nacimiento"), validators=[Optional()])
+    number = StringField(_l("Número de expediente"))
 
 
 class RiskForm(FlaskForm):

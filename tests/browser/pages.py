@@ -296,6 +296,31 @@ class IntakePage(BasePage):
         return CasePage(self.page)
 
 
+class SearchPage(BasePage):
+    """The search form is posted: what she types never shows in the address bar."""
+
+    path = "/cases/search"
+
+    def search(self, **values: str) -> Any:
+        """Fill the DUI, the name and birth date, or the case number, and press Buscar."""
+        for name in ("dui", "name", "birth_date", "number"):
+            if name in values:
+                self.page.locator(f"#{name}").fill(values[name])
+        with self.page.expect_navigation() as navigation:
+            self.page.get_by_role("button", name="Buscar", exact=True).click()
+        return navigation.value
+
+    def result_numbers(self) -> list[str]:
+        return self.page.locator("main table tbody tr td:first-child").all_inner_texts()
+
+    def nothing_found(self) -> bool:
+        return self.page.get_by_text("No se encontró ningún expediente").is_visible()
+
+    def open_result(self, number: str) -> CasePage:
+        self.page.get_by_role("link", name=number, exact=True).click()
+        return CasePage(self.page)
+
+
 class CasePage(BasePage):
     def open_case(self, case_id: str) -> Any:
         return self.open(f"/cases/{case_id}")

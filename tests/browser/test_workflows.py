@@ -25,6 +25,7 @@ from tests.browser.pages import (
     IntakePage,
     LoginPage,
     ReferralInboxPage,
+    SearchPage,
 )
 from tests.factories import intake as intake_body
 
@@ -115,6 +116,15 @@ def test_case_goes_round_the_network(browsing, make_account, live_server):
     number = case.number()
     assert "María José López Hernández" in case.section("identidad").inner_text()
 
+    # She finds the record again by DUI: the form is posted, the address bar stays bare.
+    search = SearchPage(page)
+    search.open()
+    assert search.search(dui=SURVIVOR["dui"]).status == 200
+    assert search.url_path == "/cases/search"
+    assert search.result_numbers() == [number]
+    search.screenshot("search")
+    case = search.open_result(number)
+
     # She refers the survivor to the health unit and to the women's office.
     sheet = case.refer(
         "Unidad de Salud Sonsonate", "Atención médica", "Lesiones en brazos y rostro."
@@ -182,6 +192,11 @@ def test_case_goes_round_the_network(browsing, make_account, live_server):
     assert outside.heading() == "No encontrado"
     assert "María" not in page.content()
     outside.screenshot("not-found")
+    search = SearchPage(page)
+    search.open()
+    search.search(name="María José López Hernández", birth_date="1994-03-15")
+    assert search.nothing_found() and search.result_numbers() == []
+    assert search.url_path == "/cases/search"
 
     # The supervisor reviews who read the case.
     page = browsing.new_page()
@@ -351,7 +366,7 @@ def test_no_page_loads_anything_from_outside_the_server(browsing, make_account, 
         pnc: [
             "/",
             "/cases/new",
-            "/cases/search?dui=12345678-4",
+            "/cases/search",
             f"/cases/{case_id}",
             "/referrals?box=outgoing",
             f"/referrals/{referral_id}/sheet",
