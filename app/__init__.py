@@ -70,6 +70,7 @@ def register_blueprints(app: Flask) -> None:
     from app.audit.routes import bp as audit_pages_bp
     from app.auth.admin_routes import bp as admin_bp
     from app.auth.routes import bp as auth_bp
+    from app.cases import search_routes as _search_page  # noqa: F401  (adds /cases/search)
     from app.cases.care_routes import bp as case_forms_bp
     from app.cases.routes import bp as cases_bp
     from app.extensions import csrf
@@ -96,9 +97,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
+    from app.core.transaction import register_transaction
     from app.errors import register
 
     register(app)
+    register_transaction(app)  # commits what a view did unless an error handler ran
 
 
 def register_commands(app: Flask) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from typing import Any
 
 from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFError
@@ -11,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import Conflict, HTTPException, InternalServerError
 
 from app.common import DomainError
+from app.core.transaction import mark_failed
 from app.extensions import db
 
 log = logging.getLogger("ruta")
@@ -28,6 +30,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response | tuple[str, int]:
+        mark_failed()
+        record_refusal(error.code or 500)
         if _is_api():
             from app.api.errors import http_error as api_http_error
 
@@ -39,7 +43,9 @@ def register(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError) -> Response | tuple[str, int]:
         # A page asked for something a service refused (not found, not allowed…).
-        db.session.rollback()
+        mark_failed()
+        record_refusal(error.status)
+        report_identity_conflict(error)
         if _is_api():
             from app.api.errors import domain_error as api_domain_error
 
@@ -53,7 +59,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(StaleDataError)
     def lost_race(error: StaleDataError) -> Response | tuple[str, int]:
         # Optimistic locking: someone else changed the row first. Nothing was saved.
-        db.session.rollback()
+        mark_failed()
         if _is_api():
             from app.api.errors import error_response
 
@@ -64,7 +70,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response | tuple[str, int]:
-        db.session.rollback()
+        mark_failed()
         # Where it failed, without the exception's text: that text can carry request
         # data (SQL parameters, field values), and logs must never hold case content.
         log.error(
@@ -81,3 +87,55 @@ def register(app: Flask) -> None:
         from app.web_helpers import html_error
 
         return html_error(InternalServerError())
+
+
+# URL arguments that name a case or a referral: a refusal there is an `access_denied`.
+CASE_SCOPED_ARGS = ("case_id", "referral_id")
+
+
+def _caller() -> Any:
+    """The signed-in caller of either face, or None."""
+    if _is_api():
+        from flask import g
+
+        from app.api.helpers import api_caller
+
+        return api_caller() if g.get("api_user") is not None else None
+    from flask_login import current_user
+
+    from app.webforms import web_caller
+
+    return web_caller() if current_user.is_authenticated else None
+
+
+def record_refusal(status: int) -> None:
+    """A signed-in user refused a case-scoped URL leaves an `access_denied` event, in a
+    transaction of its own (what the request did was rolled back)."""
+    args = request.view_args or {}
+    name = next((arg for arg in CASE_SCOPED_ARGS if arg in args), None)
+    caller = _caller() if status in (403, 404) and name else None
+    if caller is None or name is None:
+        return
+    from app.audit.service import audit
+    from app.crypto.service import get_keyring
+
+    audit(
+        db.session,
+        get_keyring().audit_key,
+        caller,
+        "access_denied",
+        object_type=name.removesuffix("_id"),
+        object_id=str(args[name])[:40],
+        detail=f"status={status};endpoint={request.endpoint}",
+    )
+    db.session.commit()
+
+
+def report_identity_conflict(error: DomainError) -> None:
+    from app.cases.service import IdentityConflict, report_identity_conflict
+    from app.crypto.service import get_keyring
+
+    caller = _caller()
+    if isinstance(error, IdentityConflict) and caller is not None:
+        report_identity_conflict(db.session, get_keyring(), caller, error.case_id)
+        db.session.commit()

@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError
 from wtforms import SelectField
 
 from app.audit.service import Actor, record_event
+from app.auth.caller import Caller
 from app.common import InvalidInput
 from app.crypto.service import get_keyring
 from app.extensions import db
@@ -72,6 +73,11 @@ def load(schema: type[Schema], data: dict[str, Any]) -> dict[str, Any]:
 
 def blank_to_none(value: Any) -> Any:
     return None if value in ("", []) else value
+
+
+def web_caller() -> Caller:
+    """The one place the pages say who is asking."""
+    return Caller(current_user._get_current_object(), request.remote_addr, "web")
 
 
 def web_actor() -> Actor:

@@ -9,8 +9,10 @@ from app.api import (  # noqa: E402,F401  (register the views)
     auth,
     care_routes,
     errors,
+    join_routes,
     openapi,
     referral_routes,
     report_routes,
     routes,
+    search_routes,
 )

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC
 from typing import Any
 
 from flask import Response, current_app, request
-from sqlalchemy import select
 
 from app.api import bp
-from app.api.auth import current_api_token, current_api_user
-from app.api.helpers import answer, audit, json_body, load
+from app.api.auth import current_api_user
+from app.api.helpers import answer, api_caller, audit, json_body, load
 from app.audit import breakglass, queries
 from app.audit.models import BreakGlass
 from app.audit.schemas import (
+    AccountListOut,
+    AccountOut,
+    ApprovalIn,
     AuditListOut,
     AuditQueryIn,
     AuditReportsOut,
@@ -23,19 +25,22 @@ from app.audit.schemas import (
     ReviewIn,
     SinceIn,
 )
+from app.auth import service as accounts
 from app.auth.models import User
-from app.common import parse_uuid, utcnow
+from app.auth.service import usernames
+from app.common import parse_uuid
+from app.crypto.service import get_keyring
 from app.extensions import db
 
-FRESH_LOGIN = timedelta(minutes=15)
 
-
-def grant_dict(grant: BreakGlass, names: dict[int, str]) -> dict[str, Any]:
+def grant_dict(
+    grant: BreakGlass, names: dict[int, str], reasons: dict[int, str | None]
+) -> dict[str, Any]:
     return {
         "id": grant.id,
         "case_id": str(grant.case_id),
         "username": names.get(grant.user_id, ""),
-        "reason": grant.reason,
+        "reason": reasons.get(grant.id),
         "started_at": grant.started_at.isoformat(),
         "expires_at": grant.expires_at.isoformat(),
         "reviewed_by": names.get(grant.reviewed_by_user_id or 0),
@@ -45,13 +50,26 @@ def grant_dict(grant: BreakGlass, names: dict[int, str]) -> dict[str, Any]:
     }
 
 
-def usernames(grants: list[BreakGlass]) -> dict[int, str]:
-    ids = {g.user_id for g in grants} | {g.reviewed_by_user_id for g in grants}
-    ids.discard(None)
-    if not ids:
-        return {}
-    rows = db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all()
-    return {user_id: name for user_id, name in rows}
+def grant_dicts(user: User, grants: list[BreakGlass]) -> list[dict[str, Any]]:
+    """For supervisors only: the reasons are decrypted."""
+    names = usernames(db.session, {i for g in grants for i in (g.user_id, g.reviewed_by_user_id)})
+    reasons = breakglass.open_reasons(db.session, get_keyring(), user, grants)
+    return [grant_dict(g, names, reasons) for g in grants]
+
+
+def account_dict(user: User, names: dict[int, str]) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "institution": user.institution.code,
+        "role": user.role,
+        "created_at": user.created_at.isoformat(),
+        "requested_by": names.get(user.requested_by_user_id or 0),
+        "approved_by": names.get(user.approved_by_user_id or 0),
+        "approved_at": user.approved_at.isoformat() if user.approved_at else None,
+        "active": user.active,
+    }
 
 
 @bp.get("/audit")
@@ -69,7 +87,6 @@ def audit_reports() -> Response:
     since = load(SinceIn, request.args.to_dict()).get("since") or queries.default_since()
     user = current_api_user()
     grants = queries.break_glass_uses(db.session, user, since)
-    names = usernames(grants)
     payload = {
         "since": since.isoformat(),
         "accesses_per_user_per_day": queries.accesses_per_user_per_day(db.session, user, since),
@@ -84,7 +101,7 @@ def audit_reports() -> Response:
             {**row, "last": row["last"].isoformat()}
             for row in queries.failed_logins(db.session, user, since)
         ],
-        "break_glass": [grant_dict(g, names) for g in grants],
+        "break_glass": grant_dicts(user, grants),
     }
     return answer(AuditReportsOut, payload)
 
@@ -92,36 +109,24 @@ def audit_reports() -> Response:
 @bp.post("/cases/<case_id>/break-glass")
 def break_glass(case_id: str) -> Response:
     data = load(BreakGlassIn, json_body())
-    user = current_api_user()
-    token = current_api_token()
-    fresh = token is not None and utcnow() - token.created_at <= FRESH_LOGIN
+    caller = api_caller()
     grant = breakglass.start_break_glass(
         db.session,
-        user,
+        get_keyring(),
+        caller,
         parse_uuid(case_id),
         data["reason"],
         password=data.get("password"),
         minutes=current_app.config["RUTA_BREAK_GLASS_MINUTES"],
-        fresh_login=fresh,
     )
-    audit(
-        "break_glass",
-        object_type="case",
-        object_id=grant.case_id,
-        case_id=grant.case_id,
-        reason=grant.reason,
-        detail=f"minutes={current_app.config['RUTA_BREAK_GLASS_MINUTES']}",
-    )
-    payload = grant_dict(grant, {user.id: user.username})
-    db.session.commit()
-    return answer(BreakGlassOut, payload, 201)
+    return answer(BreakGlassOut, grant_dicts(caller.user, [grant])[0], 201)
 
 
 @bp.get("/break-glass")
 def break_glass_queue() -> Response:
-    grants = breakglass.pending_reviews(db.session, current_api_user())
-    names = usernames(grants)
-    return answer(BreakGlassListOut, {"items": [grant_dict(g, names) for g in grants]})
+    user = current_api_user()
+    grants = breakglass.pending_reviews(db.session, user)
+    return answer(BreakGlassListOut, {"items": grant_dicts(user, grants)})
 
 
 @bp.post("/break-glass/<int:grant_id>/review")
@@ -138,6 +143,28 @@ def review_break_glass(grant_id: int) -> Response:
         case_id=grant.case_id,
         detail=f"justified={grant.justified}",
     )
-    payload = grant_dict(grant, usernames([grant]))
+    payload = grant_dicts(user, [grant])[0]
     db.session.commit()
     return answer(BreakGlassOut, payload)
+
+
+# ---- accounts waiting for a supervisor's approval ----------------------------------------
+
+
+@bp.get("/accounts/pending")
+def pending_accounts() -> Response:
+    waiting = accounts.pending_accounts(db.session, api_caller())
+    names = usernames(db.session, {u.requested_by_user_id for u in waiting})
+    return answer(AccountListOut, {"items": [account_dict(u, names) for u in waiting]})
+
+
+@bp.post("/accounts/<int:user_id>/approve")
+def approve_account(user_id: int) -> Response:
+    caller = api_caller()
+    accounts.require_approver(caller)  # the role before the body: 403, never 422, to others
+    data = load(ApprovalIn, json_body())
+    user = accounts.approve_account(
+        db.session, get_keyring().audit_key, caller, user_id, data["approve"]
+    )
+    names = usernames(db.session, {user.requested_by_user_id, user.approved_by_user_id})
+    return answer(AccountOut, account_dict(user, names))  # the request's transaction commits

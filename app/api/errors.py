@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.api import bp
 from app.common import DomainError
-from app.extensions import db
+from app.core.transaction import mark_failed
 
 HTTP_CODES = {
     400: "bad_request",
@@ -34,9 +34,7 @@ def error_response(
     return response
 
 
-@bp.errorhandler(DomainError)
 def domain_error(error: DomainError) -> Response:
-    db.session.rollback()
     response = error_response(error.status, error.code, error.message, error.fields)
     retry_after = getattr(error, "retry_after", None)
     if retry_after:
@@ -46,7 +44,7 @@ def domain_error(error: DomainError) -> Response:
 
 @bp.errorhandler(ValidationError)
 def validation_error(error: ValidationError) -> Response:
-    db.session.rollback()
+    mark_failed()
     fields = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
     return error_response(422, "invalid", "The data is not valid.", fields)
 

@@ -1,4 +1,4 @@
-"""What every API view does: read the JSON body, validate, answer, audit."""
+"""What every API view does: read the JSON body, validate, know the caller, answer."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from flask import Response, jsonify, request
 from marshmallow import Schema
 from werkzeug.exceptions import BadRequest
 
-from app.api.auth import actor_for, current_api_user
+from app.api.auth import actor_for, client_ip, current_api_user
 from app.audit.service import record_event
+from app.auth.caller import Caller
 from app.crypto.service import get_keyring
 from app.extensions import db
 
@@ -43,3 +44,8 @@ def audit(action: str, **details: Any) -> None:
     record_event(
         db.session, get_keyring().audit_key, actor_for(current_api_user()), action, **details
     )
+
+
+def api_caller() -> Caller:
+    """The one place the API says who is asking."""
+    return Caller(current_api_user(), client_ip(), "api")

@@ -16,8 +16,12 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Response, jsonify
 
 from app.api import bp
+from app.api.join_routes import JoinListOut, JoinReviewIn, JoinReviewOut
 from app.api.schemas import ErrorOut, InstitutionListOut, TokenIn, TokenOut
 from app.audit.schemas import (
+    AccountListOut,
+    AccountOut,
+    ApprovalIn,
     AuditListOut,
     AuditReportsOut,
     BreakGlassIn,
@@ -54,6 +58,8 @@ from app.cases.schemas import (
     IncidentIn,
     IntakeIn,
     IntakeOut,
+    SearchIn,
+    WorkListOut,
 )
 from app.referrals.schemas import (
     NotificationListOut,
@@ -87,11 +93,12 @@ OPERATIONS: list[Operation] = [
     Operation(
         "/auth/token",
         "post",
-        "Exchange username, password and TOTP code for a token",
+        "Exchange username, password and TOTP code for a token. The right credentials of an "
+        "account that waits for a supervisor's approval answer 403 awaiting_approval",
         TokenOut,
         body=TokenIn,
         public=True,
-        errors=(400, 401, 422, 429),
+        errors=(400, 401, 403, 422, 429),
     ),
     Operation("/institutions", "get", "The network directory", InstitutionListOut, errors=(401,)),
     Operation(
@@ -106,10 +113,26 @@ OPERATIONS: list[Operation] = [
     Operation(
         "/cases",
         "get",
-        "Find cases by DUI, or by full name and birth date",
+        "The caller's work list: cases her institution may see, newest activity first, "
+        "50 a page. dui, name, birth_date (or given_names, family_names, phone) in the URL "
+        "are refused with 400 identifier_in_url: use POST /cases/search",
+        WorkListOut,
+        query=(
+            ("status", "open, follow_up or closed"),
+            ("risk", "standard, medium or high"),
+            ("page", "1-based page number"),
+            ("assigned", "me: not available yet (422)"),
+        ),
+        errors=(400, 401, 403, 422),
+    ),
+    Operation(
+        "/cases/search",
+        "post",
+        'Exact search, the identifiers in the body: {"dui"}, {"name", "birth_date"} '
+        'or {"number"}; only cases the caller may see (audited as case_search)',
         CaseListOut,
-        query=(("dui", "DUI ########-#"), ("name", "full name"), ("birth_date", "YYYY-MM-DD")),
-        errors=(401, 403, 422),
+        body=SearchIn,
+        errors=(400, 401, 403, 422),
     ),
     Operation("/cases/{case_id}", "get", "The whole decrypted record (audited)", CaseOut),
     Operation(
@@ -146,7 +169,8 @@ OPERATIONS: list[Operation] = [
     Operation(
         "/cases/{case_id}/break-glass",
         "post",
-        "Emergency read-only access to one case (supervisors; reason required)",
+        "Emergency read-only access to one case (supervisors; reason and password, asked "
+        "again every time, both required: 422 otherwise)",
         BreakGlassOut,
         201,
         body=BreakGlassIn,
@@ -165,6 +189,23 @@ OPERATIONS: list[Operation] = [
         "Another supervisor records whether a break-glass was justified",
         BreakGlassOut,
         body=ReviewIn,
+        errors=(400, 401, 403, 404, 409, 422),
+    ),
+    Operation(
+        "/accounts/pending",
+        "get",
+        "Accounts an administrator made (or gave a case role) that wait for a supervisor's "
+        "approval before they can sign in (supervisors)",
+        AccountListOut,
+        errors=(401, 403),
+    ),
+    Operation(
+        "/accounts/{user_id}/approve",
+        "post",
+        'A supervisor approves ({"approve": true}) or refuses and disables ({"approve": '
+        "false}) a waiting account; never one she asked for or her own (user_approve)",
+        AccountOut,
+        body=ApprovalIn,
         errors=(400, 401, 403, 404, 409, 422),
     ),
     Operation(
@@ -295,7 +336,26 @@ OPERATIONS: list[Operation] = [
         ),
         errors=(401, 403, 422),
     ),
-    Operation("/referrals/{referral_id}", "get", "One referral (sender or receiver)", ReferralOut),
+    Operation(
+        "/referrals/{referral_id}",
+        "get",
+        "One referral (sender or receiver); a former party gets codes and dates only",
+        ReferralOut,
+    ),
+    Operation(
+        "/joins",
+        "get",
+        "Supervisors: institutions that joined a record through an intake, to review",
+        JoinListOut,
+    ),
+    Operation(
+        "/joins/{party_id}/review",
+        "post",
+        "Supervisors: mark a join reviewed (justified or not)",
+        JoinReviewOut,
+        body=JoinReviewIn,
+        errors=(400, 401, 403, 404, 409, 422),
+    ),
     Operation(
         "/referrals/{referral_id}/transition",
         "post",

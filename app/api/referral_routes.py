@@ -5,15 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, request
-from sqlalchemy.orm import joinedload
 
 from app.api import bp
-from app.api.auth import current_api_user
-from app.api.helpers import answer, audit, json_body, load
-from app.cases.models import Case
-from app.cases.record_parts import referral_record
+from app.api.helpers import answer, api_caller, json_body, load
 from app.common import local_today, parse_uuid
-from app.crypto.service import cipher_for, get_keyring
+from app.crypto.service import get_keyring
 from app.extensions import db
 from app.notifications.service import KINDS, mark_read, notifications_for
 from app.referrals import service as referrals
@@ -26,14 +22,6 @@ from app.referrals.schemas import (
     ReferralQueryIn,
     TransitionIn,
 )
-
-
-def _decrypted(referral: Referral) -> dict[str, Any]:
-    """The referral was loaded through `get_referral_for` (sender or receiver) just before."""
-    case = db.session.get_one(Case, referral.case_id, options=[joinedload(Case.data_key)])
-    record = referral_record(cipher_for(get_keyring(), case.data_key), referral)
-    record.update(case_number=case.number, overdue=_overdue(referral))
-    return record
 
 
 def _overdue(referral: Referral) -> bool:
@@ -65,61 +53,46 @@ def _listed(referral: Referral, number: str) -> dict[str, Any]:
 @bp.post("/cases/<case_id>/referrals")
 def refer_case(case_id: str) -> Response:
     data = load(ReferralIn, json_body())
-    referral = referrals.refer_case(
-        db.session, get_keyring(), current_api_user(), parse_uuid(case_id), data
-    )
-    audit(
-        "referral_create",
-        object_type="referral",
-        object_id=referral.id,
-        case_id=referral.case_id,
-        detail=f"to={referral.to_institution.code};"
-        f"service={referral.service};urgency={referral.urgency}",
-    )
-    payload = _decrypted(referral)
-    db.session.commit()
+    caller = api_caller()
+    referral = referrals.refer_case(db.session, get_keyring(), caller, parse_uuid(case_id), data)
+    payload = referrals.read_referral(db.session, get_keyring(), caller, referral.id)
     return answer(ReferralOut, payload, 201)
 
 
 @bp.get("/referrals")
 def list_referrals() -> Response:
     query = load(ReferralQueryIn, request.args.to_dict())
-    user = current_api_user()
+    caller = api_caller()
     rows = referrals.list_referrals(
-        db.session, user, query["box"], query.get("status"), overdue_only=query["overdue"]
+        db.session, caller, query["box"], query.get("status"), overdue_only=query["overdue"]
     )
-    counts = referrals.inbox_counts(db.session, user)
+    counts = referrals.inbox_counts(db.session, caller)
     return answer(ReferralListOut, {"items": [_listed(r, n) for r, n in rows], "counts": counts})
 
 
 @bp.get("/referrals/<referral_id>")
 def read_referral(referral_id: str) -> Response:
-    referral = referrals.get_referral_for(db.session, current_api_user(), parse_uuid(referral_id))
-    return answer(ReferralOut, _decrypted(referral))
+    record = referrals.read_referral(
+        db.session, get_keyring(), api_caller(), parse_uuid(referral_id)
+    )
+    return answer(ReferralOut, record)
 
 
 @bp.post("/referrals/<referral_id>/transition")
 def move_referral(referral_id: str) -> Response:
     data = load(TransitionIn, json_body())
     move = referrals.Move(data["action"], data.get("note"), data.get("version"))
+    caller = api_caller()
     referral = referrals.move_referral(
-        db.session, get_keyring(), current_api_user(), parse_uuid(referral_id), move
+        db.session, get_keyring(), caller, parse_uuid(referral_id), move
     )
-    audit(
-        "referral_transition",
-        object_type="referral",
-        object_id=referral.id,
-        case_id=referral.case_id,
-        detail=f"{move.action}->{referral.status}",
-    )
-    payload = _decrypted(referral)
-    db.session.commit()
+    payload = referrals.read_referral(db.session, get_keyring(), caller, referral.id)
     return answer(ReferralOut, payload)
 
 
 @bp.get("/notifications")
 def list_notifications() -> Response:
-    notes = notifications_for(db.session, current_api_user())
+    notes = notifications_for(db.session, api_caller().user)
     items = [
         {
             "id": n.id,
@@ -137,6 +110,5 @@ def list_notifications() -> Response:
 
 @bp.post("/notifications/<int:notification_id>/read")
 def read_notification(notification_id: int) -> Response:
-    mark_read(db.session, current_api_user(), notification_id)
-    db.session.commit()
+    mark_read(db.session, api_caller().user, notification_id)
     return Response(status=204)

@@ -1,9 +1,9 @@
 """Break-glass: a supervisor's emergency, read-only look at one case.
 
 Threat: a supervisor browsing files out of curiosity. Every use needs the password
-again and a reason, lasts a fixed time, shows a banner, is flagged in the audit log,
-tells the other supervisors, and waits in a queue until another supervisor (never the
-same one) says whether it was justified.
+again (never a recent login instead) and a reason, lasts a fixed time, shows a banner,
+is flagged in the audit log, tells the other supervisors, and waits in a queue until
+another supervisor (never the same one) says whether it was justified.
 """
 
 from __future__ import annotations
@@ -14,63 +14,73 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from app.audit.models import BreakGlass
+from app.audit.service import audit
+from app.auth.caller import Caller
 from app.auth.models import User
 from app.auth.passwords import verify_password
 from app.auth.policy import may_read_audit
-from app.cases.models import Case
+from app.cases import access
 from app.common import Conflict, DbSession, Forbidden, InvalidInput, NotFound, utcnow
+from app.crypto.envelope import FieldCipher
+from app.crypto.keyring import KeyRing
+from app.crypto.service import cipher_for
 from app.notifications.service import notify_user
 
 REASON_MIN = 10
 REASON_MAX = 500
 
 
-def _require_supervisor(user: User) -> None:
+def _require_supervisor(user: User | Caller) -> None:
     if not may_read_audit(user):
         raise Forbidden("only supervisors may do this")
 
 
 def start_break_glass(
     session: DbSession,
-    user: User,
+    ring: KeyRing,
+    user: Caller,
     case_id: uuid.UUID | None,
     reason: str,
     *,
     password: str | None,
     minutes: int,
-    fresh_login: bool = False,
 ) -> BreakGlass:
-    """Open one case to a supervisor for `minutes`. The password is asked again unless
-    the caller proved a fresh login (an API token issued minutes ago)."""
+    """Open one case to a supervisor for `minutes`. The password is asked every time: a
+    session or token left open on an unattended desk must not be enough. The reason is
+    sealed with the case's data key (it may name her)."""
     _require_supervisor(user)
     reason = " ".join((reason or "").split())
+    problems = {}
     if len(reason) < REASON_MIN:
-        raise InvalidInput(
-            "reason required",
-            {"reason": [f"Explique el motivo, en al menos {REASON_MIN} caracteres."]},
-        )
-    needs_password = password is not None or not fresh_login
-    if needs_password and not verify_password(user.password_hash, password or ""):
-        raise InvalidInput("wrong password", {"password": ["La contraseña no es correcta."]})
-    case = session.get(Case, case_id) if case_id else None
-    if case is None:
-        raise NotFound("case not found")
+        problems["reason"] = [f"Explique el motivo, en al menos {REASON_MIN} caracteres."]
+    if not password:
+        problems["password"] = ["Escriba su contraseña: se pide en cada acceso de emergencia."]
+    elif not verify_password(user.password_hash, password):
+        problems["password"] = ["La contraseña no es correcta."]
+    if problems:
+        raise InvalidInput("break-glass refused", problems)
+    case = access.case_for_emergency(session, case_id)
     now = utcnow()
     grant = BreakGlass(
         case_id=case.id,
         user_id=user.id,
-        reason=reason[:REASON_MAX],
         started_at=now,
         expires_at=now + timedelta(minutes=minutes),
     )
     session.add(grant)
-    session.flush()
+    session.flush()  # the id is part of what the seal authenticates
+    cipher = cipher_for(ring, case.data_key)
+    grant.reason_enc = cipher.seal("break_glass", grant.id, "reason", reason[:REASON_MAX])
     for other in other_supervisors(session, user):
         notify_user(session, other, "break_glass", case_id=case.id, reference=case.number)
+    session.flush()
+    # The reason is sealed in the grant; the audit row names the grant, never the text.
+    audit(session, ring.audit_key, user, "break_glass", object_type="break_glass",
+          object_id=grant.id, case_id=case.id, detail=f"minutes={minutes}")
     return grant
 
 
-def other_supervisors(session: DbSession, user: User) -> list[int]:
+def other_supervisors(session: DbSession, user: User | Caller) -> list[int]:
     stmt = select(User.id).where(
         User.role == "supervisor", User.active.is_(True), User.id != user.id
     )
@@ -101,6 +111,22 @@ def pending_reviews(session: DbSession, user: User) -> list[BreakGlass]:
         select(BreakGlass).where(BreakGlass.reviewed_at.is_(None)).order_by(BreakGlass.started_at)
     )
     return list(session.execute(stmt).scalars())
+
+
+def open_reasons(
+    session: DbSession, ring: KeyRing, user: User, grants: list[BreakGlass]
+) -> dict[int, str | None]:
+    """The decrypted reasons of `grants`, for a supervisor reviewing them."""
+    _require_supervisor(user)
+    ciphers: dict[uuid.UUID, FieldCipher] = {}
+    reasons = {}
+    for grant in grants:
+        if grant.case_id not in ciphers:
+            case = access.case_for_emergency(session, grant.case_id)
+            ciphers[grant.case_id] = cipher_for(ring, case.data_key)
+        cipher = ciphers[grant.case_id]
+        reasons[grant.id] = cipher.open_text("break_glass", grant.id, "reason", grant.reason_enc)
+    return reasons
 
 
 def review_break_glass(

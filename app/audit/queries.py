@@ -6,12 +6,12 @@ import uuid
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent, BreakGlass
 from app.auth.models import Institution, User
 from app.auth.policy import may_read_audit
-from app.cases.models import CaseParty
+from app.cases import access
 from app.common import LOCAL_TZ, DbSession, Forbidden
 
 OFFICE_OPENS = time(7, 0)
@@ -107,14 +107,7 @@ def reads_by_non_parties(session: DbSession, user: User, since: datetime) -> lis
     """Full case reads by an institution that was not a party at that moment. Should be
     none: any row here is a defect or a break-in, not a user's mistake."""
     _require_supervisor(user)
-    was_party = exists().where(
-        and_(
-            CaseParty.case_id == AuditEvent.case_id,
-            CaseParty.institution_id == Institution.id,
-            CaseParty.since <= AuditEvent.at,
-            (CaseParty.ended_at.is_(None)) | (CaseParty.ended_at > AuditEvent.at),
-        )
-    )
+    was_party = access.party_at_the_time(AuditEvent.case_id, Institution.id, AuditEvent.at)
     stmt = (
         select(AuditEvent)
         .join(Institution, Institution.code == AuditEvent.institution)

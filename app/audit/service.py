@@ -15,6 +15,7 @@ from collections.abc import Generator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -32,7 +33,12 @@ ACTIONS = frozenset(
         "logout",
         "token_issued",
         "case_view",
+        "case_join",
         "case_search",
+        "access_denied",
+        "identity_conflict",
+        "join_review",
+        "referral_view",
         "case_create",
         "case_update",
         "referral_create",
@@ -42,6 +48,7 @@ ACTIONS = frozenset(
         "export",
         "user_create",
         "user_update",
+        "user_approve",
         "institution_update",
     }
 )
@@ -56,6 +63,17 @@ class Actor:
     institution: str | None
     role: str | None
     ip: str | None = None
+
+
+class HasActor(Protocol):
+    def actor(self) -> Actor: ...
+
+
+def audit(
+    session: DbSession, audit_key: bytes, caller: HasActor, action: str, **details: Any
+) -> AuditEvent:
+    """What services call: the event of `caller`'s action, in the same transaction."""
+    return record_event(session, audit_key, caller.actor(), action, **details)
 
 
 def _canonical(event: AuditEvent) -> bytes:

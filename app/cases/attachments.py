@@ -15,12 +15,18 @@ import re
 import secrets
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
+from app.audit.service import audit
+from app.auth.caller import Caller
+from app.cases import access, policy
 from app.cases.care_models import Attachment
 from app.cases.files import clean_upload, safe_filename
-from app.common import DbSession, NotFound, new_id
+from app.common import DbSession, NotFound, new_id, utcnow
 from app.crypto.envelope import FieldCipher
+from app.crypto.keyring import KeyRing
+from app.crypto.service import cipher_for
 
 TABLE = "attachments"
 _STORAGE_NAME = re.compile(r"[0-9a-f]{32}")
@@ -109,3 +115,85 @@ def read_attachment(cipher: FieldCipher, attachment: Attachment, directory: Path
             "attachment file missing", {"file": ["El archivo no se encuentra."]}
         ) from exc
     return cipher.open_bytes(TABLE, attachment.id, "content", blob) or b""
+
+
+def add_attachment(
+    session: DbSession,
+    ring: KeyRing,
+    caller: Caller,
+    case_id: uuid.UUID | None,
+    upload: Upload,
+    directory: Path,
+) -> tuple[Attachment, FieldCipher]:
+    """An upload added to a case the caller may add to; audited with its type only."""
+    case = access.case_for(session, caller, case_id).case
+    cipher = cipher_for(ring, case.data_key)
+    attachment = store_attachment(
+        session,
+        cipher,
+        case_id=case.id,
+        institution_id=caller.institution_id,
+        user_id=caller.id,
+        directory=directory,
+        filename=upload.filename,
+        data=upload.data,
+        description=upload.description,
+    )
+    case.updated_at = utcnow()
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "case_update",
+        object_type="attachment",
+        object_id=attachment.id,
+        case_id=case.id,
+        detail=f"attachment:{attachment.content_type}",
+    )
+    return attachment, cipher
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Download:
+    content: bytes
+    content_type: str
+    name: str
+
+
+def download_attachment(
+    session: DbSession,
+    ring: KeyRing,
+    caller: Caller,
+    case_id: uuid.UUID | None,
+    attachment_id: uuid.UUID | None,
+    directory: Path,
+) -> Download:
+    """The file's bytes for a party that may see it, audited before they leave."""
+    found = access.case_for(session, caller, case_id)
+    attachment = session.get(Attachment, attachment_id) if attachment_id else None
+    if (
+        attachment is None
+        or attachment.case_id != found.case.id
+        or not policy.sees_part(found.view, caller.institution_id, attachment.institution_id)
+    ):
+        raise NotFound("attachment not found")
+    cipher = cipher_for(ring, found.case.data_key)
+    content = read_attachment(cipher, attachment, directory)
+    name = cipher.open_text(TABLE, attachment.id, "filename", attachment.filename_enc)
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "attachment_download",
+        object_type="attachment",
+        object_id=attachment.id,
+        case_id=found.case.id,
+    )
+    return Download(content, attachment.content_type, name or "documento")

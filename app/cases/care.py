@@ -1,6 +1,6 @@
 """What institutions add to a case after intake: care notes, follow-ups, risk,
-safety plan and the case's status. Every function checks access through
-`get_case_for` and seals free text with the case's data key."""
+safety plan and the case's status. Every function loads the case through
+`access.case_for`, seals free text with the case's data key and audits itself."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from typing import Any
 from sqlalchemy import select
 
 from app.audit.breakglass import other_supervisors
-from app.auth.models import User
+from app.audit.service import audit
+from app.auth.caller import Caller
+from app.cases import access, policy
 from app.cases.care_models import CareNote, CaseStatusChange, FollowUp, RiskAssessment, SafetyPlan
-from app.cases.models import Case, CaseParty
+from app.cases.models import Case
 from app.cases.risk import RiskResult, assess
-from app.cases.service import get_case_for
 from app.common import Conflict, DbSession, InvalidInput, NotFound, local_today, utcnow
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
@@ -48,9 +49,9 @@ def _check_version(case: Case, expected: int | None) -> None:
 
 
 def add_note(
-    session: DbSession, ring: KeyRing, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+    session: DbSession, ring: KeyRing, user: Caller, case_id: uuid.UUID | None, data: dict[str, Any]
 ) -> CareNote:
-    case = get_case_for(session, user, case_id)
+    case = access.case_for(session, user, case_id).case
     if data["given_on"] > local_today():
         raise InvalidInput("future date", {"given_on": ["La fecha no puede ser futura."]})
     note = CareNote(
@@ -68,13 +69,35 @@ def add_note(
     session.add(note)
     case.updated_at = utcnow()
     session.flush()
+    _changed(session, ring, user, case, "care_note", note.id, f"note:{note.kind}")
     return note
 
 
+def _changed(
+    session: DbSession,
+    ring: KeyRing,
+    caller: Caller,
+    case: Case,
+    object_type: str,
+    object_id: object,
+    detail: str,
+) -> None:
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "case_update",
+        object_type=object_type,
+        object_id=object_id,
+        case_id=case.id,
+        detail=detail,
+    )
+
+
 def add_follow_up(
-    session: DbSession, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+    session: DbSession, ring: KeyRing, user: Caller, case_id: uuid.UUID | None, data: dict[str, Any]
 ) -> FollowUp:
-    case = get_case_for(session, user, case_id)
+    case = access.case_for(session, user, case_id).case
     follow_up = FollowUp(
         id=uuid.uuid4(),
         case_id=case.id,
@@ -88,20 +111,26 @@ def add_follow_up(
         _set_status(session, user, case, "follow_up", None)
     case.updated_at = utcnow()
     session.flush()
+    _changed(session, ring, user, case, "follow_up", follow_up.id, "follow_up_planned")
     return follow_up
 
 
 def record_follow_up(
     session: DbSession,
     ring: KeyRing,
-    user: User,
+    user: Caller,
     case_id: uuid.UUID | None,
     follow_up_id: uuid.UUID | None,
     data: dict[str, Any],
 ) -> FollowUp:
-    case = get_case_for(session, user, case_id)
+    found = access.case_for(session, user, case_id)
+    case = found.case
     follow_up = session.get(FollowUp, follow_up_id) if follow_up_id else None
-    if follow_up is None or follow_up.case_id != case.id:
+    if (
+        follow_up is None
+        or follow_up.case_id != case.id
+        or not policy.sees_part(found.view, user.institution_id, follow_up.institution_id)
+    ):
         raise NotFound("follow-up not found")
     if data.get("version") is not None and data["version"] != follow_up.version:
         raise Conflict("the follow-up changed since it was read")
@@ -112,25 +141,15 @@ def record_follow_up(
     )
     case.updated_at = utcnow()
     session.flush()
+    _changed(session, ring, user, case, "follow_up", follow_up.id, f"follow_up:{follow_up.outcome}")
     return follow_up
 
 
 def overdue_follow_ups(
-    session: DbSession, user: User, today: date | None = None
+    session: DbSession, user: access.Subject, today: date | None = None
 ) -> list[tuple[FollowUp, str]]:
     """The institution's follow-ups past their date and not done, oldest first."""
-    stmt = (
-        select(FollowUp, Case.number)
-        .join(Case, Case.id == FollowUp.case_id)
-        .where(
-            FollowUp.institution_id == user.institution_id,
-            FollowUp.done_on.is_(None),
-            FollowUp.due_on < (today or local_today()),
-        )
-        .order_by(FollowUp.due_on)
-        .limit(500)
-    )
-    return [(row[0], row[1]) for row in session.execute(stmt).all()]
+    return access.overdue_follow_ups(session, user, today or local_today())
 
 
 def _has_feminicidal_or_firearm(session: DbSession, case: Case) -> tuple[bool, bool]:
@@ -145,9 +164,9 @@ def _has_feminicidal_or_firearm(session: DbSession, case: Case) -> tuple[bool, b
 
 
 def assess_risk(
-    session: DbSession, ring: KeyRing, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+    session: DbSession, ring: KeyRing, user: Caller, case_id: uuid.UUID | None, data: dict[str, Any]
 ) -> tuple[RiskAssessment, RiskResult]:
-    case = get_case_for(session, user, case_id)
+    case = access.case_for(session, user, case_id).case
     judgement = bool(data.get("judgement_high"))
     if judgement and not (data.get("judgement_reason") or "").strip():
         raise InvalidInput(
@@ -182,34 +201,24 @@ def assess_risk(
     if result.level == "high":
         _alert_high_risk(session, user, case)
     session.flush()
+    _changed(session, ring, user, case, "risk_assessment", row.id, f"risk:{row.level}")
     return row, result
 
 
-def _alert_high_risk(session: DbSession, user: User, case: Case) -> None:
+def _alert_high_risk(session: DbSession, user: Caller, case: Case) -> None:
     """The women's offices taking part and every supervisor hear of a high risk at once."""
-    from app.auth.models import Institution
-
-    offices = session.execute(
-        select(CaseParty.institution_id)
-        .join(Institution)
-        .where(
-            CaseParty.case_id == case.id,
-            CaseParty.ended_at.is_(None),
-            Institution.kind == "womens_office",
-        )
-    ).scalars()
-    for institution_id in set(offices):
+    for institution_id in access.live_party_institutions(session, case.id, "womens_office"):
         notify_institution(
             session, institution_id, "high_risk", case_id=case.id, reference=case.number
         )
-    for supervisor_id in other_supervisors(session, user):
+    for supervisor_id in other_supervisors(session, user.user):
         notify_user(session, supervisor_id, "high_risk", case_id=case.id, reference=case.number)
 
 
 def save_safety_plan(
-    session: DbSession, ring: KeyRing, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+    session: DbSession, ring: KeyRing, user: Caller, case_id: uuid.UUID | None, data: dict[str, Any]
 ) -> SafetyPlan:
-    case = get_case_for(session, user, case_id)
+    case = access.case_for(session, user, case_id, need=policy.WHOLE).case
     cipher = cipher_for(ring, case.data_key)
     plan = session.execute(
         select(SafetyPlan).where(SafetyPlan.case_id == case.id)
@@ -230,11 +239,12 @@ def save_safety_plan(
     plan.institution_id = user.institution_id
     case.updated_at = utcnow()
     session.flush()
+    _changed(session, ring, user, case, "safety_plan", plan.id, "safety_plan")
     return plan
 
 
 def _set_status(
-    session: DbSession, user: User, case: Case, target: str, reason: str | None
+    session: DbSession, user: Caller, case: Case, target: str, reason: str | None
 ) -> None:
     session.add(
         CaseStatusChange(
@@ -250,10 +260,10 @@ def _set_status(
 
 
 def change_status(
-    session: DbSession, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+    session: DbSession, ring: KeyRing, user: Caller, case_id: uuid.UUID | None, data: dict[str, Any]
 ) -> Case:
     """open → follow_up → closed; closing needs a reason; reopening is allowed."""
-    case = get_case_for(session, user, case_id)
+    case = access.case_for(session, user, case_id, need=policy.WHOLE).case
     _check_version(case, data.get("version"))
     target = data["status"]
     if (case.status, target) not in STATUS_MOVES:
@@ -265,4 +275,5 @@ def change_status(
     case.close_reason = reason if target == "closed" else None
     case.updated_at = utcnow()
     session.flush()
+    _changed(session, ring, user, case, "case", case.id, f"status:{case.status}")
     return case

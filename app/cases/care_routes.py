@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from io import BytesIO
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, request, send_file, url_for
+from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.audit import breakglass
-from app.cases import care, complaints
+from app.cases import access, care, complaints
 from app.cases import service as cases
-from app.cases.attachments import read_attachment, store_attachment
-from app.cases.care_models import Attachment
+from app.cases.attachments import Upload, add_attachment, download_attachment
 from app.cases.care_schemas import (
     CaseStatusIn,
     ComplaintIn,
@@ -39,16 +36,17 @@ from app.cases.forms import (
     StatusForm,
 )
 from app.cases.page import complaint_form, referral_form
-from app.cases.record_parts import attachment_record
+from app.cases.policy import CONSENT_KEYS
 from app.cases.routes import render_case
 from app.cases.schemas import ConsentIn
-from app.common import NotFound, parse_uuid
-from app.crypto.service import cipher_for, get_keyring
+from app.common import parse_uuid
+from app.core.downloads import file_response
+from app.crypto.service import get_keyring
 from app.extensions import db
 from app.labels import RISK, lookup
 from app.referrals import service as referrals
 from app.referrals.schemas import ReferralIn
-from app.webforms import attempt, audit_web, blank_to_none, load
+from app.webforms import attempt, blank_to_none, load, web_caller
 
 bp = Blueprint("case_forms", __name__)
 
@@ -73,25 +71,15 @@ def _submit(
     form_name: str,
     form: Any,
     action: Any,
-    audit: tuple[str, str],
     anchor: str,
     message: str,
 ) -> Response | tuple[str, int]:
-    """Validate CSRF, run the service, audit and commit; or show the page with the errors."""
+    """Validate CSRF and run the service; or show the page with the errors in view."""
     if not form.validate_on_submit():
         return render_case(case_id, 400, **{form_name: form})
     result, problems = attempt(form, {}, action)
     if result is None:
         return render_case(case_id, 422, **{form_name: form, "problems": problems})
-    object_type, detail = audit
-    audit_web(
-        "case_update",
-        object_type=object_type,
-        object_id=getattr(result, "id", None),
-        case_id=parse_uuid(case_id),
-        detail=detail,
-    )
-    db.session.commit()
     return _back(case_id, anchor, message)
 
 
@@ -105,11 +93,10 @@ def add_note(case_id: str) -> Response | tuple[str, int]:
         lambda: care.add_note(
             db.session,
             get_keyring(),
-            current_user,
+            web_caller(),
             parse_uuid(case_id),
             load(NoteIn, _data(form, "kind", "given_on", "text", "confidential")),
         ),
-        ("care_note", "note"),
         "notas",
         _("Nota guardada."),
     )
@@ -124,11 +111,11 @@ def add_follow_up(case_id: str) -> Response | tuple[str, int]:
         form,
         lambda: care.add_follow_up(
             db.session,
-            current_user,
+            get_keyring(),
+            web_caller(),
             parse_uuid(case_id),
             load(FollowUpIn, _data(form, "due_on", "channel")),
         ),
-        ("follow_up", "follow_up_planned"),
         "seguimiento",
         _("Seguimiento agendado."),
     )
@@ -144,12 +131,11 @@ def record_follow_up(case_id: str, follow_up_id: str) -> Response | tuple[str, i
         lambda: care.record_follow_up(
             db.session,
             get_keyring(),
-            current_user,
+            web_caller(),
             parse_uuid(case_id),
             parse_uuid(follow_up_id),
             load(FollowUpOutcomeIn, _data(form, "outcome", "note", "version")),
         ),
-        ("follow_up", "follow_up_done"),
         "seguimiento",
         _("Resultado registrado."),
     )
@@ -165,11 +151,10 @@ def save_safety_plan(case_id: str) -> Response | tuple[str, int]:
         lambda: care.save_safety_plan(
             db.session,
             get_keyring(),
-            current_user,
+            web_caller(),
             parse_uuid(case_id),
             load(SafetyPlanIn, _data(form, "plan", "version")),
         ),
-        ("safety_plan", "safety_plan"),
         "plan",
         _("Plan de seguridad guardado."),
     )
@@ -184,11 +169,11 @@ def change_status(case_id: str) -> Response | tuple[str, int]:
         form,
         lambda: care.change_status(
             db.session,
-            current_user,
+            get_keyring(),
+            web_caller(),
             parse_uuid(case_id),
             load(CaseStatusIn, _data(form, "status", "reason", "version")),
         ),
-        ("case", "status"),
         "estado",
         _("Estado del caso actualizado."),
     )
@@ -199,22 +184,17 @@ def record_consent(case_id: str) -> Response | tuple[str, int]:
     form = ConsentForm()
 
     def record() -> Any:
-        case = cases.get_case_for(db.session, current_user, parse_uuid(case_id))
-        data = load(
-            ConsentIn,
-            {
-                name: bool(getattr(form, name).data)
-                for name in ("share_with_network", "statistics", "police")
-            },
+        # The consent form shows every purpose as it stands: each box says yes or no.
+        data = load(ConsentIn, {name: bool(getattr(form, name).data) for name in CONSENT_KEYS})
+        return cases.change_consent(
+            db.session, get_keyring(), web_caller(), parse_uuid(case_id), data
         )
-        return cases.record_consent(db.session, current_user, case, data)
 
     return _submit(
         case_id,
         "consent_form",
         form,
         record,
-        ("case", "consent"),
         "consentimiento",
         _("Consentimiento registrado."),
     )
@@ -229,7 +209,7 @@ def file_complaint(case_id: str) -> Response | tuple[str, int]:
         measure = _data(form, "measure", "granted", "court", "starts_on", "ends_on")
         data["measures"] = [measure] if measure.get("measure") else []
         return complaints.file_complaint(
-            db.session, current_user, parse_uuid(case_id), load(ComplaintIn, data)
+            db.session, get_keyring(), web_caller(), parse_uuid(case_id), load(ComplaintIn, data)
         )
 
     return _submit(
@@ -237,7 +217,6 @@ def file_complaint(case_id: str) -> Response | tuple[str, int]:
         "complaint_form",
         form,
         file,
-        ("complaint", "complaint"),
         "denuncia",
         _("Denuncia registrada."),
     )
@@ -252,12 +231,12 @@ def update_measure(case_id: str, measure_id: str) -> Response | tuple[str, int]:
         form,
         lambda: complaints.update_measure(
             db.session,
-            current_user,
+            get_keyring(),
+            web_caller(),
             parse_uuid(case_id),
             parse_uuid(measure_id),
             load(MeasureUpdateIn, _data(form, "status", "version")),
         ),
-        ("protection_measure", "measure"),
         "denuncia",
         _("Medida actualizada."),
     )
@@ -270,7 +249,7 @@ def refer(case_id: str) -> Response | tuple[str, int]:
     def send() -> Any:
         data = _data(form, "to_institution", "service", "urgency", "reason", "consent")
         return referrals.refer_case(
-            db.session, get_keyring(), current_user, parse_uuid(case_id), load(ReferralIn, data)
+            db.session, get_keyring(), web_caller(), parse_uuid(case_id), load(ReferralIn, data)
         )
 
     if not form.validate_on_submit():
@@ -278,14 +257,6 @@ def refer(case_id: str) -> Response | tuple[str, int]:
     referral, problems = attempt(form, {}, send)
     if referral is None:
         return render_case(case_id, 422, referral_form=form, problems=problems)
-    audit_web(
-        "referral_create",
-        object_type="referral",
-        object_id=referral.id,
-        case_id=referral.case_id,
-        detail=f"service={referral.service}",
-    )
-    db.session.commit()
     flash(_("Remisión enviada."), "info")
     return redirect(url_for("referrals.sheet", referral_id=referral.id))
 
@@ -295,26 +266,26 @@ def upload(case_id: str) -> Response | tuple[str, int]:
     form = AttachmentForm()
 
     def store() -> Any:
-        case = cases.get_case_for(db.session, current_user, parse_uuid(case_id))
         upload = request.files.get("file")
-        return store_attachment(
-            db.session,
-            cipher_for(get_keyring(), case.data_key),
-            case_id=case.id,
-            institution_id=current_user.institution_id,
-            user_id=current_user.id,
-            directory=current_app.config["RUTA_ATTACHMENTS_DIR"],
+        given = Upload(
             filename=(upload.filename or "") if upload else "",
             data=upload.read() if upload else b"",
             description=form.description.data,
         )
+        return add_attachment(
+            db.session,
+            get_keyring(),
+            web_caller(),
+            parse_uuid(case_id),
+            given,
+            current_app.config["RUTA_ATTACHMENTS_DIR"],
+        )[0]
 
     return _submit(
         case_id,
         "attachment_form",
         form,
         store,
-        ("attachment", "attachment"),
         "adjuntos",
         _("Archivo guardado cifrado."),
     )
@@ -322,27 +293,15 @@ def upload(case_id: str) -> Response | tuple[str, int]:
 
 @bp.get("/cases/<case_id>/attachments/<attachment_id>")
 def download(case_id: str, attachment_id: str) -> Response:
-    case = cases.get_case_for(db.session, current_user, parse_uuid(case_id))
-    attachment_uuid = parse_uuid(attachment_id)
-    attachment = db.session.get(Attachment, attachment_uuid) if attachment_uuid else None
-    if attachment is None or attachment.case_id != case.id:
-        raise NotFound("attachment not found")
-    cipher = cipher_for(get_keyring(), case.data_key)
-    content = read_attachment(cipher, attachment, current_app.config["RUTA_ATTACHMENTS_DIR"])
-    name = attachment_record(cipher, attachment)["filename"] or "documento"
-    audit_web(
-        "attachment_download", object_type="attachment", object_id=attachment.id, case_id=case.id
+    file = download_attachment(
+        db.session,
+        get_keyring(),
+        web_caller(),
+        parse_uuid(case_id),
+        parse_uuid(attachment_id),
+        current_app.config["RUTA_ATTACHMENTS_DIR"],
     )
-    db.session.commit()
-    response = send_file(
-        BytesIO(content),
-        mimetype=attachment.content_type,
-        as_attachment=True,
-        download_name=name,
-        max_age=0,
-    )
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return file_response(file.content, file.content_type, file.name)
 
 
 @bp.post("/cases/<case_id>/break-glass")
@@ -354,7 +313,8 @@ def break_glass(case_id: str) -> Response | tuple[str, int]:
     def start() -> Any:
         return breakglass.start_break_glass(
             db.session,
-            current_user,
+            get_keyring(),
+            web_caller(),
             parse_uuid(case_id),
             form.reason.data or "",
             password=form.password.data or "",
@@ -364,14 +324,6 @@ def break_glass(case_id: str) -> Response | tuple[str, int]:
     grant, problems = attempt(form, {}, start)
     if grant is None:
         return render_case(case_id, 422, break_glass_form=form, problems=problems)
-    audit_web(
-        "break_glass",
-        object_type="case",
-        object_id=grant.case_id,
-        case_id=grant.case_id,
-        reason=grant.reason,
-    )
-    db.session.commit()
     return _back(
         case_id,
         "",
@@ -389,7 +341,7 @@ def risk(case_id: str) -> Response | str | tuple[str, int]:
     from app.cases.forms import RiskForm
     from app.cases.risk import QUESTION_KEYS, QUESTIONS
 
-    case = cases.get_case_for(db.session, current_user, parse_uuid(case_id))
+    case = access.case_for(db.session, web_caller(), parse_uuid(case_id)).case
     form = RiskForm()
     questions = list(zip(QUESTION_KEYS, QUESTIONS, strict=True))
     if not form.validate_on_submit():
@@ -406,7 +358,7 @@ def risk(case_id: str) -> Response | str | tuple[str, int]:
             "judgement_reason": blank_to_none(form.judgement_reason.data),
         }
         return care.assess_risk(
-            db.session, get_keyring(), current_user, case.id, load(RiskIn, data)
+            db.session, get_keyring(), web_caller(), case.id, load(RiskIn, data)
         )
 
     outcome, problems = attempt(form, {}, assess)
@@ -419,15 +371,7 @@ def risk(case_id: str) -> Response | str | tuple[str, int]:
             answers=answers,
             problems=problems,
         ), 422
-    row, result = outcome
-    audit_web(
-        "case_update",
-        object_type="risk_assessment",
-        object_id=row.id,
-        case_id=case.id,
-        detail=f"risk:{result.level}",
-    )
-    db.session.commit()
+    result = outcome[1]
     message = _(
         "Riesgo %(level)s (%(score)s respuestas sí).",
         level=lookup(RISK, result.level),  # the label ("alto"), not the stored code ("high")

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import insert, select
 
-from app.auth.models import User
+from app.audit.service import audit
+from app.auth.caller import Caller
 from app.auth.policy import may_file_complaint
+from app.cases import access, policy
 from app.cases.legal_models import Complaint, MeasureType, ProtectionMeasure, complaint_incidents
-from app.cases.models import Case, CaseParty, Incident
-from app.cases.service import get_case_for
+from app.cases.models import Case, Incident
 from app.common import Conflict, DbSession, Forbidden, InvalidInput, NotFound, local_today, utcnow
+from app.crypto.envelope import FieldCipher
+from app.crypto.keyring import KeyRing
 
 MEASURE_STATUSES = ("requested", "denied", "active", "expired", "revoked", "breached")
 EXPIRY_WARNING_DAYS = 7
@@ -39,22 +42,24 @@ def _measure_status(data: dict[str, Any]) -> str:
 
 
 def file_complaint(
-    session: DbSession, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+    session: DbSession, ring: KeyRing, user: Caller, case_id: uuid.UUID | None, data: dict[str, Any]
 ) -> Complaint:
     if not may_file_complaint(user):
         raise Forbidden("only PNC agents register complaints")
-    case = get_case_for(session, user, case_id)
+    case = access.case_for(session, user, case_id).case
     if data["filed_on"] > local_today():
         raise InvalidInput("future date", {"filed_on": ["La fecha no puede ser futura."]})
     incident_ids = _case_incidents(session, case, data.get("incident_ids") or [])
     for index, measure in enumerate(data.get("measures") or []):
         _check_measure(session, measure, index)
+    cipher = access.cipher_of_loaded_case(ring, session, case.id)
+    complaint_id = uuid.uuid4()
     complaint = Complaint(
-        id=uuid.uuid4(),
+        id=complaint_id,
         case_id=case.id,
         institution_id=user.institution_id,
         user_id=user.id,
-        number=data["number"],
+        number_enc=cipher.seal("complaints", complaint_id, "number", data["number"]),
         filed_on=data["filed_on"],
         forward_to_prosecutor=bool(data.get("forward_to_prosecutor")),
     )
@@ -69,21 +74,34 @@ def file_complaint(
             ],
         )
     for measure in data.get("measures") or []:
-        session.add(_new_measure(complaint, measure))
+        session.add(_new_measure(cipher, complaint, measure))
     case.updated_at = utcnow()
     session.flush()
+    audit(
+        session,
+        ring.audit_key,
+        user,
+        "case_update",
+        object_type="complaint",
+        object_id=complaint.id,
+        case_id=case.id,
+        detail="complaint",
+    )
     return complaint
 
 
-def _new_measure(complaint: Complaint, data: dict[str, Any]) -> ProtectionMeasure:
+def _new_measure(
+    cipher: FieldCipher, complaint: Complaint, data: dict[str, Any]
+) -> ProtectionMeasure:
+    measure_id = uuid.uuid4()
     return ProtectionMeasure(
-        id=uuid.uuid4(),
+        id=measure_id,
         complaint_id=complaint.id,
         case_id=complaint.case_id,
         measure=data["measure"],
         requested=data.get("requested", True),
         granted=bool(data.get("granted")),
-        court=data.get("court"),
+        court_enc=cipher.seal("protection_measures", measure_id, "court", data.get("court")),
         starts_on=data.get("starts_on"),
         ends_on=data.get("ends_on"),
         status=_measure_status(data),
@@ -105,7 +123,8 @@ def _case_incidents(session: DbSession, case: Case, wanted: list[uuid.UUID]) -> 
 
 def update_measure(
     session: DbSession,
-    user: User,
+    ring: KeyRing,
+    user: Caller,
     case_id: uuid.UUID | None,
     measure_id: uuid.UUID | None,
     data: dict[str, Any],
@@ -113,38 +132,46 @@ def update_measure(
     """Grant, deny, revoke, record a breach or an expiry; PNC agents of a party institution."""
     if not may_file_complaint(user):
         raise Forbidden("only PNC agents update protection measures")
-    case = get_case_for(session, user, case_id)
+    found = access.case_for(session, user, case_id)
+    case = found.case
     measure = session.get(ProtectionMeasure, measure_id) if measure_id else None
-    if measure is None or measure.case_id != case.id:
+    if (
+        measure is None
+        or measure.case_id != case.id
+        or not policy.sees_part(found.view, user.institution_id, _filed_by(session, measure))
+    ):
         raise NotFound("measure not found")
     if data.get("version") is not None and data["version"] != measure.version:
         raise Conflict("the measure changed since it was read")
-    for field in ("status", "granted", "court", "starts_on", "ends_on"):
+    for field in ("status", "granted", "starts_on", "ends_on"):
         if field in data and data[field] is not None:
             setattr(measure, field, data[field])
+    if data.get("court") is not None:
+        cipher = access.cipher_of_loaded_case(ring, session, case.id)
+        measure.court_enc = cipher.seal("protection_measures", measure.id, "court", data["court"])
     if measure.starts_on and measure.ends_on and measure.ends_on < measure.starts_on:
         raise InvalidInput("dates", {"ends_on": ["La fecha de fin es anterior a la de inicio."]})
     case.updated_at = utcnow()
     session.flush()
+    audit(
+        session,
+        ring.audit_key,
+        user,
+        "case_update",
+        object_type="protection_measure",
+        object_id=measure.id,
+        case_id=case.id,
+        detail=f"measure:{measure.status}",
+    )
     return measure
 
 
+def _filed_by(session: DbSession, measure: ProtectionMeasure) -> int:
+    return session.get_one(Complaint, measure.complaint_id).institution_id
+
+
 def expiring_measures(
-    session: DbSession, user: User, today: date | None = None
+    session: DbSession, user: access.Subject, today: date | None = None
 ) -> list[tuple[ProtectionMeasure, str]]:
     """Active measures ending within a week on cases the user's institution takes part in."""
-    today = today or local_today()
-    stmt = (
-        select(ProtectionMeasure, Case.number)
-        .join(Case, Case.id == ProtectionMeasure.case_id)
-        .join(CaseParty, CaseParty.case_id == Case.id)
-        .where(
-            CaseParty.institution_id == user.institution_id,
-            CaseParty.ended_at.is_(None),
-            ProtectionMeasure.status == "active",
-            ProtectionMeasure.ends_on.between(today, today + timedelta(days=EXPIRY_WARNING_DAYS)),
-        )
-        .order_by(ProtectionMeasure.ends_on)
-        .distinct()
-    )
-    return [(row[0], row[1]) for row in session.execute(stmt).all()]
+    return access.expiring_measures(session, user, today or local_today(), EXPIRY_WARNING_DAYS)

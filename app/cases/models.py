@@ -21,6 +21,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -139,8 +140,29 @@ class CaseParty(Base):
     # Set when the access ends (a declined or cancelled referral); NULL while it lasts.
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     added_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # `full`, or `own_parts`: what it records itself and that the record exists (§5).
+    access: Mapped[str] = mapped_column(String(10), default="full", server_default="full")
+    # Joins through a matched intake wait in the supervisors' review queue.
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)
+
+
+class CaseExclusion(Base):
+    """An institution the survivor said must never see her record (a conflict of
+    interest: the aggressor works there). It joins or receives with `own_parts` at most."""
+
+    __tablename__ = "case_exclusions"
+    __table_args__ = (
+        UniqueConstraint("case_id", "institution_id", name="uq_case_exclusions_case_institution"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"))
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
 
 
 incident_violence_types = Table(
@@ -201,3 +223,7 @@ class Consent(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_by_institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    # Who gave it: `survivor`, or `guardian` for a child. NULL on rows before 0008.
+    given_by: Mapped[str | None] = mapped_column(String(10))
+
+    recorded_by_institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)

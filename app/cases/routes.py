@@ -1,26 +1,25 @@
-"""Case pages: intake, search, the case page and the forms on it."""
+"""Case pages: intake, the case page and the incident form."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.auth.models import Municipality
-from app.auth.policy import may_file_complaint, may_read_audit, may_work_on_cases
-from app.cases import access
+from app.auth.policy import may_work_on_cases
+from app.cases import access, policy
 from app.cases import service as cases
-from app.cases.forms import IncidentForm, IntakeForm, SearchForm
-from app.cases.records import case_summary
+from app.cases.forms import IncidentForm, IntakeForm
 from app.cases.schemas import IncidentIn, IntakeIn
 from app.common import parse_uuid
 from app.crypto.service import get_keyring
 from app.extensions import db
-from app.webforms import attempt, audit_web, blank_to_none, load
+from app.webforms import attempt, blank_to_none, load, web_caller
 
 bp = Blueprint("cases", __name__)
 
@@ -81,7 +80,8 @@ def intake_payload(form: IntakeForm) -> dict[str, Any]:
     return {
         "survivor": {key: value for key, value in survivor.items() if value is not None},
         "incident": incident_payload(form),
-        "consent": {name: bool(getattr(form, name).data) for name in INTAKE_FIELDS["consent"]},
+        # An unticked box says nothing: on a matched intake it leaves her consent as it is.
+        "consent": {name: True for name in INTAKE_FIELDS["consent"] if getattr(form, name).data},
     }
 
 
@@ -101,29 +101,14 @@ def intake() -> Response | str | tuple[str, int]:
     def open_case() -> cases.IntakeResult:
         data = load(IntakeIn, intake_payload(form))
         return cases.open_case(
-            db.session, get_keyring(), current_user, data, current_app.config["RUTA_DEPARTMENT"]
+            db.session, get_keyring(), web_caller(), data, current_app.config["RUTA_DEPARTMENT"]
         )
 
     result, problems = attempt(form, FIELD_NAMES, open_case)
     if result is None:
         return render_template("cases/intake.html", form=form, problems=problems), 422
-    audit_web(
-        "case_update" if result.matched_existing else "case_create",
-        object_type="case",
-        object_id=result.case.id,
-        case_id=result.case.id,
-        detail="matched_intake" if result.matched_existing else "opened",
-    )
-    db.session.commit()
     if result.matched_existing:
-        flash(
-            _(
-                "Esta persona ya tenía expediente (%(n)s). Se agregó el hecho y su institución "
-                "se unió al expediente.",
-                n=result.case.number,
-            ),
-            "info",
-        )
+        flash(joined_message(result), "info")
         return redirect(url_for("cases.case_page", case_id=result.case.id))
     # The code and PIN exist in clear only now: the slip is printed from this answer.
     return render_template(
@@ -131,51 +116,29 @@ def intake() -> Response | str | tuple[str, int]:
     )
 
 
-@bp.get("/cases/search")
-def search() -> str:
-    require_case_worker()
-    form = SearchForm(request.args)
-    found = None
-    summaries: list[dict[str, Any]] = []
-    problems: list[str] = []
-    if request.args:
-        query = {
-            k: v
-            for k, v in {
-                "dui": form.dui.data,
-                "name": form.name.data,
-                "birth_date": _value(form, "birth_date"),
-            }.items()
-            if v
-        }
-
-        def run() -> list[Any]:
-            return cases.search_cases(
-                db.session, get_keyring(), current_user, **load(cases_search_schema(), query)
-            )
-
-        found, problems = attempt(form, {}, run)
-        if found is not None:
-            audit_web("case_search", object_type="case", detail=f"results={len(found)}")
-            summaries = [case_summary(c) for c in found]  # before the commit expires the rows
-            db.session.commit()
-    shown = summaries if found is not None else None  # None: nothing was searched
-    return render_template("cases/search.html", form=form, problems=problems, found=shown)
-
-
-def cases_search_schema() -> Any:
-    from app.cases.schemas import SearchIn
-
-    return SearchIn
+def joined_message(result: cases.IntakeResult) -> str:
+    if result.access == policy.FULL:
+        return _(
+            "Esta persona ya tenía expediente (%(n)s). Se agregó el hecho y su institución "
+            "se unió al expediente.",
+            n=result.case.number,
+        )
+    return _(
+        "Esta persona ya tenía expediente (%(n)s). Se agregó el hecho, pero su institución "
+        "solo verá lo que ella misma registre: la sobreviviente no ha autorizado compartir "
+        "su expediente.",
+        n=result.case.number,
+    )
 
 
 def render_case(case_id: str, status: int = 200, **forms: Any) -> tuple[str, int]:
-    user = current_user
-    case, record, view = access.read_case(
-        db.session, get_keyring(), user, parse_uuid(case_id), current_app.config["RUTA_DEPARTMENT"]
+    _case, record, view = cases.read_case(
+        db.session,
+        get_keyring(),
+        web_caller(),
+        parse_uuid(case_id),
+        current_app.config["RUTA_DEPARTMENT"],
     )
-    audit_web("case_view", object_type="case", object_id=case.id, case_id=case.id, detail=view)
-    db.session.commit()  # on the record before the page is sent
     from app.cases.page import case_page_context
 
     context = case_page_context(record, view, forms)
@@ -183,9 +146,7 @@ def render_case(case_id: str, status: int = 200, **forms: Any) -> tuple[str, int
         "cases/case.html",
         record=record,
         view=view,
-        can_edit=view == access.FULL,
-        is_pnc=may_file_complaint(user),
-        is_supervisor=may_read_audit(user),
+        may=policy.actions_for(view, current_user.role),
         **context,
     ), status
 
@@ -198,7 +159,7 @@ def case_page(case_id: str) -> tuple[str, int]:
 @bp.route("/cases/<case_id>/incidents/new", methods=["GET", "POST"])
 def add_incident(case_id: str) -> Response | str | tuple[str, int]:
     require_case_worker()
-    case = cases.get_case_for(db.session, current_user, parse_uuid(case_id))
+    case = access.case_for(db.session, web_caller(), parse_uuid(case_id)).case
     form = IncidentForm()
     form.incident_municipality.choices = municipality_choices()
     if not form.validate_on_submit():
@@ -208,7 +169,7 @@ def add_incident(case_id: str) -> Response | str | tuple[str, int]:
         return cases.add_incident(
             db.session,
             get_keyring(),
-            current_user,
+            web_caller(),
             case.id,
             load(IncidentIn, incident_payload(form)),
         )
@@ -217,13 +178,5 @@ def add_incident(case_id: str) -> Response | str | tuple[str, int]:
     incident, problems = attempt(form, names, add)
     if incident is None:
         return render_template("cases/incident.html", form=form, case=case, problems=problems), 422
-    audit_web(
-        "case_update",
-        object_type="incident",
-        object_id=incident.id,
-        case_id=case.id,
-        detail="incident_added",
-    )
-    db.session.commit()
     flash(_("Hecho agregado al expediente."), "info")
     return redirect(url_for("cases.case_page", case_id=case.id))

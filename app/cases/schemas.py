@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -15,8 +16,16 @@ from marshmallow import (
     validates_schema,
 )
 
+from app.cases.risk import LEVELS as RISK_LEVELS
 from app.cases.validators import date_problem, normalise_dui
-from app.cases.vocab import PLACE_TYPES, RELATIONSHIPS, SEXES, VIOLENCE_TYPES, WEAPONS
+from app.cases.vocab import (
+    CASE_STATUSES,
+    PLACE_TYPES,
+    RELATIONSHIPS,
+    SEXES,
+    VIOLENCE_TYPES,
+    WEAPONS,
+)
 from app.common import local_today
 from app.messages import use_spanish_messages as _spanish  # noqa: F401
 
@@ -92,35 +101,91 @@ class IncidentIn(InputSchema):
 
 
 class ConsentIn(InputSchema):
-    share_with_network = fields.Boolean(load_default=False)
-    statistics = fields.Boolean(load_default=False)
-    police = fields.Boolean(load_default=False)
+    """Absent keys stay absent: on a new case they mean no; on a matched intake or a
+    consent update they leave what is recorded unchanged (CONTRACT §3)."""
+
+    share_with_network = fields.Boolean()
+    statistics = fields.Boolean()
+    police = fields.Boolean()
+    given_by = fields.String(
+        validate=validate.OneOf(("survivor", "guardian"), error="Indique: survivor o guardian."),
+        metadata={"description": "who gave it: she, or a guardian for a child"},
+    )
+    exclude_institutions = fields.List(
+        fields.Integer(strict=True),
+        validate=validate.Length(max=20),
+        metadata={"description": "institution ids that must never see her record"},
+    )
 
 
 class IntakeIn(InputSchema):
     survivor = fields.Nested(SurvivorIn, required=True)
     incident = fields.Nested(IncidentIn, required=True)
-    consent = fields.Nested(
-        ConsentIn,
-        load_default=lambda: {"share_with_network": False, "statistics": False, "police": False},
-    )
+    consent = fields.Nested(ConsentIn, load_default=dict)
+
+
+# ---- search and work list (identifiers travel in JSON bodies, never in URLs) ----------
+
+_CASE_NUMBER = re.compile(r"^[A-Z0-9]{1,8}-\d{4}-\d{6,}$", re.ASCII)
+SEARCH_KINDS = {"dui": ("dui",), "name": ("name", "birth_date"), "number": ("number",)}
 
 
 class SearchIn(InputSchema):
-    dui = fields.String()
+    """Exactly one kind of key: `dui`, `name` with `birth_date`, or the case `number`."""
+
+    dui = fields.String(validate=validate.Length(max=20))
     name = fields.String(validate=validate.Length(min=1, max=200))
-    birth_date = fields.Date()
+    birth_date = fields.Date(validate=_not_future)
+    number = fields.String(validate=validate.Length(max=40))
+
+    @validates("dui")
+    def check_dui(self, value: str, **_: Any) -> None:
+        if normalise_dui(value) is None:
+            raise ValidationError("DUI no válido (########-#, revise el dígito verificador).")
+
+    @validates("name")
+    def check_name(self, value: str, **_: Any) -> None:
+        if not value.strip():
+            raise ValidationError("Este dato es obligatorio.")
+
+    @validates("number")
+    def check_number(self, value: str, **_: Any) -> None:
+        if not _CASE_NUMBER.match(value.strip().upper()):
+            raise ValidationError("Número de expediente no válido (por ejemplo SON-2026-000001).")
 
     @validates_schema
-    def check_one_key(self, data: dict[str, Any], **_: Any) -> None:
-        if "dui" in data:
-            if normalise_dui(data["dui"]) is None:
-                raise ValidationError(
-                    "DUI no válido (########-#, revise el dígito verificador).", "dui"
-                )
-            return
-        if not data.get("name") or not data.get("birth_date"):
-            raise ValidationError("Indique el DUI, o el nombre y la fecha de nacimiento.", "name")
+    def check_one_kind(self, data: dict[str, Any], **_: Any) -> None:
+        kinds = [kind for kind, keys in SEARCH_KINDS.items() if any(k in data for k in keys)]
+        if len(kinds) != 1:
+            raise ValidationError(
+                "Busque por un solo criterio: el DUI, el nombre completo con la fecha de "
+                "nacimiento, o el número de expediente."
+            )
+        if kinds == ["name"]:
+            missing = {key: ["Indique también este dato."] for key in SEARCH_KINDS["name"]}
+            for key in data:
+                missing.pop(key, None)
+            if missing:
+                raise ValidationError(missing)
+
+
+def _page_number(value: int) -> None:
+    # Not validate.Range: its constructor cannot format the Spanish messages of app.messages.
+    if not 1 <= value <= 100_000:
+        raise ValidationError("La página debe ser un número entero desde 1.")
+
+
+def _not_available_yet(value: str) -> None:
+    raise ValidationError(
+        "El filtro «assigned» todavía no está disponible: llegará con la asignación de casos."
+    )
+
+
+class WorkListQueryIn(InputSchema):
+    status = fields.String(load_default=None, validate=_codes(CASE_STATUSES))
+    risk = fields.String(load_default=None, validate=_codes(dict.fromkeys(RISK_LEVELS, "")))
+    page = fields.Integer(load_default=1, validate=_page_number)
+    assigned = fields.String(validate=_not_available_yet)
 
 
 # ---- output ---------------------------------------------------------------------------
@@ -130,6 +195,7 @@ class IntakeOut(Schema):
     id = fields.String()
     number = fields.String()
     matched_existing = fields.Boolean()
+    access = fields.String(metadata={"description": "full or own_parts (CONTRACT §5)"})
     status_code = fields.String(metadata={"description": "Only when a new case was opened"})
     status_pin = fields.String(metadata={"description": "Only when a new case was opened"})
 
@@ -178,6 +244,7 @@ class PartyOut(Schema):
     institution = fields.String()
     institution_name = fields.String()
     reason = fields.String()
+    access = fields.String()
     since = fields.String()
     ended_at = fields.String(allow_none=True)
 
@@ -186,7 +253,9 @@ class ConsentOut(Schema):
     share_with_network = fields.Boolean()
     statistics = fields.Boolean()
     police = fields.Boolean()
+    given_by = fields.String(allow_none=True)
     recorded_at = fields.String()
+    institution = fields.String()
 
 
 class CaseOut(Schema):
@@ -195,7 +264,10 @@ class CaseOut(Schema):
     id = fields.String()
     number = fields.String()
     access = fields.String(
-        metadata={"description": "full (a party), metadata (supervisor), break_glass"}
+        metadata={
+            "description": "full or own_parts (a party, CONTRACT §5), metadata (supervisor), "
+            "break_glass"
+        }
     )
     status = fields.String()
     risk_level = fields.String(allow_none=True)
@@ -203,10 +275,11 @@ class CaseOut(Schema):
     created_at = fields.String()
     updated_at = fields.String()
     version = fields.Integer()
-    survivor = fields.Nested(SurvivorOut)
+    survivor = fields.Nested(SurvivorOut, allow_none=True)
     incidents = fields.List(fields.Nested(IncidentOut))
     parties = fields.List(fields.Nested(PartyOut))
     consent = fields.Nested(ConsentOut, allow_none=True)
+    consents = fields.List(fields.Nested(ConsentOut))
     close_reason = fields.String(allow_none=True)
     notes = fields.List(fields.Nested("NoteOut"))
     follow_ups = fields.List(fields.Nested("FollowUpOut"))
@@ -227,3 +300,19 @@ class CaseSummaryOut(Schema):
 
 class CaseListOut(Schema):
     items = fields.List(fields.Nested(CaseSummaryOut))
+
+
+class WorkItemOut(Schema):
+    id = fields.String()
+    number = fields.String()
+    status = fields.String()
+    risk_level = fields.String(allow_none=True)
+    assigned_to = fields.String(
+        allow_none=True, metadata={"description": "Always null until cases can be assigned"}
+    )
+    updated_at = fields.String()
+
+
+class WorkListOut(Schema):
+    items = fields.List(fields.Nested(WorkItemOut))
+    next_page = fields.Integer(allow_none=True, metadata={"description": "null on the last page"})

@@ -1,7 +1,8 @@
 """The single record: open or join a survivor's case, add to it, find it, read it.
 
-Services take the session, the key ring and the acting user explicitly, flush but never
-commit, and raise the typed errors of `app.common`.
+Services take the session, the key ring and the `Caller` explicitly, load the case
+through `access.case_for`, write their own audit rows, flush but never commit, and raise
+the typed errors of `app.common`.
 """
 
 from __future__ import annotations
@@ -14,23 +15,31 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import exists, insert, select, text
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import insert, select, text
 
-from app.auth.models import Municipality, User
+from app.audit.service import audit
+from app.auth.caller import Caller
+from app.auth.models import Institution, Municipality, User
 from app.auth.passwords import hash_secret, verify_secret
-from app.auth.policy import may_work_on_cases, party_clause, visible_cases_clause
-from app.cases.models import Case, CaseParty, Consent, Incident, Survivor, incident_violence_types
+from app.cases import access, policy
+from app.cases.models import (
+    Case,
+    CaseExclusion,
+    Consent,
+    Incident,
+    Survivor,
+    incident_violence_types,
+)
 from app.cases.numbering import next_case_number
-from app.cases.records import SURVIVOR_SECRET_FIELDS
+from app.cases.records import SURVIVOR_SECRET_FIELDS, present_case
 from app.cases.validators import date_problem, normalise_dui
 from app.cases.vocab import age_group, age_on, context_of, gbvims_type
-from app.common import DbSession, Forbidden, InvalidInput, NotFound, local_today, utcnow
+from app.common import Conflict, DbSession, Forbidden, InvalidInput, local_today, utcnow
 from app.crypto.blind_index import blind_index, name_dob_key, normalise_name
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for, create_data_key
+from app.notifications.service import notify_institution, notify_user
 
 STATUS_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud safely
 SURVIVOR_FIELDS = SURVIVOR_SECRET_FIELDS
@@ -40,6 +49,7 @@ SURVIVOR_FIELDS = SURVIVOR_SECRET_FIELDS
 class IntakeResult:
     case: Case
     matched_existing: bool
+    access: str
     status_code: str | None = None
     status_pin: str | None = None
 
@@ -69,56 +79,61 @@ def resolve_municipality(session: DbSession, value: str, field: str) -> str:
     raise InvalidInput("unknown municipality", errors)
 
 
-def _candidates(session: DbSession, column: Any, value: str) -> list[tuple[Survivor, Case]]:
-    stmt = (
-        select(Survivor, Case)
-        .join(Case, Case.survivor_id == Survivor.id)
-        .options(joinedload(Case.data_key))
-        .where(column == value)
-    )
-    return [(row[0], row[1]) for row in session.execute(stmt).all()]
-
-
-def _open_survivor(match_cipher: FieldCipher, survivor: Survivor, field: str) -> str | None:
+def open_survivor(match_cipher: FieldCipher, survivor: Survivor, field: str) -> str | None:
     return match_cipher.open_text(
         "survivors", survivor.id, field, getattr(survivor, f"{field}_enc")
     )
 
 
+class IdentityConflict(Conflict):
+    """Her DUI is on file with another birth date: never a join, never a second record.
+    Carries the case so supervisors can be told; the caller learns nothing of it."""
+
+    code = "identity_conflict"
+
+    def __init__(self, case_id: uuid.UUID) -> None:
+        super().__init__("Ese DUI ya está registrado con otra fecha de nacimiento.")
+        self.case_id = case_id
+
+
 def find_survivor(
     session: DbSession, ring: KeyRing, dui: str | None, full_name: str, birth_date: date
 ) -> Match | None:
-    """By DUI first, else by normalised full name and birth date; confirmed by decrypting."""
+    """The same person (CONTRACT §5): DUI and birth date, else normalised full name and
+    birth date; candidates from the blind indexes, confirmed by decrypting."""
+    born = birth_date.isoformat()
     if dui:
-        for survivor, case in _candidates(
-            session, Survivor.dui_bidx, blind_index(ring.index_key, "dui", dui)
-        ):
+        bidx = blind_index(ring.index_key, "dui", dui)
+        for survivor, case in access.survivors_by_index(session, "dui_bidx", bidx):
             cipher = cipher_for(ring, case.data_key)
-            if _open_survivor(cipher, survivor, "dui") == dui:
-                return Match(survivor, case, cipher)
-    key = name_dob_key(full_name, "", birth_date.isoformat())
-    for survivor, case in _candidates(
-        session, Survivor.name_dob_bidx, blind_index(ring.index_key, "name_dob", key)
+            if open_survivor(cipher, survivor, "dui") != dui:
+                continue
+            if open_survivor(cipher, survivor, "birth_date") != born:
+                raise IdentityConflict(case.id)
+            return Match(survivor, case, cipher)
+    key = name_dob_key(full_name, "", born)
+    for survivor, case in access.survivors_by_index(
+        session, "name_dob_bidx", blind_index(ring.index_key, "name_dob", key)
     ):
         cipher = cipher_for(ring, case.data_key)
-        known_dui = _open_survivor(cipher, survivor, "dui")
+        known_dui = open_survivor(cipher, survivor, "dui")
         if dui and known_dui and known_dui != dui:
             continue  # same name and birthday, different DUI: another woman
-        if _same_name_and_birth(cipher, survivor, full_name, birth_date):
+        if same_name_and_birth(cipher, survivor, full_name, birth_date):
             return Match(survivor, case, cipher)
     return None
 
 
-def _same_name_and_birth(
+def same_name_and_birth(
     cipher: FieldCipher, survivor: Survivor, full_name: str, birth_date: date
 ) -> bool:
-    given = _open_survivor(cipher, survivor, "given_names")
-    family = _open_survivor(cipher, survivor, "family_names")
+    given = open_survivor(cipher, survivor, "given_names")
+    family = open_survivor(cipher, survivor, "family_names")
     known = _comparable_name(f"{given} {family}")
     return (
         known != ""
         and known == _comparable_name(full_name)
-        and _open_survivor(cipher, survivor, "birth_date") == birth_date.isoformat()
+        and open_survivor(cipher, survivor, "birth_date") == birth_date.isoformat()
     )
 
 
@@ -145,8 +160,8 @@ def _lock_identity(session: DbSession, keys: list[str]) -> None:
 # ---- intake ----------------------------------------------------------------------------
 
 
-def require_case_role(user: User) -> None:
-    if not may_work_on_cases(user):
+def require_case_role(user: access.Subject) -> None:
+    if not access.works_on_cases(user):
         raise Forbidden("this role does not work on case records")
 
 
@@ -198,12 +213,12 @@ def _clean_survivor(session: DbSession, data: dict[str, Any]) -> dict[str, Any]:
 def open_case(
     session: DbSession,
     ring: KeyRing,
-    user: User,
+    caller: Caller,
     intake: dict[str, Any],
     department: str,
 ) -> IntakeResult:
-    """Open the survivor's single record, or add to it when she is already on file."""
-    require_case_role(user)
+    """Open the survivor's single record, or join it when she is already on file."""
+    require_case_role(caller)
     survivor_data = _clean_survivor(session, intake["survivor"])
     incident = dict(intake["incident"])
     incident["municipality"] = resolve_municipality(
@@ -218,24 +233,44 @@ def open_case(
     match = find_survivor(
         session, ring, survivor_data["dui"], full_name, survivor_data["birth_date"]
     )
+    consent = intake.get("consent") or {}
     if match:
-        _join_existing(session, ring, user, match, survivor_data, dui_bidx)
-        result = IntakeResult(match.case, matched_existing=True)
+        result = _join_existing(session, ring, caller, match, survivor_data, dui_bidx, consent)
         cipher = match.cipher
     else:
         result, cipher = _create_case(
-            session, ring, user, survivor_data, department, dui_bidx, name_bidx
+            session, ring, caller, survivor_data, department, dui_bidx, name_bidx
         )
-    _add_incident_row(session, cipher, user, result.case, incident, survivor_data["birth_date"])
-    record_consent(session, user, result.case, intake.get("consent") or {})
+        _record_consent_row(
+            session,
+            caller,
+            result.case,
+            policy.consent_after(NO_CONSENT, consent),
+            consent.get("given_by"),
+        )
+        _exclude(session, ring, caller, result.case, consent.get("exclude_institutions") or [])
+        audit(
+            session,
+            ring.audit_key,
+            caller,
+            "case_create",
+            object_type="case",
+            object_id=result.case.id,
+            case_id=result.case.id,
+            detail="opened",
+        )
+    _add_incident_row(session, cipher, caller, result.case, incident, survivor_data["birth_date"])
     session.flush()
     return result
+
+
+NO_CONSENT = dict.fromkeys(policy.CONSENT_KEYS, False)
 
 
 def _create_case(
     session: DbSession,
     ring: KeyRing,
-    user: User,
+    caller: Caller,
     data: dict[str, Any],
     department: str,
     dui_bidx: str | None,
@@ -258,75 +293,189 @@ def _create_case(
         number=next_case_number(session, department, local_today().year),
         survivor_id=survivor.id,
         data_key_id=key_row.id,
-        opened_by_institution_id=user.institution_id,
-        opened_by_user_id=user.id,
+        opened_by_institution_id=caller.institution_id,
+        opened_by_user_id=caller.id,
         status_code_bidx=code_bidx,
         status_pin_hash=pin_hash,
         mandatory_report=age_on(data["birth_date"], local_today()) < 18,
     )
     session.add_all([survivor, case])
     session.flush()
-    add_party(session, case, user.institution_id, "opened", user)
-    return IntakeResult(case, matched_existing=False, status_code=code, status_pin=pin), cipher
+    access.add_party(session, case, caller.institution_id, "opened", policy.FULL, caller.id)
+    result = IntakeResult(
+        case, matched_existing=False, access=policy.FULL, status_code=code, status_pin=pin
+    )
+    return result, cipher
 
 
 def _join_existing(
     session: DbSession,
     ring: KeyRing,
-    user: User,
+    caller: Caller,
     match: Match,
     data: dict[str, Any],
     dui_bidx: str | None,
-) -> None:
-    survivor = match.survivor
-    if data["dui"] and survivor.dui_enc is None:
-        # Found by name and birth date; the DUI she brings now completes the record.
-        survivor.dui_enc = match.cipher.seal("survivors", survivor.id, "dui", data["dui"])
-        survivor.dui_bidx = dui_bidx
-    add_party(session, match.case, user.institution_id, "matched_intake", user)
-    match.case.updated_at = utcnow()
-
-
-def add_party(
-    session: DbSession,
-    case: Case,
-    institution_id: int,
-    reason: str,
-    user: User | None,
-    referral_id: uuid.UUID | None = None,
-) -> CaseParty | None:
-    """Make the institution a party unless it already is one for the same reason."""
-    live = session.execute(
-        select(CaseParty.id).where(
-            CaseParty.case_id == case.id,
-            CaseParty.institution_id == institution_id,
-            CaseParty.ended_at.is_(None),
-            CaseParty.referral_id.is_(None)
-            if referral_id is None
-            else CaseParty.referral_id == referral_id,
-        )
-    ).first()
-    if live:
-        return None
-    party = CaseParty(
-        case_id=case.id,
-        institution_id=institution_id,
-        reason=reason,
-        referral_id=referral_id,
-        added_by_user_id=user.id if user else None,
+    consent: dict[str, Any],
+) -> IntakeResult:
+    """She is on file: this institution joins her record, with the whole of it only when
+    her recorded consent allows sharing and she gives it here, now (CONTRACT §5)."""
+    case = match.case
+    already = access.has_live_party(session, case.id, caller.institution_id)
+    excluded = access.is_excluded(session, case.id, caller.institution_id)
+    granted = policy.join_access(
+        case.consent_network, bool(consent.get("share_with_network")), excluded
     )
-    session.add(party)
-    return party
+    access.add_party(session, case, caller.institution_id, "matched_intake", granted, caller.id)
+    view = access.case_for(session, caller, case.id).view
+    if view == policy.FULL and data["dui"] and match.survivor.dui_enc is None:
+        # Found by name and birth date; the DUI she brings now completes the record.
+        match.survivor.dui_enc = match.cipher.seal(
+            "survivors", match.survivor.id, "dui", data["dui"]
+        )
+        match.survivor.dui_bidx = dui_bidx
+    _apply_consent(session, ring, caller, case, view, consent, strict=False)
+    case.updated_at = utcnow()
+    if already:
+        audit(
+            session,
+            ring.audit_key,
+            caller,
+            "case_update",
+            object_type="case",
+            object_id=case.id,
+            case_id=case.id,
+            detail="matched_intake",
+        )
+    else:
+        _announce_join(session, ring, caller, case, view)
+    return IntakeResult(case, matched_existing=True, access=view)
 
 
-def record_consent(session: DbSession, user: User, case: Case, consent: dict[str, Any]) -> Consent:
+def _announce_join(
+    session: DbSession, ring: KeyRing, caller: Caller, case: Case, view: str
+) -> None:
+    """Every join is audited, told to the live parties and queued for supervisors."""
+    for institution_id in access.live_party_institutions(session, case.id):
+        if institution_id != caller.institution_id:
+            notify_institution(
+                session, institution_id, "case_join", case_id=case.id, reference=case.number
+            )
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "case_join",
+        object_type="case",
+        object_id=case.id,
+        case_id=case.id,
+        detail=f"access={view}",
+    )
+
+
+def report_identity_conflict(
+    session: DbSession, ring: KeyRing, caller: Caller, case_id: uuid.UUID
+) -> None:
+    """After the refused intake was rolled back: the supervisors hear of it, and the
+    audit log keeps who tried. Nothing of the intake is stored."""
+    case = access.case_for_identity_conflict(session, case_id)
+    for supervisor_id in supervisors(session):
+        notify_user(
+            session, supervisor_id, "identity_conflict", case_id=case.id, reference=case.number
+        )
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "identity_conflict",
+        object_type="case",
+        object_id=case.id,
+        case_id=case.id,
+        detail="dui_birth_date",
+    )
+
+
+def supervisors(session: DbSession) -> list[int]:
+    stmt = select(User.id).where(User.role == "supervisor", User.active.is_(True))
+    return list(session.execute(stmt).scalars())
+
+
+# ---- consent ---------------------------------------------------------------------------
+
+
+def current_consent(case: Case) -> dict[str, bool]:
+    return {
+        "share_with_network": case.consent_network,
+        "statistics": case.consent_statistics,
+        "police": case.consent_police,
+    }
+
+
+def change_consent(
+    session: DbSession,
+    ring: KeyRing,
+    caller: Caller,
+    case_id: uuid.UUID | None,
+    changes: dict[str, Any],
+) -> Case:
+    """`POST /cases/{id}/consent`: the keys sent change, absent keys stay; a revocation of
+    sharing restricts every other party at once; widening needs the whole record."""
+    found = access.case_for(session, caller, case_id)
+    _apply_consent(session, ring, caller, found.case, found.view, changes, strict=True)
+    _exclude(session, ring, caller, found.case, changes.get("exclude_institutions") or [])
+    found.case.updated_at = utcnow()
+    session.flush()
+    return found.case
+
+
+def _apply_consent(
+    session: DbSession,
+    ring: KeyRing,
+    caller: Caller,
+    case: Case,
+    view: str,
+    changes: dict[str, Any],
+    *,
+    strict: bool,
+) -> None:
+    """Record what changed. An own_parts party cannot widen her consent: refused when
+    asked for directly (`strict`), left out of an intake, which only ever narrows it."""
+    current = current_consent(case)
+    after = policy.consent_after(current, changes)
+    if not policy.may_record_consent(view, current, after):
+        if strict:
+            raise Forbidden("only a party with the whole record may widen her consent")
+        after = {key: after[key] and current[key] for key in after}
+    if after == current and "given_by" not in changes:
+        return
+    _record_consent_row(session, caller, case, after, changes.get("given_by"))
+    detail = ",".join(f"{key}={int(value)}" for key, value in after.items())
+    revoked = current["share_with_network"] and not after["share_with_network"]
+    if revoked:
+        restricted = access.restrict_other_parties(session, case, caller.institution_id)
+        detail += f";restricted={restricted}"
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "case_update",
+        object_type="consent",
+        object_id=case.id,
+        case_id=case.id,
+        detail=f"consent:{detail}",
+    )
+
+
+def _record_consent_row(
+    session: DbSession, caller: Caller, case: Case, values: dict[str, bool], given_by: str | None
+) -> Consent:
     row = Consent(
         case_id=case.id,
-        share_with_network=bool(consent.get("share_with_network")),
-        statistics=bool(consent.get("statistics")),
-        police=bool(consent.get("police")),
-        recorded_by_user_id=user.id,
-        recorded_by_institution_id=user.institution_id,
+        share_with_network=values["share_with_network"],
+        statistics=values["statistics"],
+        police=values["police"],
+        given_by=given_by or "survivor",
+        recorded_by_user_id=caller.id,
+        recorded_by_institution_id=caller.institution_id,
     )
     session.add(row)
     case.consent_network = row.share_with_network
@@ -335,10 +484,50 @@ def record_consent(session: DbSession, user: User, case: Case, consent: dict[str
     return row
 
 
+def _exclude(
+    session: DbSession, ring: KeyRing, caller: Caller, case: Case, institution_ids: list[int]
+) -> None:
+    """Institutions she says must never see her record: restricted now, and for any
+    later join or referral."""
+    for institution_id in sorted(set(institution_ids)):
+        if institution_id == caller.institution_id:
+            raise InvalidInput(
+                "own institution",
+                {
+                    "exclude_institutions": [
+                        "No puede excluir a su propia institución; pida a otra que registre la "
+                        "exclusión."
+                    ]
+                },
+            )
+        if session.get(Institution, institution_id) is None:
+            raise InvalidInput(
+                "unknown institution", {"exclude_institutions": ["Institución desconocida."]}
+            )
+        if access.is_excluded(session, case.id, institution_id):
+            continue
+        session.add(
+            CaseExclusion(
+                case_id=case.id, institution_id=institution_id, recorded_by_user_id=caller.id
+            )
+        )
+        access.restrict_institution(session, case, institution_id)
+        audit(
+            session,
+            ring.audit_key,
+            caller,
+            "case_update",
+            object_type="exclusion",
+            object_id=institution_id,
+            case_id=case.id,
+            detail="institution_excluded",
+        )
+
+
 def _add_incident_row(
     session: DbSession,
     cipher: FieldCipher,
-    user: User,
+    user: Caller,
     case: Case,
     data: dict[str, Any],
     birth_date: date | None,
@@ -386,170 +575,104 @@ def _add_incident_row(
 # ---- reading and adding ----------------------------------------------------------------
 
 
-ALWAYS_PRESENT = ("incidents", "parties", "consents")  # every intake writes one of each
-
-
-def _optional_parts() -> dict[str, Any]:
-    """The parts of a record that many cases do not have yet, by attribute name."""
-    from app.cases.care_models import (
-        Attachment,
-        CareNote,
-        CaseStatusChange,
-        FollowUp,
-        RiskAssessment,
-        SafetyPlan,
+def read_case(
+    session: DbSession, ring: KeyRing, caller: Caller, case_id: uuid.UUID | None, department: str
+) -> tuple[Case, dict[str, Any], str]:
+    """The record as this caller may see it; the read is audited before it is answered."""
+    found = access.case_for(
+        session, caller, case_id, need=policy.READ, whole_record=True, department=department
     )
-    from app.cases.legal_models import Complaint
-    from app.referrals.models import Referral
-
-    return {
-        "notes": CareNote,
-        "follow_ups": FollowUp,
-        "risk_assessments": RiskAssessment,
-        "safety_plan": SafetyPlan,
-        "attachments": Attachment,
-        "complaints": Complaint,
-        "referrals": Referral,
-        "status_changes": CaseStatusChange,
-    }
-
-
-def _part_option(name: str) -> Any:
-    from app.referrals.models import Referral
-
-    option = selectinload(getattr(Case, name))
-    return option.selectinload(Referral.events) if name == "referrals" else option
-
-
-def load_full_case(session: DbSession, stmt: Any, case_id: uuid.UUID) -> Case | None:
-    """Run `stmt` (one case, access already in its WHERE) loading the whole record.
-
-    One EXISTS query tells which optional parts the case has; only those are loaded
-    (one query each) and the others are set empty, instead of querying for nothing.
-    """
-    parts = _optional_parts()
-    present = (
-        session.execute(
-            select(
-                *[
-                    exists().where(model.case_id == case_id).label(name)
-                    for name, model in parts.items()
-                ]
-            )
-        )
-        .one()
-        ._asdict()
+    record = present_case(ring, found.case, found.view, caller.institution_id)
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "case_view",
+        object_type="case",
+        object_id=found.case.id,
+        case_id=found.case.id,
+        detail=found.view,
     )
-    names = [*ALWAYS_PRESENT, *(name for name in parts if present[name])]
-    case = session.execute(stmt.options(*map(_part_option, names))).unique().scalar_one_or_none()
-    if case is not None:
-        for name in parts:
-            if not present[name]:
-                set_committed_value(case, name, None if name == "safety_plan" else [])
-    return case
-
-
-def get_case_for(
-    session: DbSession, user: User, case_id: uuid.UUID | None, *, full: bool = False
-) -> Case:
-    """The one way to load a case: 404 unless the user's institution is a live party."""
-    require_case_role(user)
-    if case_id is None:
-        raise NotFound("case not found")
-    stmt = (
-        select(Case)
-        .join(Case.survivor)
-        .options(contains_eager(Case.survivor), joinedload(Case.data_key))
-        .where(Case.id == case_id, visible_cases_clause(user))
-    )
-    if full:
-        case = load_full_case(session, stmt, case_id)
-    else:
-        case = session.execute(stmt).unique().scalar_one_or_none()
-    if case is None:
-        raise NotFound("case not found")
-    return case
-
-
-def cipher_of_checked_case(
-    session: DbSession, ring: KeyRing, case_id: uuid.UUID | None
-) -> FieldCipher:
-    """The cipher of a case a service has already loaded through `get_case_for` in this
-    request: the identity map answers, so no second query and no second access check."""
-    case = session.get(Case, case_id, options=[joinedload(Case.data_key)]) if case_id else None
-    if case is None:
-        raise NotFound("case not found")
-    return cipher_for(ring, case.data_key)
+    return found.case, record, found.view
 
 
 def add_incident(
-    session: DbSession, ring: KeyRing, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+    session: DbSession,
+    ring: KeyRing,
+    caller: Caller,
+    case_id: uuid.UUID | None,
+    data: dict[str, Any],
 ) -> Incident:
-    case = get_case_for(session, user, case_id)
+    case = access.case_for(session, caller, case_id).case
     data = dict(data)
     data["municipality"] = resolve_municipality(session, data["municipality"], "municipality")
     cipher = cipher_for(ring, case.data_key)
-    birth = _open_survivor(cipher, case.survivor, "birth_date")
+    birth = open_survivor(cipher, case.survivor, "birth_date")
     birth_date = date.fromisoformat(birth) if birth else None
     problem = _incident_date_problem(data["occurred_on"], birth_date)
     if problem:
         raise InvalidInput(problem, {"occurred_on": [problem]})
-    incident = _add_incident_row(session, cipher, user, case, data, birth_date)
+    incident = _add_incident_row(session, cipher, caller, case, data, birth_date)
     case.updated_at = utcnow()
     session.flush()
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "case_update",
+        object_type="incident",
+        object_id=incident.id,
+        case_id=case.id,
+        detail="incident_added",
+    )
     return incident
-
-
-def search_cases(
-    session: DbSession,
-    ring: KeyRing,
-    user: User,
-    *,
-    dui: str | None = None,
-    name: str | None = None,
-    birth_date: date | None = None,
-) -> list[Case]:
-    """Exact matches among the cases the user may see; the filter is in the query."""
-    require_case_role(user)
-    if dui:
-        column, value = (
-            Survivor.dui_bidx,
-            blind_index(ring.index_key, "dui", normalise_dui(dui) or ""),
-        )
-    elif name and birth_date:
-        column = Survivor.name_dob_bidx
-        value = blind_index(
-            ring.index_key, "name_dob", name_dob_key(name, "", birth_date.isoformat())
-        )
-    else:
-        raise InvalidInput(
-            "give dui, or name and birth_date", {"name": ["Este dato es obligatorio."]}
-        )
-    stmt = (
-        select(Case)
-        .join(Case.survivor)
-        .options(contains_eager(Case.survivor), joinedload(Case.data_key))
-        .where(column == value, party_clause(user.institution_id))
-        .order_by(Case.created_at)
-    )
-    cases = session.execute(stmt).unique().scalars().all()
-    return [case for case in cases if _confirms(ring, case, dui, name, birth_date)]
-
-
-def _confirms(
-    ring: KeyRing, case: Case, dui: str | None, name: str | None, birth_date: date | None
-) -> bool:
-    cipher = cipher_for(ring, case.data_key)
-    survivor = case.survivor
-    if dui:
-        return _open_survivor(cipher, survivor, "dui") == normalise_dui(dui)
-    return bool(name and birth_date) and _same_name_and_birth(
-        cipher,
-        survivor,
-        name or "",
-        birth_date,  # type: ignore[arg-type]
-    )
 
 
 def verify_status_pin(pin_hash: str, pin: str) -> bool:
     return verify_secret(pin_hash, pin)
+
+
+# ---- joins: the supervisors' review ----------------------------------------------------
+
+
+def _require_supervisor(caller: access.Subject) -> None:
+    if not (caller.active and caller.role == "supervisor"):
+        raise Forbidden("only supervisors review joins")
+
+
+def pending_joins(session: DbSession, caller: Caller) -> list[dict[str, Any]]:
+    """Joins through a matched intake not reviewed yet, oldest first: codes and dates."""
+    _require_supervisor(caller)
+    return [
+        {
+            "id": party.id,
+            "case_id": str(party.case_id),
+            "case_number": number,
+            "institution": party.institution.code,
+            "institution_name": party.institution.name,
+            "access": party.access,
+            "since": party.since.isoformat(),
+        }
+        for party, number in access.pending_joins(session)
+    ]
+
+
+def review_join(
+    session: DbSession, ring: KeyRing, caller: Caller, party_id: int, justified: bool
+) -> None:
+    _require_supervisor(caller)
+    party = access.join_to_review(session, party_id)
+    if party.reviewed_at is not None:
+        raise Conflict("already reviewed")
+    party.reviewed_at = utcnow()
+    party.reviewed_by_user_id = caller.id
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "join_review",
+        object_type="case_party",
+        object_id=party.id,
+        case_id=party.case_id,
+        detail="justified" if justified else "not_justified",
+    )

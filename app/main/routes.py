@@ -6,48 +6,36 @@ from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from app.audit.breakglass import pending_reviews
-from app.auth.policy import may_read_audit, may_work_on_cases, party_clause
+from app.auth.policy import may_read_audit, may_work_on_cases
+from app.cases import access
 from app.cases.care import overdue_follow_ups
 from app.cases.complaints import expiring_measures
-from app.cases.models import Case
-from app.common import local_today
 from app.extensions import db
 from app.notifications.service import notifications_for
 from app.referrals import service as referrals
-from app.referrals.models import Referral
 from app.web_helpers import LOCALES
+from app.webforms import web_caller
 
 bp = Blueprint("main", __name__)
 public = Blueprint("public", __name__)
 
 
 def case_worker_board() -> dict[str, Any]:
-    user = current_user
-    high_risk = db.session.execute(
-        select(Case.id, Case.number)
-        .where(
-            party_clause(user.institution_id), Case.risk_level == "high", Case.status != "closed"
-        )
-        .order_by(Case.updated_at.desc())
-        .limit(50)
-    ).all()
+    user = web_caller()
     return {
         "counts": referrals.inbox_counts(db.session, user),
         "to_answer": referrals.list_referrals(db.session, user, "incoming", "sent", limit=20),
         "overdue_follow_ups": overdue_follow_ups(db.session, user),
-        "high_risk": high_risk,
+        "high_risk": access.high_risk_cases(db.session, user),
         "expiring": expiring_measures(db.session, user),
     }
 
 
 def supervisor_board() -> dict[str, Any]:
-    overdue = db.session.execute(
-        select(func.count()).select_from(Referral).where(referrals.overdue_clause(local_today()))
-    ).scalar_one()
+    overdue = referrals.count_overdue(db.session)
     return {
         "pending_reviews": pending_reviews(db.session, current_user),
         "overdue_referrals": overdue,

@@ -16,6 +16,9 @@ KINDS = {
     "referral_answered": "Remisión respondida",
     "referral_overdue": "Remisión vencida",
     "high_risk": "Caso de riesgo alto",
+    "case_join": "Otra institución se unió a un expediente",
+    "identity_conflict": "Conflicto de identidad en un registro",
+    "consent_revoked": "La sobreviviente retiró su consentimiento para compartir",
 }
 
 

@@ -8,13 +8,12 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.auth.policy import may_work_on_cases
-from app.cases.models import Case
-from app.cases.record_parts import referral_record
 from app.common import Conflict, InvalidInput, local_today, parse_uuid
-from app.crypto.service import cipher_for, get_keyring
+from app.core.transaction import mark_failed
+from app.crypto.service import get_keyring
 from app.extensions import db
 from app.referrals import service as referrals
-from app.webforms import audit_web
+from app.webforms import web_caller
 
 bp = Blueprint("referrals", __name__)
 
@@ -27,8 +26,9 @@ def inbox() -> str:
     status = request.args.get("status") or None
     if status not in (None, *referrals.LIVE, "completed", "declined", "cancelled"):
         status = None
-    rows = referrals.list_referrals(db.session, current_user, box, status)
-    counts = referrals.inbox_counts(db.session, current_user)
+    caller = web_caller()
+    rows = referrals.list_referrals(db.session, caller, box, status)
+    counts = referrals.inbox_counts(db.session, caller)
     return render_template(
         "referrals/inbox.html",
         rows=rows,
@@ -37,7 +37,7 @@ def inbox() -> str:
         status=status,
         today=local_today(),
         moves=referrals.MOVES,
-        side_of=referrals.side_of,
+        side_of=lambda referral: referrals.side_of(caller.institution_id, referral),
     )
 
 
@@ -49,23 +49,15 @@ def transition(referral_id: str) -> Response:
         int(request.form["version"]) if request.form.get("version", "").isdigit() else None,
     )
     try:
-        referral = referrals.move_referral(
-            db.session, get_keyring(), current_user, parse_uuid(referral_id), move
+        referrals.move_referral(
+            db.session, get_keyring(), web_caller(), parse_uuid(referral_id), move
         )
     except (InvalidInput, Conflict) as error:
-        db.session.rollback()
+        mark_failed()
         messages = [m for texts in error.fields.values() for m in texts] or [move_problem(error)]
         for message in messages:
             flash(message, "error")
         return redirect(request.referrer or url_for("referrals.inbox"))
-    audit_web(
-        "referral_transition",
-        object_type="referral",
-        object_id=referral.id,
-        case_id=referral.case_id,
-        detail=f"{move.action}->{referral.status}",
-    )
-    db.session.commit()
     flash(_("Remisión actualizada."), "info")
     return redirect(url_for("referrals.inbox", box=request.form.get("box", "incoming")))
 
@@ -77,31 +69,13 @@ def move_problem(error: Exception) -> str:
 @bp.get("/referrals/<referral_id>/sheet")
 def sheet(referral_id: str) -> str:
     """The printable referral sheet the survivor can carry: no narrative, no address."""
-    referral = referrals.get_referral_for(db.session, current_user, parse_uuid(referral_id))
-    from sqlalchemy.orm import joinedload
-
-    case = db.session.execute(
-        db.select(Case)
-        .options(joinedload(Case.data_key), joinedload(Case.survivor))
-        .where(Case.id == referral.case_id)
-    ).scalar_one()
-    cipher = cipher_for(get_keyring(), case.data_key)
-    names = [
-        cipher.open_text("survivors", case.survivor.id, f, getattr(case.survivor, f"{f}_enc"))
-        for f in ("given_names", "family_names")
-    ]
-    audit_web(
-        "case_view",
-        object_type="referral_sheet",
-        object_id=referral.id,
-        case_id=case.id,
-        detail="referral_sheet",
+    printed = referrals.referral_sheet(
+        db.session, get_keyring(), web_caller(), parse_uuid(referral_id)
     )
-    db.session.commit()
     return render_template(
         "referrals/sheet.html",
-        referral=referral_record(cipher, referral),
-        ref=referral,
-        number=case.number,
-        name=" ".join(n or "" for n in names),
+        referral=printed.referral,
+        ref=printed.row,
+        number=printed.number,
+        name=printed.name,
     )

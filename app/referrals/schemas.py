@@ -50,6 +50,9 @@ class ReferralOut(Schema):
     urgency = fields.String()
     due_on = fields.String()
     overdue = fields.Boolean()
+    text_withheld = fields.Boolean(
+        metadata={"description": "true for a former party: codes and dates only"}
+    )
     consent = fields.Boolean()
     mandatory_report = fields.Boolean()
     tracked_by_sender = fields.Boolean()

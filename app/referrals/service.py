@@ -2,7 +2,9 @@
 
 Statuses (CONTRACT.md): sent → accepted → in_progress → completed; sent → declined;
 sent|accepted|in_progress → cancelled. The receiver moves it forward, the sender
-cancels; for a receiver with no users in Ruta the sender records what happened.
+cancels; for a receiver with no users in Ruta the sender records what happened. The
+receiver becomes a party of the case when it accepts, with the whole record only while
+her consent to share (or a mandatory report) stands.
 """
 
 from __future__ import annotations
@@ -13,19 +15,23 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import joinedload
 
+from app.audit.service import audit
+from app.auth.caller import Caller
 from app.auth.models import Institution, User
-from app.auth.policy import may_work_on_cases
-from app.cases.models import Case, CaseParty
-from app.cases.service import add_party, get_case_for
+from app.cases import access as case_access
+from app.cases import policy as case_policy
+from app.cases.models import Case
+from app.cases.records import survivor_record
 from app.cases.vocab import age_on
 from app.common import Conflict, DbSession, Forbidden, InvalidInput, NotFound, local_today, utcnow
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
 from app.notifications.service import notify_institution, notify_user
+from app.referrals.access import ReferralAccess, referral_for, sides_of
 from app.referrals.models import Referral, ReferralEvent
+from app.referrals.present import present_referral
 
 URGENCY_DAYS = {"immediate": 0, "priority": 3, "routine": 10}
 LIVE = ("sent", "accepted", "in_progress")
@@ -41,8 +47,7 @@ NOTE_REQUIRED = {
     "decline": "Indique por qué se rechaza la remisión.",
     "complete": "Registre lo que se hizo (la contrarreferencia).",
 }
-# Mandatory reports of violence against a minor go to the police or the prosecutor.
-MANDATORY_REPORT_KINDS = frozenset({"pnc_family_unit", "prosecutor"})
+side_of = sides_of
 
 
 def due_date(urgency: str, sent_on: date) -> date:
@@ -69,40 +74,49 @@ def _survivor_is_minor(cipher: FieldCipher, case: Case) -> bool:
 
 
 def refer_case(
-    session: DbSession, ring: KeyRing, user: User, case_id: uuid.UUID | None, data: dict[str, Any]
+    session: DbSession,
+    ring: KeyRing,
+    caller: Caller,
+    case_id: uuid.UUID | None,
+    data: dict[str, Any],
 ) -> Referral:
-    case = get_case_for(session, user, case_id)
+    """Send her case to another institution. The gate is her recorded consent to share
+    plus this referral's own confirmation; a minor's mandatory report goes without."""
+    case = case_access.case_for(session, caller, case_id, need=case_policy.WHOLE).case
     receiver = _receiver(session, data["to_institution"])
-    if receiver.id == user.institution_id:
+    if receiver.id == caller.institution_id:
         raise InvalidInput("same institution", {"to_institution": ["Remita a otra institución."]})
     if data["service"] not in {service.code for service in receiver.services}:
         raise InvalidInput(
             "service not given",
             {"service": ["La institución receptora no presta este servicio."]},
         )
-    cipher = cipher_for(ring, case.data_key)
-    mandatory = (
-        not data.get("consent")
-        and receiver.kind in MANDATORY_REPORT_KINDS
-        and _survivor_is_minor(cipher, case)
-    )
-    if not data.get("consent") and not mandatory:
+    if case_access.is_excluded(session, case.id, receiver.id):
         raise InvalidInput(
-            "consent required",
-            {"consent": ["Se necesita el consentimiento de la sobreviviente para remitirla."]},
+            "excluded",
+            {
+                "to_institution": [
+                    "La sobreviviente pidió que esta institución no vea su expediente."
+                ]
+            },
         )
+    cipher = cipher_for(ring, case.data_key)
+    mandatory = case_policy.may_refer_without_consent(
+        receiver.kind, _survivor_is_minor(cipher, case)
+    )
+    _check_consent(case, bool(data.get("consent")), mandatory)
     referral = Referral(
         id=uuid.uuid4(),
         case_id=case.id,
-        from_institution_id=user.institution_id,
+        from_institution_id=caller.institution_id,
         to_institution_id=receiver.id,
         service=data["service"],
         urgency=data["urgency"],
         due_on=due_date(data["urgency"], local_today()),
-        consent=bool(data.get("consent")),
-        mandatory_report=mandatory,
+        consent=bool(data.get("consent")) and case.consent_network,
+        mandatory_report=mandatory and not (data.get("consent") and case.consent_network),
         tracked_by_sender=not _has_users(session, receiver.id),
-        created_by_user_id=user.id,
+        created_by_user_id=caller.id,
         status="sent",
     )
     referral.reason_enc = cipher.seal(
@@ -110,17 +124,46 @@ def refer_case(
     )
     session.add(referral)
     session.flush()
-    add_party(session, case, receiver.id, "referral", user, referral_id=referral.id)
-    _log(session, referral, user, "send", None, "sent", None)
+    _log(session, referral, caller, "send", None, "sent", None)
     notify_institution(session, receiver.id, "referral_new", case_id=case.id, reference=case.number)
     case.updated_at = utcnow()
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "referral_create",
+        object_type="referral",
+        object_id=referral.id,
+        case_id=case.id,
+        detail=f"to={receiver.code};service={referral.service};urgency={referral.urgency}",
+    )
     return referral
+
+
+def _check_consent(case: Case, confirmed: bool, mandatory: bool) -> None:
+    if mandatory:
+        return
+    if not case.consent_network:
+        raise InvalidInput(
+            "consent not recorded",
+            {
+                "consent": [
+                    "La sobreviviente no ha dado (o retiró) su consentimiento para compartir su "
+                    "expediente con la red. Regístrelo primero en el expediente."
+                ]
+            },
+        )
+    if not confirmed:
+        raise InvalidInput(
+            "consent required",
+            {"consent": ["Confirme que la sobreviviente está de acuerdo con esta remisión."]},
+        )
 
 
 def _log(
     session: DbSession,
     referral: Referral,
-    user: User,
+    user: Caller,
     action: str,
     before: str | None,
     after: str,
@@ -139,36 +182,65 @@ def _log(
     )
 
 
-def get_referral_for(session: DbSession, user: User, referral_id: uuid.UUID | None) -> Referral:
-    """A referral the user's institution sent or received; 404 for anyone else."""
-    if not may_work_on_cases(user):
-        raise Forbidden("this role does not work on referrals")
-    stmt = (
-        select(Referral)
-        .options(joinedload(Referral.from_institution), joinedload(Referral.to_institution))
-        .where(
-            Referral.id == referral_id,
-            or_(
-                Referral.from_institution_id == user.institution_id,
-                Referral.to_institution_id == user.institution_id,
-            ),
-        )
+def read_referral(
+    session: DbSession, ring: KeyRing, caller: Caller, referral_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """The referral as this side may read it, audited before it is answered."""
+    found = referral_for(session, caller, referral_id)
+    record = present_referral(ring, found)
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "referral_view",
+        object_type="referral",
+        object_id=found.referral.id,
+        case_id=found.case.id,
+        detail="text" if found.reads_text else "codes",
     )
-    referral = session.execute(stmt).scalar_one_or_none() if referral_id else None
-    if referral is None:
+    return record
+
+
+@dataclass(frozen=True)
+class Sheet:
+    referral: dict[str, Any]
+    row: Referral
+    number: str
+    name: str
+
+
+def referral_sheet(
+    session: DbSession, ring: KeyRing, caller: Caller, referral_id: uuid.UUID | None
+) -> Sheet:
+    """The printable sheet carries her name: only for a side that reads the referral
+    and sees her whole record; a former party gets 404."""
+    found = referral_for(session, caller, referral_id, with_survivor=True)
+    if not found.reads_text:
         raise NotFound("referral not found")
-    return referral
-
-
-def side_of(user: User, referral: Referral) -> set[str]:
-    sides = set()
-    if referral.to_institution_id == user.institution_id:
-        sides.add("receiver")
-    if referral.from_institution_id == user.institution_id:
-        sides.add("sender")
-        if referral.tracked_by_sender:
-            sides.add("receiver")  # the receiver has no users: the sender records for it
-    return sides
+    try:
+        view = case_access.case_for(session, caller, found.case.id, need=case_policy.READ).view
+    except Forbidden as refused:
+        raise NotFound("referral not found") from refused
+    if view != case_policy.FULL:
+        raise NotFound("referral not found")
+    cipher = cipher_for(ring, found.case.data_key)
+    identity = survivor_record(cipher, found.case.survivor)
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "case_view",
+        object_type="referral_sheet",
+        object_id=found.referral.id,
+        case_id=found.case.id,
+        detail="referral_sheet",
+    )
+    return Sheet(
+        referral=present_referral(ring, found),
+        row=found.referral,
+        number=found.case.number,
+        name=f"{identity['given_names'] or ''} {identity['family_names'] or ''}".strip(),
+    )
 
 
 @dataclass(frozen=True)
@@ -179,13 +251,14 @@ class Move:
 
 
 def move_referral(
-    session: DbSession, ring: KeyRing, user: User, referral_id: uuid.UUID | None, move: Move
+    session: DbSession, ring: KeyRing, caller: Caller, referral_id: uuid.UUID | None, move: Move
 ) -> Referral:
-    referral = get_referral_for(session, user, referral_id)
+    found = referral_for(session, caller, referral_id)
+    referral = found.referral
     if move.action not in MOVES:
         raise InvalidInput("unknown action", {"action": [f"Una de: {', '.join(MOVES)}."]})
     side, sources, target = MOVES[move.action]
-    if side not in side_of(user, referral):
+    if side not in found.sides:
         raise Forbidden(f"only the {side} may {move.action} this referral")
     if move.expected_version is not None and move.expected_version != referral.version:
         raise Conflict("the referral changed since it was read")
@@ -194,22 +267,30 @@ def move_referral(
     note = (move.note or "").strip()
     if move.action in NOTE_REQUIRED and not note:
         raise InvalidInput("note required", {"note": [NOTE_REQUIRED[move.action]]})
-    _apply(session, ring, user, referral, move.action, target, note)
+    _apply(session, ring, caller, found, move.action, target, note)
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "referral_transition",
+        object_type="referral",
+        object_id=referral.id,
+        case_id=referral.case_id,
+        detail=f"{move.action}->{target}",
+    )
     return referral
 
 
 def _apply(
     session: DbSession,
     ring: KeyRing,
-    user: User,
-    referral: Referral,
+    user: Caller,
+    found: ReferralAccess,
     action: str,
     target: str,
     note: str,
 ) -> None:
-    case = session.execute(
-        select(Case).options(joinedload(Case.data_key)).where(Case.id == referral.case_id)
-    ).scalar_one()
+    referral, case = found.referral, found.case
     cipher = cipher_for(ring, case.data_key)
     before = referral.status
     referral.status = target
@@ -220,8 +301,10 @@ def _apply(
         referral.outcome_enc = cipher.seal("referrals", referral.id, "outcome", note)
     if target in ("completed", "declined", "cancelled"):
         referral.closed_at = utcnow()
+    if action == "accept":
+        _receiver_joins(session, case, referral, user)
     if target in ("declined", "cancelled"):
-        end_referral_access(session, referral)
+        case_access.end_referral_party(session, referral.id)
     _log(session, referral, user, action, before, target, note_enc)
     if action in ("accept", "decline", "complete"):
         notify_institution(
@@ -235,33 +318,44 @@ def _apply(
     session.flush()
 
 
-def end_referral_access(session: DbSession, referral: Referral) -> None:
-    """A declined or cancelled referral gives the receiver no access."""
-    for party in session.execute(
-        select(CaseParty).where(CaseParty.referral_id == referral.id, CaseParty.ended_at.is_(None))
-    ).scalars():
-        party.ended_at = utcnow()
+def _receiver_joins(session: DbSession, case: Case, referral: Referral, user: Caller) -> None:
+    """Accepting makes the receiver a party: the whole record while her consent (or a
+    mandatory report) stands and she has not excluded it; its own parts otherwise."""
+    granted = case_policy.receiver_access(
+        case.consent_network,
+        referral.mandatory_report,
+        case_access.is_excluded(session, case.id, referral.to_institution_id),
+    )
+    case_access.add_party(
+        session, case, referral.to_institution_id, "referral", granted, user.id, referral.id
+    )
 
 
 def overdue_clause(today: date) -> Any:
     return and_(Referral.status.in_(LIVE), Referral.due_on < today)
 
 
+def count_overdue(session: DbSession) -> int:
+    """The network's overdue referrals, for the supervisors' board."""
+    stmt = select(func.count()).select_from(Referral).where(overdue_clause(local_today()))
+    return int(session.execute(stmt).scalar_one())
+
+
 def list_referrals(
     session: DbSession,
-    user: User,
+    user: case_access.Subject,
     box: str,
     status: str | None = None,
     overdue_only: bool = False,
     limit: int = 200,
 ) -> list[tuple[Referral, str]]:
-    """The institution's incoming or outgoing referrals, with the case number."""
-    if not may_work_on_cases(user):
+    """The institution's incoming or outgoing referrals, with the case number: codes and
+    dates only, nothing decrypted."""
+    if not case_access.works_on_cases(user):
         raise Forbidden("this role does not work on referrals")
     column = Referral.to_institution_id if box == "incoming" else Referral.from_institution_id
     stmt = (
-        select(Referral, Case.number)
-        .join(Case, Case.id == Referral.case_id)
+        select(Referral)
         .where(column == user.institution_id)
         .order_by(Referral.due_on, Referral.created_at)
         .limit(limit)
@@ -270,10 +364,12 @@ def list_referrals(
         stmt = stmt.where(Referral.status == status)
     if overdue_only:
         stmt = stmt.where(overdue_clause(local_today()))
-    return [(row[0], row[1]) for row in session.execute(stmt).all()]
+    rows = list(session.execute(stmt).scalars())
+    numbers = case_access.case_numbers(session, {row.case_id for row in rows})
+    return [(row, numbers[row.case_id]) for row in rows]
 
 
-def inbox_counts(session: DbSession, user: User) -> dict[str, int]:
+def inbox_counts(session: DbSession, user: case_access.Subject) -> dict[str, int]:
     """What needs action, counted in the database."""
     today = local_today()
     mine_in = Referral.to_institution_id == user.institution_id
@@ -296,15 +392,14 @@ def inbox_counts(session: DbSession, user: User) -> dict[str, int]:
 def flag_overdue(session: DbSession, today: date | None = None) -> int:
     """Notify both sides (and the supervisors) once of each newly overdue referral."""
     today = today or local_today()
-    stmt = (
-        select(Referral, Case.number)
-        .join(Case, Case.id == Referral.case_id)
-        .where(overdue_clause(today), Referral.overdue_notified_at.is_(None))
-    )
+    stmt = select(Referral).where(overdue_clause(today), Referral.overdue_notified_at.is_(None))
     supervisors = select(User.id).where(User.role == "supervisor", User.active.is_(True))
     supervisor_ids = list(session.execute(supervisors).scalars())
+    referrals = list(session.execute(stmt).scalars())
+    numbers = case_access.case_numbers(session, {row.case_id for row in referrals})
     count = 0
-    for referral, number in session.execute(stmt).all():
+    for referral in referrals:
+        number = numbers[referral.case_id]
         for institution_id in {referral.from_institution_id, referral.to_institution_id}:
             notify_institution(
                 session,

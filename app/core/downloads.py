@@ -1,0 +1,16 @@
+"""A decrypted file sent to the browser: always as a download, never rendered."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from flask import Response, send_file
+
+
+def file_response(content: bytes, content_type: str, name: str) -> Response:
+    response = send_file(
+        BytesIO(content), mimetype=content_type, as_attachment=True, download_name=name, max_age=0
+    )
+    # Opened by mistake in a tab, a hostile PDF or image still runs nothing.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -1,0 +1,34 @@
+"""One transaction per request, owned by the face, not by the views.
+
+A view that returns normally has its work committed here, after the view and before a
+byte of the answer leaves: so a read's audit event is on the record before its data is
+sent, and a commit that fails turns into an error page instead of an answer. Any error
+handler marks the request failed (after rolling back) and nothing is committed.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, g
+
+from app.extensions import db
+
+
+def mark_failed() -> None:
+    """Roll back what the request did; the error handler answers, nothing is committed."""
+    db.session.rollback()
+    g.transaction_failed = True
+
+
+def commit_unless_failed(response: Response) -> Response:
+    if g.get("transaction_failed"):
+        return response
+    try:
+        db.session.commit()
+    except Exception:
+        mark_failed()  # the error page follows; this hook must not commit it again
+        raise
+    return response
+
+
+def register_transaction(app: Flask) -> None:
+    app.after_request(commit_unless_failed)

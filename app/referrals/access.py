@@ -1,0 +1,78 @@
+"""The loader of referrals: the one way to a referral, and to the case behind it.
+
+A referral is known to the institution that sent it and the one that received it; to
+anyone else it does not exist (404). What each side may read of it is decided by
+`referrals.policy`; the case itself is reached through `app.cases.access` only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
+
+from app.cases import access as case_access
+from app.cases.models import Case
+from app.common import DbSession, Forbidden, NotFound
+from app.referrals.models import Referral
+from app.referrals.policy import referral_text_visible
+
+
+@dataclass(frozen=True)
+class ReferralAccess:
+    referral: Referral
+    case: Case
+    sides: frozenset[str]
+    reads_text: bool
+
+
+def sides_of(institution_id: int, referral: Referral) -> frozenset[str]:
+    sides = set()
+    if referral.to_institution_id == institution_id:
+        sides.add("receiver")
+    if referral.from_institution_id == institution_id:
+        sides.add("sender")
+        if referral.tracked_by_sender:
+            sides.add("receiver")  # the receiver has no users: the sender records for it
+    return frozenset(sides)
+
+
+def referral_for(
+    session: DbSession,
+    caller: case_access.Subject,
+    referral_id: uuid.UUID | None,
+    *,
+    with_survivor: bool = False,
+) -> ReferralAccess:
+    """A referral the caller's institution sent or received; 404 for anyone else."""
+    if not case_access.works_on_cases(caller):
+        raise Forbidden("this role does not work on referrals")
+    institution_id = caller.institution_id
+    stmt = (
+        select(Referral)
+        .options(joinedload(Referral.from_institution), joinedload(Referral.to_institution))
+        .where(
+            Referral.id == referral_id,
+            or_(
+                Referral.from_institution_id == institution_id,
+                Referral.to_institution_id == institution_id,
+            ),
+        )
+    )
+    referral = session.execute(stmt).scalar_one_or_none() if referral_id else None
+    if referral is None:
+        raise NotFound("referral not found")
+    case = case_access.case_of_referral(session, referral.case_id, with_survivor)
+    is_sender = referral.from_institution_id == institution_id
+    reads = referral_text_visible(
+        is_sender=is_sender,
+        sender_is_party=is_sender and case_access.has_live_party(session, case.id, institution_id),
+        is_receiver=referral.to_institution_id == institution_id,
+        status=referral.status,
+        consent_in_force=case.consent_network,
+        mandatory_report=referral.mandatory_report,
+        receiver_excluded=case_access.is_excluded(session, case.id, referral.to_institution_id),
+    )
+    return ReferralAccess(referral, case, sides_of(institution_id, referral), reads)
