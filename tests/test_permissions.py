@@ -79,14 +79,20 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/api/v1/openapi.json", "GET"): same_for_all(200),
     ("/api/v1/institutions", "GET"): expect(401, 200, 200, 200, 200),
     ("/api/v1/cases", "POST"): expect(401, 201, 201, 403, 403),
-    ("/api/v1/cases", "GET"): expect(401, 200, 200, 403, 403),
+    ("/api/v1/cases", "GET"): expect(401, 200, 200, 403, 403),  # the work list
+    ("/api/v1/cases/search", "POST"): expect(401, 200, 200, 403, 403),  # others: no match
     ("/api/v1/cases/<case_id>", "GET"): expect(401, 200, 404, 200, 403),
     ("/api/v1/cases/<case_id>/incidents", "POST"): expect(401, 201, 404, 403, 403),
     ("/api/v1/cases/<case_id>/break-glass", "POST"): expect(401, 403, 403, 201, 403),
     ("/api/v1/audit", "GET"): expect(401, 403, 403, 200, 403),
     ("/api/v1/audit/reports", "GET"): expect(401, 403, 403, 200, 403),
     ("/api/v1/break-glass", "GET"): expect(401, 403, 403, 200, 403),
+    ("/api/v1/joins", "GET"): expect(401, 403, 403, 200, 403),
+    ("/api/v1/joins/<int:party_id>/review", "POST"): expect(401, 403, 403, 200, 403),
     ("/api/v1/break-glass/<int:grant_id>/review", "POST"): expect(401, 403, 403, 200, 403),
+    ("/api/v1/accounts/pending", "GET"): expect(401, 403, 403, 200, 403),
+    # The fixture's accounts were made by an operator: approved already, so 409.
+    ("/api/v1/accounts/<int:user_id>/approve", "POST"): expect(401, 403, 403, 409, 403),
     ("/api/v1/cases/<case_id>/notes", "POST"): case_write(201),
     ("/api/v1/cases/<case_id>/follow-ups", "POST"): case_write(201),
     ("/api/v1/cases/<case_id>/follow-ups/<follow_up_id>/outcome", "POST"): case_write(200),
@@ -136,6 +142,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/cases/new", "GET"): expect(302, 200, 200, 403, 403),
     ("/cases/new", "POST"): expect(302, 422, 422, 403, 403),  # incomplete: the form again
     ("/cases/search", "GET"): expect(302, 200, 200, 403, 403),
+    ("/cases/search", "POST"): expect(302, 200, 200, 403, 403),  # results on the page
     ("/cases/<case_id>", "GET"): expect(302, 200, 404, 200, 403),  # supervisor: metadata
     ("/cases/<case_id>/incidents/new", "GET"): page_of_case(200),
     ("/cases/<case_id>/incidents/new", "POST"): page_of_case(302),
@@ -158,6 +165,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/referrals/<referral_id>/sheet", "GET"): only(page_of_case(404), pnc_agent__party=200),
     ("/audit", "GET"): expect(302, 403, 403, 200, 403),
     ("/audit/break-glass/<int:grant_id>/review", "POST"): expect(302, 403, 403, 302, 403),
+    ("/audit/accounts/<int:user_id>/approve", "POST"): expect(302, 403, 403, 302, 403),
     ("/admin/users", "GET"): expect(302, 403, 403, 403, 200),
     ("/admin/users", "POST"): expect(302, 403, 403, 403, 200),
     ("/admin/users/<int:user_id>", "POST"): expect(302, 403, 403, 403, 302),
@@ -208,7 +216,20 @@ def world(app, client, make_person):
     ids["hospital_id"] = _institution_id(app, "HOSP-SON")
     ids["institution_id"] = ids["hospital_id"]
     ids["user_id"] = people["pnc_agent@other"].id
+    ids["party_id"] = _first_join(app, case_id)
     return {"people": people, **ids}
+
+
+def _first_join(app, case_id: str) -> int:
+    from app.cases.models import CaseParty
+
+    with app.app_context():
+        return (
+            db.session.query(CaseParty.id)
+            .filter_by(reason="matched_intake")
+            .order_by(CaseParty.id)
+            .first()[0]
+        )
 
 
 def _case_work(app, client, people, case_id) -> dict[str, str]:
@@ -261,19 +282,22 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
     path = rule.replace("<path:filename>", "css/ruta.css")
     for name in ("case_id", "follow_up_id", "measure_id", "attachment_id", "referral_id"):
         path = path.replace(f"<{name}>", str(world[name]))
-    for name in ("grant_id", "notification_id", "user_id", "institution_id"):
+    for name in ("grant_id", "notification_id", "user_id", "institution_id", "party_id"):
         path = path.replace(f"<int:{name}>", str(world[name]))
     if not rule.startswith("/api/"):
         return path, {"data": web_form(rule, world)}
     bodies = {
         "/api/v1/auth/token": {"username": "nobody", "password": "not the password"},
         "/api/v1/cases": intake(survivor_overrides={"dui": None, "given_names": "Rosa"}),
+        "/api/v1/cases/search": {"dui": "12345678-4"},
         "/api/v1/cases/<case_id>/incidents": intake()["incident"],
         "/api/v1/cases/<case_id>/break-glass": {
             "reason": "Revisión por denuncia de acceso indebido",
             "password": PASSWORD,
         },
         "/api/v1/break-glass/<int:grant_id>/review": {"justified": True},
+        "/api/v1/joins/<int:party_id>/review": {"justified": True},
+        "/api/v1/accounts/<int:user_id>/approve": {"approve": True},
         "/api/v1/cases/<case_id>/notes": {"kind": "medical", "text": "Atención brindada"},
         "/api/v1/cases/<case_id>/follow-ups": {"due_on": "2026-12-05", "channel": "visit"},
         "/api/v1/cases/<case_id>/follow-ups/<follow_up_id>/outcome": {"outcome": "done"},
@@ -290,7 +314,7 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
         },
         "/api/v1/referrals/<referral_id>/transition": {"action": "cancel"},
     }
-    query = {"/api/v1/cases": {"dui": "12345678-4"}}
+    query = {"/api/v1/cases": {"status": "open", "page": "1"}}  # never an identifier
     if rule == "/api/v1/cases/<case_id>/attachments":
         return path, {"data": {"file": (io.BytesIO(PDF), "informe.pdf")}}
     return path, {"json": bodies.get(rule), "query_string": query.get(rule)}
@@ -314,6 +338,7 @@ def web_form(rule: str, world: dict) -> dict:
         },
         "/account/totp": {"otp": "123456"},
         "/cases/new": {"given_names": "Rosa"},  # incomplete on purpose
+        "/cases/search": {"dui": "12345678-4"},
         "/cases/<case_id>/incidents/new": incident,
         "/cases/<case_id>/risk": {"q1": "yes", "q2": "no"},
         "/cases/<case_id>/notes": {"kind": "medical", "text": "Atención brindada"},
@@ -337,6 +362,7 @@ def web_form(rule: str, world: dict) -> dict:
         },
         "/referrals/<referral_id>/transition": {"action": "cancel"},
         "/audit/break-glass/<int:grant_id>/review": {"justified": "yes"},
+        "/audit/accounts/<int:user_id>/approve": {"approve": "yes"},
         "/admin/users": {
             "username": "nueva.usuaria",
             "display_name": "Nueva",

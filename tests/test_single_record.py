@@ -60,8 +60,9 @@ def read_case(app: Flask, client: FlaskClient, person: Person, case_id: str) -> 
     return response.get_json()
 
 
-def search(client: FlaskClient, person: Person, **params: str) -> list[dict[str, Any]]:
-    response = client.get("/api/v1/cases", query_string=params, headers=person.headers)
+def search(client: FlaskClient, person: Person, **body: str) -> list[dict[str, Any]]:
+    """POST /api/v1/cases/search: identifiers travel in the body, never in the URL."""
+    response = client.post("/api/v1/cases/search", json=body, headers=person.headers)
     assert response.status_code == 200, response.get_json()
     return response.get_json()["items"]
 
@@ -475,6 +476,12 @@ def _refused(response: Any) -> None:
     assert body["error"] == "forbidden"
 
 
+def last_action(app) -> str:
+    with app.app_context():
+        stmt = select(AuditEvent.action).order_by(AuditEvent.id.desc()).limit(1)
+        return db.session.execute(stmt).scalar_one()
+
+
 @pytest.mark.parametrize("who", ["admin", "supervisor"])
 def test_admin_and_supervisor_may_not_open_search_or_add_to_cases(app, client, pnc, who, request):
     person: Person = request.getfixturevalue(who)
@@ -484,10 +491,12 @@ def test_admin_and_supervisor_may_not_open_search_or_add_to_cases(app, client, p
     opened = client.post(
         "/api/v1/cases", json=intake(survivor_overrides={"dui": OTHER_DUI}), headers=person.headers
     )
-    by_dui = client.get("/api/v1/cases", query_string={"dui": VALID_DUI}, headers=person.headers)
-    by_name = client.get(
-        "/api/v1/cases",
-        query_string={"name": "María José López Hernández", "birth_date": "1994-03-15"},
+    by_dui = client.post(
+        "/api/v1/cases/search", json={"dui": VALID_DUI}, headers=person.headers
+    )
+    by_name = client.post(
+        "/api/v1/cases/search",
+        json={"name": "María José López Hernández", "birth_date": "1994-03-15"},
         headers=person.headers,
     )
     add = client.post(
@@ -496,8 +505,10 @@ def test_admin_and_supervisor_may_not_open_search_or_add_to_cases(app, client, p
     for response in (opened, by_dui, by_name, add):
         _refused(response)
 
-    # Nothing opened or searched, the existing case untouched.
-    assert row_count(app, AuditEvent) == events_before
+    # Nothing opened or searched, the existing case untouched; the refused write on her
+    # case is on the record as `access_denied`.
+    assert row_count(app, AuditEvent) == events_before + 1
+    assert last_action(app) == "access_denied"
     assert search(client, pnc, dui=OTHER_DUI) == []
     assert len(read_case(app, client, pnc, created["id"])["incidents"]) == 1
 

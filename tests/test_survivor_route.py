@@ -137,7 +137,11 @@ def test_declined_receiver_loses_access(client, pnc, make_person):
     hospital = make_person("health_staff", "HOSP-SON")
     case_id = client.post(f"{API}/cases", json=intake(), headers=pnc.headers).get_json()["id"]
     referral = refer(client, pnc, case_id, ids["HOSP-SON"], "medical").get_json()
-    assert client.get(f"{API}/cases/{case_id}", headers=hospital.headers).status_code == 200
+    # Before it accepts, the receiver reads the referral, not her record (CONTRACT §3).
+    assert (
+        client.get(f"{API}/referrals/{referral['id']}", headers=hospital.headers).status_code == 200
+    )
+    assert client.get(f"{API}/cases/{case_id}", headers=hospital.headers).status_code == 404
     assert move(client, hospital, referral["id"], "decline").status_code == 422  # reason needed
     assert move(client, hospital, referral["id"], "decline", "Sin especialista").status_code == 200
     assert client.get(f"{API}/cases/{case_id}", headers=hospital.headers).status_code == 404
