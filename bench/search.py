@@ -1,4 +1,4 @@
-"""Survivor search at scale: `GET /api/v1/cases?dui=...` and `?name=...&birth_date=...`.
+"""Survivor search at scale: `POST /api/v1/cases/search` with `{"dui"}` or `{"name","birth_date"}`.
 
 Design target: survivor search under 10 ms at a million records.
 
@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 if __package__ in (None, ""):  # run as `python bench/search.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -317,18 +316,20 @@ def lookups(
     return plan
 
 
+SEARCH = "/api/v1/cases/search"  # identifiers travel in the body, never the URL
+
+
 def run_lookups(bench: RutaBench, searcher: BenchUser, plan: list[dict]) -> list[dict]:
     client = bench.client()
     check = expect_status(200)
     for item in plan[: min(50, len(plan))]:  # warm-up
-        check(client.get("/api/v1/cases?" + urlencode(item["query"]), headers=searcher.headers))
+        check(client.post(SEARCH, json=item["query"], headers=searcher.headers))
     results = []
     clock = time.perf_counter
     gc.collect()  # the seeding's garbage is not the lookups' cost
     for item in plan:
-        url = "/api/v1/cases?" + urlencode(item["query"])
         t0, cpu0 = clock(), time.thread_time()
-        response = client.get(url, headers=searcher.headers)
+        response = client.post(SEARCH, json=item["query"], headers=searcher.headers)
         elapsed, cpu = clock() - t0, time.thread_time() - cpu0
         check(response)
         found = len(response.get_json()["items"])
@@ -340,9 +341,8 @@ def run_lookups(bench: RutaBench, searcher: BenchUser, plan: list[dict]) -> list
 
 def statements_per_search(bench: RutaBench, searcher: BenchUser, query: dict) -> list[str]:
     client = bench.client()
-    url = "/api/v1/cases?" + urlencode(query)
     with SqlCounter(bench.engine) as counter:
-        expect_status(200)(client.get(url, headers=searcher.headers))
+        expect_status(200)(client.post(SEARCH, json=query, headers=searcher.headers))
     return counter.statements
 
 

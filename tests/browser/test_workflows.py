@@ -168,6 +168,11 @@ def test_case_goes_round_the_network(browsing, make_account, live_server):
     page = browsing.new_page()
     dashboard = LoginPage(page).log_in(womens)
     dashboard.screenshot("dashboard-womens_office")
+    # A receiver sees her record once it has accepted the referral (CONTRACT §3).
+    inbox = ReferralInboxPage(page)
+    inbox.open()
+    inbox.act(number, "Aceptar")
+    assert inbox.status(number) == "Aceptada"
     case = CasePage(page)
     case.open_case(case_id)
     risk = case.start_risk_assessment()
