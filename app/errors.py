@@ -108,6 +108,11 @@ def _caller() -> Any:
     return web_caller() if current_user.is_authenticated else None
 
 
+def _printable(value: str) -> str:
+    """A URL argument as the audit row can hold it (no NUL or control characters)."""
+    return "".join(ch if ch.isprintable() else "?" for ch in value)
+
+
 def record_refusal(status: int) -> None:
     """A signed-in user refused a case-scoped URL leaves an `access_denied` event, in a
     transaction of its own (what the request did was rolled back)."""
