@@ -130,7 +130,7 @@ def record_refusal(status: int) -> None:
         caller,
         "access_denied",
         object_type=name.removesuffix("_id"),
-        object_id=str(args[name])[:40],
+        object_id=_printable(str(args[name]))[:40],
         detail=f"status={status};endpoint={request.endpoint}",
     )
     db.session.commit()
