@@ -76,6 +76,21 @@ def seed_referred_case(live_server, account, to_institution: str) -> tuple[str, 
     return case_id, referral.get_json()["id"]
 
 
+def accept_referral(live_server, account, referral_id: str) -> None:
+    """The receiver accepts through the API: only then does it see her record."""
+    app = live_server.app
+    with app.app_context():
+        user = db.session.execute(select(User).filter_by(username=account.username)).scalar_one()
+        token, _ = issue_token(db.session, user, app.config["RUTA_TOKEN_LIFETIME"])
+        db.session.commit()
+    accepted = app.test_client().post(
+        f"/api/v1/referrals/{referral_id}/transition",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"action": "accept"},
+    )
+    assert accepted.status_code == 200, accepted.get_json()
+
+
 def case_count(live_server) -> int:
     with live_server.app.app_context():
         return db.session.execute(select(func.count()).select_from(Case)).scalar_one()
@@ -366,6 +381,7 @@ def test_no_page_loads_anything_from_outside_the_server(browsing, make_account, 
     supervisor = make_account("supervisor", "RED-SON", "Supervisora Elena Cruz")
     admin = make_account("admin", "SYS", "Administración del sistema")
     case_id, referral_id = seed_referred_case(live_server, pnc, "US-SON")
+    accept_referral(live_server, health, referral_id)
 
     tour = {
         pnc: [
