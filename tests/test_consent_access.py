@@ -463,3 +463,25 @@ def test_another_dui_with_the_same_name_and_birth_date_is_another_woman(app, cli
     with app.app_context():
         assert db.session.query(Case).count() == 2
         assert db.session.query(CaseParty).count() == 2
+
+
+def test_a_supervisor_reviews_a_join_on_her_page_and_an_unjustified_one_ends_it(
+    app, client, pnc, health, supervisor
+):
+    opened = open_case(client, pnc)
+    client.post(f"{API}/cases", json=intake(), headers=health.headers)
+    start_web_session(app, client, supervisor.username)
+    page = client.get("/audit").get_data(as_text=True)
+    assert opened["number"] in page and "Uniones a expedientes por revisar" in page
+    join_id = client.get(f"{API}/joins", headers=supervisor.headers).get_json()["items"][0]["id"]
+    answer = client.post(
+        f"/audit/joins/{join_id}/review", data={"justified": "no", "csrf_token": csrf_token(page)}
+    )
+    assert answer.status_code == 302
+    assert read(client, health, opened["id"]).status_code == 404
+    assert "join_review" in actions(app, username=supervisor.username)
+    again = client.post(
+        f"/audit/joins/{join_id}/review", data={"justified": "yes", "csrf_token": csrf_token(page)}
+    )
+    assert again.status_code == 302  # already reviewed: told so, nothing changes
+    assert actions(app, username=supervisor.username).count("join_review") == 1

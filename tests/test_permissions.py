@@ -165,6 +165,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/referrals/<referral_id>/sheet", "GET"): only(page_of_case(404), pnc_agent__party=200),
     ("/audit", "GET"): expect(302, 403, 403, 200, 403),
     ("/audit/break-glass/<int:grant_id>/review", "POST"): expect(302, 403, 403, 302, 403),
+    ("/audit/joins/<int:party_id>/review", "POST"): expect(302, 403, 403, 302, 403),
     ("/audit/accounts/<int:user_id>/approve", "POST"): expect(302, 403, 403, 302, 403),
     ("/admin/users", "GET"): expect(302, 403, 403, 403, 200),
     ("/admin/users", "POST"): expect(302, 403, 403, 403, 200),
@@ -362,6 +363,7 @@ def web_form(rule: str, world: dict) -> dict:
         },
         "/referrals/<referral_id>/transition": {"action": "cancel"},
         "/audit/break-glass/<int:grant_id>/review": {"justified": "yes"},
+        "/audit/joins/<int:party_id>/review": {"justified": "yes"},
         "/audit/accounts/<int:user_id>/approve": {"approve": "yes"},
         "/admin/users": {
             "username": "nueva.usuaria",

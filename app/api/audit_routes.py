@@ -9,7 +9,7 @@ from flask import Response, current_app, request
 
 from app.api import bp
 from app.api.auth import current_api_user
-from app.api.helpers import answer, api_caller, audit, json_body, load
+from app.api.helpers import answer, api_caller, json_body, load
 from app.audit import breakglass, queries
 from app.audit.models import BreakGlass
 from app.audit.schemas import (
@@ -132,20 +132,11 @@ def break_glass_queue() -> Response:
 @bp.post("/break-glass/<int:grant_id>/review")
 def review_break_glass(grant_id: int) -> Response:
     data = load(ReviewIn, json_body())
-    user = current_api_user()
+    caller = api_caller()
     grant = breakglass.review_break_glass(
-        db.session, user, grant_id, data["justified"], data.get("note")
+        db.session, get_keyring(), caller, grant_id, data["justified"], data.get("note")
     )
-    audit(
-        "break_glass",
-        object_type="break_glass_review",
-        object_id=grant.id,
-        case_id=grant.case_id,
-        detail=f"justified={grant.justified}",
-    )
-    payload = grant_dicts(user, [grant])[0]
-    db.session.commit()
-    return answer(BreakGlassOut, payload)
+    return answer(BreakGlassOut, grant_dicts(caller.user, [grant])[0])
 
 
 # ---- accounts waiting for a supervisor's approval ----------------------------------------

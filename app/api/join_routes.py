@@ -3,36 +3,13 @@
 from __future__ import annotations
 
 from flask import Response
-from marshmallow import Schema, fields
 
 from app.api import bp
 from app.api.helpers import answer, api_caller, json_body, load
 from app.cases import service as cases
+from app.cases.schemas import JoinListOut, JoinReviewIn, JoinReviewOut
 from app.crypto.service import get_keyring
 from app.extensions import db
-
-
-class JoinOut(Schema):
-    id = fields.Integer()
-    case_id = fields.String()
-    case_number = fields.String()
-    institution = fields.String()
-    institution_name = fields.String()
-    access = fields.String()
-    since = fields.String()
-
-
-class JoinListOut(Schema):
-    items = fields.List(fields.Nested(JoinOut))
-
-
-class JoinReviewIn(Schema):
-    justified = fields.Boolean(required=True)
-
-
-class JoinReviewOut(Schema):
-    id = fields.Integer()
-    reviewed = fields.Boolean()
 
 
 @bp.get("/joins")

@@ -16,7 +16,6 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Response, jsonify
 
 from app.api import bp
-from app.api.join_routes import JoinListOut, JoinReviewIn, JoinReviewOut
 from app.api.schemas import ErrorOut, InstitutionListOut, TokenIn, TokenOut
 from app.audit.schemas import (
     AccountListOut,
@@ -58,6 +57,9 @@ from app.cases.schemas import (
     IncidentIn,
     IntakeIn,
     IntakeOut,
+    JoinListOut,
+    JoinReviewIn,
+    JoinReviewOut,
     SearchIn,
     WorkListOut,
 )

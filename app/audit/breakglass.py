@@ -24,7 +24,7 @@ from app.common import Conflict, DbSession, Forbidden, InvalidInput, NotFound, u
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
-from app.notifications.service import notify_user
+from app.notifications.service import notify_supervisors
 
 REASON_MIN = 10
 REASON_MAX = 500
@@ -59,7 +59,7 @@ def start_break_glass(
         problems["password"] = ["La contraseña no es correcta."]
     if problems:
         raise InvalidInput("break-glass refused", problems)
-    case = access.case_for_emergency(session, case_id)
+    case = access.case_by_id(session, case_id)
     now = utcnow()
     grant = BreakGlass(
         case_id=case.id,
@@ -71,20 +71,22 @@ def start_break_glass(
     session.flush()  # the id is part of what the seal authenticates
     cipher = cipher_for(ring, case.data_key)
     grant.reason_enc = cipher.seal("break_glass", grant.id, "reason", reason[:REASON_MAX])
-    for other in other_supervisors(session, user):
-        notify_user(session, other, "break_glass", case_id=case.id, reference=case.number)
+    notify_supervisors(
+        session, "break_glass", case_id=case.id, reference=case.number, except_user_id=user.id
+    )
     session.flush()
     # The reason is sealed in the grant; the audit row names the grant, never the text.
-    audit(session, ring.audit_key, user, "break_glass", object_type="break_glass",
-          object_id=grant.id, case_id=case.id, detail=f"minutes={minutes}")
-    return grant
-
-
-def other_supervisors(session: DbSession, user: User | Caller) -> list[int]:
-    stmt = select(User.id).where(
-        User.role == "supervisor", User.active.is_(True), User.id != user.id
+    audit(
+        session,
+        ring.audit_key,
+        user,
+        "break_glass",
+        object_type="break_glass",
+        object_id=grant.id,
+        case_id=case.id,
+        detail=f"minutes={minutes}",
     )
-    return list(session.execute(stmt).scalars())
+    return grant
 
 
 def active_grant(
@@ -122,7 +124,7 @@ def open_reasons(
     reasons = {}
     for grant in grants:
         if grant.case_id not in ciphers:
-            case = access.case_for_emergency(session, grant.case_id)
+            case = access.case_by_id(session, grant.case_id)
             ciphers[grant.case_id] = cipher_for(ring, case.data_key)
         cipher = ciphers[grant.case_id]
         reasons[grant.id] = cipher.open_text("break_glass", grant.id, "reason", grant.reason_enc)
@@ -130,7 +132,12 @@ def open_reasons(
 
 
 def review_break_glass(
-    session: DbSession, user: User, grant_id: int, justified: bool, note: str | None
+    session: DbSession,
+    ring: KeyRing,
+    user: Caller,
+    grant_id: int,
+    justified: bool,
+    note: str | None,
 ) -> BreakGlass:
     _require_supervisor(user)
     grant = session.get(BreakGlass, grant_id)
@@ -144,4 +151,14 @@ def review_break_glass(
     grant.reviewed_at = utcnow()
     grant.justified = justified
     grant.review_note = (note or "").strip()[:REASON_MAX] or None
+    audit(
+        session,
+        ring.audit_key,
+        user,
+        "break_glass",
+        object_type="break_glass_review",
+        object_id=grant.id,
+        case_id=grant.case_id,
+        detail=f"justified={grant.justified}",
+    )
     return grant

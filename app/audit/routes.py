@@ -1,5 +1,5 @@
-"""The supervisors' page: access reports, the audit log, the break-glass queue and the
-accounts waiting for approval."""
+"""The supervisors' page: access reports, the audit log, the break-glass queue, the
+joins to review and the accounts waiting for approval."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from app.audit import breakglass, queries
 from app.auth import service as accounts
 from app.auth.admin_routes import ROLE_LABELS
 from app.auth.policy import may_read_audit
+from app.cases import service as cases
 from app.common import Conflict, Forbidden, NotFound, parse_uuid, utcnow
+from app.core.transaction import mark_failed
 from app.crypto.service import get_keyring
 from app.extensions import db
-from app.webforms import audit_web, web_caller
+from app.webforms import web_caller
 
 bp = Blueprint("audit_pages", __name__)
 
@@ -60,6 +62,7 @@ def audit() -> str:
         waiting=waiting,
         role_labels=ROLE_LABELS,
         names=accounts.usernames(db.session, {u.requested_by_user_id for u in waiting}),
+        joins=cases.pending_joins(db.session, web_caller()),
     )
 
 
@@ -69,11 +72,11 @@ def review(grant_id: int) -> Response:
         abort(403)
     justified = request.form.get("justified") == "yes"
     try:
-        grant = breakglass.review_break_glass(
-            db.session, current_user, grant_id, justified, request.form.get("note")
+        breakglass.review_break_glass(
+            db.session, get_keyring(), web_caller(), grant_id, justified, request.form.get("note")
         )
     except (Forbidden, Conflict) as error:
-        db.session.rollback()
+        mark_failed()
         flash(
             _("No puede revisar su propio acceso de emergencia.")
             if isinstance(error, Forbidden)
@@ -81,14 +84,6 @@ def review(grant_id: int) -> Response:
             "error",
         )
         return redirect(url_for("audit_pages.audit", _anchor="revision"))
-    audit_web(
-        "break_glass",
-        object_type="break_glass_review",
-        object_id=grant.id,
-        case_id=grant.case_id,
-        detail=f"justified={grant.justified}",
-    )
-    db.session.commit()
     flash(_("Revisión registrada."), "info")
     return redirect(url_for("audit_pages.audit", _anchor="revision"))
 
@@ -103,8 +98,23 @@ def approve_account(user_id: int) -> Response:
             db.session, get_keyring().audit_key, web_caller(), user_id, approve
         )
     except (Forbidden, Conflict, NotFound) as error:
-        db.session.rollback()
+        mark_failed()
         flash(error.message, "error")
         return redirect(url_for("audit_pages.audit", _anchor="cuentas"))
     flash(_("Cuenta aprobada.") if approve else _("Cuenta rechazada y desactivada."), "info")
     return redirect(url_for("audit_pages.audit", _anchor="cuentas"))
+
+
+@bp.post("/audit/joins/<int:party_id>/review")
+def review_join(party_id: int) -> Response:
+    if not may_read_audit(current_user):
+        abort(403)
+    justified = request.form.get("justified") == "yes"
+    try:
+        cases.review_join(db.session, get_keyring(), web_caller(), party_id, justified)
+    except (Conflict, NotFound):
+        mark_failed()
+        flash(_("Esta unión ya fue revisada."), "error")
+        return redirect(url_for("audit_pages.audit", _anchor="uniones"))
+    flash(_("Revisión registrada."), "info")
+    return redirect(url_for("audit_pages.audit", _anchor="uniones"))

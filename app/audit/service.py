@@ -76,6 +76,28 @@ def audit(
     return record_event(session, audit_key, caller.actor(), action, **details)
 
 
+def audit_change(
+    session: DbSession,
+    audit_key: bytes,
+    caller: HasActor,
+    case_id: object,
+    object_type: str,
+    object_id: object,
+    detail: str,
+) -> AuditEvent:
+    """A change to a case's record: the part (`object_type`, id) and a code-only detail."""
+    return audit(
+        session,
+        audit_key,
+        caller,
+        "case_update",
+        object_type=object_type,
+        object_id=object_id,
+        case_id=case_id,
+        detail=detail,
+    )
+
+
 def _canonical(event: AuditEvent) -> bytes:
     content = {
         "id": event.id,

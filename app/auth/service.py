@@ -306,9 +306,7 @@ def pending_accounts(session: DbSession, caller: Caller) -> list[User]:
     require_approver(caller)
     stmt = (
         select(User)
-        .where(
-            User.approved_at.is_(None), User.active.is_(True), User.role.in_(APPROVED_ROLES)
-        )
+        .where(User.approved_at.is_(None), User.active.is_(True), User.role.in_(APPROVED_ROLES))
         .order_by(User.created_at, User.id)
     )
     return list(session.execute(stmt).scalars())

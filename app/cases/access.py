@@ -270,10 +270,6 @@ def survivors_by_index(
     return [(row[0], row[1]) for row in session.execute(stmt).all()]
 
 
-def case_for_identity_conflict(session: DbSession, case_id: uuid.UUID) -> Case:
-    return session.execute(select(Case).where(Case.id == case_id)).scalar_one()
-
-
 # ---- parties ---------------------------------------------------------------------------
 
 
@@ -526,8 +522,10 @@ def work_list(
 # ---- what break-glass and the audit reports need ---------------------------------------
 
 
-def case_for_emergency(session: DbSession, case_id: uuid.UUID | None) -> Case:
-    """The case a supervisor opens under break-glass (the grant is checked on each read)."""
+def case_by_id(session: DbSession, case_id: uuid.UUID | None) -> Case:
+    """A case by id for a service that has already decided the caller may act on it:
+    a supervisor opening break-glass (the grant is checked on each read), the report of
+    an identity conflict (to the supervisors, never to the caller)."""
     stmt = select(Case).options(joinedload(Case.data_key)).where(Case.id == case_id)
     case = session.execute(stmt).scalar_one_or_none() if case_id else None
     if case is None:

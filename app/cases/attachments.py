@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.audit.service import audit
+from app.audit.service import audit, audit_change
 from app.auth.caller import Caller
 from app.cases import access, policy
 from app.cases.care_models import Attachment
@@ -140,15 +140,14 @@ def add_attachment(
         description=upload.description,
     )
     case.updated_at = utcnow()
-    audit(
+    audit_change(
         session,
         ring.audit_key,
         caller,
-        "case_update",
-        object_type="attachment",
-        object_id=attachment.id,
-        case_id=case.id,
-        detail=f"attachment:{attachment.content_type}",
+        case.id,
+        "attachment",
+        attachment.id,
+        f"attachment:{attachment.content_type}",
     )
     return attachment, cipher
 

@@ -11,8 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.audit.breakglass import other_supervisors
-from app.audit.service import audit
+from app.audit.service import audit_change
 from app.auth.caller import Caller
 from app.cases import access, policy
 from app.cases.care_models import CareNote, CaseStatusChange, FollowUp, RiskAssessment, SafetyPlan
@@ -21,7 +20,7 @@ from app.cases.risk import RiskResult, assess
 from app.common import Conflict, DbSession, InvalidInput, NotFound, local_today, utcnow
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
-from app.notifications.service import notify_institution, notify_user
+from app.notifications.service import notify_institution, notify_supervisors
 
 NOTE_KINDS = ("medical", "forensic", "psychological", "legal", "social", "shelter")
 CHANNELS = ("visit", "phone", "office")
@@ -69,29 +68,8 @@ def add_note(
     session.add(note)
     case.updated_at = utcnow()
     session.flush()
-    _changed(session, ring, user, case, "care_note", note.id, f"note:{note.kind}")
+    audit_change(session, ring.audit_key, user, case.id, "care_note", note.id, f"note:{note.kind}")
     return note
-
-
-def _changed(
-    session: DbSession,
-    ring: KeyRing,
-    caller: Caller,
-    case: Case,
-    object_type: str,
-    object_id: object,
-    detail: str,
-) -> None:
-    audit(
-        session,
-        ring.audit_key,
-        caller,
-        "case_update",
-        object_type=object_type,
-        object_id=object_id,
-        case_id=case.id,
-        detail=detail,
-    )
 
 
 def add_follow_up(
@@ -111,7 +89,9 @@ def add_follow_up(
         _set_status(session, user, case, "follow_up", None)
     case.updated_at = utcnow()
     session.flush()
-    _changed(session, ring, user, case, "follow_up", follow_up.id, "follow_up_planned")
+    audit_change(
+        session, ring.audit_key, user, case.id, "follow_up", follow_up.id, "follow_up_planned"
+    )
     return follow_up
 
 
@@ -141,7 +121,15 @@ def record_follow_up(
     )
     case.updated_at = utcnow()
     session.flush()
-    _changed(session, ring, user, case, "follow_up", follow_up.id, f"follow_up:{follow_up.outcome}")
+    audit_change(
+        session,
+        ring.audit_key,
+        user,
+        case.id,
+        "follow_up",
+        follow_up.id,
+        f"follow_up:{follow_up.outcome}",
+    )
     return follow_up
 
 
@@ -201,7 +189,9 @@ def assess_risk(
     if result.level == "high":
         _alert_high_risk(session, user, case)
     session.flush()
-    _changed(session, ring, user, case, "risk_assessment", row.id, f"risk:{row.level}")
+    audit_change(
+        session, ring.audit_key, user, case.id, "risk_assessment", row.id, f"risk:{row.level}"
+    )
     return row, result
 
 
@@ -211,8 +201,9 @@ def _alert_high_risk(session: DbSession, user: Caller, case: Case) -> None:
         notify_institution(
             session, institution_id, "high_risk", case_id=case.id, reference=case.number
         )
-    for supervisor_id in other_supervisors(session, user.user):
-        notify_user(session, supervisor_id, "high_risk", case_id=case.id, reference=case.number)
+    notify_supervisors(
+        session, "high_risk", case_id=case.id, reference=case.number, except_user_id=user.id
+    )
 
 
 def save_safety_plan(
@@ -239,7 +230,7 @@ def save_safety_plan(
     plan.institution_id = user.institution_id
     case.updated_at = utcnow()
     session.flush()
-    _changed(session, ring, user, case, "safety_plan", plan.id, "safety_plan")
+    audit_change(session, ring.audit_key, user, case.id, "safety_plan", plan.id, "safety_plan")
     return plan
 
 
@@ -275,5 +266,5 @@ def change_status(
     case.close_reason = reason if target == "closed" else None
     case.updated_at = utcnow()
     session.flush()
-    _changed(session, ring, user, case, "case", case.id, f"status:{case.status}")
+    audit_change(session, ring.audit_key, user, case.id, "case", case.id, f"status:{case.status}")
     return case

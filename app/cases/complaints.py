@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from app.audit.service import audit
+from app.audit.service import audit_change
 from app.auth.caller import Caller
 from app.auth.policy import may_file_complaint
 from app.cases import access, policy
@@ -77,16 +77,7 @@ def file_complaint(
         session.add(_new_measure(cipher, complaint, measure))
     case.updated_at = utcnow()
     session.flush()
-    audit(
-        session,
-        ring.audit_key,
-        user,
-        "case_update",
-        object_type="complaint",
-        object_id=complaint.id,
-        case_id=case.id,
-        detail="complaint",
-    )
+    audit_change(session, ring.audit_key, user, case.id, "complaint", complaint.id, "complaint")
     return complaint
 
 
@@ -153,15 +144,14 @@ def update_measure(
         raise InvalidInput("dates", {"ends_on": ["La fecha de fin es anterior a la de inicio."]})
     case.updated_at = utcnow()
     session.flush()
-    audit(
+    audit_change(
         session,
         ring.audit_key,
         user,
-        "case_update",
-        object_type="protection_measure",
-        object_id=measure.id,
-        case_id=case.id,
-        detail=f"measure:{measure.status}",
+        case.id,
+        "protection_measure",
+        measure.id,
+        f"measure:{measure.status}",
     )
     return measure
 

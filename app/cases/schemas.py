@@ -316,3 +316,29 @@ class WorkItemOut(Schema):
 class WorkListOut(Schema):
     items = fields.List(fields.Nested(WorkItemOut))
     next_page = fields.Integer(allow_none=True, metadata={"description": "null on the last page"})
+
+
+# ---- joins awaiting a supervisor's review ---------------------------------------------
+
+
+class JoinOut(Schema):
+    id = fields.Integer()
+    case_id = fields.String()
+    case_number = fields.String()
+    institution = fields.String()
+    institution_name = fields.String()
+    access = fields.String()
+    since = fields.String()
+
+
+class JoinListOut(Schema):
+    items = fields.List(fields.Nested(JoinOut))
+
+
+class JoinReviewIn(Schema):
+    justified = fields.Boolean(required=True)
+
+
+class JoinReviewOut(Schema):
+    id = fields.Integer()
+    reviewed = fields.Boolean()

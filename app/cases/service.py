@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import insert, select, text
 
-from app.audit.service import audit
+from app.audit.service import audit, audit_change
 from app.auth.caller import Caller
-from app.auth.models import Institution, Municipality, User
+from app.auth.models import Institution, Municipality
 from app.auth.passwords import hash_secret, verify_secret
 from app.cases import access, policy
 from app.cases.models import (
@@ -39,7 +39,7 @@ from app.crypto.blind_index import blind_index, name_dob_key, normalise_name
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for, create_data_key
-from app.notifications.service import notify_institution, notify_user
+from app.notifications.service import notify_institution, notify_supervisors
 
 STATUS_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud safely
 SURVIVOR_FIELDS = SURVIVOR_SECRET_FIELDS
@@ -336,16 +336,7 @@ def _join_existing(
     _apply_consent(session, ring, caller, case, view, consent, strict=False)
     case.updated_at = utcnow()
     if already:
-        audit(
-            session,
-            ring.audit_key,
-            caller,
-            "case_update",
-            object_type="case",
-            object_id=case.id,
-            case_id=case.id,
-            detail="matched_intake",
-        )
+        audit_change(session, ring.audit_key, caller, case.id, "case", case.id, "matched_intake")
     else:
         _announce_join(session, ring, caller, case, view)
     return IntakeResult(case, matched_existing=True, access=view)
@@ -377,11 +368,8 @@ def report_identity_conflict(
 ) -> None:
     """After the refused intake was rolled back: the supervisors hear of it, and the
     audit log keeps who tried. Nothing of the intake is stored."""
-    case = access.case_for_identity_conflict(session, case_id)
-    for supervisor_id in supervisors(session):
-        notify_user(
-            session, supervisor_id, "identity_conflict", case_id=case.id, reference=case.number
-        )
+    case = access.case_by_id(session, case_id)
+    notify_supervisors(session, "identity_conflict", case_id=case.id, reference=case.number)
     audit(
         session,
         ring.audit_key,
@@ -392,11 +380,6 @@ def report_identity_conflict(
         case_id=case.id,
         detail="dui_birth_date",
     )
-
-
-def supervisors(session: DbSession) -> list[int]:
-    stmt = select(User.id).where(User.role == "supervisor", User.active.is_(True))
-    return list(session.execute(stmt).scalars())
 
 
 # ---- consent ---------------------------------------------------------------------------
@@ -453,16 +436,7 @@ def _apply_consent(
     if revoked:
         restricted = access.restrict_other_parties(session, case, caller.institution_id)
         detail += f";restricted={restricted}"
-    audit(
-        session,
-        ring.audit_key,
-        caller,
-        "case_update",
-        object_type="consent",
-        object_id=case.id,
-        case_id=case.id,
-        detail=f"consent:{detail}",
-    )
+    audit_change(session, ring.audit_key, caller, case.id, "consent", case.id, f"consent:{detail}")
 
 
 def _record_consent_row(
@@ -512,15 +486,14 @@ def _exclude(
             )
         )
         access.restrict_institution(session, case, institution_id)
-        audit(
+        audit_change(
             session,
             ring.audit_key,
             caller,
-            "case_update",
-            object_type="exclusion",
-            object_id=institution_id,
-            case_id=case.id,
-            detail="institution_excluded",
+            case.id,
+            "exclusion",
+            institution_id,
+            "institution_excluded",
         )
 
 
@@ -615,15 +588,8 @@ def add_incident(
     incident = _add_incident_row(session, cipher, caller, case, data, birth_date)
     case.updated_at = utcnow()
     session.flush()
-    audit(
-        session,
-        ring.audit_key,
-        caller,
-        "case_update",
-        object_type="incident",
-        object_id=incident.id,
-        case_id=case.id,
-        detail="incident_added",
+    audit_change(
+        session, ring.audit_key, caller, case.id, "incident", incident.id, "incident_added"
     )
     return incident
 
@@ -660,12 +626,15 @@ def pending_joins(session: DbSession, caller: Caller) -> list[dict[str, Any]]:
 def review_join(
     session: DbSession, ring: KeyRing, caller: Caller, party_id: int, justified: bool
 ) -> None:
+    """A supervisor's word on a join; an unjustified one ends that institution's access."""
     _require_supervisor(caller)
     party = access.join_to_review(session, party_id)
     if party.reviewed_at is not None:
         raise Conflict("already reviewed")
     party.reviewed_at = utcnow()
     party.reviewed_by_user_id = caller.id
+    if not justified:
+        party.ended_at = party.reviewed_at  # no reason to serve her: the access ends
     audit(
         session,
         ring.audit_key,

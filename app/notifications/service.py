@@ -54,6 +54,22 @@ def notify_institution(
     return row
 
 
+def notify_supervisors(
+    session: DbSession,
+    kind: str,
+    *,
+    case_id: uuid.UUID | None = None,
+    reference: str | None = None,
+    except_user_id: int | None = None,
+) -> None:
+    """Every active supervisor hears of it (but the one who did it, when she is one)."""
+    stmt = select(User.id).where(User.role == "supervisor", User.active.is_(True))
+    if except_user_id is not None:
+        stmt = stmt.where(User.id != except_user_id)
+    for user_id in session.execute(stmt).scalars():
+        notify_user(session, user_id, kind, case_id=case_id, reference=reference)
+
+
 def notifications_for(session: DbSession, user: User, limit: int = 50) -> list[Notification]:
     stmt = (
         select(Notification)

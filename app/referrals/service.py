@@ -28,7 +28,7 @@ from app.common import Conflict, DbSession, Forbidden, InvalidInput, NotFound, l
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
-from app.notifications.service import notify_institution, notify_user
+from app.notifications.service import notify_institution, notify_supervisors
 from app.referrals.access import ReferralAccess, referral_for, sides_of
 from app.referrals.models import Referral, ReferralEvent
 from app.referrals.present import present_referral
@@ -393,8 +393,6 @@ def flag_overdue(session: DbSession, today: date | None = None) -> int:
     """Notify both sides (and the supervisors) once of each newly overdue referral."""
     today = today or local_today()
     stmt = select(Referral).where(overdue_clause(today), Referral.overdue_notified_at.is_(None))
-    supervisors = select(User.id).where(User.role == "supervisor", User.active.is_(True))
-    supervisor_ids = list(session.execute(supervisors).scalars())
     referrals = list(session.execute(stmt).scalars())
     numbers = case_access.case_numbers(session, {row.case_id for row in referrals})
     count = 0
@@ -408,14 +406,7 @@ def flag_overdue(session: DbSession, today: date | None = None) -> int:
                 case_id=referral.case_id,
                 reference=number,
             )
-        for supervisor_id in supervisor_ids:
-            notify_user(
-                session,
-                supervisor_id,
-                "referral_overdue",
-                case_id=referral.case_id,
-                reference=number,
-            )
+        notify_supervisors(session, "referral_overdue", case_id=referral.case_id, reference=number)
         referral.overdue_notified_at = utcnow()
         count += 1
     session.flush()
