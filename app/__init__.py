@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, *, for_cli: bool = False) -> Fl
 def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (every mapper known before first use)
     from app.extensions import babel, csrf, db, limiter, login, migrate
-    from app.web_helpers import select_locale
+    from app.web.helpers import select_locale
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
@@ -46,7 +46,6 @@ def configure_engine(engine: Any) -> None:
 
 
 def register_security(app: Flask, *, for_cli: bool) -> None:
-    from app.auth.web import init_web_login
     from app.labels import register_labels
     from app.security import (
         load_keys,
@@ -54,7 +53,8 @@ def register_security(app: Flask, *, for_cli: bool) -> None:
         trust_proxies,
         use_in_memory_uploads,
     )
-    from app.web_helpers import register_template_helpers
+    from app.web.helpers import register_template_helpers
+    from app.web.login import init_web_login
 
     use_in_memory_uploads(app)
     trust_proxies(app)
@@ -66,39 +66,16 @@ def register_security(app: Flask, *, for_cli: bool) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.api import bp as api_bp
-    from app.audit.routes import bp as audit_pages_bp
-    from app.auth.admin_routes import bp as admin_bp
-    from app.auth.routes import bp as auth_bp
-    from app.cases import search_routes as _search_page  # noqa: F401  (adds /cases/search)
-    from app.cases.care_routes import bp as case_forms_bp
-    from app.cases.routes import bp as cases_bp
-    from app.extensions import csrf
-    from app.main.routes import bp as main_bp
-    from app.main.routes import public as public_bp
-    from app.main.status import status as _status_page  # noqa: F401  (adds /status to public)
-    from app.referrals.routes import bp as referrals_bp
-    from app.reports.routes import bp as reports_bp
+    from app.api import register_api
+    from app.web import register_pages
 
-    csrf.exempt(api_bp)  # bearer tokens, not cookies: no CSRF exposure
-    for blueprint in (
-        api_bp,
-        auth_bp,
-        main_bp,
-        public_bp,
-        cases_bp,
-        case_forms_bp,
-        referrals_bp,
-        audit_pages_bp,
-        admin_bp,
-        reports_bp,
-    ):
-        app.register_blueprint(blueprint)
+    register_api(app)
+    register_pages(app)
 
 
 def register_errorhandlers(app: Flask) -> None:
     from app.core.transaction import register_transaction
-    from app.errors import register
+    from app.web.errors import register
 
     register(app)
     register_transaction(app)  # commits what a view did unless an error handler ran

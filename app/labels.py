@@ -9,8 +9,8 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from app.cases import vocab
-from app.cases.forms import CHANNEL_LABELS, CLOSE_LABELS, NOTE_KIND_LABELS, OUTCOME_LABELS
 from app.common import LOCAL_TZ
+from app.web.case_forms import CHANNEL_LABELS, CLOSE_LABELS, NOTE_KIND_LABELS, OUTCOME_LABELS
 
 STATUS = {"open": _l("Abierto"), "follow_up": _l("En seguimiento"), "closed": _l("Cerrado")}
 RISK = {"standard": _l("estándar"), "medium": _l("medio"), "high": _l("alto")}

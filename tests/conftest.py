@@ -102,16 +102,26 @@ def _empty_pg_tables(url: str) -> None:
     for the handful of rows a test writes (the append-only audit trigger included)."""
     engine = _PG_ENGINES.get(url) or _PG_ENGINES.setdefault(url, create_engine(url))
     with engine.begin() as conn:
-        tables = conn.execute(
-            text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-                 "AND tablename <> 'alembic_version'")
-        ).scalars().all()
+        tables = (
+            conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+            .scalars()
+            .all()
+        )
         conn.execute(text("SET LOCAL session_replication_role = replica"))
         for table in tables:
             conn.execute(text(f'DELETE FROM "{table}"'))  # noqa: S608 - names from pg_tables
-        conn.execute(text(
-            "INSERT INTO audit_head (id, last_event_id, last_hmac, count) "
-            "VALUES (1, 0, :genesis, 0)"), {"genesis": "0" * 64})
+        conn.execute(
+            text(
+                "INSERT INTO audit_head (id, last_event_id, last_hmac, count) "
+                "VALUES (1, 0, :genesis, 0)"
+            ),
+            {"genesis": "0" * 64},
+        )
 
 
 @pytest.fixture
@@ -171,8 +181,15 @@ def make_person(app: Flask):
         name = username or f"{role.replace('_', '')}{next(counter)}.{institution.lower()}"
         with app.app_context():
             ring = app.extensions["ruta.keyring"]
-            new = create_user(db.session, ring, username=name, institution_code=institution,
-                              role=role, password=PASSWORD, with_totp=True)
+            new = create_user(
+                db.session,
+                ring,
+                username=name,
+                institution_code=institution,
+                role=role,
+                password=PASSWORD,
+                with_totp=True,
+            )
             token, _ = issue_token(db.session, new.user, app.config["RUTA_TOKEN_LIFETIME"])
             db.session.commit()
             return Person(new.user.id, name, role, institution, token, new.totp_secret)

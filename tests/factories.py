@@ -36,9 +36,11 @@ def incident(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not ...}
 
 
-def intake(survivor_overrides: dict[str, Any] | None = None,
-           incident_overrides: dict[str, Any] | None = None,
-           consent: dict[str, Any] | None = None) -> dict[str, Any]:
+def intake(
+    survivor_overrides: dict[str, Any] | None = None,
+    incident_overrides: dict[str, Any] | None = None,
+    consent: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     return {
         "survivor": survivor(**(survivor_overrides or {})),
         "incident": incident(**(incident_overrides or {})),

@@ -227,8 +227,13 @@ def test_tail_cut_with_the_head_moved_back_is_found(app, chain, unprotected):
         kept_mac = db.session.get(AuditEvent, keep).hmac
         db.session.rollback()
     _execute(app, "DELETE FROM audit_events WHERE id > :id", id=keep)
-    _execute(app, "UPDATE audit_head SET last_event_id = :id, last_hmac = :mac, count = :n",
-             id=keep, mac=kept_mac, n=keep)
+    _execute(
+        app,
+        "UPDATE audit_head SET last_event_id = :id, last_hmac = :mac, count = :n",
+        id=keep,
+        mac=kept_mac,
+        n=keep,
+    )
     result = _verify(app)
     assert not result.ok and result.broken_event_id == keep + 1
 

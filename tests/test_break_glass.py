@@ -317,10 +317,13 @@ def _write_requests(client, world) -> dict[str, tuple[str, str, dict]]:
 
 def test_supervisor_cannot_change_a_case_even_during_break_glass(app, client, world):
     assert _break_glass(client, world).status_code == 201
+
     def changes() -> int:  # every refusal is an `access_denied`; nothing else may appear
         with app.app_context():
-            stmt = select(func.count()).select_from(AuditEvent).where(
-                AuditEvent.action != "access_denied"
+            stmt = (
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action != "access_denied")
             )
             return db.session.execute(stmt).scalar_one()
 

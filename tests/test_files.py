@@ -53,7 +53,9 @@ IEND = png_chunk(b"IEND", b"")
 GAMA = png_chunk(b"gAMA", struct.pack(">I", 45455))
 PNG_PLAIN = PNG_SIGNATURE + IHDR + IDAT + IEND
 PNG_WITH_METADATA = (
-    PNG_SIGNATURE + IHDR + GAMA
+    PNG_SIGNATURE
+    + IHDR
+    + GAMA
     + png_chunk(b"tEXt", b"Comment\x00" + SECRET)
     + png_chunk(b"iTXt", b"Description\x00\x00\x00es\x00\x00" + SECRET)
     + png_chunk(b"eXIf", b"MM\x00*\x00\x00\x00\x08" + SECRET)
@@ -62,7 +64,8 @@ PNG_WITH_METADATA = (
     + IDAT
     + png_chunk(b"zTXt", b"Author\x00\x00" + zlib.compress(SECRET))
     + IEND
-    + b"trailing " + SECRET
+    + b"trailing "
+    + SECRET
 )
 
 
@@ -75,8 +78,9 @@ def jpeg_segment(marker: int, payload: bytes) -> bytes:
 JFIF = jpeg_segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00")
 DQT = jpeg_segment(0xDB, b"\x00" + b"\x01" * 64)
 SOF0 = jpeg_segment(0xC0, b"\x08" + struct.pack(">HH", 8, 8) + b"\x01\x01\x11\x00")
-DHT = (jpeg_segment(0xC4, b"\x00\x01" + b"\x00" * 15 + b"\x00")
-       + jpeg_segment(0xC4, b"\x10\x01" + b"\x00" * 15 + b"\x00"))
+DHT = jpeg_segment(0xC4, b"\x00\x01" + b"\x00" * 15 + b"\x00") + jpeg_segment(
+    0xC4, b"\x10\x01" + b"\x00" * 15 + b"\x00"
+)
 SOS = jpeg_segment(0xDA, b"\x01\x01\x00\x00\x3f\x00")
 SCAN = b"\x3f"
 ICC = jpeg_segment(0xE2, b"ICC_PROFILE\x00\x01\x01" + b"\x00" * 16)
@@ -88,14 +92,31 @@ MPF = jpeg_segment(0xE2, b"MPF\x00" + SECRET)
 COM = jpeg_segment(0xFE, SECRET)
 JPEG_PLAIN = b"\xff\xd8" + JFIF + DQT + SOF0 + DHT + SOS + SCAN + b"\xff\xd9"
 JPEG_WITH_METADATA = (
-    b"\xff\xd8" + JFIF + EXIF + XMP + ICC + IPTC + MPF + ADOBE + COM
-    + DQT + SOF0 + DHT + SOS + SCAN + b"\xff\xd9" + b"motion photo " + SECRET
+    b"\xff\xd8"
+    + JFIF
+    + EXIF
+    + XMP
+    + ICC
+    + IPTC
+    + MPF
+    + ADOBE
+    + COM
+    + DQT
+    + SOF0
+    + DHT
+    + SOS
+    + SCAN
+    + b"\xff\xd9"
+    + b"motion photo "
+    + SECRET
 )
 
-PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
-       b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
-       b"3 0 obj << /Length 32 >> stream\n" + MARKER + b"\nendstream endobj\n"
-       b"trailer << /Root 1 0 R >>\n%%EOF\n")
+PDF = (
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+    b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
+    b"3 0 obj << /Length 32 >> stream\n" + MARKER + b"\nendstream endobj\n"
+    b"trailer << /Root 1 0 R >>\n%%EOF\n"
+)
 
 
 # ---- type by content -------------------------------------------------------------------
@@ -103,8 +124,13 @@ PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
 
 @pytest.mark.parametrize(
     ("data", "expected"),
-    [(PDF, "application/pdf"), (PNG_PLAIN, "image/png"), (PNG_WITH_METADATA, "image/png"),
-     (JPEG_PLAIN, "image/jpeg"), (JPEG_WITH_METADATA, "image/jpeg")],
+    [
+        (PDF, "application/pdf"),
+        (PNG_PLAIN, "image/png"),
+        (PNG_WITH_METADATA, "image/png"),
+        (JPEG_PLAIN, "image/jpeg"),
+        (JPEG_WITH_METADATA, "image/jpeg"),
+    ],
 )
 def test_accepted_types_are_recognised_by_their_bytes(data: bytes, expected: str) -> None:
     assert sniff_type(data) == expected
@@ -123,8 +149,11 @@ def test_the_name_and_declared_type_do_not_matter() -> None:
     "data",
     [
         pytest.param(b"<!DOCTYPE html><html><script>alert(1)</script></html>", id="html"),
-        pytest.param(b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg">'
-                     b"<script>alert(1)</script></svg>", id="svg"),
+        pytest.param(
+            b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg">'
+            b"<script>alert(1)</script></svg>",
+            id="svg",
+        ),
         pytest.param(b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + b"\x00" * 40, id="zip"),
         pytest.param(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", id="gif"),
         pytest.param(PNG_PLAIN[:-12], id="png-without-iend"),
@@ -192,8 +221,9 @@ def test_jpeg_metadata_is_stripped_and_the_scan_kept_verbatim() -> None:
     assert b"Exif" not in cleaned
     assert b"MPF" not in cleaned
     # The colour profile and Adobe transform stay; frame, tables and scan are untouched.
-    assert cleaned == (b"\xff\xd8" + JFIF + ICC + ADOBE + DQT + SOF0 + DHT + SOS + SCAN
-                       + b"\xff\xd9")
+    assert cleaned == (
+        b"\xff\xd8" + JFIF + ICC + ADOBE + DQT + SOF0 + DHT + SOS + SCAN + b"\xff\xd9"
+    )
     assert sniff_type(cleaned) == "image/jpeg"
     assert strip_jpeg_metadata(cleaned) == cleaned
 
@@ -203,8 +233,20 @@ def test_jpeg_scan_data_with_stuffed_bytes_restarts_and_progressive_scans() -> N
     second = SOS + b"\x78" + EXIF + DHT + SOS + b"\x9a"  # metadata between scans too
     data = b"\xff\xd8" + DQT + SOF0 + DHT + SOS + scan + second + b"\xff\xff\xd9"
     cleaned = strip_jpeg_metadata(data)
-    assert cleaned == (b"\xff\xd8" + DQT + SOF0 + DHT + SOS + scan + SOS + b"\x78"
-                       + DHT + SOS + b"\x9a" + b"\xff\xd9")
+    assert cleaned == (
+        b"\xff\xd8"
+        + DQT
+        + SOF0
+        + DHT
+        + SOS
+        + scan
+        + SOS
+        + b"\x78"
+        + DHT
+        + SOS
+        + b"\x9a"
+        + b"\xff\xd9"
+    )
 
 
 def test_a_file_of_countless_tiny_segments_is_refused() -> None:
@@ -284,11 +326,23 @@ def open_case_and_cipher(
     return case, cipher_for(app.extensions["ruta.keyring"], case.data_key)
 
 
-def store(case: Case, person: Person, directory: Path, cipher: FieldCipher, data: bytes,
-          filename: str = "informe.pdf") -> Attachment:
+def store(
+    case: Case,
+    person: Person,
+    directory: Path,
+    cipher: FieldCipher,
+    data: bytes,
+    filename: str = "informe.pdf",
+) -> Attachment:
     return store_attachment(
-        db.session, cipher, case_id=case.id, institution_id=case.opened_by_institution_id,
-        user_id=person.id, directory=directory, filename=filename, data=data,
+        db.session,
+        cipher,
+        case_id=case.id,
+        institution_id=case.opened_by_institution_id,
+        user_id=person.id,
+        directory=directory,
+        filename=filename,
+        data=data,
         description="Informe médico",
     )
 
@@ -309,9 +363,11 @@ def test_storage_round_trip_writes_only_ciphertext(
         assert read_attachment(cipher, jpeg, directory) == clean_upload(JPEG_WITH_METADATA)[1]
         assert (pdf.content_type, pdf.size) == ("application/pdf", len(PDF))
         assert cipher.open_text("attachments", pdf.id, "filename", pdf.filename_enc) == (
-            "informe.pdf")
+            "informe.pdf"
+        )
         assert cipher.open_text("attachments", pdf.id, "description", pdf.description_enc) == (
-            "Informe médico")
+            "Informe médico"
+        )
 
         names = sorted(p.name for p in directory.iterdir())
         assert names == sorted(a.storage_name for a in (pdf, png, jpeg))  # no temp files left
@@ -356,8 +412,15 @@ def test_refused_uploads_and_failed_rows_leave_no_file(
             store(case, pnc, directory, cipher, b"<html></html>")
         with pytest.raises(IntegrityError):  # no such user: the row cannot be written
             store_attachment(
-                db.session, cipher, case_id=case.id, institution_id=case.opened_by_institution_id,
-                user_id=999_999, directory=directory, filename="x.pdf", data=PDF, description=None,
+                db.session,
+                cipher,
+                case_id=case.id,
+                institution_id=case.opened_by_institution_id,
+                user_id=999_999,
+                directory=directory,
+                filename="x.pdf",
+                data=PDF,
+                description=None,
             )
         db.session.rollback()
         assert list(directory.iterdir()) == []

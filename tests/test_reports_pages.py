@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from app.reports.charts import Point, bar_chart, line_chart
+from app.web.charts import Point, bar_chart, line_chart
 from tests.report_helpers import seed_observatory
 from tests.test_permissions import sign_in_web
 

@@ -491,9 +491,7 @@ def test_admin_and_supervisor_may_not_open_search_or_add_to_cases(app, client, p
     opened = client.post(
         "/api/v1/cases", json=intake(survivor_overrides={"dui": OTHER_DUI}), headers=person.headers
     )
-    by_dui = client.post(
-        "/api/v1/cases/search", json={"dui": VALID_DUI}, headers=person.headers
-    )
+    by_dui = client.post("/api/v1/cases/search", json={"dui": VALID_DUI}, headers=person.headers)
     by_name = client.post(
         "/api/v1/cases/search",
         json={"name": "María José López Hernández", "birth_date": "1994-03-15"},

@@ -1,6 +1,6 @@
 """The JSON API, `/api/v1`: bearer tokens, marshmallow schemas, the same services as the web."""
 
-from flask import Blueprint
+from flask import Blueprint, Flask
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -16,3 +16,10 @@ from app.api import (  # noqa: E402,F401  (register the views)
     routes,
     search_routes,
 )
+
+
+def register_api(app: Flask) -> None:
+    from app.extensions import csrf
+
+    csrf.exempt(bp)  # bearer tokens, not cookies: no CSRF exposure
+    app.register_blueprint(bp)

@@ -1,1 +1,36 @@
-"""The pages: every HTML view, its forms and template helpers (one face of the domain)."""
+"""The pages: every HTML view, its forms and template helpers (one face of the domain).
+
+A view parses the form, calls one service function with the `Caller` of `web_caller()`,
+and renders or redirects; the request commits once (app/core/transaction.py).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_pages(app: Flask) -> None:
+    from app.web import search as _search  # noqa: F401  (adds /cases/search to `cases`)
+    from app.web import status as _status  # noqa: F401  (adds /status to `public`)
+    from app.web.account import bp as account
+    from app.web.admin import bp as admin
+    from app.web.audit import bp as audit_pages
+    from app.web.case_actions import bp as case_forms
+    from app.web.cases import bp as cases
+    from app.web.dashboard import bp as main
+    from app.web.dashboard import public
+    from app.web.referrals import bp as referrals
+    from app.web.reports import bp as reports
+
+    for blueprint in (
+        account,
+        main,
+        public,
+        cases,
+        case_forms,
+        referrals,
+        audit_pages,
+        admin,
+        reports,
+    ):
+        app.register_blueprint(blueprint)

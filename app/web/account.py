@@ -19,16 +19,16 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from app.auth import service as accounts
-from app.auth.forms import ChangePasswordForm, EnrolForm, LoginForm
 from app.auth.login import TooManyAttempts, log_in, record_login_failure
 from app.auth.sessions import end_session, lift_restriction, start_session
 from app.auth.throttle_store import login_throttle
 from app.auth.totp import provisioning_uri
-from app.auth.web import clear_session
 from app.common import InvalidInput
 from app.crypto.service import get_keyring
 from app.extensions import db, limiter
-from app.webforms import audit_web
+from app.web.account_forms import ChangePasswordForm, EnrolForm, LoginForm
+from app.web.formtools import audit_web
+from app.web.login import clear_session
 
 bp = Blueprint("auth", __name__)
 

@@ -20,7 +20,7 @@ from app.common import DomainError
 from app.crypto.service import get_keyring
 from app.extensions import db
 from app.referrals.models import Service
-from app.webforms import Select, audit_web, show_errors
+from app.web.formtools import Select, audit_web, show_errors
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -12,14 +12,14 @@ from werkzeug.wrappers import Response
 
 from app.audit import breakglass, queries
 from app.auth import service as accounts
-from app.auth.admin_routes import ROLE_LABELS
 from app.auth.policy import may_read_audit
 from app.cases import service as cases
 from app.common import Conflict, Forbidden, NotFound, parse_uuid, utcnow
 from app.core.transaction import mark_failed
 from app.crypto.service import get_keyring
 from app.extensions import db
-from app.webforms import web_caller
+from app.web.admin import ROLE_LABELS
+from app.web.formtools import web_caller
 
 bp = Blueprint("audit_pages", __name__)
 

@@ -22,7 +22,16 @@ from app.cases.care_schemas import (
     RiskIn,
     SafetyPlanIn,
 )
-from app.cases.forms import (
+from app.cases.policy import CONSENT_KEYS
+from app.cases.schemas import ConsentIn
+from app.common import parse_uuid
+from app.core.downloads import file_response
+from app.crypto.service import get_keyring
+from app.extensions import db
+from app.labels import RISK, lookup
+from app.referrals import service as referrals
+from app.referrals.schemas import ReferralIn
+from app.web.case_forms import (
     AttachmentForm,
     BreakGlassForm,
     ComplaintForm,
@@ -35,18 +44,9 @@ from app.cases.forms import (
     SafetyPlanForm,
     StatusForm,
 )
-from app.cases.page import complaint_form, referral_form
-from app.cases.policy import CONSENT_KEYS
-from app.cases.routes import render_case
-from app.cases.schemas import ConsentIn
-from app.common import parse_uuid
-from app.core.downloads import file_response
-from app.crypto.service import get_keyring
-from app.extensions import db
-from app.labels import RISK, lookup
-from app.referrals import service as referrals
-from app.referrals.schemas import ReferralIn
-from app.webforms import attempt, blank_to_none, load, web_caller
+from app.web.case_page import complaint_form, referral_form
+from app.web.cases import render_case
+from app.web.formtools import attempt, blank_to_none, load, web_caller
 
 bp = Blueprint("case_forms", __name__)
 
@@ -338,8 +338,8 @@ def break_glass(case_id: str) -> Response | tuple[str, int]:
 def risk(case_id: str) -> Response | str | tuple[str, int]:
     from flask import render_template
 
-    from app.cases.forms import RiskForm
     from app.cases.risk import QUESTION_KEYS, QUESTIONS
+    from app.web.case_forms import RiskForm
 
     case = access.case_for(db.session, web_caller(), parse_uuid(case_id)).case
     form = RiskForm()

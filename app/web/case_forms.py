@@ -20,7 +20,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.cases.care import CHANNELS, CLOSE_REASONS, FOLLOW_UP_OUTCOMES, NOTE_KINDS
 from app.cases.vocab import PLACE_TYPES, RELATIONSHIPS, SEXES, VIOLENCE_TYPES, WEAPONS
-from app.webforms import Select
+from app.web.formtools import Select
 
 NOTE_KIND_LABELS = {
     "medical": _l("Médica"),

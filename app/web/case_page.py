@@ -7,7 +7,10 @@ from typing import Any
 from sqlalchemy import select
 
 from app.auth.models import Institution
-from app.cases.forms import (
+from app.cases.legal_models import MeasureType
+from app.extensions import db
+from app.referrals.models import Service
+from app.web.case_forms import (
     AttachmentForm,
     BreakGlassForm,
     ComplaintForm,
@@ -18,9 +21,6 @@ from app.cases.forms import (
     SafetyPlanForm,
     StatusForm,
 )
-from app.cases.legal_models import MeasureType
-from app.extensions import db
-from app.referrals.models import Service
 
 FORMS = {
     "note_form": NoteForm,

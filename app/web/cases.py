@@ -14,12 +14,12 @@ from app.auth.models import Municipality
 from app.auth.policy import may_work_on_cases
 from app.cases import access, policy
 from app.cases import service as cases
-from app.cases.forms import IncidentForm, IntakeForm
 from app.cases.schemas import IncidentIn, IntakeIn
 from app.common import parse_uuid
 from app.crypto.service import get_keyring
 from app.extensions import db
-from app.webforms import attempt, blank_to_none, load, web_caller
+from app.web.case_forms import IncidentForm, IntakeForm
+from app.web.formtools import attempt, blank_to_none, load, web_caller
 
 bp = Blueprint("cases", __name__)
 
@@ -139,7 +139,7 @@ def render_case(case_id: str, status: int = 200, **forms: Any) -> tuple[str, int
         parse_uuid(case_id),
         current_app.config["RUTA_DEPARTMENT"],
     )
-    from app.cases.page import case_page_context
+    from app.web.case_page import case_page_context
 
     context = case_page_context(record, view, forms)
     return render_template(

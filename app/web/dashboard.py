@@ -16,8 +16,8 @@ from app.cases.complaints import expiring_measures
 from app.extensions import db
 from app.notifications.service import notifications_for
 from app.referrals import service as referrals
-from app.web_helpers import LOCALES
-from app.webforms import web_caller
+from app.web.formtools import web_caller
+from app.web.helpers import LOCALES
 
 bp = Blueprint("main", __name__)
 public = Blueprint("public", __name__)

@@ -36,7 +36,7 @@ def register(app: Flask) -> None:
             from app.api.errors import http_error as api_http_error
 
             return api_http_error(error)
-        from app.web_helpers import html_error
+        from app.web.helpers import html_error
 
         return html_error(error)
 
@@ -52,7 +52,7 @@ def register(app: Flask) -> None:
             return api_domain_error(error)
         from werkzeug.exceptions import default_exceptions
 
-        from app.web_helpers import html_error
+        from app.web.helpers import html_error
 
         return html_error(default_exceptions.get(error.status, InternalServerError)())
 
@@ -64,7 +64,7 @@ def register(app: Flask) -> None:
             from app.api.errors import error_response
 
             return error_response(409, "conflict", "The record changed meanwhile; reload it.")
-        from app.web_helpers import html_error
+        from app.web.helpers import html_error
 
         return html_error(Conflict())
 
@@ -84,7 +84,7 @@ def register(app: Flask) -> None:
             from app.api.errors import error_response
 
             return error_response(500, "server_error", "Unexpected error; it has been logged.")
-        from app.web_helpers import html_error
+        from app.web.helpers import html_error
 
         return html_error(InternalServerError())
 
@@ -103,7 +103,7 @@ def _caller() -> Any:
         return api_caller() if g.get("api_user") is not None else None
     from flask_login import current_user
 
-    from app.webforms import web_caller
+    from app.web.formtools import web_caller
 
     return web_caller() if current_user.is_authenticated else None
 

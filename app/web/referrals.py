@@ -13,7 +13,7 @@ from app.core.transaction import mark_failed
 from app.crypto.service import get_keyring
 from app.extensions import db
 from app.referrals import service as referrals
-from app.webforms import web_caller
+from app.web.formtools import web_caller
 
 bp = Blueprint("referrals", __name__)
 

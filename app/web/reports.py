@@ -17,7 +17,6 @@ from app.common import InvalidInput, local_today
 from app.crypto.service import get_keyring
 from app.extensions import db
 from app.reports import bp, exports
-from app.reports.charts import Point, bar_chart, line_chart
 from app.reports.dimensions import DIMENSIONS
 from app.reports.indicators import network_indicators
 from app.reports.labels import municipality_names, short_month_label
@@ -25,6 +24,7 @@ from app.reports.policy import may_view_reports
 from app.reports.schemas import PeriodIn, StatsQueryIn
 from app.reports.stats import StatsQuery, StatsTable, query_from_args, stats_table
 from app.reports.suppression import TOTAL
+from app.web.charts import Point, bar_chart, line_chart
 
 DEFAULT_BY = "municipality,violence_type"
 MONTHLY_DIMENSIONS = (

@@ -8,13 +8,13 @@ from typing import Any
 from flask import render_template, request
 
 from app.cases import search as case_search
-from app.cases.forms import SearchForm
 from app.cases.records import case_summary
-from app.cases.routes import bp, require_case_worker
 from app.cases.schemas import SearchIn
 from app.crypto.service import get_keyring
 from app.extensions import db
-from app.webforms import attempt, blank_to_none, load, web_caller
+from app.web.case_forms import SearchForm
+from app.web.cases import bp, require_case_worker
+from app.web.formtools import attempt, blank_to_none, load, web_caller
 
 SEARCH_FIELDS = ("dui", "name", "birth_date", "number")
 

@@ -24,7 +24,7 @@ from app.cases.status_lookup import (
 from app.common import NotFound
 from app.crypto.service import get_keyring
 from app.extensions import db, limiter
-from app.main.routes import public
+from app.web.dashboard import public
 
 QUICK_EXIT_URL = "https://www.google.com/search?q=clima"
 PAGE = "public/status.html"

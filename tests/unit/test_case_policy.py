@@ -70,8 +70,14 @@ def test_own_parts_sees_only_what_its_institution_wrote():
 
 def test_the_page_offers_what_the_view_allows():
     assert policy.actions_for("own_parts", "pnc_agent") == {
-        "add": True, "refer": False, "plan": False, "status": False, "consent": True,
-        "complaint": True, "break_glass": False, "identity": False,
+        "add": True,
+        "refer": False,
+        "plan": False,
+        "status": False,
+        "consent": True,
+        "complaint": True,
+        "break_glass": False,
+        "identity": False,
     }
     assert policy.actions_for("metadata", "supervisor")["break_glass"] is True
     assert not any(policy.actions_for("break_glass", "supervisor")[k] for k in ("add", "refer"))
@@ -85,9 +91,15 @@ def test_a_minor_is_referred_without_consent_only_to_police_prosecutor_or_child_
 
 
 def _text(**overrides):
-    facts = {"is_sender": False, "sender_is_party": False, "is_receiver": True,
-             "status": "sent", "consent_in_force": True, "mandatory_report": False,
-             "receiver_excluded": False}
+    facts = {
+        "is_sender": False,
+        "sender_is_party": False,
+        "is_receiver": True,
+        "status": "sent",
+        "consent_in_force": True,
+        "mandatory_report": False,
+        "receiver_excluded": False,
+    }
     return referral_text_visible(**{**facts, **overrides})
 
 
