@@ -25,9 +25,11 @@ def create_app(settings: Settings | None = None, *, for_cli: bool = False) -> Fl
 
 def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (every mapper known before first use)
+    from app.core.messages import use_spanish_messages
     from app.extensions import babel, csrf, db, limiter, login, migrate
     from app.web.helpers import select_locale
 
+    use_spanish_messages()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     login.init_app(app)
@@ -39,21 +41,21 @@ def register_extensions(app: Flask) -> None:
 
 
 def configure_engine(engine: Any) -> None:
-    from app.db_setup import configure_sqlite
+    from app.core.db import configure_sqlite
 
     if engine.dialect.name == "sqlite":
         configure_sqlite(engine)
 
 
 def register_security(app: Flask, *, for_cli: bool) -> None:
-    from app.labels import register_labels
-    from app.security import (
+    from app.core.startup import (
         load_keys,
         require_secret_key,
         trust_proxies,
         use_in_memory_uploads,
     )
     from app.web.helpers import register_template_helpers
+    from app.web.labels import register_labels
     from app.web.login import init_web_login
 
     use_in_memory_uploads(app)
@@ -82,6 +84,6 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from app.commands import register
+    from app.cli.commands import register
 
     register(app)

@@ -5,6 +5,7 @@ from app.auth import models as auth_models
 from app.cases import care_models, legal_models
 from app.cases import models as case_models
 from app.crypto import models as crypto_models
+from app.directory import models as directory_models
 from app.notifications import models as notification_models
 from app.referrals import models as referral_models
 
@@ -14,6 +15,7 @@ __all__ = [
     "care_models",
     "case_models",
     "crypto_models",
+    "directory_models",
     "legal_models",
     "notification_models",
     "referral_models",

@@ -30,7 +30,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from app.common import local_today
+from app.core.time import local_today
 from bench.common import (
     RESULTS_DIR,
     RutaBench,

@@ -37,8 +37,8 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from app import create_app  # noqa: E402
 from app.auth import passwords  # noqa: E402
 from app.auth.service import create_user, issue_token  # noqa: E402
+from app.cli.demo import load_directory  # noqa: E402
 from app.crypto.keyring import KeyMaterial, write_key_file  # noqa: E402
-from app.demo import load_directory  # noqa: E402
 from app.extensions import db  # noqa: E402
 from config import Settings  # noqa: E402
 

@@ -32,11 +32,11 @@ if __package__ in (None, ""):  # run as `python bench/search.py`
 
 from sqlalchemy import func, insert, select, text
 
-from app.auth.models import Institution
 from app.cases.models import Case, CaseParty, Survivor
 from app.crypto.blind_index import blind_index, name_dob_key
 from app.crypto.envelope import FieldCipher, new_data_key, wrap_data_key
 from app.crypto.models import DataKey
+from app.directory.models import Institution
 from app.extensions import db
 from bench.common import (
     BenchUser,

@@ -31,12 +31,12 @@ if __package__ in (None, ""):  # run as `python bench/stats.py`
 
 from sqlalchemy import insert, select, text
 
-from app.auth.models import Institution, Municipality
 from app.cases.care_models import FollowUp
 from app.cases.legal_models import Complaint, ProtectionMeasure
 from app.cases.models import Case, Incident, Survivor, incident_violence_types
 from app.cases.vocab import age_group, context_of, gbvims_type
 from app.crypto.models import DataKey
+from app.directory.models import Institution, Municipality
 from app.extensions import db
 from app.referrals.models import Referral, ReferralEvent
 from app.reports.indicators import network_indicators

@@ -24,8 +24,8 @@ from app import create_app
 from app.auth import passwords
 from app.auth.models import User
 from app.auth.service import create_user, issue_token
+from app.cli.demo import load_directory
 from app.crypto.keyring import KeyMaterial, write_key_file
-from app.demo import load_directory
 from app.extensions import db
 from config import Settings
 

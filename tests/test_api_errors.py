@@ -22,9 +22,9 @@ from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, User
 from app.auth.service import create_user
 from app.cases.models import Case, CaseNumberCounter, CaseParty, Consent, Incident, Survivor
-from app.common import local_today, utcnow
+from app.cli.demo import load_directory
+from app.core.time import local_today, utcnow
 from app.crypto.models import DataKey
-from app.demo import load_directory
 from app.extensions import db
 from tests.conftest import PASSWORD, Person, make_settings
 from tests.factories import incident, intake

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from app.audit.models import AuditEvent, BreakGlass
 from app.auth.service import disable_user, find_user
-from app.common import utcnow
+from app.core.time import utcnow
 from app.extensions import db
 from app.notifications.models import Notification
 from tests.conftest import PASSWORD

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import update
 
 from app.audit.models import BreakGlass
-from app.common import utcnow
+from app.core.time import utcnow
 from app.extensions import db
 from tests.conftest import PASSWORD
 from tests.factories import intake

@@ -27,10 +27,10 @@ from flask import Flask
 from app import create_app
 from app.auth import totp
 from app.auth.service import create_user, issue_token
+from app.cli.demo import load_directory
 from app.crypto.envelope import wrapped_kek_id
 from app.crypto.keyring import KeyMaterial, KeyRing, read_key_file, write_key_file
 from app.crypto.service import rewrap_batch
-from app.demo import load_directory
 from app.extensions import db
 from config import Settings
 from tests import factories
@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "una clave larga para la prueba"
 
 # DOMAIN.md, "Demo network": code -> (name, kind, municipality). Copied from the
-# document, not imported from app.demo, so the test checks the code against the spec.
+# document, not imported from app.cli.demo, so the test checks the code against the spec.
 DEMO_NETWORK = {
     "PNC-SON": ("PNC — UNIMUJER-ODAC Sonsonate", "pnc_family_unit", "Sonsonate"),
     "PNC-ACA": ("PNC — Unidad de Familia Acajutla", "pnc_family_unit", "Acajutla"),

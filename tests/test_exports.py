@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from app.auth.models import Municipality
+from app.directory.models import Municipality
 from app.extensions import db
 from app.reports.exports import INCIDENT_COLUMNS, safe_cell, write_csv
 from tests.report_helpers import PERIOD, Seeded, open_cases, read_csv, seed_observatory

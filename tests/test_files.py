@@ -29,7 +29,7 @@ from app.cases.files import (
     strip_png_metadata,
 )
 from app.cases.models import Case
-from app.common import InvalidInput, NotFound
+from app.core.errors import InvalidInput, NotFound
 from app.crypto.envelope import DecryptionError, FieldCipher
 from app.crypto.service import cipher_for
 from app.extensions import db

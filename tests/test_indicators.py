@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from app.common import local_today
+from app.core.time import local_today
 from app.extensions import db
 from app.referrals.models import Referral
 from tests.report_helpers import Seeded, open_cases

@@ -26,8 +26,8 @@ from sqlalchemy import table as sa_table
 from app.auth.models import User
 from app.auth.service import create_user, issue_token
 from app.cases.models import Case
-from app.common import UTCDateTime
-from app.demo import load_directory
+from app.cli.demo import load_directory
+from app.core.db import UTCDateTime
 from app.extensions import db
 from tests import factories
 from tests.conftest import PASSWORD, Person

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.auth.models import Institution, User
+from app.auth.models import User
 from app.auth.sessions import start_session
+from app.directory.models import Institution
 from app.extensions import db
 from tests.conftest import PASSWORD, make_settings
 from tests.factories import intake

@@ -11,7 +11,7 @@ from app.auth import policy
 from app.auth.models import ROLES, User
 from app.cases import access
 from app.cases.models import CaseParty
-from app.common import utcnow
+from app.core.time import utcnow
 from app.extensions import db
 from tests.factories import intake
 

@@ -32,8 +32,8 @@ from app.audit.models import AuditEvent
 from app.auth.service import create_user
 from app.cases import search
 from app.cases.models import Case
-from app.common import utcnow
-from app.demo import load_directory
+from app.cli.demo import load_directory
+from app.core.time import utcnow
 from app.extensions import db
 from config import Settings
 from tests.auth_helpers import csrf_token, post_form, start_web_session

@@ -18,8 +18,8 @@ from app.audit.models import AuditEvent, BreakGlass
 from app.auth.models import User
 from app.auth.service import create_user, find_user
 from app.cases.legal_models import Complaint, ProtectionMeasure
+from app.cli.demo import load_demo_users
 from app.crypto.service import get_keyring
-from app.demo import load_demo_users
 from app.extensions import db
 from tests.auth_helpers import (
     GENERIC_LOGIN_ERROR,

@@ -14,7 +14,8 @@ from sqlalchemy import select, update
 
 from app.auth.models import ApiToken, User, UserSession
 from app.auth.service import disable_user, find_user, set_role
-from app.common import InvalidInput, utcnow
+from app.core.errors import InvalidInput
+from app.core.time import utcnow
 from app.extensions import db
 from tests.auth_helpers import (
     SESSION_COOKIE,

@@ -17,8 +17,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
-from app.common import local_today
-from app.demo import INSTITUTIONS, KIND_SERVICES
+from app.cli.demo import INSTITUTIONS, KIND_SERVICES
+from app.core.time import local_today
 from app.extensions import db
 from tests.conftest import Person
 from tests.factories import OTHER_DUI, VALID_DUI, incident, intake

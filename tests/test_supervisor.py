@@ -13,7 +13,7 @@ from app.audit import queries
 from app.audit.models import AuditEvent
 from app.audit.service import Actor, record_event
 from app.auth.service import find_user
-from app.common import LOCAL_TZ, utcnow
+from app.core.time import LOCAL_TZ, utcnow
 from app.crypto.service import get_keyring
 from app.extensions import db
 from tests.auth_helpers import api_login

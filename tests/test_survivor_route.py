@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from app.audit.models import AuditEvent
-from app.common import local_today
+from app.core.time import local_today
 from app.extensions import db
 from tests.conftest import USING_PG
 from tests.factories import intake

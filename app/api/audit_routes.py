@@ -28,7 +28,7 @@ from app.audit.schemas import (
 from app.auth import service as accounts
 from app.auth.models import User
 from app.auth.service import usernames
-from app.common import parse_uuid
+from app.core.ids import parse_uuid
 from app.crypto.service import get_keyring
 from app.extensions import db
 

@@ -43,8 +43,9 @@ from app.cases.record_parts import (
     note_record,
     plan_record,
 )
-from app.common import NotFound, parse_uuid
 from app.core.downloads import file_response
+from app.core.errors import NotFound
+from app.core.ids import parse_uuid
 from app.crypto.service import get_keyring
 from app.extensions import db
 

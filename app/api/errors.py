@@ -9,7 +9,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from app.api import bp
-from app.common import DomainError
+from app.core.errors import DomainError
 from app.core.transaction import mark_failed
 
 HTTP_CODES = {

@@ -8,7 +8,8 @@ from flask import Response, request
 
 from app.api import bp
 from app.api.helpers import answer, api_caller, json_body, load
-from app.common import local_today, parse_uuid
+from app.core.ids import parse_uuid
+from app.core.time import local_today
 from app.crypto.service import get_keyring
 from app.extensions import db
 from app.notifications.service import KINDS, mark_read, notifications_for

@@ -21,10 +21,10 @@ from app.cases.schemas import (
     IntakeIn,
     IntakeOut,
 )
-from app.common import parse_uuid
+from app.core.ids import parse_uuid
 from app.crypto.service import get_keyring
+from app.directory.service import list_institutions
 from app.extensions import db, limiter
-from app.referrals.directory import list_institutions
 
 # ---- authentication --------------------------------------------------------------------
 

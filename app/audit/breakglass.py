@@ -20,7 +20,9 @@ from app.auth.models import User
 from app.auth.passwords import verify_password
 from app.auth.policy import may_read_audit
 from app.cases import access
-from app.common import Conflict, DbSession, Forbidden, InvalidInput, NotFound, utcnow
+from app.core.db import DbSession
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.time import utcnow
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for

@@ -9,10 +9,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent, BreakGlass
-from app.auth.models import Institution, User
+from app.auth.models import User
 from app.auth.policy import may_read_audit
 from app.cases import access
-from app.common import LOCAL_TZ, DbSession, Forbidden
+from app.core.db import DbSession
+from app.core.errors import Forbidden
+from app.core.time import LOCAL_TZ
+from app.directory.models import Institution
 
 OFFICE_OPENS = time(7, 0)
 OFFICE_CLOSES = time(18, 0)
@@ -145,6 +148,6 @@ def break_glass_uses(session: DbSession, user: User, since: datetime) -> list[Br
 
 
 def default_since(days: int = 30) -> datetime:
-    from app.common import utcnow
+    from app.core.time import utcnow
 
     return utcnow() - timedelta(days=days)

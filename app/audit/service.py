@@ -20,7 +20,8 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent, AuditHead
-from app.common import DbSession, utcnow
+from app.core.db import DbSession
+from app.core.time import utcnow
 
 GENESIS_HMAC = "0" * 64
 HEAD_ID = 1

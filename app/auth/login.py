@@ -5,7 +5,8 @@ from __future__ import annotations
 from app.audit.service import Actor, record_event
 from app.auth.service import LoginOutcome, authenticate, find_user, normalise_username
 from app.auth.throttle import LoginThrottle
-from app.common import DbSession, DomainError
+from app.core.db import DbSession
+from app.core.errors import DomainError
 from app.crypto.keyring import KeyRing
 
 

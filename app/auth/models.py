@@ -1,40 +1,25 @@
-"""Institutions of the network, their users, and API tokens."""
+"""Users of the network, their sessions and API tokens; roles and where each fits."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.common import UTCDateTime, utcnow
+from app.core.db import UTCDateTime
+from app.core.time import utcnow
 from app.crypto.models import DataKey
+from app.directory.models import INSTITUTION_KINDS, Institution
 from app.extensions import Base
-
-if TYPE_CHECKING:
-    from app.referrals.models import Service
 
 ROLES = ("pnc_agent", "health_staff", "womens_office", "supervisor", "admin")
 CASE_ROLES = frozenset({"pnc_agent", "health_staff", "womens_office"})
 # Made by an administrator, these wait for a supervisor's approval: a case role reads
 # cases, and a supervisor could approve the administrator's own case-role account.
 APPROVED_ROLES = CASE_ROLES | {"supervisor"}
-
-INSTITUTION_KINDS = (
-    "pnc_family_unit",
-    "health_unit",
-    "womens_office",
-    "prosecutor",
-    "court",
-    "legal_aid",
-    "forensic",
-    "shelter",
-    "coordination",
-    "system",
-)
 
 # DOMAIN.md: which institution kinds a role may belong to. A supervisor may sit anywhere
 # except the system institution; an administrator only there.
@@ -45,34 +30,6 @@ ROLE_KINDS: dict[str, frozenset[str]] = {
     "supervisor": frozenset(set(INSTITUTION_KINDS) - {"system"}),
     "admin": frozenset({"system"}),
 }
-
-
-class Municipality(Base):
-    __tablename__ = "municipalities"
-
-    code: Mapped[str] = mapped_column(String(40), primary_key=True)
-    name: Mapped[str] = mapped_column(String(80))
-    department: Mapped[str] = mapped_column(String(40), index=True)
-
-
-class Institution(Base):
-    __tablename__ = "institutions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(20), unique=True)
-    name: Mapped[str] = mapped_column(String(160))
-    kind: Mapped[str] = mapped_column(String(30))
-    municipality: Mapped[str] = mapped_column(ForeignKey("municipalities.code"))
-    address: Mapped[str | None] = mapped_column(String(200))
-    phone: Mapped[str | None] = mapped_column(String(40))
-    hours: Mapped[str | None] = mapped_column(String(120))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    # Loaded only where the directory is shown: every login joins its institution.
-    services: Mapped[list[Service]] = relationship(
-        secondary="institution_services", order_by="Service.code", lazy="select"
-    )
 
 
 class User(UserMixin, Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from app.common import InvalidInput
+from app.core.errors import InvalidInput
 
 MIN_LENGTH = 12
 # Checked before hashing: an attacker's megabyte "password" must not cost us a megabyte hash.

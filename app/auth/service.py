@@ -12,20 +12,15 @@ from sqlalchemy import select
 from app.audit.service import record_event
 from app.auth import totp
 from app.auth.caller import Caller
-from app.auth.models import APPROVED_ROLES, ROLE_KINDS, ROLES, ApiToken, Institution, User
+from app.auth.models import APPROVED_ROLES, ROLE_KINDS, ROLES, ApiToken, User
 from app.auth.passwords import hash_password, needs_rehash, rehash_password, verify_password
-from app.common import (
-    Conflict,
-    DbSession,
-    DomainError,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    utcnow,
-)
+from app.core.db import DbSession
+from app.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from app.core.time import utcnow
 from app.crypto.keyring import KeyRing
 from app.crypto.models import DataKey
 from app.crypto.service import cipher_for, create_data_key
+from app.directory.models import Institution
 
 USERNAME_MAX = 60
 

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from app.auth.models import User, UserSession
-from app.common import DbSession, utcnow
+from app.core.db import DbSession
+from app.core.time import utcnow
 
 TOUCH_EVERY = timedelta(seconds=60)  # write last_seen_at at most once a minute
 

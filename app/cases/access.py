@@ -21,7 +21,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.cases import policy
 from app.cases.models import Case, CaseExclusion, CaseParty, Survivor
-from app.common import DbSession, Forbidden, NotFound, utcnow
+from app.core.db import DbSession
+from app.core.errors import Forbidden, NotFound
+from app.core.time import utcnow
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
@@ -349,7 +351,7 @@ def restrict_institution(session: DbSession, case: Case, institution_id: int) ->
 def live_party_institutions(
     session: DbSession, case_id: uuid.UUID, kind: str | None = None
 ) -> set[int]:
-    from app.auth.models import Institution
+    from app.directory.models import Institution
 
     stmt = select(CaseParty.institution_id).where(
         CaseParty.case_id == case_id, CaseParty.ended_at.is_(None)

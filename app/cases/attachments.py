@@ -23,7 +23,10 @@ from app.auth.caller import Caller
 from app.cases import access, policy
 from app.cases.care_models import Attachment
 from app.cases.files import clean_upload, safe_filename
-from app.common import DbSession, NotFound, new_id, utcnow
+from app.core.db import DbSession
+from app.core.errors import NotFound
+from app.core.ids import new_id
+from app.core.time import utcnow
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for

@@ -17,7 +17,9 @@ from app.cases import access, policy
 from app.cases.care_models import CareNote, CaseStatusChange, FollowUp, RiskAssessment, SafetyPlan
 from app.cases.models import Case
 from app.cases.risk import RiskResult, assess
-from app.common import Conflict, DbSession, InvalidInput, NotFound, local_today, utcnow
+from app.core.db import DbSession
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.time import local_today, utcnow
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
 from app.notifications.service import notify_institution, notify_supervisors

@@ -19,8 +19,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.auth.models import Institution
-from app.common import UTCDateTime, new_id, utcnow
+from app.core.db import UTCDateTime
+from app.core.ids import new_id
+from app.core.time import utcnow
+from app.directory.models import Institution
 from app.extensions import Base
 
 

@@ -11,7 +11,7 @@ from app.cases.complaints import MEASURE_STATUSES
 from app.cases.risk import QUESTION_KEYS
 from app.cases.schemas import ConsentIn, InputSchema
 from app.cases.vocab import CASE_STATUSES
-from app.common import local_today
+from app.core.time import local_today
 
 
 def _one_of(values: tuple[str, ...] | list[str] | dict[str, str]) -> validate.OneOf:

@@ -12,11 +12,14 @@ from app.audit.service import audit_change
 from app.auth.caller import Caller
 from app.auth.policy import may_file_complaint
 from app.cases import access, policy
-from app.cases.legal_models import Complaint, MeasureType, ProtectionMeasure, complaint_incidents
+from app.cases.legal_models import Complaint, ProtectionMeasure, complaint_incidents
 from app.cases.models import Case, Incident
-from app.common import Conflict, DbSession, Forbidden, InvalidInput, NotFound, local_today, utcnow
+from app.core.db import DbSession
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.time import local_today, utcnow
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
+from app.directory.models import MeasureType
 
 MEASURE_STATUSES = ("requested", "denied", "active", "expired", "revoked", "breached")
 EXPIRY_WARNING_DAYS = 7

@@ -15,7 +15,7 @@ import struct
 import unicodedata
 import zlib
 
-from app.common import InvalidInput
+from app.core.errors import InvalidInput
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_FILENAME = 120

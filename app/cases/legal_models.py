@@ -20,8 +20,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.auth.models import Institution
-from app.common import UTCDateTime, new_id, utcnow
+from app.core.db import UTCDateTime
+from app.core.ids import new_id
+from app.core.time import utcnow
+from app.directory.models import Institution
 from app.extensions import Base
 
 complaint_incidents = Table(
@@ -30,17 +32,6 @@ complaint_incidents = Table(
     Column("complaint_id", ForeignKey("complaints.id"), primary_key=True),
     Column("incident_id", ForeignKey("incidents.id"), primary_key=True),
 )
-
-
-class MeasureType(Base):
-    """Configurable catalogue (Ley contra la Violencia Intrafamiliar, art. 7)."""
-
-    __tablename__ = "measure_types"
-
-    code: Mapped[str] = mapped_column(String(30), primary_key=True)
-    name_es: Mapped[str] = mapped_column(String(200))
-    name_en: Mapped[str] = mapped_column(String(200))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class Complaint(Base):

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.auth.models import Institution
+from app.directory.models import Institution
 
 if TYPE_CHECKING:
     from app.cases.care_models import (
@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     )
     from app.cases.legal_models import Complaint
     from app.referrals.models import Referral
-from app.common import UTCDateTime, new_id, utcnow
+from app.core.db import UTCDateTime
+from app.core.ids import new_id
+from app.core.time import utcnow
 from app.crypto.models import DataKey
 from app.extensions import Base
 

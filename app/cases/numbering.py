@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.cases.models import CaseNumberCounter
-from app.common import DbSession
+from app.core.db import DbSession
 
 
 def format_case_number(department: str, year: int, sequence: int) -> str:

@@ -26,8 +26,7 @@ from app.cases.vocab import (
     VIOLENCE_TYPES,
     WEAPONS,
 )
-from app.common import local_today
-from app.messages import use_spanish_messages as _spanish  # noqa: F401
+from app.core.time import local_today
 
 
 def _not_future(value: date) -> None:
@@ -169,12 +168,6 @@ class SearchIn(InputSchema):
                 raise ValidationError(missing)
 
 
-def _page_number(value: int) -> None:
-    # Not validate.Range: its constructor cannot format the Spanish messages of app.messages.
-    if not 1 <= value <= 100_000:
-        raise ValidationError("La página debe ser un número entero desde 1.")
-
-
 def _not_available_yet(value: str) -> None:
     raise ValidationError(
         "El filtro «assigned» todavía no está disponible: llegará con la asignación de casos."
@@ -184,7 +177,7 @@ def _not_available_yet(value: str) -> None:
 class WorkListQueryIn(InputSchema):
     status = fields.String(load_default=None, validate=_codes(CASE_STATUSES))
     risk = fields.String(load_default=None, validate=_codes(dict.fromkeys(RISK_LEVELS, "")))
-    page = fields.Integer(load_default=1, validate=_page_number)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     assigned = fields.String(validate=_not_available_yet)
 
 

@@ -16,7 +16,8 @@ from app.cases import access
 from app.cases.models import Case
 from app.cases.service import open_survivor, require_case_role, same_name_and_birth
 from app.cases.validators import normalise_dui
-from app.common import DbSession, InvalidInput
+from app.core.db import DbSession
+from app.core.errors import InvalidInput
 from app.crypto.blind_index import blind_index, name_dob_key
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for

@@ -2,7 +2,7 @@
 
 Services take the session, the key ring and the `Caller` explicitly, load the case
 through `access.case_for`, write their own audit rows, flush but never commit, and raise
-the typed errors of `app.common`.
+the typed errors of `app.core.errors`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from sqlalchemy import insert, select, text
 
 from app.audit.service import audit, audit_change
 from app.auth.caller import Caller
-from app.auth.models import Institution, Municipality
 from app.auth.passwords import hash_secret, verify_secret
 from app.cases import access, policy
 from app.cases.models import (
@@ -34,11 +33,14 @@ from app.cases.numbering import next_case_number
 from app.cases.records import SURVIVOR_SECRET_FIELDS, present_case
 from app.cases.validators import date_problem, normalise_dui
 from app.cases.vocab import age_group, age_on, context_of, gbvims_type
-from app.common import Conflict, DbSession, Forbidden, InvalidInput, local_today, utcnow
+from app.core.db import DbSession
+from app.core.errors import Conflict, Forbidden, InvalidInput
+from app.core.time import local_today, utcnow
 from app.crypto.blind_index import blind_index, name_dob_key, normalise_name
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for, create_data_key
+from app.directory.models import Institution, Municipality
 from app.notifications.service import notify_institution, notify_supervisors
 
 STATUS_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud safely

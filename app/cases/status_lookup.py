@@ -25,7 +25,8 @@ from app.auth.passwords import verify_password
 from app.cases.legal_models import Complaint, ProtectionMeasure
 from app.cases.models import Case
 from app.cases.service import verify_status_pin
-from app.common import DbSession, DomainError, NotFound
+from app.core.db import DbSession
+from app.core.errors import DomainError, NotFound
 from app.crypto.blind_index import blind_index
 from app.crypto.keyring import KeyRing
 from app.referrals.models import Referral

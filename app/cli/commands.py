@@ -14,10 +14,11 @@ from flask.cli import AppGroup
 
 from app.audit.service import Actor, record_event, verify_chain
 from app.auth.service import create_user, disable_user, find_user
-from app.common import DomainError
+from app.cli.demo import load_demo_users, load_directory
+from app.core.errors import DomainError
 from app.crypto.keyring import KeyMaterial, KeyRing, write_key_file
 from app.crypto.service import count_keys_to_rewrap, get_keyring, rewrap_all
-from app.demo import load_catalogues, load_demo_users, load_directory
+from app.directory.catalogue import load_catalogues
 from app.extensions import db
 from app.referrals.service import flag_overdue
 

@@ -1,63 +1,19 @@
-"""The Sonsonate demo network (DOMAIN.md): municipalities, services, institutions, users."""
+"""The Sonsonate demo network (DOMAIN.md): its institutions and one demo user per role.
+
+Demo data only; the production catalogues it builds on are `app.directory.catalogue`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 
-from app.auth.models import Institution, Municipality, User
+from app.auth.models import User
 from app.auth.service import create_user
-from app.cases.legal_models import MeasureType
-from app.common import DbSession
+from app.core.db import DbSession
 from app.crypto.keyring import KeyRing
-from app.referrals.models import Service
-
-SONSONATE_MUNICIPALITIES = (
-    "Acajutla",
-    "Armenia",
-    "Caluco",
-    "Cuisnahuat",
-    "Izalco",
-    "Juayúa",
-    "Nahuizalco",
-    "Nahulingo",
-    "Salcoatitán",
-    "San Antonio del Monte",
-    "San Julián",
-    "Santa Catarina Masahuat",
-    "Santa Isabel Ishuatán",
-    "Santo Domingo de Guzmán",
-    "Sonsonate",
-    "Sonzacate",
-)
-
-SERVICES = {
-    "medical": ("Atención médica", "Medical care"),
-    "forensic_exam": ("Peritaje forense", "Forensic examination"),
-    "psychological": ("Atención psicológica", "Psychological care"),
-    "legal_aid": ("Asesoría jurídica", "Legal aid"),
-    "police_complaint": ("Denuncia policial", "Police complaint"),
-    "prosecution": ("Acción fiscal", "Prosecution"),
-    "protection_measures": ("Medidas de protección", "Protection measures"),
-    "shelter": ("Albergue", "Shelter"),
-    "social_support": ("Apoyo social", "Social support"),
-    "economic_empowerment": ("Autonomía económica", "Economic empowerment"),
-    "child_protection": ("Protección de la niñez", "Child protection"),
-    "other": ("Otro", "Other"),
-}
-
-MEASURE_TYPES = {
-    "stop_harassment": "Abstenerse de hostigar, intimidar o maltratar a la víctima y su familia",
-    "others_refrain": "Orden a otras personas involucradas de abstenerse de actos de violencia",
-    "no_threats": "Prohibición de amenazar a la víctima en público o en privado",
-    "no_alcohol_drugs": "Prohibición de consumir alcohol o drogas",
-    "leave_home": "Abandonar la vivienda que comparte con la víctima",
-    "keep_away": "Prohibición de acercarse a la vivienda, trabajo o centro de estudio",
-    "weapons_seized": "Decomiso de armas y suspensión de licencia",
-    "custody_support": "Cuidado personal provisional, régimen de visitas y cuota alimenticia",
-}
+from app.directory.catalogue import load_catalogues, missing_codes, municipality_code
+from app.directory.models import Institution, Service
 
 KIND_SERVICES = {
     "pnc_family_unit": ("police_complaint", "protection_measures"),
@@ -117,36 +73,10 @@ class DemoLogin:
     totp_secret: str | None
 
 
-def municipality_code(name: str) -> str:
-    from app.crypto.blind_index import normalise_name
-
-    return normalise_name(name).replace(" ", "_")
-
-
-def _missing(session: DbSession, column: Any, wanted: list[str]) -> set[str]:
-    present = set(session.execute(select(column).where(column.in_(wanted))).scalars())
-    return set(wanted) - present
-
-
-def load_catalogues(session: DbSession) -> None:
-    """Municipalities, services and protection measures; existing rows are left as they are."""
-    codes = {municipality_code(name): name for name in SONSONATE_MUNICIPALITIES}
-    for code in _missing(session, Municipality.code, list(codes)):
-        session.add(Municipality(code=code, name=codes[code], department="Sonsonate"))
-    for code in _missing(session, Service.code, list(SERVICES)):
-        name_es, name_en = SERVICES[code]
-        session.add(Service(code=code, name_es=name_es, name_en=name_en))
-    for code in _missing(session, MeasureType.code, list(MEASURE_TYPES)):
-        session.add(
-            MeasureType(code=code, name_es=MEASURE_TYPES[code], name_en=MEASURE_TYPES[code])
-        )
-    session.flush()
-
-
 def load_directory(session: DbSession) -> None:
     """The catalogues and the institutions of the Sonsonate network."""
     load_catalogues(session)
-    missing = _missing(session, Institution.code, [row[0] for row in INSTITUTIONS])
+    missing = missing_codes(session, Institution.code, [row[0] for row in INSTITUTIONS])
     if not missing:
         return
     services = {s.code: s for s in session.execute(select(Service)).scalars()}

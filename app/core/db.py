@@ -1,10 +1,14 @@
-"""Database engine settings that SQLAlchemy's URL cannot express."""
+"""Database setup: the session type services take, UTC timestamps, and the engine
+settings that SQLAlchemy's URL cannot express."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeAlias
 
-from sqlalchemy import event
+from sqlalchemy import DateTime, event
+from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.types import TypeDecorator
 
 
 def configure_sqlite(engine: Any) -> None:
@@ -24,3 +28,25 @@ def configure_sqlite(engine: Any) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# What services take as their `session` argument: a plain Session (scripts, tests) or
+# Flask-SQLAlchemy's request-scoped `db.session`, which proxies the same methods.
+DbSession: TypeAlias = Session | scoped_session[Any]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use utcnow()")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)

@@ -1,7 +1,7 @@
 """Spanish wording for marshmallow's own validation messages.
 
 Ruta speaks Spanish first, on the pages and in the API's field errors alike; the
-library's defaults are English, so they are replaced once, at import.
+library's defaults are English, so `create_app` replaces them once, explicitly.
 """
 
 from __future__ import annotations
@@ -31,10 +31,9 @@ def use_spanish_messages() -> None:
     validate.Length.message_max = "Puede tener como máximo {max} caracteres."
     validate.Length.message_all = "Debe tener entre {min} y {max} caracteres."
     validate.Length.message_equal = "Debe tener {equal} caracteres."
-    validate.Range.message_min = "Debe ser al menos {min}."
-    validate.Range.message_max = "Debe ser como máximo {max}."
-    validate.Range.message_all = "Debe estar entre {min} y {max}."
+    # Range formats its messages once in __init__ (with min_op/max_op): the braces of the
+    # bounds are doubled so they survive that first format.
+    validate.Range.message_min = "Debe ser al menos {{min}}."
+    validate.Range.message_max = "Debe ser como máximo {{max}}."
+    validate.Range.message_all = "Debe estar entre {{min}} y {{max}}."
     validate.OneOf.default_message = "Valor no reconocido."
-
-
-use_spanish_messages()

@@ -8,7 +8,9 @@ from datetime import datetime
 from sqlalchemy import LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.common import UTCDateTime, new_id, utcnow
+from app.core.db import UTCDateTime
+from app.core.ids import new_id
+from app.core.time import utcnow
 from app.extensions import Base
 
 

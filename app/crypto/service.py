@@ -11,7 +11,8 @@ from flask import current_app
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from app.common import DbSession, utcnow
+from app.core.db import DbSession
+from app.core.time import utcnow
 from app.crypto.envelope import (
     DecryptionError,
     FieldCipher,

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.auth.models import Institution
-from app.common import DbSession
+from app.core.db import DbSession
+from app.directory.models import Institution
 
 
 def list_institutions(session: DbSession) -> list[dict[str, Any]]:

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.common import UTCDateTime, utcnow
+from app.core.db import UTCDateTime
+from app.core.time import utcnow
 from app.extensions import Base
 
 

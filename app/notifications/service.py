@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import or_, select
 
 from app.auth.models import User
-from app.common import DbSession
+from app.core.db import DbSession
 from app.notifications.models import Notification
 
 KINDS = {
@@ -83,7 +83,8 @@ def notifications_for(session: DbSession, user: User, limit: int = 50) -> list[N
 
 
 def mark_read(session: DbSession, user: User, notification_id: int) -> None:
-    from app.common import NotFound, utcnow
+    from app.core.errors import NotFound
+    from app.core.time import utcnow
 
     note = session.get(Notification, notification_id)
     if note is None or not (

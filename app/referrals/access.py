@@ -15,7 +15,8 @@ from sqlalchemy.orm import joinedload
 
 from app.cases import access as case_access
 from app.cases.models import Case
-from app.common import DbSession, Forbidden, NotFound
+from app.core.db import DbSession
+from app.core.errors import Forbidden, NotFound
 from app.referrals.models import Referral
 from app.referrals.policy import referral_text_visible
 

@@ -1,4 +1,4 @@
-"""The directory of services, and referrals between the institutions of the network."""
+"""Referrals between the institutions of the network, and their events."""
 
 from __future__ import annotations
 
@@ -7,39 +7,21 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
-    Column,
     Date,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     String,
-    Table,
     Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.auth.models import Institution
-from app.common import UTCDateTime, new_id, utcnow
+from app.core.db import UTCDateTime
+from app.core.ids import new_id
+from app.core.time import utcnow
+from app.directory.models import Institution
 from app.extensions import Base
-
-institution_services = Table(
-    "institution_services",
-    Base.metadata,
-    Column("institution_id", ForeignKey("institutions.id"), primary_key=True),
-    Column("service_code", ForeignKey("services.code"), primary_key=True),
-)
-
-
-class Service(Base):
-    """Configurable: seeded from DOMAIN.md, extended by administrators."""
-
-    __tablename__ = "services"
-
-    code: Mapped[str] = mapped_column(String(40), primary_key=True)
-    name_es: Mapped[str] = mapped_column(String(120))
-    name_en: Mapped[str] = mapped_column(String(120))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class Referral(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from app.cases.record_parts import referral_record
-from app.common import local_today
+from app.core.time import local_today
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for

@@ -18,16 +18,19 @@ from sqlalchemy import and_, func, or_, select
 
 from app.audit.service import audit
 from app.auth.caller import Caller
-from app.auth.models import Institution, User
+from app.auth.models import User
 from app.cases import access as case_access
 from app.cases import policy as case_policy
 from app.cases.models import Case
 from app.cases.records import survivor_record
 from app.cases.vocab import age_on
-from app.common import Conflict, DbSession, Forbidden, InvalidInput, NotFound, local_today, utcnow
+from app.core.db import DbSession
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.time import local_today, utcnow
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
+from app.directory.models import Institution
 from app.notifications.service import notify_institution, notify_supervisors
 from app.referrals.access import ReferralAccess, referral_for, sides_of
 from app.referrals.models import Referral, ReferralEvent

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import Select, case, extract, func, literal_column
 
-from app.auth.models import Institution
 from app.cases.models import Case, Incident, Survivor, incident_violence_types
 from app.cases.vocab import AGE_GROUPS, RELATIONSHIPS, SEXES, VIOLENCE_TYPES
+from app.directory.models import Institution
 from app.referrals.models import Referral
 from app.reports.labels import (
     CONTEXTS,

@@ -28,9 +28,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Response
 from sqlalchemy import select
 
-from app.auth.models import Institution
 from app.cases.models import Case, Incident, Survivor
-from app.common import DbSession
+from app.core.db import DbSession
+from app.directory.models import Institution
 from app.referrals.models import Referral
 from app.reports.labels import DAY_LIMITS, OVER_30, municipality_names
 from app.reports.stats import StatsTable

@@ -16,11 +16,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Float, Select, and_, case, cast, exists, func, or_, select
 
-from app.auth.models import Institution
 from app.cases.care_models import FollowUp
 from app.cases.legal_models import ProtectionMeasure
 from app.cases.models import Case
-from app.common import LOCAL_TZ, DbSession, local_today
+from app.core.db import DbSession
+from app.core.time import LOCAL_TZ, local_today
+from app.directory.models import Institution
 from app.referrals.models import Referral, ReferralEvent
 from app.reports.dimensions import days_between
 from app.reports.labels import service_names

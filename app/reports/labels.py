@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.auth.models import Municipality
 from app.cases.vocab import AGE_GROUPS, RELATIONSHIPS, SEXES, VIOLENCE_TYPES
-from app.common import DbSession
-from app.referrals.models import Service
+from app.core.db import DbSession
+from app.directory.models import Municipality, Service
 
 UNKNOWN = "unknown"
 NONE = "none"

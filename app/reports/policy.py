@@ -9,7 +9,7 @@ answer for the network's data, and each download is audited.
 from __future__ import annotations
 
 from app.auth.models import User
-from app.common import Forbidden
+from app.core.errors import Forbidden
 
 
 def may_read_statistics(user: User) -> bool:

@@ -7,8 +7,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from app.common import local_today
-from app.messages import use_spanish_messages as _spanish  # noqa: F401
+from app.core.time import local_today
 from app.reports.dimensions import DIMENSIONS
 from app.reports.stats import UNITS
 

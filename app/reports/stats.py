@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 
 from app.cases.models import Case, Incident
 from app.cases.service import resolve_municipality
-from app.common import DbSession, InvalidInput
+from app.core.db import DbSession
+from app.core.errors import InvalidInput
 from app.reports.dimensions import DIMENSIONS, JOINS, Dimension
 from app.reports.labels import labels_for
 from app.reports.suppression import TOTAL, Entry, Grid, Shown, shown_values

@@ -23,7 +23,7 @@ from app.auth.login import TooManyAttempts, log_in, record_login_failure
 from app.auth.sessions import end_session, lift_restriction, start_session
 from app.auth.throttle_store import login_throttle
 from app.auth.totp import provisioning_uri
-from app.common import InvalidInput
+from app.core.errors import InvalidInput
 from app.crypto.service import get_keyring
 from app.extensions import db, limiter
 from app.web.account_forms import ChangePasswordForm, EnrolForm, LoginForm

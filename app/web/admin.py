@@ -14,12 +14,12 @@ from wtforms import BooleanField, SelectMultipleField, StringField
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.auth import service as accounts
-from app.auth.models import ROLES, Institution, User
+from app.auth.models import ROLES, User
 from app.auth.policy import may_manage_users
-from app.common import DomainError
+from app.core.errors import DomainError
 from app.crypto.service import get_keyring
+from app.directory.models import Institution, Service
 from app.extensions import db
-from app.referrals.models import Service
 from app.web.formtools import Select, audit_web, show_errors
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -14,7 +14,9 @@ from app.audit import breakglass, queries
 from app.auth import service as accounts
 from app.auth.policy import may_read_audit
 from app.cases import service as cases
-from app.common import Conflict, Forbidden, NotFound, parse_uuid, utcnow
+from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.ids import parse_uuid
+from app.core.time import utcnow
 from app.core.transaction import mark_failed
 from app.crypto.service import get_keyring
 from app.extensions import db

@@ -24,11 +24,10 @@ from app.cases.care_schemas import (
 )
 from app.cases.policy import CONSENT_KEYS
 from app.cases.schemas import ConsentIn
-from app.common import parse_uuid
 from app.core.downloads import file_response
+from app.core.ids import parse_uuid
 from app.crypto.service import get_keyring
 from app.extensions import db
-from app.labels import RISK, lookup
 from app.referrals import service as referrals
 from app.referrals.schemas import ReferralIn
 from app.web.case_forms import (
@@ -47,6 +46,7 @@ from app.web.case_forms import (
 from app.web.case_page import complaint_form, referral_form
 from app.web.cases import render_case
 from app.web.formtools import attempt, blank_to_none, load, web_caller
+from app.web.labels import RISK, lookup
 
 bp = Blueprint("case_forms", __name__)
 

@@ -6,10 +6,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.auth.models import Institution
-from app.cases.legal_models import MeasureType
+from app.directory.models import Institution, MeasureType, Service
 from app.extensions import db
-from app.referrals.models import Service
 from app.web.case_forms import (
     AttachmentForm,
     BreakGlassForm,

@@ -10,13 +10,13 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from app.auth.models import Municipality
 from app.auth.policy import may_work_on_cases
 from app.cases import access, policy
 from app.cases import service as cases
 from app.cases.schemas import IncidentIn, IntakeIn
-from app.common import parse_uuid
+from app.core.ids import parse_uuid
 from app.crypto.service import get_keyring
+from app.directory.models import Municipality
 from app.extensions import db
 from app.web.case_forms import IncidentForm, IntakeForm
 from app.web.formtools import attempt, blank_to_none, load, web_caller

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import Conflict, HTTPException, InternalServerError
 
-from app.common import DomainError
+from app.core.errors import DomainError
 from app.core.transaction import mark_failed
 from app.extensions import db
 

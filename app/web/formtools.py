@@ -14,7 +14,7 @@ from wtforms import SelectField
 
 from app.audit.service import Actor, record_event
 from app.auth.caller import Caller
-from app.common import InvalidInput
+from app.core.errors import InvalidInput
 from app.crypto.service import get_keyring
 from app.extensions import db
 

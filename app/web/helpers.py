@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
-from app.common import LOCAL_TZ
+from app.core.time import LOCAL_TZ
 from app.notifications.service import KINDS
 
 LOCALES = ("es", "en")

@@ -9,7 +9,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from app.cases import vocab
-from app.common import LOCAL_TZ
+from app.core.time import LOCAL_TZ
 from app.web.case_forms import CHANNEL_LABELS, CLOSE_LABELS, NOTE_KIND_LABELS, OUTCOME_LABELS
 
 STATUS = {"open": _l("Abierto"), "follow_up": _l("En seguimiento"), "closed": _l("Cerrado")}
@@ -87,7 +87,7 @@ def iso_date(value: str | date | None) -> str:
 
 
 def municipality_label(code: str | None) -> str:
-    from app.demo import SONSONATE_MUNICIPALITIES, municipality_code
+    from app.directory.catalogue import SONSONATE_MUNICIPALITIES, municipality_code
 
     names = {municipality_code(name): name for name in SONSONATE_MUNICIPALITIES}
     return names.get(code or "", code or "—")
@@ -101,13 +101,13 @@ def iso_datetime(value: str | datetime | None) -> str:
 
 
 def service_label(code: str) -> str:
-    from app.demo import SERVICES
+    from app.directory.catalogue import SERVICES
 
     return SERVICES.get(code, (code,))[0]
 
 
 def measure_label(code: str) -> str:
-    from app.demo import MEASURE_TYPES
+    from app.directory.catalogue import MEASURE_TYPES
 
     return MEASURE_TYPES.get(code, code)
 

@@ -8,7 +8,9 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.auth.policy import may_work_on_cases
-from app.common import Conflict, InvalidInput, local_today, parse_uuid
+from app.core.errors import Conflict, InvalidInput
+from app.core.ids import parse_uuid
+from app.core.time import local_today
 from app.core.transaction import mark_failed
 from app.crypto.service import get_keyring
 from app.extensions import db

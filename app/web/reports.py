@@ -13,7 +13,8 @@ from markupsafe import Markup
 from marshmallow import ValidationError
 
 from app.audit.service import Actor, record_event
-from app.common import InvalidInput, local_today
+from app.core.errors import InvalidInput
+from app.core.time import local_today
 from app.crypto.service import get_keyring
 from app.extensions import db
 from app.reports import bp, exports

@@ -21,7 +21,7 @@ from app.cases.status_lookup import (
     code_throttle,
     look_up_status,
 )
-from app.common import NotFound
+from app.core.errors import NotFound
 from app.crypto.service import get_keyring
 from app.extensions import db, limiter
 from app.web.dashboard import public

@@ -11,10 +11,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.auth.models import Institution, User
+from app.auth.models import User
 from app.auth.service import issue_token
 from app.cases.models import Case
-from app.common import local_today
+from app.core.time import local_today
+from app.directory.models import Institution
 from app.extensions import db
 from tests.browser.pages import (
     AdminUsersPage,

@@ -1,0 +1,1 @@
+"""The network directory: territory, institutions, services, measure types, labels."""
