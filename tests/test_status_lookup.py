@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from app.cases import status_lookup
+from app.status import service as status_lookup
 from tests import factories
 from tests.report_helpers import Seeded, open_cases, valid_dui
 

@@ -9,13 +9,13 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from app.audit import queries
 from app.audit.models import AuditEvent
 from app.audit.service import Actor, record_event
 from app.auth.service import find_user
 from app.core.time import LOCAL_TZ, utcnow
 from app.crypto.service import get_keyring
 from app.extensions import db
+from app.supervision import queries
 from tests.auth_helpers import api_login
 from tests.conftest import PASSWORD
 from tests.factories import OTHER_DUI, intake

@@ -10,9 +10,15 @@ from flask import Response, current_app, request
 from app.api import bp
 from app.api.auth import current_api_user
 from app.api.helpers import answer, api_caller, json_body, load
-from app.audit import breakglass, queries
 from app.audit.models import BreakGlass
-from app.audit.schemas import (
+from app.auth import service as accounts
+from app.auth.models import User
+from app.auth.service import usernames
+from app.core.ids import parse_uuid
+from app.crypto.service import get_keyring
+from app.extensions import db
+from app.supervision import breakglass, queries
+from app.supervision.schemas import (
     AccountListOut,
     AccountOut,
     ApprovalIn,
@@ -25,12 +31,6 @@ from app.audit.schemas import (
     ReviewIn,
     SinceIn,
 )
-from app.auth import service as accounts
-from app.auth.models import User
-from app.auth.service import usernames
-from app.core.ids import parse_uuid
-from app.crypto.service import get_keyring
-from app.extensions import db
 
 
 def grant_dict(

@@ -17,17 +17,6 @@ from flask import Response, jsonify
 
 from app.api import bp
 from app.api.schemas import ErrorOut, InstitutionListOut, TokenIn, TokenOut
-from app.audit.schemas import (
-    AccountListOut,
-    AccountOut,
-    ApprovalIn,
-    AuditListOut,
-    AuditReportsOut,
-    BreakGlassIn,
-    BreakGlassListOut,
-    BreakGlassOut,
-    ReviewIn,
-)
 from app.cases.care_schemas import (
     AttachmentOut,
     CaseStatusIn,
@@ -72,6 +61,17 @@ from app.referrals.schemas import (
 )
 from app.reports.dimensions import DIMENSIONS
 from app.reports.schemas import IndicatorsOut, StatsOut, StatusIn, StatusOut
+from app.supervision.schemas import (
+    AccountListOut,
+    AccountOut,
+    ApprovalIn,
+    AuditListOut,
+    AuditReportsOut,
+    BreakGlassIn,
+    BreakGlassListOut,
+    BreakGlassOut,
+    ReviewIn,
+)
 
 
 @dataclass(frozen=True)

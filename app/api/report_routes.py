@@ -8,7 +8,6 @@ from flask import Response, jsonify, request
 from app.api import bp
 from app.api.auth import current_api_user
 from app.api.helpers import audit, json_body, load
-from app.cases.status_lookup import PER_ADDRESS_LIMIT, code_throttle, look_up_status
 from app.crypto.service import get_keyring
 from app.extensions import db, limiter
 from app.reports import exports
@@ -16,6 +15,7 @@ from app.reports.indicators import network_indicators
 from app.reports.policy import require_export
 from app.reports.schemas import PeriodIn, StatsQueryIn, StatusIn
 from app.reports.stats import query_from_args, stats_table, table_payload
+from app.status.service import PER_ADDRESS_LIMIT, code_throttle, look_up_status
 
 
 @bp.get("/stats")

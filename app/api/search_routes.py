@@ -9,7 +9,7 @@ from app.api import bp
 from app.api.errors import error_response
 from app.api.helpers import answer, api_caller, json_body, load
 from app.cases import search
-from app.cases.records import case_summary
+from app.cases.present import case_summary
 from app.cases.schemas import CaseListOut, SearchIn, WorkListOut, WorkListQueryIn
 from app.crypto.service import get_keyring
 from app.extensions import db

@@ -30,7 +30,7 @@ from app.cases.models import (
     incident_violence_types,
 )
 from app.cases.numbering import next_case_number
-from app.cases.records import SURVIVOR_SECRET_FIELDS, present_case
+from app.cases.present import SURVIVOR_SECRET_FIELDS, present_case
 from app.cases.validators import date_problem, normalise_dui
 from app.cases.vocab import age_group, age_on, context_of, gbvims_type
 from app.core.db import DbSession

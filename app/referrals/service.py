@@ -22,7 +22,7 @@ from app.auth.models import User
 from app.cases import access as case_access
 from app.cases import policy as case_policy
 from app.cases.models import Case
-from app.cases.records import survivor_record
+from app.cases.present import survivor_record
 from app.cases.vocab import age_on
 from app.core.db import DbSession
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound

@@ -10,7 +10,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.audit import breakglass, queries
 from app.auth import service as accounts
 from app.auth.policy import may_read_audit
 from app.cases import service as cases
@@ -20,6 +19,7 @@ from app.core.time import utcnow
 from app.core.transaction import mark_failed
 from app.crypto.service import get_keyring
 from app.extensions import db
+from app.supervision import breakglass, queries
 from app.web.admin import ROLE_LABELS
 from app.web.formtools import web_caller
 

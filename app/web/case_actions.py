@@ -8,7 +8,6 @@ from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from app.audit import breakglass
 from app.cases import access, care, complaints
 from app.cases import service as cases
 from app.cases.attachments import Upload, add_attachment, download_attachment
@@ -30,6 +29,7 @@ from app.crypto.service import get_keyring
 from app.extensions import db
 from app.referrals import service as referrals
 from app.referrals.schemas import ReferralIn
+from app.supervision import breakglass
 from app.web.case_forms import (
     AttachmentForm,
     BreakGlassForm,

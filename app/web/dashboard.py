@@ -8,7 +8,6 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.audit.breakglass import pending_reviews
 from app.auth.policy import may_read_audit, may_work_on_cases
 from app.cases import access
 from app.cases.care import overdue_follow_ups
@@ -16,6 +15,7 @@ from app.cases.complaints import expiring_measures
 from app.extensions import db
 from app.notifications.service import notifications_for
 from app.referrals import service as referrals
+from app.supervision.breakglass import pending_reviews
 from app.web.formtools import web_caller
 from app.web.helpers import LOCALES
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import render_template, request
 
 from app.cases import search as case_search
-from app.cases.records import case_summary
+from app.cases.present import case_summary
 from app.cases.schemas import SearchIn
 from app.crypto.service import get_keyring
 from app.extensions import db

@@ -14,16 +14,16 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from app.cases.status_lookup import (
+from app.core.errors import NotFound
+from app.crypto.service import get_keyring
+from app.extensions import db, limiter
+from app.status.service import (
     NOT_FOUND_MESSAGE,
     PER_ADDRESS_LIMIT,
     StatusLookupThrottled,
     code_throttle,
     look_up_status,
 )
-from app.core.errors import NotFound
-from app.crypto.service import get_keyring
-from app.extensions import db, limiter
 from app.web.dashboard import public
 
 QUICK_EXIT_URL = "https://www.google.com/search?q=clima"

@@ -17,12 +17,28 @@ APP = Path(__file__).resolve().parents[2] / "app"
 FACES = {"web", "api"}
 WIRING = {"__init__", "extensions", "models", "cli"}  # the factory, and what it wires
 BELOW_THE_DOMAIN = {"core", "crypto"}
-DOMAIN_PACKAGES = {"auth", "audit", "cases", "directory", "notifications", "referrals",
-                   "reports", "status"}
-FORBIDDEN_IN_DOMAIN = ("flask.request", "wtforms", "flask_wtf", "flask_login", "app.web",
-                       "app.api")
-VIEW_CALLS = {"commit", "rollback", "select", "execute", "record_event", "audit",
-              "audit_web", "scalar", "scalars"}
+DOMAIN_PACKAGES = {
+    "auth",
+    "audit",
+    "cases",
+    "directory",
+    "notifications",
+    "referrals",
+    "reports",
+    "status",
+}
+FORBIDDEN_IN_DOMAIN = ("flask.request", "wtforms", "flask_wtf", "flask_login", "app.web", "app.api")
+VIEW_CALLS = {
+    "commit",
+    "rollback",
+    "select",
+    "execute",
+    "record_event",
+    "audit",
+    "audit_web",
+    "scalar",
+    "scalars",
+}
 
 
 def _modules() -> dict[str, ast.Module]:

@@ -1,0 +1,1 @@
+"""What supervisors do: break-glass, its review, and the access reports of the audit log."""
