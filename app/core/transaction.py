@@ -8,6 +8,8 @@ handler marks the request failed (after rolling back) and nothing is committed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask, Response, g
 
 from app.extensions import db
@@ -32,3 +34,17 @@ def commit_unless_failed(response: Response) -> Response:
 
 def register_transaction(app: Flask) -> None:
     app.after_request(commit_unless_failed)
+
+
+def discard_changes() -> None:
+    """Undo what a refused form did, and go on: the page shown again is still answered
+    (and its read audited) in the same request."""
+    db.session.rollback()
+
+
+def record_despite_failure(record: Callable[[], object]) -> None:
+    """Roll back the request's work, then keep `record` (a failed login, a refusal) in a
+    transaction of its own: the error that follows must not take it away."""
+    db.session.rollback()
+    record()
+    db.session.commit()
