@@ -48,12 +48,8 @@ def configure_engine(engine: Any) -> None:
 
 
 def register_security(app: Flask, *, for_cli: bool) -> None:
-    from app.core.startup import (
-        load_keys,
-        require_secret_key,
-        trust_proxies,
-        use_in_memory_uploads,
-    )
+    from app.core.http import trust_proxies, use_in_memory_uploads
+    from app.crypto.startup import load_keys, require_secret_key
     from app.web.helpers import register_template_helpers
     from app.web.labels import register_labels
     from app.web.login import init_web_login

@@ -3,14 +3,12 @@ consent, complaints and protection measures, attachments."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response, current_app, request
 from werkzeug.exceptions import BadRequest
 
 from app.api import bp
 from app.api.helpers import answer, api_caller, json_body, load
-from app.cases import access, attachments, care, complaints
+from app.cases import attachments, care, complaints
 from app.cases import service as cases
 from app.cases.attachments import Upload, add_attachment
 from app.cases.care_schemas import (
@@ -35,27 +33,20 @@ from app.cases.care_schemas import (
     SafetyPlanIn,
     SafetyPlanOut,
 )
-from app.cases.record_parts import (
+from app.cases.present import (
     attachment_record,
     complaint_record,
     follow_up_record,
+    measure_listed,
     measure_record,
     note_record,
     plan_record,
+    shaped,
 )
 from app.core.downloads import file_response
-from app.core.errors import NotFound
 from app.core.ids import parse_uuid
 from app.crypto.service import get_keyring
 from app.extensions import db
-
-
-def _cipher_for_case(case_id: str) -> Any:
-    """Only after a service has checked access to this case in the same request."""
-    parsed = parse_uuid(case_id)
-    if parsed is None:
-        raise NotFound("case not found")
-    return access.cipher_of_loaded_case(get_keyring(), db.session, parsed)
 
 
 @bp.post("/cases/<case_id>/notes")
@@ -63,7 +54,7 @@ def add_note(case_id: str) -> Response:
     data = load(NoteIn, json_body())
     caller = api_caller()
     note = care.add_note(db.session, get_keyring(), caller, parse_uuid(case_id), data)
-    payload = note_record(_cipher_for_case(case_id), note, caller.institution_id)
+    payload = shaped(get_keyring(), db.session, note, note_record, caller.institution_id)
     return answer(NoteOut, payload, 201)
 
 
@@ -74,7 +65,7 @@ def add_follow_up(case_id: str) -> Response:
         db.session, get_keyring(), api_caller(), parse_uuid(case_id), data
     )
     payload = {
-        **follow_up_record(_cipher_for_case(case_id), follow_up),
+        **shaped(get_keyring(), db.session, follow_up, follow_up_record),
         "case_id": str(follow_up.case_id),
     }
     return answer(FollowUpOut, payload, 201)
@@ -92,7 +83,7 @@ def record_follow_up(case_id: str, follow_up_id: str) -> Response:
         data,
     )
     payload = {
-        **follow_up_record(_cipher_for_case(case_id), follow_up),
+        **shaped(get_keyring(), db.session, follow_up, follow_up_record),
         "case_id": str(follow_up.case_id),
     }
     return answer(FollowUpOut, payload)
@@ -141,7 +132,7 @@ def assess_risk(case_id: str) -> Response:
 def save_safety_plan(case_id: str) -> Response:
     data = load(SafetyPlanIn, json_body())
     plan = care.save_safety_plan(db.session, get_keyring(), api_caller(), parse_uuid(case_id), data)
-    return answer(SafetyPlanOut, plan_record(_cipher_for_case(case_id), plan))
+    return answer(SafetyPlanOut, shaped(get_keyring(), db.session, plan, plan_record))
 
 
 @bp.post("/cases/<case_id>/status")
@@ -173,7 +164,7 @@ def file_complaint(case_id: str) -> Response:
         db.session, get_keyring(), api_caller(), parse_uuid(case_id), data
     )
     db.session.refresh(complaint)
-    return answer(ComplaintOut, complaint_record(complaint, _cipher_for_case(case_id)), 201)
+    return answer(ComplaintOut, shaped(get_keyring(), db.session, complaint, complaint_record), 201)
 
 
 @bp.patch("/cases/<case_id>/measures/<measure_id>")
@@ -182,7 +173,7 @@ def update_measure(case_id: str, measure_id: str) -> Response:
     measure = complaints.update_measure(
         db.session, get_keyring(), api_caller(), parse_uuid(case_id), parse_uuid(measure_id), data
     )
-    payload = measure_record(measure, _cipher_for_case(case_id))
+    payload = shaped(get_keyring(), db.session, measure, measure_record)
     return answer(MeasureOut, payload)
 
 
@@ -193,7 +184,7 @@ def expiring_measures() -> Response:
     rows = complaints.expiring_measures(db.session, caller)
     return answer(
         MeasureListOut,
-        {"items": [{**measure_record(m), "case_number": number} for m, number in rows]},
+        {"items": [{**measure_listed(m), "case_number": number} for m, number in rows]},
     )
 
 

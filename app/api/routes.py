@@ -25,6 +25,7 @@ from app.core.ids import parse_uuid
 from app.crypto.service import get_keyring
 from app.directory.service import list_institutions
 from app.extensions import db, limiter
+from app.referrals import service as referrals
 
 # ---- authentication --------------------------------------------------------------------
 
@@ -94,7 +95,7 @@ def open_case() -> Response:
 
 @bp.get("/cases/<case_id>")
 def read_case(case_id: str) -> Response:
-    _, record, view = cases.read_case(
+    _, record, view = referrals.read_case(
         db.session,
         get_keyring(),
         api_caller(),

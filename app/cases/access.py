@@ -195,7 +195,6 @@ def _optional_parts() -> dict[str, Any]:
         SafetyPlan,
     )
     from app.cases.legal_models import Complaint
-    from app.referrals.models import Referral
 
     return {
         "notes": CareNote,
@@ -204,16 +203,12 @@ def _optional_parts() -> dict[str, Any]:
         "safety_plan": SafetyPlan,
         "attachments": Attachment,
         "complaints": Complaint,
-        "referrals": Referral,
         "status_changes": CaseStatusChange,
     }
 
 
 def _part_option(name: str) -> Any:
-    from app.referrals.models import Referral
-
-    option = selectinload(getattr(Case, name))
-    return option.selectinload(Referral.events) if name == "referrals" else option
+    return selectinload(getattr(Case, name))
 
 
 def _load(session: DbSession, stmt: Any, case_id: uuid.UUID, whole_record: bool) -> Any:

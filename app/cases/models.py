@@ -38,7 +38,6 @@ if TYPE_CHECKING:
         SafetyPlan,
     )
     from app.cases.legal_models import Complaint
-    from app.referrals.models import Referral
 from app.core.db import UTCDateTime
 from app.core.ids import new_id
 from app.core.time import utcnow
@@ -118,7 +117,6 @@ class Case(Base):
         order_by="Attachment.created_at", lazy="raise"
     )
     complaints: Mapped[list[Complaint]] = relationship(order_by="Complaint.filed_on", lazy="raise")
-    referrals: Mapped[list[Referral]] = relationship(order_by="Referral.created_at", lazy="raise")
     status_changes: Mapped[list[CaseStatusChange]] = relationship(
         order_by="CaseStatusChange.at", lazy="raise"
     )

@@ -3,12 +3,16 @@ has decided that view. Shapes data; decides nothing."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
 from typing import Any, cast
 
-from app.cases import policy
+from app.cases import access, policy
+from app.cases.care_models import Attachment, CareNote, FollowUp, RiskAssessment, SafetyPlan
+from app.cases.legal_models import Complaint, ProtectionMeasure
 from app.cases.models import Case, CaseParty, Consent, Incident, Survivor
-from app.cases.record_parts import care_parts
+from app.core.db import DbSession
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
@@ -24,7 +28,7 @@ SURVIVOR_SECRET_FIELDS = (
 )
 
 
-def _iso(value: date | datetime | None) -> str | None:
+def iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
@@ -45,8 +49,8 @@ def survivor_record(cipher: FieldCipher, survivor: Survivor) -> dict[str, Any]:
 def incident_record(cipher: FieldCipher, incident: Incident) -> dict[str, Any]:
     return {
         "id": str(incident.id),
-        "occurred_on": _iso(incident.occurred_on),
-        "reported_on": _iso(incident.reported_on),
+        "occurred_on": iso(incident.occurred_on),
+        "reported_on": iso(incident.reported_on),
         "municipality": incident.municipality,
         "place_type": incident.place_type,
         "violence_types": incident.violence_types,
@@ -71,7 +75,7 @@ def case_summary(case: Case) -> dict[str, Any]:
         "id": str(case.id),
         "number": case.number,
         "status": case.status,
-        "created_at": _iso(case.created_at),
+        "created_at": iso(case.created_at),
     }
 
 
@@ -81,7 +85,7 @@ def case_metadata(case: Case) -> dict[str, Any]:
     record.update(
         risk_level=case.risk_level,
         mandatory_report=case.mandatory_report,
-        updated_at=_iso(case.updated_at),
+        updated_at=iso(case.updated_at),
         version=case.version,
         parties=[_party_record(party) for party in case.parties],
     )
@@ -94,8 +98,8 @@ def _party_record(party: CaseParty) -> dict[str, Any]:
         "institution_name": party.institution.name,
         "reason": party.reason,
         "access": party.access,
-        "since": _iso(party.since),
-        "ended_at": _iso(party.ended_at),
+        "since": iso(party.since),
+        "ended_at": iso(party.ended_at),
     }
 
 
@@ -105,7 +109,7 @@ def consent_record(consent: Consent) -> dict[str, Any]:
         "statistics": consent.statistics,
         "police": consent.police,
         "given_by": consent.given_by,
-        "recorded_at": _iso(consent.recorded_at),
+        "recorded_at": iso(consent.recorded_at),
         "institution": consent.recorded_by_institution.code,
     }
 
@@ -150,7 +154,6 @@ class _OwnParts:
         self.safety_plan = plan if plan and plan.institution_id == institution_id else None
         self.attachments = own(case.attachments)
         self.complaints = own(case.complaints)
-        self.referrals = own(case.referrals, "from_institution_id")
         self.status_changes = own(case.status_changes)
         self.parties = own(case.parties)
 
@@ -164,7 +167,7 @@ def _own_parts_record(cipher: FieldCipher, case: Case, institution_id: int) -> d
     record.update(
         risk_level=None,
         mandatory_report=case.mandatory_report,
-        updated_at=_iso(case.updated_at),
+        updated_at=iso(case.updated_at),
         version=case.version,
         parties=[_party_record(party) for party in own.parties],
         survivor=None,
@@ -175,3 +178,179 @@ def _own_parts_record(cipher: FieldCipher, case: Case, institution_id: int) -> d
         **care_parts(cipher, cast(Case, own), institution_id),
     )
     return record
+
+
+# ---- the parts added after intake, and the timeline -----------------------------------
+
+
+def note_record(cipher: FieldCipher, note: CareNote, viewer_institution_id: int) -> dict[str, Any]:
+    hidden = note.confidential and note.institution_id != viewer_institution_id
+    return {
+        "id": str(note.id),
+        "kind": note.kind,
+        "given_on": iso(note.given_on),
+        "institution": note.institution.code,
+        "confidential": note.confidential,
+        # Other parties learn that a confidential note exists, never its text.
+        "text": None if hidden else cipher.open_text("care_notes", note.id, "note", note.note_enc),
+        "hidden": hidden,
+    }
+
+
+def follow_up_record(cipher: FieldCipher, follow_up: FollowUp) -> dict[str, Any]:
+    return {
+        "id": str(follow_up.id),
+        "due_on": iso(follow_up.due_on),
+        "channel": follow_up.channel,
+        "institution": follow_up.institution.code,
+        "outcome": follow_up.outcome,
+        "done_on": iso(follow_up.done_on),
+        "version": follow_up.version,
+        "note": cipher.open_text(
+            "follow_ups", follow_up.id, "outcome_note", follow_up.outcome_note_enc
+        ),
+    }
+
+
+def risk_record(cipher: FieldCipher, risk: RiskAssessment) -> dict[str, Any]:
+    answers = cipher.open_text("risk_assessments", risk.id, "answers", risk.answers_enc)
+    return {
+        "id": str(risk.id),
+        "at": iso(risk.created_at),
+        "institution": risk.institution.code,
+        "score": risk.score,
+        "level": risk.level,
+        "judgement_high": risk.judgement_high,
+        "judgement_reason": cipher.open_text(
+            "risk_assessments", risk.id, "judgement_reason", risk.judgement_reason_enc
+        ),
+        "answers": json.loads(answers) if answers else {},
+    }
+
+
+def plan_record(cipher: FieldCipher, plan: SafetyPlan | None) -> dict[str, Any] | None:
+    if plan is None:
+        return None
+    return {
+        "plan": cipher.open_text("safety_plans", plan.id, "plan", plan.plan_enc),
+        "updated_at": iso(plan.updated_at),
+        "version": plan.version,
+    }
+
+
+def attachment_record(cipher: FieldCipher, attachment: Attachment) -> dict[str, Any]:
+    return {
+        "id": str(attachment.id),
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "institution": attachment.institution.code,
+        "created_at": iso(attachment.created_at),
+        "filename": cipher.open_text(
+            "attachments", attachment.id, "filename", attachment.filename_enc
+        ),
+        "description": cipher.open_text(
+            "attachments", attachment.id, "description", attachment.description_enc
+        ),
+    }
+
+
+def shaped(
+    ring: KeyRing, session: DbSession, row: Any, shape: Callable[..., Any], *extra: Any
+) -> Any:
+    """A part the caller has just written (its service checked access to the case in this
+    request), shaped for the answer with the case's cipher."""
+    return shape(access.cipher_of_loaded_case(ring, session, row.case_id), row, *extra)
+
+
+def measure_listed(measure: ProtectionMeasure) -> dict[str, Any]:
+    """A measure in a work list: codes and dates; the court is read on the case page."""
+    return {**measure_record(WITHHELD, measure), "court": None}
+
+
+class _Withheld:
+    """Stands in for a case's cipher where nothing may be decrypted (lists, former
+    parties): every field opens to None."""
+
+    def open_text(self, *_: Any) -> None:
+        return None
+
+
+WITHHELD = cast(FieldCipher, _Withheld())
+
+
+def measure_record(cipher: FieldCipher, measure: ProtectionMeasure) -> dict[str, Any]:
+    return {
+        "id": str(measure.id),
+        "measure": measure.measure,
+        "requested": measure.requested,
+        "granted": measure.granted,
+        "court": cipher.open_text("protection_measures", measure.id, "court", measure.court_enc),
+        "starts_on": iso(measure.starts_on),
+        "ends_on": iso(measure.ends_on),
+        "status": measure.status,
+        "version": measure.version,
+    }
+
+
+def complaint_record(cipher: FieldCipher, complaint: Complaint) -> dict[str, Any]:
+    return {
+        "id": str(complaint.id),
+        "number": cipher.open_text("complaints", complaint.id, "number", complaint.number_enc),
+        "filed_on": iso(complaint.filed_on),
+        "institution": complaint.institution.code,
+        "status": complaint.status,
+        "forward_to_prosecutor": complaint.forward_to_prosecutor,
+        "incident_ids": [str(incident.id) for incident in complaint.incident_ids],
+        "measures": [measure_record(cipher, m) for m in complaint.measures],
+    }
+
+
+def _midday(value: date) -> datetime:
+    return datetime.combine(value, time(12), tzinfo=UTC)
+
+
+def timeline(case: Case) -> list[dict[str, Any]]:
+    """Everything that happened to the case, oldest first, as codes (no free text)."""
+    items: list[tuple[datetime, str, str | None, str | None]] = [
+        (case.created_at, "case_opened", None, case.number),
+    ]
+    items += [
+        (i.created_at, "incident", i.entry_institution.code, i.violence_codes)
+        for i in case.incidents
+    ]
+    items += [(c.recorded_at, "consent", None, None) for c in case.consents]
+    items += [(n.created_at, "care_note", n.institution.code, n.kind) for n in case.notes]
+    items += [
+        (f.created_at, "follow_up_planned", f.institution.code, f.channel) for f in case.follow_ups
+    ]
+    items += [
+        (_midday(f.done_on), "follow_up_done", f.institution.code, f.outcome)
+        for f in case.follow_ups
+        if f.done_on
+    ]
+    items += [
+        (r.created_at, "risk_assessment", r.institution.code, r.level)
+        for r in case.risk_assessments
+    ]
+    items += [(c.created_at, "complaint", c.institution.code, c.status) for c in case.complaints]
+    items += [(s.at, "status", s.institution.code, s.to_status) for s in case.status_changes]
+    items += [
+        (a.created_at, "attachment", a.institution.code, a.content_type) for a in case.attachments
+    ]
+    items.sort(key=lambda item: item[0])
+    return [
+        {"at": iso(at), "kind": kind, "institution": inst, "detail": detail}
+        for at, kind, inst, detail in items
+    ]
+
+
+def care_parts(cipher: FieldCipher, case: Case, viewer_institution_id: int) -> dict[str, Any]:
+    return {
+        "notes": [note_record(cipher, n, viewer_institution_id) for n in case.notes],
+        "follow_ups": [follow_up_record(cipher, f) for f in case.follow_ups],
+        "risk_assessments": [risk_record(cipher, r) for r in case.risk_assessments],
+        "safety_plan": plan_record(cipher, case.safety_plan),
+        "attachments": [attachment_record(cipher, a) for a in case.attachments],
+        "complaints": [complaint_record(cipher, c) for c in case.complaints],
+        "timeline": timeline(case),
+    }

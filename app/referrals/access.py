@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.cases import access as case_access
 from app.cases.models import Case
@@ -77,3 +77,18 @@ def referral_for(
         receiver_excluded=case_access.is_excluded(session, case.id, referral.to_institution_id),
     )
     return ReferralAccess(referral, case, sides_of(institution_id, referral), reads)
+
+
+def referrals_of_case(session: DbSession, case_id: uuid.UUID) -> list[Referral]:
+    """A case's referrals with their events, for a record `case_for` already opened."""
+    stmt = (
+        select(Referral)
+        .options(
+            joinedload(Referral.from_institution),
+            joinedload(Referral.to_institution),
+            selectinload(Referral.events),
+        )
+        .where(Referral.case_id == case_id)
+        .order_by(Referral.created_at)
+    )
+    return list(session.execute(stmt).scalars())

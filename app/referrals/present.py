@@ -1,27 +1,44 @@
-"""A referral shaped for the side that reads it: decrypted, or codes and dates only."""
+"""Referrals shaped for their reader: decrypted, or codes and dates only; and the
+referral part of a case record and its timeline, composed into what `cases` presents."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-from app.cases.record_parts import referral_record
+from app.cases.present import WITHHELD, iso
 from app.core.time import local_today
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
 from app.referrals.access import ReferralAccess
+from app.referrals.models import Referral
 
 LIVE = ("sent", "accepted", "in_progress")
 
 
-class _Withheld:
-    """Stands in for the case's cipher where the reader may not see the text."""
+def referral_record(cipher: FieldCipher, referral: Referral) -> dict[str, Any]:
+    def opened(field: str, blob: bytes | None) -> str | None:
+        return cipher.open_text("referrals", referral.id, field, blob)
 
-    def open_text(self, *_: Any) -> None:
-        return None
-
-
-WITHHELD = cast(FieldCipher, _Withheld())
+    return {
+        "id": str(referral.id),
+        "case_id": str(referral.case_id),
+        "status": referral.status,
+        "from_institution": referral.from_institution.code,
+        "to_institution": referral.to_institution.code,
+        "to_institution_id": referral.to_institution_id,
+        "service": referral.service,
+        "urgency": referral.urgency,
+        "due_on": iso(referral.due_on),
+        "consent": referral.consent,
+        "mandatory_report": referral.mandatory_report,
+        "tracked_by_sender": referral.tracked_by_sender,
+        "reason": opened("reason", referral.reason_enc),
+        "decline_reason": opened("decline_reason", referral.decline_reason_enc),
+        "outcome": opened("outcome", referral.outcome_enc),
+        "created_at": iso(referral.created_at),
+        "version": referral.version,
+    }
 
 
 def present_referral(ring: KeyRing, found: ReferralAccess) -> dict[str, Any]:
@@ -34,3 +51,28 @@ def present_referral(ring: KeyRing, found: ReferralAccess) -> dict[str, Any]:
         text_withheld=not found.reads_text,
     )
     return record
+
+
+def referral_timeline(referrals: list[Referral]) -> list[dict[str, Any]]:
+    return [
+        {
+            "at": iso(event.at),
+            "kind": f"referral_{event.action}",
+            "institution": event.institution.code,
+            "detail": referral.service,
+        }
+        for referral in referrals
+        for event in referral.events
+    ]
+
+
+def with_referrals(
+    record: dict[str, Any], cipher: FieldCipher, referrals: list[Referral]
+) -> dict[str, Any]:
+    """The case record with its referrals and their events in the timeline, in order."""
+    timeline = [*record.get("timeline", []), *referral_timeline(referrals)]
+    return {
+        **record,
+        "referrals": [referral_record(cipher, referral) for referral in referrals],
+        "timeline": sorted(timeline, key=lambda item: item["at"] or ""),
+    }

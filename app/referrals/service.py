@@ -21,6 +21,7 @@ from app.auth.caller import Caller
 from app.auth.models import User
 from app.cases import access as case_access
 from app.cases import policy as case_policy
+from app.cases import service as cases
 from app.cases.models import Case
 from app.cases.present import survivor_record
 from app.cases.vocab import age_on
@@ -32,9 +33,9 @@ from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
 from app.directory.models import Institution
 from app.notifications.service import notify_institution, notify_supervisors
-from app.referrals.access import ReferralAccess, referral_for, sides_of
+from app.referrals.access import ReferralAccess, referral_for, referrals_of_case, sides_of
 from app.referrals.models import Referral, ReferralEvent
-from app.referrals.present import present_referral
+from app.referrals.present import present_referral, with_referrals
 
 URGENCY_DAYS = {"immediate": 0, "priority": 3, "routine": 10}
 LIVE = ("sent", "accepted", "in_progress")
@@ -183,6 +184,25 @@ def _log(
             note_enc=note_enc,
         )
     )
+
+
+def read_case(
+    session: DbSession,
+    ring: KeyRing,
+    caller: Caller,
+    case_id: uuid.UUID | None,
+    department: str,
+) -> tuple[Case, dict[str, Any], str]:
+    """The case record as the caller may see it (`cases.service.read_case`, audited), with
+    the referrals that view shows: all of them for the whole record, the ones it sent for
+    its own parts, none in the metadata view."""
+    case, record, view = cases.read_case(session, ring, caller, case_id, department)
+    if view == case_policy.METADATA:
+        return case, record, view
+    rows = referrals_of_case(session, case.id)
+    if view == case_policy.OWN_PARTS:
+        rows = [row for row in rows if row.from_institution_id == caller.institution_id]
+    return case, with_referrals(record, cipher_for(ring, case.data_key), rows), view
 
 
 def read_referral(

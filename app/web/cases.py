@@ -18,6 +18,7 @@ from app.core.ids import parse_uuid
 from app.crypto.service import get_keyring
 from app.directory.models import Municipality
 from app.extensions import db
+from app.referrals import service as referrals
 from app.web.case_forms import IncidentForm, IntakeForm
 from app.web.formtools import attempt, blank_to_none, load, web_caller
 
@@ -132,7 +133,7 @@ def joined_message(result: cases.IntakeResult) -> str:
 
 
 def render_case(case_id: str, status: int = 200, **forms: Any) -> tuple[str, int]:
-    _case, record, view = cases.read_case(
+    _case, record, view = referrals.read_case(
         db.session,
         get_keyring(),
         web_caller(),
