@@ -365,6 +365,28 @@ def _announce_join(
     )
 
 
+def record_refusal(
+    session: DbSession,
+    ring: KeyRing,
+    caller: Caller,
+    object_type: str,
+    object_id: str,
+    detail: str,
+) -> None:
+    """A signed-in caller refused a case or referral URL: `access_denied`, with the
+    URL's argument as the audit row can hold it (no NUL or control characters)."""
+    printable = "".join(ch if ch.isprintable() else "?" for ch in object_id)[:40]
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "access_denied",
+        object_type=object_type,
+        object_id=printable,
+        detail=detail,
+    )
+
+
 def report_identity_conflict(
     session: DbSession, ring: KeyRing, caller: Caller, case_id: uuid.UUID
 ) -> None:

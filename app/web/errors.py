@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import Conflict, HTTPException, InternalServerError
 
 from app.core.errors import DomainError
-from app.core.transaction import mark_failed
+from app.core.transaction import mark_failed, record_despite_failure
 from app.extensions import db
 
 log = logging.getLogger("ruta")
@@ -108,32 +108,22 @@ def _caller() -> Any:
     return web_caller() if current_user.is_authenticated else None
 
 
-def _printable(value: str) -> str:
-    """A URL argument as the audit row can hold it (no NUL or control characters)."""
-    return "".join(ch if ch.isprintable() else "?" for ch in value)
-
-
 def record_refusal(status: int) -> None:
-    """A signed-in user refused a case-scoped URL leaves an `access_denied` event, in a
-    transaction of its own (what the request did was rolled back)."""
+    """A signed-in user refused a case-scoped URL leaves an `access_denied` event, kept
+    in a transaction of its own (what the request did was rolled back)."""
     args = request.view_args or {}
     name = next((arg for arg in CASE_SCOPED_ARGS if arg in args), None)
     caller = _caller() if status in (403, 404) and name else None
     if caller is None or name is None:
         return
-    from app.audit.service import audit
+    from app.cases.service import record_refusal as refused
     from app.crypto.service import get_keyring
 
-    audit(
-        db.session,
-        get_keyring().audit_key,
-        caller,
-        "access_denied",
-        object_type=name.removesuffix("_id"),
-        object_id=_printable(str(args[name]))[:40],
-        detail=f"status={status};endpoint={request.endpoint}",
+    what, which = name.removesuffix("_id"), str(args[name])
+    detail = f"status={status};endpoint={request.endpoint}"
+    record_despite_failure(
+        lambda: refused(db.session, get_keyring(), caller, what, which, detail)
     )
-    db.session.commit()
 
 
 def report_identity_conflict(error: DomainError) -> None:
@@ -142,5 +132,6 @@ def report_identity_conflict(error: DomainError) -> None:
 
     caller = _caller()
     if isinstance(error, IdentityConflict) and caller is not None:
-        report_identity_conflict(db.session, get_keyring(), caller, error.case_id)
-        db.session.commit()
+        record_despite_failure(
+            lambda: report_identity_conflict(db.session, get_keyring(), caller, error.case_id)
+        )

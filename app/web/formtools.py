@@ -15,6 +15,7 @@ from wtforms import SelectField
 from app.audit.service import Actor, record_event
 from app.auth.caller import Caller
 from app.core.errors import InvalidInput
+from app.core.transaction import discard_changes
 from app.crypto.service import get_keyring
 from app.extensions import db
 
@@ -59,11 +60,11 @@ def attempt(
     try:
         return action(), []
     except ValidationError as error:
-        db.session.rollback()
+        discard_changes()
         messages = error.messages if isinstance(error.messages, dict) else {"_": error.messages}
         return None, show_errors(form, messages, names)
     except InvalidInput as error:
-        db.session.rollback()
+        discard_changes()
         return None, show_errors(form, error.fields or {"_": [error.message]}, names)
 
 
