@@ -1,5 +1,4 @@
-"""Users, institutions, roles, login, MFA, sessions, tokens and the access policy.
-
-The web blueprint lives in `app.web.account`; it is imported by the app factory only,
-so models and services can be imported without pulling in the views.
+"""Users, roles, passwords, TOTP, sessions, API tokens, the `Caller`, and the role
+predicates (what a role may do at all). Which record a caller may see is
+`app.cases.access`; the login pages are `app.web.account`.
 """

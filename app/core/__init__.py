@@ -1,1 +1,2 @@
-"""What every package may use: the request's transaction (more moves here with the house)."""
+"""What every package may use and that knows no domain: time, ids, typed errors, database
+setup, the request's one transaction, HTTP request setup and file downloads."""

@@ -1,5 +1,2 @@
-"""The observatory: de-identified statistics, network indicators, exports and their pages."""
-
-from flask import Blueprint
-
-bp = Blueprint("reports", __name__, url_prefix="/reports")
+"""The observatory: de-identified statistics, network indicators and exports. Its pages
+are in `app/web/reports.py`, its API in `app/api/report_routes.py`."""
