@@ -60,7 +60,8 @@ from app.referrals.schemas import (
     TransitionIn,
 )
 from app.reports.dimensions import DIMENSIONS
-from app.reports.schemas import IndicatorsOut, StatsOut, StatusIn, StatusOut
+from app.reports.schemas import IndicatorsOut, StatsOut
+from app.status.schemas import StatusIn, StatusOut
 from app.supervision.schemas import (
     AccountListOut,
     AccountOut,

@@ -4,7 +4,7 @@ column layout of the GBVIMS incident recorder.
 The incident export carries no name, DUI, phone, address, narrative or birth date:
 it reads plain statistics columns only, never a ciphertext. The incident id is an
 opaque code (a keyed hash), so a row cannot be matched to a record by its UUID, and
-dates are cut to the month. Every export is audited by the route that serves it.
+dates are cut to the month. Every export is audited where it is made (`service.py`).
 
 Threat (CSV injection): a cell starting with = + - @ or a tab or carriage return is
 run as a formula by spreadsheet programs; such cells get a leading single quote.
@@ -25,7 +25,6 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import Response
 from sqlalchemy import select
 
 from app.cases.models import Case, Incident, Survivor
@@ -72,12 +71,12 @@ def write_csv(rows: Iterable[Iterable[Any]]) -> str:
     return buffer.getvalue()
 
 
-def csv_response(text: str, filename: str) -> Response:
-    return Response(
-        text,
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+@dataclass(frozen=True)
+class CsvFile:
+    """A download as the faces send it: the file name and the text."""
+
+    name: str
+    text: str
 
 
 # ---- the statistics table --------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Query and body schemas of the statistics, export and status calls, and their answers."""
+"""Query schemas of the statistics and export calls, and their answers."""
 
 from __future__ import annotations
 
@@ -53,19 +53,6 @@ class StatsQueryIn(PeriodIn):
             raise ValidationError(f"Use una o dos de: {', '.join(DIMENSIONS)}.", "by")
         if len(keys) > 2 or len(set(keys)) != len(keys):
             raise ValidationError("Indique una dimensión o dos distintas.", "by")
-
-
-class StatusIn(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    code = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    pin = fields.String(required=True, validate=validate.Length(min=1, max=20))
-
-
-class StatusOut(Schema):
-    status = fields.String()
-    next_step = fields.String()
 
 
 # ---- answers (for the OpenAPI description) ----------------------------------------------

@@ -109,9 +109,11 @@ class CodeThrottle:
 
 
 def look_up_status(
-    session: DbSession, ring: KeyRing, throttle: CodeThrottle, code: str, pin: str
+    session: DbSession, ring: KeyRing, code: str, pin: str, throttle: CodeThrottle | None = None
 ) -> CaseStage:
-    """The stage of the case the code and PIN open; NotFound for any wrong pair."""
+    """The stage of the case the code and PIN open; NotFound for any wrong pair, and
+    StatusLookupThrottled once the code has had too many. Both faces call this."""
+    throttle = throttle or code_throttle()
     code_key = blind_index(ring.index_key, "status_code", normalise_code(code))
     wait = throttle.wait_seconds(code_key)
     if wait:

@@ -3,42 +3,34 @@ report and the CSV downloads (each one audited as an export)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Response, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 from flask_login import current_user
 from markupsafe import Markup
 from marshmallow import ValidationError
 
-from app.audit.service import Actor, record_event
+from app.core.downloads import csv_response
 from app.core.errors import InvalidInput
 from app.core.time import local_today
 from app.crypto.service import get_keyring
 from app.extensions import db
-from app.reports import bp, exports
+from app.reports import service
 from app.reports.dimensions import DIMENSIONS
-from app.reports.indicators import network_indicators
-from app.reports.labels import municipality_names, short_month_label
+from app.reports.exports import CsvFile
+from app.reports.labels import short_month_label
 from app.reports.policy import may_view_reports
 from app.reports.schemas import PeriodIn, StatsQueryIn
-from app.reports.stats import StatsQuery, StatsTable, query_from_args, stats_table
+from app.reports.stats import StatsQuery, StatsTable, query_from_args
 from app.reports.suppression import TOTAL
 from app.web.charts import Point, bar_chart, line_chart
+from app.web.formtools import web_caller
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 DEFAULT_BY = "municipality,violence_type"
-MONTHLY_DIMENSIONS = (
-    "municipality",
-    "violence_type",
-    "gbvims_type",
-    "age_group",
-    "perpetrator_relationship",
-    "days_to_report",
-    "entry_institution_kind",
-    "referral_service",
-)
-TREND_MONTHS = 12
 
 
 @bp.before_request
@@ -82,16 +74,8 @@ def read_filters() -> Filters:
         return Filters(args, query_from_args(db.session, args), _messages(error))
 
 
-def web_actor() -> Actor:
-    user = current_user
-    return Actor(user.id, user.username, user.institution.code, user.role, request.remote_addr)
-
-
-def audit_export(object_type: str, detail: str) -> None:
-    record_event(
-        db.session, get_keyring().audit_key, web_actor(), "export",
-        object_type=object_type, detail=detail,
-    )  # fmt: skip
+def download(file: CsvFile) -> Response:
+    return csv_response(file.text, file.name)
 
 
 # ---- charts ----------------------------------------------------------------------------
@@ -126,16 +110,15 @@ def dashboard_charts(table: StatsTable, months: StatsTable) -> list[Markup]:
 def dashboard() -> str:
     filters = read_filters()
     query = filters.query
-    table = stats_table(db.session, query)
-    months = stats_table(db.session, replace(query, by=("month",), unit="incidents"))
+    page = service.dashboard(db.session, query)
     return render_template(
         "reports/dashboard.html",
         filters=filters,
-        table=table,
-        charts=dashboard_charts(table, months),
-        indicators=network_indicators(db.session, query.start, query.end),
+        table=page.table,
+        charts=dashboard_charts(page.table, page.months),
+        indicators=page.indicators,
         dimensions=DIMENSIONS,
-        municipalities=municipality_names(db.session),
+        municipalities=page.municipalities,
         export_args={
             "from": query.start.isoformat(),
             "to": query.end.isoformat(),
@@ -156,34 +139,22 @@ def month_bounds(value: str | None) -> tuple[date, date]:
     return first, after - timedelta(days=1)
 
 
-def months_back(first: date, count: int) -> date:
-    year, month = divmod(first.year * 12 + first.month - 1 - (count - 1), 12)
-    return date(year, month + 1, 1)
-
-
 @bp.get("/monthly")
 def monthly() -> str:
     start, end = month_bounds(request.args.get("month"))
-    names = municipality_names(db.session)
-    place = request.args.get("municipality")
-    place = place if place in names else None
-    tables = [
-        stats_table(db.session, StatsQuery(start, end, (key,), municipality=place))
-        for key in MONTHLY_DIMENSIONS
-    ]
-    trend_query = StatsQuery(months_back(start, TREND_MONTHS), end, ("month",), municipality=place)
-    trend = stats_table(db.session, trend_query)
+    report = service.monthly_report(db.session, start, end, request.args.get("municipality"))
+    violence = report.tables[service.MONTHLY_DIMENSIONS.index("violence_type")]
     return render_template(
         "reports/monthly.html",
-        start=start,
-        end=end,
-        place=names.get(place or ""),
-        municipalities=names,
-        selected=place,
-        tables=tables,
-        violence_chart=bar_chart("Hechos por tipo de violencia", row_points(tables[1])),
-        trend_chart=line_chart("Hechos por mes, últimos doce meses", month_points(trend)),
-        indicators=network_indicators(db.session, start, end),
+        start=report.start,
+        end=report.end,
+        place=report.place_name,
+        municipalities=report.municipalities,
+        selected=report.place,
+        tables=report.tables,
+        violence_chart=bar_chart("Hechos por tipo de violencia", row_points(violence)),
+        trend_chart=line_chart("Hechos por mes, últimos doce meses", month_points(report.trend)),
+        indicators=report.indicators,
     )
 
 
@@ -195,10 +166,7 @@ def stats_csv() -> Response:
     filters = read_filters()
     if filters.errors:
         abort(400)
-    table = stats_table(db.session, filters.query)
-    audit_export("stats", exports.stats_detail(table))
-    db.session.commit()
-    return exports.csv_response(exports.stats_csv(table), "estadisticas.csv")
+    return download(service.export_stats(db.session, get_keyring(), web_caller(), filters.query))
 
 
 @bp.get("/incidents.csv")
@@ -207,8 +175,7 @@ def incidents_csv() -> Response:
         period = PeriodIn().load(request.args.to_dict())
     except ValidationError:
         abort(400)
-    start, end = period["start"], period["end"]
-    export = exports.incidents_csv(db.session, get_keyring().index_key, start, end)
-    audit_export("incidents", exports.incidents_detail(start, end, export.rows))
-    db.session.commit()
-    return exports.csv_response(export.csv, "incidentes.csv")
+    file = service.export_incidents(
+        db.session, get_keyring(), web_caller(), period["start"], period["end"]
+    )
+    return download(file)

@@ -21,7 +21,6 @@ from app.status.service import (
     NOT_FOUND_MESSAGE,
     PER_ADDRESS_LIMIT,
     StatusLookupThrottled,
-    code_throttle,
     look_up_status,
 )
 from app.web.dashboard import public
@@ -58,9 +57,7 @@ def status() -> str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     # Every answer comes with a blank form: what was typed is not written back into the page.
     page = {"form": StatusForm(formdata=None), "quick_exit": QUICK_EXIT_URL}
     try:
-        stage = look_up_status(
-            db.session, get_keyring(), code_throttle(), form.code.data or "", form.pin.data or ""
-        )
+        stage = look_up_status(db.session, get_keyring(), form.code.data or "", form.pin.data or "")
     except NotFound:
         return render_template(PAGE, **page, error=NOT_FOUND_MESSAGE), 404
     except StatusLookupThrottled as error:

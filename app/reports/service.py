@@ -1,0 +1,128 @@
+"""What the faces ask of the observatory: the dashboard, the monthly report and the CSV
+downloads. Each download writes its `export` audit row here, in the request's
+transaction, so the pages and the API record the same event with the same detail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+from app.audit.service import audit
+from app.auth.caller import Caller
+from app.core.db import DbSession
+from app.crypto.keyring import KeyRing
+from app.reports import exports
+from app.reports.exports import CsvFile
+from app.reports.indicators import network_indicators
+from app.reports.labels import municipality_names
+from app.reports.policy import require_export
+from app.reports.stats import StatsQuery, StatsTable, stats_table
+
+STATS_FILE = "estadisticas.csv"
+INCIDENTS_FILE = "incidentes.csv"
+# The monthly report's tables, in the order the page prints them.
+MONTHLY_DIMENSIONS = (
+    "municipality",
+    "violence_type",
+    "gbvims_type",
+    "age_group",
+    "perpetrator_relationship",
+    "days_to_report",
+    "entry_institution_kind",
+    "referral_service",
+)
+TREND_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    table: StatsTable
+    months: StatsTable
+    indicators: dict[str, Any]
+    municipalities: dict[str, str]
+
+
+@dataclass(frozen=True)
+class MonthlyReport:
+    start: date
+    end: date
+    place: str | None  # a municipality code the network knows, or None for all of them
+    municipalities: dict[str, str]
+    tables: list[StatsTable]
+    trend: StatsTable
+    indicators: dict[str, Any]
+
+    @property
+    def place_name(self) -> str | None:
+        return self.municipalities.get(self.place or "")
+
+
+def dashboard(session: DbSession, query: StatsQuery) -> Dashboard:
+    """The table asked for, incidents by month over the same period, and the indicators."""
+    by_month = replace(query, by=("month",), unit="incidents")
+    return Dashboard(
+        table=stats_table(session, query),
+        months=stats_table(session, by_month),
+        indicators=network_indicators(session, query.start, query.end),
+        municipalities=municipality_names(session),
+    )
+
+
+def months_back(first: date, count: int) -> date:
+    """The first day of the month `count - 1` months before `first`'s."""
+    year, month = divmod(first.year * 12 + first.month - 1 - (count - 1), 12)
+    return date(year, month + 1, 1)
+
+
+def monthly_report(session: DbSession, start: date, end: date, place: str | None) -> MonthlyReport:
+    """One table per dimension for the month, and the last twelve months' trend.
+    An unknown municipality is ignored: the report covers the whole network."""
+    names = municipality_names(session)
+    place = place if place in names else None
+    tables = [
+        stats_table(session, StatsQuery(start, end, (key,), municipality=place))
+        for key in MONTHLY_DIMENSIONS
+    ]
+    trend_query = StatsQuery(months_back(start, TREND_MONTHS), end, ("month",), municipality=place)
+    return MonthlyReport(
+        start=start,
+        end=end,
+        place=place,
+        municipalities=names,
+        tables=tables,
+        trend=stats_table(session, trend_query),
+        indicators=network_indicators(session, start, end),
+    )
+
+
+def export_stats(session: DbSession, ring: KeyRing, caller: Caller, query: StatsQuery) -> CsvFile:
+    """The published table as CSV: the same suppressed counts the page shows."""
+    table = stats_table(session, query)
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "export",
+        object_type="stats",
+        detail=exports.stats_detail(table),
+    )
+    return CsvFile(STATS_FILE, exports.stats_csv(table))
+
+
+def export_incidents(
+    session: DbSession, ring: KeyRing, caller: Caller, start: date, end: date
+) -> CsvFile:
+    """De-identified incidents of the period, for supervisors only."""
+    require_export(caller.user)
+    export = exports.incidents_csv(session, ring.index_key, start, end)
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "export",
+        object_type="incidents",
+        detail=exports.incidents_detail(start, end, export.rows),
+    )
+    return CsvFile(INCIDENTS_FILE, export.csv)
