@@ -11,6 +11,7 @@ test (tests/unit/test_guards.py) fails on any case query or party join elsewhere
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Protocol
@@ -46,6 +47,8 @@ class Subject(Protocol):
 class CaseAccess:
     case: Case
     view: str
+    # Of the `others` tables asked about by `case_for`, those with rows of this case.
+    others_present: frozenset[str] = frozenset()
 
     def allows(self, need: str) -> bool:
         return policy.view_allows(self.view, need)
@@ -104,17 +107,20 @@ def case_for(
     need: str = policy.ADD,
     whole_record: bool = False,
     department: str | None = None,
+    others: Mapping[str, Any] | None = None,
 ) -> CaseAccess:
     """The case and the caller's view of it, or NotFound/Forbidden.
 
     `need` is what the caller is about to do (policy.READ, ADD or WHOLE); a view that
     does not allow it is Forbidden — she knows the record exists, she may not do that.
     `whole_record` loads every part (for presenting); otherwise only the case row.
+    `others` (name → a model with `case_id`, from a package built on cases) is checked
+    in the same EXISTS query as the parts, so its owner queries only what is there.
     """
     if works_on_cases(subject):
-        found = _party_case(session, subject, case_id, whole_record)
+        found = _party_case(session, subject, case_id, _Load(whole_record, others))
     elif _is_supervisor(subject) and need == policy.READ:
-        found = _department_case(session, subject, case_id, department, whole_record)
+        found = _department_case(session, subject, case_id, department, _Load(whole_record, others))
     else:
         raise Forbidden("this role does not work on case records")
     if not found.allows(need):
@@ -122,8 +128,14 @@ def case_for(
     return found
 
 
+@dataclass(frozen=True)
+class _Load:
+    whole_record: bool
+    others: Mapping[str, Any] | None = None
+
+
 def _party_case(
-    session: DbSession, subject: Subject, case_id: uuid.UUID | None, whole_record: bool
+    session: DbSession, subject: Subject, case_id: uuid.UUID | None, load: _Load
 ) -> CaseAccess:
     if case_id is None:
         raise NotFound("case not found")
@@ -134,11 +146,11 @@ def _party_case(
         .options(contains_eager(Case.survivor), joinedload(Case.data_key))
         .where(Case.id == case_id, access.is_not(None))
     )
-    row = _load(session, stmt, case_id, whole_record)
+    row, others = _load(session, stmt, case_id, load)
     view = policy.party_view(row[1], bool(row[2])) if row else None
     if row is None or view is None:
         raise NotFound("case not found")
-    return CaseAccess(row[0], view)
+    return CaseAccess(row[0], view, others)
 
 
 def _department_case(
@@ -146,7 +158,7 @@ def _department_case(
     subject: Subject,
     case_id: uuid.UUID | None,
     department: str | None,
-    whole_record: bool,
+    load: _Load,
 ) -> CaseAccess:
     """A supervisor's case of her department: metadata, or all of it under break-glass."""
     if case_id is None:
@@ -155,17 +167,18 @@ def _department_case(
     stmt = select(Case).where(Case.id == case_id)
     if department:
         stmt = stmt.where(Case.number.startswith(f"{department}-"))
-    if grant and whole_record:
+    others: frozenset[str] = frozenset()
+    if grant and load.whole_record:
         stmt = stmt.join(Case.survivor).options(
             contains_eager(Case.survivor), joinedload(Case.data_key)
         )
-        row = _load(session, stmt, case_id, True)
+        row, others = _load(session, stmt, case_id, load)
         case = row[0] if row else None
     else:
         case = session.execute(stmt.options(selectinload(Case.parties))).scalar_one_or_none()
     if case is None:
         raise NotFound("case not found")
-    return CaseAccess(case, policy.supervisor_view(grant))
+    return CaseAccess(case, policy.supervisor_view(grant), others)
 
 
 def _grant_running(session: DbSession, subject: Subject, case_id: uuid.UUID) -> bool:
@@ -211,21 +224,25 @@ def _part_option(name: str) -> Any:
     return selectinload(getattr(Case, name))
 
 
-def _load(session: DbSession, stmt: Any, case_id: uuid.UUID, whole_record: bool) -> Any:
+def _load(
+    session: DbSession, stmt: Any, case_id: uuid.UUID, load: _Load
+) -> tuple[Any, frozenset[str]]:
     """Run `stmt` (one case, access in its WHERE); with `whole_record`, load its parts.
 
-    One EXISTS query tells which optional parts the case has; only those are loaded
-    (one query each) and the others are set empty, instead of querying for nothing.
+    One EXISTS query tells which optional parts (and `others`) the case has; only those
+    are loaded (one query each) and the others are set empty, instead of querying for
+    nothing.
     """
-    if not whole_record:
-        return session.execute(stmt).unique().one_or_none()
+    if not load.whole_record:
+        return session.execute(stmt).unique().one_or_none(), frozenset()
     parts = _optional_parts()
+    others = dict(load.others or {})
     present = (
         session.execute(
             select(
                 *[
                     exists().where(model.case_id == case_id).label(name)
-                    for name, model in parts.items()
+                    for name, model in {**parts, **others}.items()
                 ]
             )
         )
@@ -238,7 +255,7 @@ def _load(session: DbSession, stmt: Any, case_id: uuid.UUID, whole_record: bool)
         for name in parts:
             if not present[name]:
                 set_committed_value(row[0], name, None if name == "safety_plan" else [])
-    return row
+    return row, frozenset(name for name in others if present[name])
 
 
 def cipher_of_loaded_case(ring: KeyRing, session: DbSession, case_id: uuid.UUID) -> FieldCipher:

@@ -572,12 +572,33 @@ def _add_incident_row(
 # ---- reading and adding ----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CaseRead:
+    case: Case
+    record: dict[str, Any]
+    view: str
+    others_present: frozenset[str]
+
+
 def read_case(
-    session: DbSession, ring: KeyRing, caller: Caller, case_id: uuid.UUID | None, department: str
-) -> tuple[Case, dict[str, Any], str]:
-    """The record as this caller may see it; the read is audited before it is answered."""
+    session: DbSession,
+    ring: KeyRing,
+    caller: Caller,
+    case_id: uuid.UUID | None,
+    department: str,
+    others: dict[str, Any] | None = None,
+) -> CaseRead:
+    """The record as this caller may see it; the read is audited before it is answered.
+    `others`: tables of packages built on cases to check in the same query (see
+    `access.case_for`)."""
     found = access.case_for(
-        session, caller, case_id, need=policy.READ, whole_record=True, department=department
+        session,
+        caller,
+        case_id,
+        need=policy.READ,
+        whole_record=True,
+        department=department,
+        others=others,
     )
     record = present_case(ring, found.case, found.view, caller.institution_id)
     audit(
@@ -590,7 +611,7 @@ def read_case(
         case_id=found.case.id,
         detail=found.view,
     )
-    return found.case, record, found.view
+    return CaseRead(found.case, record, found.view, found.others_present)
 
 
 def add_incident(

@@ -196,10 +196,13 @@ def read_case(
     """The case record as the caller may see it (`cases.service.read_case`, audited), with
     the referrals that view shows: all of them for the whole record, the ones it sent for
     its own parts, none in the metadata view."""
-    case, record, view = cases.read_case(session, ring, caller, case_id, department)
+    read = cases.read_case(
+        session, ring, caller, case_id, department, others={"referrals": Referral}
+    )
+    case, record, view = read.case, read.record, read.view
     if view == case_policy.METADATA:
         return case, record, view
-    rows = referrals_of_case(session, case.id)
+    rows = referrals_of_case(session, case.id) if "referrals" in read.others_present else []
     if view == case_policy.OWN_PARTS:
         rows = [row for row in rows if row.from_institution_id == caller.institution_id]
     return case, with_referrals(record, cipher_for(ring, case.data_key), rows), view
