@@ -9,7 +9,6 @@ from flask import current_app, g, request
 from werkzeug.exceptions import BadRequest, Unauthorized
 
 from app.api import bp
-from app.audit.service import Actor
 from app.auth.models import ApiToken, User
 from app.auth.service import token_and_user
 from app.extensions import db
@@ -47,10 +46,6 @@ def current_api_token() -> ApiToken | None:
 
 def client_ip() -> str | None:
     return request.remote_addr
-
-
-def actor_for(user: User) -> Actor:
-    return Actor(user.id, user.username, user.institution.code, user.role, client_ip())
 
 
 # NUL (PostgreSQL text cannot hold it) and lone surrogates (not encodable as UTF-8).

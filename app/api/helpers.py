@@ -9,11 +9,8 @@ from flask import Response, jsonify, request
 from marshmallow import Schema
 from werkzeug.exceptions import BadRequest
 
-from app.api.auth import actor_for, client_ip, current_api_user
-from app.audit.service import record_event
+from app.api.auth import client_ip, current_api_user
 from app.auth.caller import Caller
-from app.crypto.service import get_keyring
-from app.extensions import db
 
 
 def json_body() -> dict[str, Any]:
@@ -37,13 +34,6 @@ def answer(schema: type[Schema], payload: Any, status: int = 200) -> Response:
     response = jsonify(_output_schema(schema).dump(payload))
     response.status_code = status
     return response
-
-
-def audit(action: str, **details: Any) -> None:
-    """Record an event for the calling user in the request's transaction."""
-    record_event(
-        db.session, get_keyring().audit_key, actor_for(current_api_user()), action, **details
-    )
 
 
 def api_caller() -> Caller:

@@ -10,8 +10,8 @@ from app.api import bp
 from app.api.auth import client_ip
 from app.api.helpers import answer, api_caller, json_body, load
 from app.api.schemas import InstitutionListOut, TokenIn, TokenOut
-from app.auth.login import TooManyAttempts, log_in, record_login_failure
-from app.auth.service import AuthenticationFailed, issue_token
+from app.auth.login import TooManyAttempts, log_in_for_token, record_login_failure
+from app.auth.service import AuthenticationFailed
 from app.auth.throttle_store import login_throttle
 from app.cases import service as cases
 from app.cases.schemas import (
@@ -22,6 +22,7 @@ from app.cases.schemas import (
     IntakeOut,
 )
 from app.core.ids import parse_uuid
+from app.core.transaction import record_despite_failure
 from app.crypto.service import get_keyring
 from app.directory.service import list_institutions
 from app.extensions import db, limiter
@@ -36,7 +37,7 @@ def issue_token_endpoint() -> Response:
     data = load(TokenIn, json_body())
     ring, throttle, ip = get_keyring(), login_throttle(), client_ip() or "-"
     try:
-        outcome = log_in(
+        token, row = log_in_for_token(
             db.session,
             ring,
             throttle,
@@ -45,23 +46,16 @@ def issue_token_endpoint() -> Response:
             otp=data.get("otp"),
             ip=ip,
             require_mfa=current_app.config["RUTA_REQUIRE_MFA"],
-            channel="api",
+            lifetime=current_app.config["RUTA_TOKEN_LIFETIME"],
         )
     except (AuthenticationFailed, TooManyAttempts) as error:
-        db.session.rollback()
-        record_login_failure(
-            db.session,
-            ring,
-            throttle,
-            data["username"],
-            ip,
-            "api",
-            throttled=isinstance(error, TooManyAttempts),
+        failure = error  # the except name is unbound for closures
+        record_despite_failure(
+            lambda: record_login_failure(
+                db.session, ring, throttle, data["username"], ip, "api", failure
+            )
         )
-        db.session.commit()
         raise
-    token, row = issue_token(db.session, outcome.user, current_app.config["RUTA_TOKEN_LIFETIME"])
-    db.session.commit()
     return answer(TokenOut, {"token": token, "expires_at": row.expires_at.isoformat()})
 
 

@@ -1,13 +1,38 @@
-"""One login procedure for the web and the API: throttle, check, audit."""
+"""One login procedure for the web and the API: throttle, check, audit; and the
+first-login setup (a new password, TOTP enrolment) of an account an administrator made.
+
+These functions flush and never commit. A failed login is kept by the face: it rolls
+back the attempt, then calls `record_login_failure` in a transaction of its own.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+
 from app.audit.service import Actor, record_event
-from app.auth.service import LoginOutcome, authenticate, find_user, normalise_username
+from app.auth import totp
+from app.auth.caller import Caller
+from app.auth.models import ApiToken, User
+from app.auth.passwords import hash_password, verify_password
+from app.auth.service import (
+    AuthenticationFailed,
+    AwaitingApproval,
+    LoginOutcome,
+    authenticate,
+    end_all_sessions,
+    find_user,
+    issue_token,
+    normalise_username,
+    totp_secret_of,
+)
+from app.auth.sessions import lift_restriction, start_session
 from app.auth.throttle import LoginThrottle
 from app.core.db import DbSession
-from app.core.errors import DomainError
+from app.core.errors import Conflict, DomainError, InvalidInput
 from app.crypto.keyring import KeyRing
+from app.crypto.models import DataKey
+from app.crypto.service import cipher_for
 
 
 class TooManyAttempts(DomainError):
@@ -46,6 +71,69 @@ def log_in(
     return outcome
 
 
+@dataclass(frozen=True)
+class WebLogin:
+    user: User
+    token: str  # the cookie id of the new server-side session
+    needs_setup: bool
+
+
+def log_in_to_pages(
+    session: DbSession,
+    ring: KeyRing,
+    throttle: LoginThrottle,
+    *,
+    username: str,
+    password: str,
+    otp: str | None,
+    ip: str,
+    require_mfa: bool,
+) -> WebLogin:
+    """A login through the pages opens a server-side session, restricted to the setup
+    pages while the one-time password or the TOTP enrolment is pending."""
+    outcome = log_in(
+        session,
+        ring,
+        throttle,
+        username=username,
+        password=password,
+        otp=otp,
+        ip=ip,
+        require_mfa=require_mfa,
+        channel="web",
+        allow_setup=True,
+    )
+    token = start_session(session, outcome.user, ip, restricted=outcome.needs_setup)
+    return WebLogin(outcome.user, token, outcome.needs_setup)
+
+
+def log_in_for_token(
+    session: DbSession,
+    ring: KeyRing,
+    throttle: LoginThrottle,
+    *,
+    username: str,
+    password: str,
+    otp: str | None,
+    ip: str,
+    require_mfa: bool,
+    lifetime: timedelta,
+) -> tuple[str, ApiToken]:
+    """A login through the API yields a bearer token; an account still to set up gets none."""
+    outcome = log_in(
+        session,
+        ring,
+        throttle,
+        username=username,
+        password=password,
+        otp=otp,
+        ip=ip,
+        require_mfa=require_mfa,
+        channel="api",
+    )
+    return issue_token(session, outcome.user, lifetime)
+
+
 def record_login_failure(
     session: DbSession,
     ring: KeyRing,
@@ -53,10 +141,12 @@ def record_login_failure(
     username: str,
     ip: str,
     channel: str,
-    throttled: bool = False,
-    awaiting_approval: bool = False,
+    error: AuthenticationFailed | TooManyAttempts,
 ) -> None:
+    """Count the failure (unless it was throttled already) and audit it, the same way for
+    every face."""
     name = normalise_username(username)[:60]
+    throttled = isinstance(error, TooManyAttempts)
     if not throttled:
         throttle.record_failure(name, ip)
     known = find_user(session, name)
@@ -67,11 +157,84 @@ def record_login_failure(
         if known
         else Actor(None, None, None, None, ip)
     )
+    waiting = isinstance(error, AwaitingApproval)
     record_event(
         session,
         ring.audit_key,
         actor,
         "login_failed",
         object_type=channel,
-        detail="throttled" if throttled else "awaiting_approval" if awaiting_approval else None,
+        detail="throttled" if throttled else "awaiting_approval" if waiting else None,
     )
+
+
+# ---- first-login setup -----------------------------------------------------------------
+
+
+def setup_pending(user: User, require_mfa: bool) -> bool:
+    """The one-time password still to change, or TOTP still to enrol."""
+    return user.must_change_password or (require_mfa and not user.totp_enrolled)
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    if not verify_password(user.password_hash, current):
+        raise InvalidInput(
+            "wrong password", {"current_password": ["La contraseña no es correcta."]}
+        )
+    if new == current:
+        raise InvalidInput(
+            "same password", {"new_password": ["Elija una contraseña distinta de la actual."]}
+        )
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    end_all_sessions(user)
+
+
+@dataclass(frozen=True)
+class PasswordChanged:
+    token: str  # the cookie id of the renewed session; every other session has ended
+    setup_pending: bool
+
+
+def change_own_password(
+    session: DbSession, caller: Caller, current: str, new: str, require_mfa: bool
+) -> PasswordChanged:
+    """The new stamp ends every session of hers, this one too: she continues in a new one."""
+    user = caller.user
+    change_password(user, current, new)
+    pending = setup_pending(user, require_mfa)
+    return PasswordChanged(start_session(session, user, caller.ip, restricted=pending), pending)
+
+
+def _secret_to_enrol(session: DbSession, ring: KeyRing, user: User) -> str:
+    """A fresh secret for a user who has not enrolled yet (kept until confirmed)."""
+    if user.totp_enrolled:
+        raise Conflict("already enrolled")
+    secret = totp_secret_of(session, ring, user)
+    if secret is None:
+        secret = totp.new_secret()
+        cipher = cipher_for(ring, session.get_one(DataKey, user.data_key_id))
+        user.totp_secret_enc = cipher.seal("users", user.id, "totp_secret", secret)
+    return secret
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    secret: str  # to show (as a QR code) until a code from it is confirmed
+    enrolled: bool
+
+
+def enrol_totp(session: DbSession, ring: KeyRing, caller: Caller, code: str | None) -> Enrolment:
+    """The secret to enrol and, given a code, its confirmation. A wrong or replayed code
+    changes nothing but leaves the secret kept, so the app she scanned it into still works.
+    Once enrolled, her session leaves the setup pages unless the password is still due."""
+    user = caller.user
+    secret = _secret_to_enrol(session, ring, user)
+    step = totp.accepted_step(secret, code, user.totp_last_step) if code is not None else None
+    if step is None:
+        return Enrolment(secret, enrolled=False)
+    user.totp_last_step = step
+    user.totp_enrolled = True
+    if not user.must_change_password and user.web_session is not None:
+        lift_restriction(user.web_session)
+    return Enrolment(secret, enrolled=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -32,7 +31,7 @@ ROLE_KINDS: dict[str, frozenset[str]] = {
 }
 
 
-class User(UserMixin, Base):
+class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -70,11 +69,23 @@ class User(UserMixin, Base):
     web_session = None  # type: UserSession | None
     session_token = None  # type: str | None
 
+    # What Flask-Login asks of a user (app/web/login.py), spelled out here so that the
+    # domain does not import the web's login library. A disabled account counts as
+    # signed out at once, in the request that disables it.
     @property
-    def is_active(self) -> bool:  # Flask-Login
+    def is_active(self) -> bool:
         return self.active
 
-    def get_id(self) -> str | None:  # Flask-Login keeps the session id, not the user id
+    @property
+    def is_authenticated(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str | None:
+        """The server-side session's cookie id, never the user id: a cookie names a session."""
         return self.session_token
 
     @property

@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from app.audit.service import record_event
+from app.audit.service import audit, record_event
 from app.auth import totp
 from app.auth.caller import Caller
 from app.auth.models import APPROVED_ROLES, ROLE_KINDS, ROLES, ApiToken, User
 from app.auth.passwords import hash_password, needs_rehash, rehash_password, verify_password
+from app.auth.policy import may_manage_users
 from app.core.db import DbSession
 from app.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from app.core.time import utcnow
@@ -188,43 +189,6 @@ def authenticate(
     return LoginOutcome(user, needs_setup)
 
 
-def change_password(user: User, current: str, new: str) -> None:
-    if not verify_password(user.password_hash, current):
-        raise InvalidInput(
-            "wrong password", {"current_password": ["La contraseña no es correcta."]}
-        )
-    if new == current:
-        raise InvalidInput(
-            "same password", {"new_password": ["Elija una contraseña distinta de la actual."]}
-        )
-    user.password_hash = hash_password(new)
-    user.must_change_password = False
-    end_all_sessions(user)
-
-
-def begin_totp_enrolment(session: DbSession, ring: KeyRing, user: User) -> str:
-    """A fresh secret for a user who has not enrolled yet (kept until confirmed)."""
-    if user.totp_enrolled:
-        raise Conflict("already enrolled")
-    secret = totp_secret_of(session, ring, user)
-    if secret is None:
-        secret = totp.new_secret()
-        cipher = cipher_for(ring, session.get_one(DataKey, user.data_key_id))
-        user.totp_secret_enc = cipher.seal("users", user.id, "totp_secret", secret)
-    return secret
-
-
-def confirm_totp_enrolment(session: DbSession, ring: KeyRing, user: User, code: str) -> None:
-    secret = totp_secret_of(session, ring, user)
-    step = totp.accepted_step(secret, code, user.totp_last_step) if secret else None
-    if step is None:
-        raise InvalidInput(
-            "wrong code", {"otp": ["El código no es correcto; pruebe con el siguiente."]}
-        )
-    user.totp_last_step = step
-    user.totp_enrolled = True
-
-
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -284,6 +248,91 @@ def set_role(session: DbSession, user: User, role: str, requested_by: User | Non
         user.requested_by_user_id = requested_by.id
     user.role = role
     end_all_sessions(user)
+
+
+# ---- the administrators' user pages ----------------------------------------------------
+# What an administrator does to accounts, each change with its audit row. Other faces
+# (the CLI) use the plain functions above and audit as the operator.
+
+USER_ACTIONS = ("disable", "role", "end_sessions")
+
+
+class UnknownAction(DomainError):
+    code = "bad_request"
+    status = 400
+
+
+def require_admin(caller: Caller) -> None:
+    if not may_manage_users(caller):
+        raise Forbidden("Solo la administración gestiona usuarios.")
+
+
+def list_users(session: DbSession, caller: Caller) -> list[User]:
+    require_admin(caller)
+    return list(session.execute(select(User).order_by(User.username)).scalars())
+
+
+def create_account(
+    session: DbSession,
+    ring: KeyRing,
+    caller: Caller,
+    *,
+    username: str,
+    institution_code: str,
+    role: str,
+    display_name: str,
+) -> NewUser:
+    """An account with a one-time password; a case role waits for a supervisor."""
+    require_admin(caller)
+    created = create_user(
+        session,
+        ring,
+        username=username,
+        institution_code=institution_code,
+        role=role,
+        display_name=display_name,
+        password=None,
+        requested_by=caller.user,
+    )
+    waiting = ";awaiting_approval" if created.user.awaiting_approval else ""
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "user_create",
+        object_type="user",
+        object_id=created.user.id,
+        detail=f"role={created.user.role}{waiting}",
+    )
+    return created
+
+
+def update_account(
+    session: DbSession, audit_key: bytes, caller: Caller, user_id: int, action: str, role: str
+) -> User:
+    """Disable, give another role, or end every session; each ends the user's sessions."""
+    require_admin(caller)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("Cuenta desconocida.")
+    if action == "disable":
+        disable_user(user)
+    elif action == "role":
+        set_role(session, user, role, requested_by=caller.user)
+    elif action == "end_sessions":
+        end_all_sessions(user)
+    else:
+        raise UnknownAction(f"unknown action; use one of {', '.join(USER_ACTIONS)}")
+    audit(
+        session,
+        audit_key,
+        caller,
+        "user_update",
+        object_type="user",
+        object_id=user.id,
+        detail=action,
+    )
+    return user
 
 
 # ---- approval of accounts (separation of duties) --------------------------------------

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
+from app.audit.service import audit
+from app.auth.caller import Caller
 from app.auth.models import User, UserSession
 from app.core.db import DbSession
 from app.core.time import utcnow
@@ -58,6 +60,8 @@ def live_session(
     user = record.user
     expired = now - record.last_seen_at > idle or now - record.created_at > absolute
     if expired or not user.active or record.security_stamp != user.security_stamp:
+        # Kept by the request's commit. Should the request fail, the row stays open until
+        # the cookie comes back, and is refused all the same: these checks run every time.
         record.ended_at = now
         return None
     if now - record.last_seen_at > TOUCH_EVERY:
@@ -75,3 +79,9 @@ def end_session(session: DbSession, token: str) -> None:
 
 def lift_restriction(record: UserSession) -> None:
     record.restricted = False
+
+
+def log_out(session: DbSession, audit_key: bytes, caller: Caller, token: str) -> None:
+    """End the caller's session behind `token` (her other sessions go on); audited."""
+    end_session(session, token)
+    audit(session, audit_key, caller, "logout", object_type=caller.channel)

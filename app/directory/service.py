@@ -1,14 +1,18 @@
-"""The network directory: institutions and the services each gives."""
+"""The network directory: institutions, the services each gives, the territory and the
+measure catalogue, as the faces list and administrators change them."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app.audit.service import HasActor, audit
 from app.core.db import DbSession
-from app.directory.models import Institution
+from app.core.errors import Forbidden, NotFound
+from app.directory.models import Institution, MeasureType, Municipality, Service
 
 
 def list_institutions(session: DbSession) -> list[dict[str, Any]]:
@@ -32,3 +36,99 @@ def list_institutions(session: DbSession) -> list[dict[str, Any]]:
         }
         for inst in session.execute(stmt).scalars()
     ]
+
+
+# ---- the administrators' pages ---------------------------------------------------------
+# The blueprint lets only administrators in (`app.auth.policy.may_manage_users`); the
+# directory sits below `auth` and cannot ask that policy itself.
+
+
+def all_institutions(session: DbSession) -> list[Institution]:
+    """Every institution, inactive ones too, with the services it gives."""
+    stmt = (
+        select(Institution).options(selectinload(Institution.services)).order_by(Institution.code)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def get_institution(session: DbSession, institution_id: int) -> Institution:
+    institution = session.get(Institution, institution_id)
+    if institution is None:
+        raise NotFound("Institución desconocida.")
+    return institution
+
+
+def institution_choices(session: DbSession) -> list[tuple[str, str]]:
+    rows = session.execute(select(Institution.code, Institution.name).order_by(Institution.code))
+    return [(code, f"{code} · {name}") for code, name in rows]
+
+
+def service_choices(session: DbSession) -> list[tuple[str, str]]:
+    rows = session.execute(select(Service.code, Service.name_es).order_by(Service.name_es))
+    return [(code, name) for code, name in rows]
+
+
+def receiver_choices(session: DbSession) -> list[tuple[str, str]]:
+    """Institutions a case may be referred to, by id: the active ones of the network."""
+    stmt = (
+        select(Institution.id, Institution.name)
+        .where(Institution.active.is_(True), Institution.kind != "system")
+        .order_by(Institution.name)
+    )
+    return [(str(institution_id), name) for institution_id, name in session.execute(stmt)]
+
+
+def municipality_choices(session: DbSession) -> list[tuple[str, str]]:
+    stmt = select(Municipality.code, Municipality.name).order_by(Municipality.name)
+    return [(code, name) for code, name in session.execute(stmt)]
+
+
+def measure_choices(session: DbSession) -> list[tuple[str, str]]:
+    stmt = select(MeasureType.code, MeasureType.name_es).where(MeasureType.active.is_(True))
+    return [(code, name) for code, name in session.execute(stmt)]
+
+
+class Administrator(HasActor, Protocol):
+    @property
+    def role(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class InstitutionDetails:
+    """What an administrator may change; name, code and kind are the catalogue's."""
+
+    address: str | None
+    phone: str | None
+    hours: str | None
+    active: bool
+    service_codes: list[str]
+
+
+def update_institution(
+    session: DbSession,
+    audit_key: bytes,
+    caller: Administrator,
+    institution_id: int,
+    details: InstitutionDetails,
+) -> Institution:
+    """Change an institution's contact details, status and services; audited."""
+    if not (caller.active and caller.role == "admin"):
+        raise Forbidden("only administrators change the directory")
+    institution = get_institution(session, institution_id)
+    institution.address = details.address
+    institution.phone = details.phone
+    institution.hours = details.hours
+    institution.active = details.active
+    chosen = select(Service).where(Service.code.in_(details.service_codes))
+    institution.services = list(session.execute(chosen.order_by(Service.name_es)).scalars())
+    audit(
+        session,
+        audit_key,
+        caller,
+        "institution_update",
+        object_type="institution",
+        object_id=institution.id,
+    )
+    return institution

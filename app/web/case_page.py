@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
-from app.directory.models import Institution, MeasureType, Service
+from app.directory import service as directory
 from app.extensions import db
 from app.web.case_forms import (
     AttachmentForm,
@@ -32,37 +30,20 @@ FORMS = {
 }
 
 
-def institution_choices() -> list[tuple[str, str]]:
-    rows = db.session.execute(
-        select(Institution.id, Institution.name)
-        .where(Institution.active.is_(True), Institution.kind != "system")
-        .order_by(Institution.name)
-    ).all()
-    return [("", "—")] + [(str(i), name) for i, name in rows]
-
-
-def service_choices() -> list[tuple[str, str]]:
-    rows = db.session.execute(select(Service.code, Service.name_es).order_by(Service.name_es))
-    return [("", "—")] + [(code, name) for code, name in rows]
-
-
-def measure_choices() -> list[tuple[str, str]]:
-    rows = db.session.execute(
-        select(MeasureType.code, MeasureType.name_es).where(MeasureType.active.is_(True))
-    )
-    return [("", "—")] + [(code, name) for code, name in rows]
+def _with_blank(choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [("", "—"), *choices]
 
 
 def referral_form(form: ReferralForm | None = None) -> ReferralForm:
     form = form or ReferralForm(formdata=None)
-    form.to_institution.choices = institution_choices()
-    form.service.choices = service_choices()
+    form.to_institution.choices = _with_blank(directory.receiver_choices(db.session))
+    form.service.choices = _with_blank(directory.service_choices(db.session))
     return form
 
 
 def complaint_form(form: ComplaintForm | None = None) -> ComplaintForm:
     form = form or ComplaintForm(formdata=None)
-    form.measure.choices = measure_choices()
+    form.measure.choices = _with_blank(directory.measure_choices(db.session))
     return form
 
 

@@ -7,7 +7,6 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.auth.policy import may_work_on_cases
@@ -16,7 +15,7 @@ from app.cases import service as cases
 from app.cases.schemas import IncidentIn, IntakeIn
 from app.core.ids import parse_uuid
 from app.crypto.service import get_keyring
-from app.directory.models import Municipality
+from app.directory import service as directory
 from app.extensions import db
 from app.referrals import service as referrals
 from app.web.case_forms import IncidentForm, IntakeForm
@@ -56,10 +55,7 @@ FIELD_NAMES = {
 
 
 def municipality_choices() -> list[tuple[str, str]]:
-    rows = db.session.execute(
-        select(Municipality.code, Municipality.name).order_by(Municipality.name)
-    ).all()
-    return [("", "—")] + [(code, name) for code, name in rows]
+    return [("", "—"), *directory.municipality_choices(db.session)]
 
 
 def _value(form: Any, name: str) -> Any:

@@ -121,9 +121,7 @@ def record_refusal(status: int) -> None:
 
     what, which = name.removesuffix("_id"), str(args[name])
     detail = f"status={status};endpoint={request.endpoint}"
-    record_despite_failure(
-        lambda: refused(db.session, get_keyring(), caller, what, which, detail)
-    )
+    record_despite_failure(lambda: refused(db.session, get_keyring(), caller, what, which, detail))
 
 
 def report_identity_conflict(error: DomainError) -> None:

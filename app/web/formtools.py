@@ -12,12 +12,9 @@ from flask_wtf import FlaskForm
 from marshmallow import Schema, ValidationError
 from wtforms import SelectField
 
-from app.audit.service import Actor, record_event
 from app.auth.caller import Caller
 from app.core.errors import InvalidInput
 from app.core.transaction import discard_changes
-from app.crypto.service import get_keyring
-from app.extensions import db
 
 T = TypeVar("T")
 
@@ -79,12 +76,3 @@ def blank_to_none(value: Any) -> Any:
 def web_caller() -> Caller:
     """The one place the pages say who is asking."""
     return Caller(current_user._get_current_object(), request.remote_addr, "web")
-
-
-def web_actor() -> Actor:
-    user = current_user
-    return Actor(user.id, user.username, user.institution.code, user.role, request.remote_addr)
-
-
-def audit_web(action: str, **details: Any) -> None:
-    record_event(db.session, get_keyring().audit_key, web_actor(), action, **details)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, redirect, request, session, url_for
-from flask_login import current_user
+from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from app.auth.models import User
@@ -27,8 +27,21 @@ def clear_session() -> None:
         session["lang"] = language
 
 
+def sign_in(user: User, token: str) -> None:
+    """Hand the browser a fresh session that names the server-side one behind `token`."""
+    clear_session()  # nothing from before survives but the language
+    user.session_token = token
+    login_user(user)
+
+
+def sign_out() -> None:
+    logout_user()
+    clear_session()
+
+
 @login.user_loader
 def load_user(token: str) -> User | None:
+    # A session that ran out is ended here; the request's commit keeps that.
     record = live_session(
         db.session,
         token,
@@ -36,7 +49,6 @@ def load_user(token: str) -> User | None:
         current_app.config["RUTA_SESSION_LIFETIME"],
     )
     if record is None:
-        db.session.commit()  # keep the ending of an expired session
         return None
     user = record.user
     user.web_session = record
