@@ -72,10 +72,24 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
+    from app.api.errors import API
+    from app.cases.service import conflict_to_keep, refusal_to_keep
+    from app.core.errorhandling import register_error_handlers
     from app.core.transaction import register_transaction
-    from app.web.errors import register
+    from app.crypto.service import get_keyring
+    from app.extensions import db
+    from app.web.errors import PAGES
 
-    register(app)
+    register_error_handlers(
+        app,
+        faces=(API, PAGES),
+        on_refusal=lambda caller, args, status, endpoint: refusal_to_keep(
+            get_keyring(), db.session, caller, args, status, endpoint
+        ),
+        on_domain_error=lambda caller, error: conflict_to_keep(
+            get_keyring(), db.session, caller, error
+        ),
+    )
     register_transaction(app)  # commits what a view did unless an error handler ran
 
 

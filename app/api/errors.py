@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, g, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from app.api import bp
+from app.core.errorhandling import Face
 from app.core.errors import DomainError
 from app.core.transaction import mark_failed
 
@@ -23,6 +24,7 @@ HTTP_CODES = {
     415: "unsupported_media_type",
     422: "invalid",
     429: "too_many_requests",
+    500: "server_error",
 }
 
 
@@ -58,4 +60,15 @@ def http_error(error: HTTPException) -> Response:
     return response
 
 
-bp.register_error_handler(HTTPException, http_error)
+def signed_in_caller() -> Any | None:
+    from app.api.helpers import api_caller
+
+    return api_caller() if g.get("api_user") is not None else None
+
+
+API = Face(
+    owns=lambda: request.path.startswith("/api/"),
+    http_error=http_error,
+    domain_error=domain_error,
+    caller=signed_in_caller,
+)

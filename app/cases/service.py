@@ -11,6 +11,7 @@ import re
 import secrets
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -385,6 +386,37 @@ def record_refusal(
         object_id=printable,
         detail=detail,
     )
+
+
+# URL arguments that name a case or a referral: a refusal there is an `access_denied`.
+CASE_SCOPED_ARGS = ("case_id", "referral_id")
+
+
+def refusal_to_keep(
+    ring: KeyRing,
+    session: DbSession,
+    caller: Caller,
+    url_args: dict[str, Any],
+    status: int,
+    endpoint: str | None,
+) -> Callable[[], None] | None:
+    """What a signed-in caller refused a case-scoped URL leaves behind (CONTRACT §5)."""
+    name = next((arg for arg in CASE_SCOPED_ARGS if arg in url_args), None)
+    if name is None:
+        return None
+    what, which = name.removesuffix("_id"), str(url_args[name])
+    detail = f"status={status};endpoint={endpoint}"
+    return lambda: record_refusal(session, ring, caller, what, which, detail)
+
+
+def conflict_to_keep(
+    ring: KeyRing, session: DbSession, caller: Caller, error: Exception
+) -> Callable[[], None] | None:
+    """An identity conflict is told to the supervisors even though the intake is undone."""
+    if not isinstance(error, IdentityConflict):
+        return None
+    case_id = error.case_id
+    return lambda: report_identity_conflict(session, ring, caller, case_id)
 
 
 def report_identity_conflict(
