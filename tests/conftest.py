@@ -45,6 +45,7 @@ def make_settings(tmp: Path, database_url: str, **overrides: Any) -> Settings:
         key_file=key_file,
         attachments_dir=tmp / "attachments",
         secret_file=tmp / "secret_key",
+        audit_anchor_dir=tmp / "audit-anchors",
         secret_key="test-secret-" + uuid.uuid4().hex,
         require_mfa=overrides.pop("require_mfa", False),
         redis_url=None,

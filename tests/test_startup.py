@@ -7,8 +7,12 @@ request or, worse, write new records under keys that do not belong with the old 
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -143,3 +147,90 @@ def test_cli_app_refuses_a_malformed_key_file(settings):
     settings.key_file.write_text("not a key file")
     with pytest.raises(StartupError):
         create_app(settings, for_cli=True)
+
+
+# ---- what an operator sees: one line, Spanish and English, no traceback ----------------------
+
+REPO = Path(__file__).resolve().parent.parent
+ENTRY_POINTS = {
+    "gunicorn": ["-m", "gunicorn", "--workers", "2", "--no-control-socket", "wsgi:app"],
+    "python wsgi.py": ["wsgi.py"],
+    "flask": ["-m", "flask", "--app", "wsgi", "audit", "verify"],
+}
+
+
+def run_entry_point(kind: str, settings: Settings, tmp_path: Path, **env: str):
+    command = [sys.executable, *ENTRY_POINTS[kind]]
+    if kind == "gunicorn":
+        command += ["--bind", f"unix:{tmp_path / 'gunicorn.sock'}"]
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("RUTA_", "FLASK_")) and "DATABASE_URL" not in key
+    }
+    base.update(
+        DATABASE_URL=settings.database_url,
+        RUTA_KEY_FILE=str(settings.key_file),
+        RUTA_SECRET_KEY=settings.secret_key or "",
+        RUTA_SECRET_FILE=str(tmp_path / "secret_key"),
+        RUTA_ATTACHMENTS_DIR=str(settings.attachments_dir),
+        RUTA_AUDIT_ANCHOR_DIR=str(tmp_path / "audit-anchors"),
+        TMPDIR=str(tmp_path),  # where gunicorn's workers agree which one reports
+    )
+    base.pop("REDIS_URL", None)
+    return subprocess.run(
+        command, cwd=REPO, env={**base, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+def the_one_line(refused: subprocess.CompletedProcess) -> str:
+    assert refused.returncode == 4, (refused.returncode, refused.stderr)
+    assert "Traceback" not in refused.stderr + refused.stdout
+    # One line per process: each gunicorn worker that booted says it once.
+    ours = {line for line in refused.stderr.splitlines() if "Ruta" in line}
+    assert len(ours) == 1, refused.stderr
+    (line,) = ours
+    assert line.startswith("Ruta no puede arrancar: ")
+    assert " / Ruta cannot start: " in line
+    return line
+
+
+@pytest.mark.parametrize("kind", ["gunicorn", "python wsgi.py"])
+def test_server_without_a_key_file_says_so_in_one_line(settings, tmp_path, kind):
+    settings.key_file.unlink()
+    line = the_one_line(run_entry_point(kind, settings, tmp_path))
+    assert "keys init" in line and "[StartupError]" in line
+
+
+def test_command_line_without_a_key_file_says_so_in_one_line(settings, tmp_path):
+    settings.key_file.unlink()
+    refused = run_entry_point("flask", settings, tmp_path)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        f"Error: key file {settings.key_file} is missing; run `flask --app wsgi keys init`"
+    ]
+
+
+@pytest.mark.parametrize("kind", ["flask", "python wsgi.py"])
+def test_a_foreign_key_file_is_refused_in_one_line_without_a_key(settings, tmp_path, kind):
+    start_once(settings)
+    foreign = KeyMaterial.generate()
+    write_key_file(settings.key_file, foreign)
+    refused = run_entry_point(kind, settings, tmp_path)
+    line = the_one_line(refused)
+    assert "does not open" in line or "not the one" in line
+    assert foreign.audit_key.hex() not in refused.stderr
+
+
+@pytest.mark.parametrize("kind", ["flask", "gunicorn"])
+def test_an_invalid_setting_is_named_in_one_line(settings, tmp_path, kind):
+    line = the_one_line(run_entry_point(kind, settings, tmp_path, RUTA_IDLE_MINUTES="media hora"))
+    assert "variable de entorno" in line
+    assert "RUTA_IDLE_MINUTES" in line and "[ConfigError]" in line
+
+
+def test_an_unreachable_database_is_named_without_its_password(settings, tmp_path):
+    url = "postgresql+psycopg://ruta:contrasena-secreta@127.0.0.1:1/ruta"
+    line = the_one_line(run_entry_point("python wsgi.py", settings, tmp_path, DATABASE_URL=url))
+    assert "base de datos" in line and "127.0.0.1:1/ruta" in line
+    assert "contrasena-secreta" not in line

@@ -7,16 +7,18 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from app.audit.anchors import AnchorCheck, AnchorError, check_anchors, write_anchor
 from app.audit.service import Actor, record_event, verify_chain
 from app.auth.service import create_user, disable_user, find_user
 from app.cli.demo import load_demo_users, load_directory
 from app.core.errors import DomainError
-from app.crypto.keyring import KeyMaterial, KeyRing, write_key_file
+from app.crypto.keyring import KeyFileError, KeyMaterial, KeyRing, write_key_file
 from app.crypto.service import count_keys_to_rewrap, get_keyring, rewrap_all
 from app.directory.catalogue import load_catalogues
 from app.extensions import db
@@ -61,13 +63,14 @@ def keys_init() -> None:
 @click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000))
 def keys_rotate(batch: int) -> None:
     """Make a new active KEK and re-wrap every data key under it (resumable)."""
-    ring = get_keyring()
+    ring = _keyring_or_exit()
     new_id = ring.rotate()
     total = count_keys_to_rewrap(db.session, new_id)
     click.echo(f"new active key {new_id}; {total} data keys to re-wrap")
     with click.progressbar(length=total, label="re-wrapping", file=sys.stderr) as bar:
         done = rewrap_all(db.session, ring, batch, bar.update)
     click.echo(f"done: {done} data keys now under {new_id}")
+    click.echo(_anchor_now(ring))
 
 
 @users_cli.command("create")
@@ -179,15 +182,58 @@ def demo_load() -> None:
     click.echo(text)
 
 
+def _keyring_or_exit() -> KeyRing:
+    try:
+        return get_keyring()
+    except KeyFileError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _anchor_now(ring: KeyRing) -> str:
+    try:
+        anchor, path = write_anchor(
+            db.session, ring.audit_key, current_app.config["RUTA_AUDIT_ANCHOR_DIR"]
+        )
+    except (AnchorError, OSError) as error:
+        raise click.ClickException(f"no anchor written: {error}") from None
+    finally:
+        db.session.rollback()
+    return f"anchored {anchor.count} events (last event {anchor.last_id}) in {path}"
+
+
+@audit_cli.command("anchor")
+def audit_anchor() -> None:
+    """Append the sealed head of the audit chain to today's anchor file (also from cron)."""
+    click.echo(_anchor_now(_keyring_or_exit()))
+
+
+def _broken(event_id: int | None, problem: str | None) -> NoReturn:
+    where = f"broken at event {event_id}" if event_id else "broken anchor"
+    click.echo(f"{where}: {problem}", err=True)
+    sys.exit(1)
+
+
+def _anchor_note(check: AnchorCheck) -> str:
+    if check.anchor is None:
+        return f"no anchor yet in {current_app.config['RUTA_AUDIT_ANCHOR_DIR']}"
+    return f"anchor of {check.anchor.at} ({check.anchor.count} events) ok"
+
+
 @audit_cli.command("verify")
 def audit_verify() -> None:
-    """Check the audit hash chain; exit 1 naming the first broken event."""
-    result = verify_chain(db.session, get_keyring().audit_key)
-    if result.ok:
-        click.echo(f"ok {result.events} events")
-        return
-    click.echo(f"broken at event {result.broken_event_id}: {result.problem}", err=True)
-    sys.exit(1)
+    """Check the audit hash chain and its newest anchors; exit 1 naming the first broken
+    or missing event."""
+    audit_key = _keyring_or_exit().audit_key
+    result = verify_chain(db.session, audit_key)
+    if not result.ok:
+        _broken(result.broken_event_id, result.problem)
+    anchor_dir = current_app.config["RUTA_AUDIT_ANCHOR_DIR"]
+    check = check_anchors(db.session, audit_key, anchor_dir, result.events)
+    if not check.ok:
+        _broken(check.broken_event_id, check.problem)
+    click.echo(f"ok {result.events} events")
+    # On stderr: scripts read stdout, which stays `ok N events` (CONTRACT.md §2).
+    click.echo(_anchor_note(check), err=True)
 
 
 def register(app: Flask) -> None:

@@ -32,8 +32,17 @@ def commit_unless_failed(response: Response) -> Response:
     return response
 
 
-def register_transaction(app: Flask) -> None:
-    app.after_request(commit_unless_failed)
+def register_transaction(app: Flask, after_commit: Callable[[], None] | None = None) -> None:
+    """`after_commit` runs once the request's transaction is over (committed, or rolled
+    back with what the error handlers kept) and must not raise: the answer is decided."""
+
+    def commit_then_follow_up(response: Response) -> Response:
+        response = commit_unless_failed(response)
+        if after_commit is not None:
+            after_commit()
+        return response
+
+    app.after_request(commit_then_follow_up)
 
 
 def discard_changes() -> None:
