@@ -38,6 +38,9 @@ fi
 
 # Demo convenience: no TOTP needed to sign in. Production default stays 1.
 export RUTA_REQUIRE_MFA="${RUTA_REQUIRE_MFA:-0}"
+# The demo serves plain HTTP on 127.0.0.1, where a Secure (__Host-) cookie would never
+# come back: cookies without Secure and no HSTS, here only. Production default stays 1.
+export RUTA_SECURE_COOKIES="${RUTA_SECURE_COOKIES:-0}"
 # DATABASE_URL passes through as given; an empty one means the default SQLite
 # file instance/ruta.db, so it is unset rather than handed to the app as "".
 if [[ -z "${DATABASE_URL:-}" ]]; then

@@ -17,11 +17,11 @@ from sqlalchemy import select
 from app.audit.models import AuditEvent
 from app.extensions import db
 from tests.auth_helpers import csrf_token, start_web_session
-from tests.factories import intake
+from tests.factories import intake, one_page_pdf
 
 API = "/api/v1"
 READS = {"case_view", "referral_view", "case_search"}
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = one_page_pdf()
 ANSWERS = {str(n): n <= 3 for n in range(1, 25)}
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 

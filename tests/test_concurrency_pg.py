@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -18,7 +19,9 @@ from sqlalchemy import func, select
 from app.audit.service import verify_chain
 from app.cases.models import Case, CaseParty, Incident, Survivor
 from app.cases.validators import DUI_WEIGHTS
+from app.directory.models import Institution
 from app.extensions import db
+from app.referrals.models import Referral, ReferralEvent
 from tests.conftest import USING_PG, Person
 from tests.factories import intake
 
@@ -213,3 +216,196 @@ def _read(app: Flask, person: Person, case_id: str) -> dict[str, Any]:
     response = app.test_client().get(f"/api/v1/cases/{case_id}", headers=person.headers)
     assert response.status_code == 200, response.get_json()
     return response.get_json()
+
+
+# ---- a referral accepted while its sender cancels it -----------------------------------
+
+ACCEPT_CANCEL_RACES = 40
+
+
+def _send_referral(app: Flask, sender: Person, receiver_id: int, index: int) -> str:
+    client = app.test_client()
+    body = intake(
+        survivor_overrides={
+            "dui": make_dui(f"{index % 100:02d}{index // 100:02d}5678"),
+            "given_names": f"Remitida {index}",
+        }
+    )
+    opened = client.post("/api/v1/cases", json=body, headers=sender.headers)
+    assert opened.status_code == 201, opened.get_json()
+    sent = client.post(
+        f"/api/v1/cases/{opened.get_json()['id']}/referrals",
+        json={"to_institution": receiver_id, "service": "medical", "consent": True},
+        headers=sender.headers,
+    )
+    assert sent.status_code == 201, sent.get_json()
+    return str(sent.get_json()["id"])
+
+
+def _transitions_at_once(app: Flask, calls: list[tuple[Person, str, str]]) -> list[tuple[int, Any]]:
+    """POST every (person, referral, action) at once, one thread each."""
+    barrier = threading.Barrier(len(calls), timeout=JOIN_TIMEOUT)
+    results: list[tuple[int, Any] | None] = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def work(index: int, person: Person, referral_id: str, action: str) -> None:
+        try:
+            with app.app_context():
+                client = app.test_client()
+                barrier.wait()
+                response = client.post(
+                    f"/api/v1/referrals/{referral_id}/transition",
+                    json={"action": action},
+                    headers=person.headers,
+                )
+                results[index] = (response.status_code, response.get_json())
+                db.session.remove()
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+            barrier.abort()
+
+    threads = [
+        threading.Thread(target=work, args=(i, *call), daemon=True) for i, call in enumerate(calls)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(JOIN_TIMEOUT)
+    assert not any(thread.is_alive() for thread in threads), "a transition hung (deadlock?)"
+    assert not errors, errors
+    return results  # type: ignore[return-value]
+
+
+def _referral_state(app: Flask, referral_id: str) -> tuple[str, list[str], int]:
+    """Status, the actions of its events, and the receiver's live party rows for it."""
+    with app.app_context():
+        referral = db.session.get(Referral, uuid.UUID(referral_id))
+        assert referral is not None
+        events = db.session.execute(
+            select(ReferralEvent.action)
+            .where(ReferralEvent.referral_id == referral.id)
+            .order_by(ReferralEvent.id)
+        ).scalars()
+        live = db.session.execute(
+            select(func.count())
+            .select_from(CaseParty)
+            .where(CaseParty.referral_id == referral.id, CaseParty.ended_at.is_(None))
+        ).scalar_one()
+        return referral.status, list(events), live
+
+
+def no_deadlock_was_reported(caplog: pytest.LogCaptureFixture) -> bool:
+    """A deadlock answers 409 too (app/core/errorhandling.py), but says so in the log."""
+    return not [r for r in caplog.records if "SQLSTATE 40" in r.getMessage()]
+
+
+def test_accept_racing_cancel_answers_200_or_409_and_never_deadlocks(app, pnc, health, caplog):
+    """The receiver accepts while the sender cancels, many times over: one wins (200),
+    the other is told the referral moved on (409); never a deadlock, never a 500."""
+    with app.app_context():
+        hospital = db.session.execute(
+            select(Institution.id).where(Institution.code == health.institution)
+        ).scalar_one()
+    referrals = [_send_referral(app, pnc, hospital, i) for i in range(ACCEPT_CANCEL_RACES)]
+    statuses: Counter[int] = Counter()
+    for index in range(0, len(referrals), 4):  # four races at a time, eight threads
+        batch = referrals[index : index + 4]
+        calls = [
+            call
+            for referral_id in batch
+            for call in ((health, referral_id, "accept"), (pnc, referral_id, "cancel"))
+        ]
+        results = _transitions_at_once(app, calls)
+        for position, referral_id in enumerate(batch):
+            accepted, cancelled = results[2 * position], results[2 * position + 1]
+            statuses.update((accepted[0], cancelled[0]))
+            assert sorted((accepted[0], cancelled[0])) == [200, 409], (accepted, cancelled)
+            loser = accepted if accepted[0] == 409 else cancelled
+            assert loser[1]["error"] == "conflict", loser
+            status, events, live = _referral_state(app, referral_id)
+            if accepted[0] == 200:
+                assert (status, events, live) == ("accepted", ["send", "accept"], 1)
+            else:
+                assert (status, events, live) == ("cancelled", ["send", "cancel"], 0)
+    assert statuses == {200: ACCEPT_CANCEL_RACES, 409: ACCEPT_CANCEL_RACES}
+    assert no_deadlock_was_reported(caplog)
+    assert audit_chain_is_intact(app)
+
+
+CANCEL_REVOKE_RACES = 40
+
+
+def _posts_at_once(app: Flask, calls: list[tuple[Person, str, dict[str, Any]]]) -> list[Any]:
+    """POST every (person, path, body) at once, one thread each: (status, body) answers."""
+    barrier = threading.Barrier(len(calls), timeout=JOIN_TIMEOUT)
+    results: list[tuple[int, Any] | None] = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def work(index: int, person: Person, path: str, body: dict[str, Any]) -> None:
+        try:
+            with app.app_context():
+                client = app.test_client()
+                barrier.wait()
+                response = client.post(path, json=body, headers=person.headers)
+                results[index] = (response.status_code, response.get_json())
+                db.session.remove()
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+            barrier.abort()
+
+    threads = [
+        threading.Thread(target=work, args=(i, *call), daemon=True) for i, call in enumerate(calls)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(JOIN_TIMEOUT)
+    assert not any(thread.is_alive() for thread in threads), "a request hung (deadlock?)"
+    assert not errors, errors
+    return results
+
+
+def test_cancel_racing_a_consent_revocation_never_deadlocks(app, pnc, health, caplog):
+    """The sender cancels an accepted referral while her case's consent is revoked: the
+    two end or restrict the same party rows and change the same case row."""
+    with app.app_context():
+        hospital = db.session.execute(
+            select(Institution.id).where(Institution.code == health.institution)
+        ).scalar_one()
+    referrals = [_send_referral(app, pnc, hospital, 500 + i) for i in range(CANCEL_REVOKE_RACES)]
+    client = app.test_client()
+    cases_of = {}
+    for referral_id in referrals:
+        accepted = client.post(
+            f"/api/v1/referrals/{referral_id}/transition",
+            json={"action": "accept"},
+            headers=health.headers,
+        )
+        assert accepted.status_code == 200, accepted.get_json()
+        read = client.get(f"/api/v1/referrals/{referral_id}", headers=pnc.headers).get_json()
+        cases_of[referral_id] = read["case_id"]
+    answers: Counter[int] = Counter()
+    for index in range(0, len(referrals), 4):
+        batch = referrals[index : index + 4]
+        calls = [
+            call
+            for referral_id in batch
+            for call in (
+                (pnc, f"/api/v1/referrals/{referral_id}/transition", {"action": "cancel"}),
+                (
+                    pnc,
+                    f"/api/v1/cases/{cases_of[referral_id]}/consent",
+                    {"share_with_network": False},
+                ),
+            )
+        ]
+        for status, body in _posts_at_once(app, calls):
+            answers[status] += 1
+            assert status in (200, 201, 409), body  # the consent change answers 201
+    assert answers[200] + answers[201] >= CANCEL_REVOKE_RACES  # every race has a winner
+    for referral_id in referrals:
+        status, events, live = _referral_state(app, referral_id)
+        assert (status, live) in {("cancelled", 0), ("accepted", 1)}
+        assert events[:2] == ["send", "accept"]
+    assert no_deadlock_was_reported(caplog)
+    assert audit_chain_is_intact(app)

@@ -1,7 +1,10 @@
-"""Attachments: type by content, image metadata stripped, encrypted storage on disk."""
+"""Attachments: type by content, image metadata stripped, encrypted storage on disk.
+
+What is stored is rebuilt by app/cases/sanitise.py (tests/test_uploads_sanitised.py)."""
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import struct
@@ -9,6 +12,7 @@ import uuid
 import zlib
 from pathlib import Path
 
+import pikepdf
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -29,6 +33,7 @@ from app.cases.files import (
     strip_png_metadata,
 )
 from app.cases.models import Case
+from app.cases.sanitise import sanitise
 from app.core.errors import InvalidInput, NotFound
 from app.crypto.envelope import DecryptionError, FieldCipher
 from app.crypto.service import cipher_for
@@ -111,10 +116,12 @@ JPEG_WITH_METADATA = (
     + SECRET
 )
 
+# One page whose content stream is the marker: the cleaner copies streams as they are.
 PDF = (
     b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
-    b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
+    b"2 0 obj << /Type /Pages /Kids [4 0 R] /Count 1 >> endobj\n"
     b"3 0 obj << /Length 32 >> stream\n" + MARKER + b"\nendstream endobj\n"
+    b"4 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R >> endobj\n"
     b"trailer << /Root 1 0 R >>\n%%EOF\n"
 )
 
@@ -358,10 +365,13 @@ def test_storage_round_trip_writes_only_ciphertext(
         jpeg = store(case, pnc, directory, cipher, JPEG_WITH_METADATA, filename="foto.jpg")
         db.session.commit()
 
-        assert read_attachment(cipher, pdf, directory) == PDF
-        assert read_attachment(cipher, png, directory) == clean_upload(PNG_WITH_METADATA)[1]
-        assert read_attachment(cipher, jpeg, directory) == clean_upload(JPEG_WITH_METADATA)[1]
-        assert (pdf.content_type, pdf.size) == ("application/pdf", len(PDF))
+        # What is stored is the rebuilt file (app/cases/sanitise.py), not the upload.
+        assert read_attachment(cipher, pdf, directory) == sanitise(PDF).content
+        with pikepdf.open(io.BytesIO(sanitise(PDF).content)) as rebuilt:  # the page stays
+            assert MARKER in rebuilt.pages[0].Contents.read_bytes()
+        assert read_attachment(cipher, png, directory) == sanitise(PNG_WITH_METADATA).content
+        assert read_attachment(cipher, jpeg, directory) == sanitise(JPEG_WITH_METADATA).content
+        assert (pdf.content_type, pdf.size) == ("application/pdf", len(sanitise(PDF).content))
         assert cipher.open_text("attachments", pdf.id, "filename", pdf.filename_enc) == (
             "informe.pdf"
         )

@@ -484,6 +484,7 @@ def served_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         RUTA_SECRET_FILE=str(tmp / "secret_key"),
         RUTA_ATTACHMENTS_DIR=str(tmp / "attachments"),
         RUTA_REQUIRE_MFA="0",
+        RUTA_SECURE_COOKIES="0",  # served over plain HTTP here
     )
     keys = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "keys", "init"],

@@ -492,6 +492,21 @@ def case_of_referral(session: DbSession, case_id: uuid.UUID, with_survivor: bool
     return session.execute(stmt).scalar_one()
 
 
+def lock_case(session: DbSession, case_id: uuid.UUID) -> None:
+    """Lock the case row and reload it (her consent may have changed meanwhile) before
+    its party rows are changed: every path that changes both takes the case first, so
+    two of them cannot deadlock on PostgreSQL. NO KEY UPDATE: rows that only point at
+    the case (notes, events) are not held up."""
+    stmt = (
+        select(Case)
+        .options(joinedload(Case.data_key))
+        .where(Case.id == case_id)
+        .with_for_update(of=Case, key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    session.execute(stmt).scalar_one()
+
+
 # ---- finding cases: search and the work list -------------------------------------------
 
 

@@ -1,15 +1,19 @@
 """Attachment storage: cleaned bytes sealed with the case's data key, under random names.
 
-Only ciphertext is ever written: the upload is checked and stripped in memory, sealed,
+Only ciphertext is ever written: the upload is rebuilt in memory (`sanitise`: a PDF
+without active content, an image re-encoded), sealed,
 and the sealed blob goes to a temporary file in the same directory, which is fsynced and
 renamed into place, so a crash leaves either nothing or a whole file. The content is
 sealed with the attachment's id as associated data: a file copied over another
-attachment's does not decrypt.
+attachment's does not decrypt. A store that cannot be written or read (missing,
+read-only, full) is `Unavailable` (503), never a 500. The download's name and type come
+from the cleaned content (`adjunto-<id>.pdf`), never from what the uploader called it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -20,11 +24,13 @@ from pathlib import Path
 
 from app.audit.service import audit, audit_change
 from app.auth.caller import Caller
+from app.auth.throttle_store import charge_read
 from app.cases import access, policy
 from app.cases.care_models import Attachment
-from app.cases.files import clean_upload, safe_filename
+from app.cases.files import safe_filename
+from app.cases.sanitise import EXTENSIONS, sanitise
 from app.core.db import DbSession
-from app.core.errors import NotFound
+from app.core.errors import NotFound, Unavailable
 from app.core.ids import new_id
 from app.core.time import utcnow
 from app.crypto.envelope import FieldCipher
@@ -81,8 +87,9 @@ def store_attachment(
     data: bytes,
     description: str | None,
 ) -> Attachment:
-    """Check, strip, seal and write the file, then add its row; the caller commits."""
-    content_type, cleaned = clean_upload(data)
+    """Check, rebuild, seal and write the file, then add its row; the caller commits."""
+    clean = sanitise(data)
+    content_type, cleaned = clean.content_type, clean.content
     attachment_id = new_id()  # the id is sealed into every field, so it comes first
     attachment = Attachment(
         id=attachment_id,
@@ -98,7 +105,12 @@ def store_attachment(
         storage_name=secrets.token_hex(16),
     )
     path = attachment_path(directory, attachment.storage_name)
-    _write_atomically(path, cipher.seal(TABLE, attachment_id, "content", cleaned) or b"")
+    try:
+        _write_atomically(path, cipher.seal(TABLE, attachment_id, "content", cleaned) or b"")
+    except OSError as exc:  # no directory, read-only, disk full (ENOSPC)…
+        with contextlib.suppress(OSError):  # renamed, then the directory's fsync failed
+            path.unlink(missing_ok=True)
+        raise Unavailable("attachment store not writable", {"cause": store_failure(exc)}) from exc
     try:
         session.add(attachment)
         session.flush()
@@ -117,6 +129,8 @@ def read_attachment(cipher: FieldCipher, attachment: Attachment, directory: Path
         raise NotFound(
             "attachment file missing", {"file": ["El archivo no se encuentra."]}
         ) from exc
+    except OSError as exc:  # the store is there but cannot be read (permissions, I/O)
+        raise Unavailable("attachment store not readable", {"cause": store_failure(exc)}) from exc
     return cipher.open_bytes(TABLE, attachment.id, "content", blob) or b""
 
 
@@ -179,6 +193,7 @@ def download_attachment(
 ) -> Download:
     """The file's bytes for a party that may see it, audited before they leave."""
     found = access.case_for(session, caller, case_id)
+    charge_read(caller.id, "attachment")
     attachment = session.get(Attachment, attachment_id) if attachment_id else None
     if (
         attachment is None
@@ -188,7 +203,6 @@ def download_attachment(
         raise NotFound("attachment not found")
     cipher = cipher_for(ring, found.case.data_key)
     content = read_attachment(cipher, attachment, directory)
-    name = cipher.open_text(TABLE, attachment.id, "filename", attachment.filename_enc)
     audit(
         session,
         ring.audit_key,
@@ -198,4 +212,15 @@ def download_attachment(
         object_id=attachment.id,
         case_id=found.case.id,
     )
-    return Download(content, attachment.content_type, name or "documento")
+    return Download(content, attachment.content_type, download_name(attachment))
+
+
+def download_name(attachment: Attachment) -> str:
+    """`adjunto-1a2b3c4d.pdf`: the extension of the type the content really is. The
+    uploader's name (kept, sealed, for the case page) could say `.html` or `.exe`."""
+    return f"adjunto-{attachment.id.hex[:8]}{EXTENSIONS.get(attachment.content_type, '')}"
+
+
+def store_failure(error: OSError) -> str:
+    """What went wrong with the store, for the log: the errno's name, never the path."""
+    return errno.errorcode.get(error.errno or 0, type(error).__name__)

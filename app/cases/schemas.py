@@ -26,6 +26,7 @@ from app.cases.vocab import (
     VIOLENCE_TYPES,
     WEAPONS,
 )
+from app.core.ids import MAX_ID
 from app.core.time import local_today
 
 
@@ -111,7 +112,7 @@ class ConsentIn(InputSchema):
         metadata={"description": "who gave it: she, or a guardian for a child"},
     )
     exclude_institutions = fields.List(
-        fields.Integer(strict=True),
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID)),
         validate=validate.Length(max=20),
         metadata={"description": "institution ids that must never see her record"},
     )

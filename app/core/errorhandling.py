@@ -4,6 +4,8 @@ Every error rolls the request back (nothing it did is committed), is answered by
 face the request belongs to (JSON under /api, a page elsewhere) and never shows a stack
 trace. Two hooks, given by the factory, keep what must survive the rollback: the refusal
 of a case-scoped URL (`access_denied`) and the report of an identity conflict.
+When what the request needs is down (the database, the attachment store) the answer is
+503 with Retry-After; a transaction the database chose to lose (deadlock) is a 409.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import Conflict, HTTPException, InternalServerError
 
-from app.core.errors import DomainError
+from app.core.errors import DomainError, Unavailable
 from app.core.transaction import mark_failed, record_despite_failure
 
 log = logging.getLogger("ruta")
@@ -58,6 +62,9 @@ def register_error_handlers(
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> ResponseReturnValue:
+        original = getattr(error, "original_exception", None)
+        if isinstance(original, DEPENDENCY_DOWN):  # raised by the commit, after the view
+            return dependency_down(original)
         mark_failed()
         refused(error.code or 500)
         return face().http_error(error)
@@ -77,6 +84,30 @@ def register_error_handlers(
         mark_failed()
         return face().http_error(Conflict("The record changed meanwhile; reload it."))
 
+    @app.errorhandler(Unavailable)
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    @app.errorhandler(OSError)
+    def dependency_down(error: Exception) -> ResponseReturnValue:
+        if sqlstate := _lost_to_another_transaction(error):
+            mark_failed()
+            # Rare once locks are taken in one order (referral, case, parties): worth a line.
+            log.warning("lost a race on %s %s: SQLSTATE %s", request.method, request.path, sqlstate)
+            return face().http_error(Conflict("The record changed meanwhile; reload it."))
+        if isinstance(error, OSError):
+            # A disk or a socket failed where no service said what it was: where, too.
+            log.error(
+                "%s on %s %s\n%s",
+                type(error).__name__,
+                request.method,
+                request.path,
+                "".join(traceback.format_tb(error.__traceback__)),
+            )
+        if not isinstance(error, Unavailable):
+            error = Unavailable(UNAVAILABLE, {"cause": type(error).__name__})
+        return answer_unavailable(app, face(), error)
+
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> ResponseReturnValue:
         mark_failed()
@@ -90,3 +121,32 @@ def register_error_handlers(
             "".join(traceback.format_tb(error.__traceback__)),
         )
         return face().http_error(InternalServerError("Unexpected error; it has been logged."))
+
+
+# What a request needs from outside the process; when it fails, the answer is 503.
+DEPENDENCY_DOWN = (OperationalError, InterfaceError, PoolTimeout, OSError, Unavailable)
+UNAVAILABLE = "The service is unavailable for a moment; try again shortly."
+
+
+def _lost_to_another_transaction(error: Exception) -> str | None:
+    """The SQLSTATE of class 40 (40P01 a deadlock, 40001 a serialisation failure): the
+    database chose this transaction to lose a race and rolled it back. The answer is a
+    conflict, not an outage."""
+    sqlstate = str(getattr(getattr(error, "orig", None), "sqlstate", "") or "")
+    return sqlstate if sqlstate.startswith("40") else None
+
+
+def answer_unavailable(app: Flask, face: Face, error: Unavailable) -> ResponseReturnValue:
+    """503 with Retry-After, from either face. No caller is looked up and no refusal
+    recorded: both would need the database that may be what is missing."""
+    try:
+        mark_failed()
+    except SQLAlchemyError:  # the database that failed can fail the rollback too
+        g.transaction_failed = True  # still: nothing is committed after this
+    # The kind of failure only: the exception's text can carry SQL and its parameters.
+    cause = error.fields.get("cause") or error.message
+    log.warning("unavailable on %s %s: %s", request.method, request.path, cause)
+    answer = Unavailable(UNAVAILABLE)  # the client learns neither the cause nor the store
+    response = app.make_response(face.domain_error(answer))
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response

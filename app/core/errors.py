@@ -35,3 +35,12 @@ class Forbidden(DomainError):
 class Conflict(DomainError):
     code = "conflict"
     status = 409
+
+
+class Unavailable(DomainError):
+    """Something the request needs (the database, the attachment store) cannot be
+    reached right now: 503 with Retry-After, nothing saved, the client may try again."""
+
+    code = "unavailable"
+    status = 503
+    retry_after = 30  # seconds: a restart or a failover, not a lasting outage

@@ -1,11 +1,12 @@
-"""How requests reach the app: uploads kept in memory, client addresses behind proxies."""
+"""How requests reach the app: uploads kept in memory, client addresses behind proxies,
+and only over TLS once it has been reached over TLS (HSTS)."""
 
 from __future__ import annotations
 
 from io import BytesIO
 from typing import IO
 
-from flask import Flask, Request
+from flask import Flask, Request, Response
 
 
 class InMemoryUploadRequest(Request):
@@ -34,3 +35,20 @@ def trust_proxies(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
+
+
+# A year, subdomains included: a browser that has seen Ruta once never tries plain HTTP
+# again, so a hostile network (a café, a shared office) cannot strip TLS from a login.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def send_hsts(app: Flask) -> None:
+    """Every answer carries HSTS when cookies are TLS-only (RUTA_SECURE_COOKIES=1)."""
+    if not app.config.get("RUTA_SECURE_COOKIES"):
+        return
+
+    def add_hsts(response: Response) -> Response:
+        response.headers["Strict-Transport-Security"] = HSTS
+        return response
+
+    app.after_request(add_hsts)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from app.cases import access as case_access
 from app.cases.models import Case
 from app.core.db import DbSession
-from app.core.errors import Forbidden, NotFound
+from app.core.errors import Conflict, Forbidden, NotFound
 from app.referrals.models import Referral
 from app.referrals.policy import referral_text_visible
 
@@ -77,6 +77,24 @@ def referral_for(
         receiver_excluded=case_access.is_excluded(session, case.id, referral.to_institution_id),
     )
     return ReferralAccess(referral, case, sides_of(institution_id, referral), reads)
+
+
+def lock_for_move(session: DbSession, found: ReferralAccess) -> None:
+    """Lock the referral row, then its case's, before a move changes anything.
+
+    Every change of a referral takes its locks in this order (referral, case, party
+    rows), as consent changes take case then parties: two changes racing each other
+    wait in line instead of deadlocking. The move was decided on the referral as it was
+    read; if another move won the race meanwhile, this one is a Conflict (409).
+    """
+    stmt = (
+        select(Referral.version)
+        .where(Referral.id == found.referral.id)
+        .with_for_update(key_share=True)
+    )
+    if session.execute(stmt).scalar_one() != found.referral.version:
+        raise Conflict("the referral changed meanwhile; reload it")
+    case_access.lock_case(session, found.case.id)
 
 
 def referrals_of_case(session: DbSession, case_id: uuid.UUID) -> list[Referral]:

@@ -27,13 +27,20 @@ from app.cases.present import survivor_record
 from app.cases.vocab import age_on
 from app.core.db import DbSession
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.ids import is_db_id
 from app.core.time import local_today, utcnow
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
 from app.directory.models import Institution
 from app.notifications.service import notify_institution, notify_supervisors
-from app.referrals.access import ReferralAccess, referral_for, referrals_of_case, sides_of
+from app.referrals.access import (
+    ReferralAccess,
+    lock_for_move,
+    referral_for,
+    referrals_of_case,
+    sides_of,
+)
 from app.referrals.models import Referral, ReferralEvent
 from app.referrals.present import present_referral, with_referrals
 
@@ -59,7 +66,8 @@ def due_date(urgency: str, sent_on: date) -> date:
 
 
 def _receiver(session: DbSession, institution_id: int) -> Institution:
-    institution = session.get(Institution, institution_id)
+    # A number no id column holds is no institution (and must not reach the query).
+    institution = session.get(Institution, institution_id) if is_db_id(institution_id) else None
     if institution is None or not institution.active:
         raise InvalidInput("unknown institution", {"to_institution": ["Institución desconocida."]})
     return institution
@@ -293,6 +301,7 @@ def move_referral(
     note = (move.note or "").strip()
     if move.action in NOTE_REQUIRED and not note:
         raise InvalidInput("note required", {"note": [NOTE_REQUIRED[move.action]]})
+    lock_for_move(session, found)  # referral, then case: before the first write
     _apply(session, ring, caller, found, move.action, target, note)
     audit(
         session,

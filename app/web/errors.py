@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import request
+from flask import current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -22,12 +22,27 @@ log = logging.getLogger("ruta")
 def page_error(error: HTTPException) -> ResponseReturnValue:
     if isinstance(error, CSRFError):
         log.warning("refused %s %s: %s", request.method, request.path, error.description)
+    if error.code == 503:
+        return unavailable_page()
     return html_error(error)
 
 
 def page_refusal(error: DomainError) -> ResponseReturnValue:
     """A page asked for something a service refused (not found, not allowed…)."""
+    if error.status == 503:
+        return unavailable_page()
+    title = getattr(error, "title", None)
+    if title:  # a refusal that explains itself (the read cap)
+        page = render_template("errors/error.html", title=title, message=error.message)
+        return page, error.status, {"Retry-After": str(getattr(error, "retry_after", 60))}
     return html_error(default_exceptions.get(error.status, InternalServerError)())
+
+
+def unavailable_page() -> ResponseReturnValue:
+    """A page of its own, rendered without the context processors: the usual ones ask
+    who is signed in, and that needs the database that may be what is down."""
+    page = current_app.jinja_env.get_template("errors/unavailable.html")
+    return page.render(), 503
 
 
 def signed_in_caller() -> Any | None:
