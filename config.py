@@ -21,25 +21,27 @@ class ConfigError(RuntimeError):
     """The environment does not describe a runnable application."""
 
 
-def _flag(value: str | None, default: bool) -> bool:
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = env.get(name)
     if value is None or value == "":
         return default
     if value.lower() in {"1", "true", "yes", "on"}:
         return True
     if value.lower() in {"0", "false", "no", "off"}:
         return False
-    raise ConfigError(f"expected a boolean (1/0), got {value!r}")
+    raise ConfigError(f"{name}: expected a boolean (1/0), got {value!r}")
 
 
-def _int(value: str | None, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    value = env.get(name)
     if value is None or value == "":
         return default
     try:
         number = int(value)
     except ValueError as exc:
-        raise ConfigError(f"expected a whole number, got {value!r}") from exc
-    if number <= 0:
-        raise ConfigError(f"expected a positive number, got {value!r}")
+        raise ConfigError(f"{name}: expected a whole number, got {value!r}") from exc
+    if number < minimum:
+        raise ConfigError(f"{name}: expected a number of at least {minimum}, got {value!r}")
     return number
 
 
@@ -57,6 +59,10 @@ def normalise_database_url(url: str) -> str:
         # psycopg 3 is the only PostgreSQL driver we ship.
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def _cookie_name(name: str, secure: bool) -> str:
+    return f"__Host-{name}" if secure else name
 
 
 def read_secret_key(env: Mapping[str, str], secret_file: Path) -> str | None:
@@ -82,11 +88,19 @@ class Settings:
     secure_cookies: bool = True
     testing: bool = False
     token_lifetime: timedelta = timedelta(hours=12)
+    # A token unused this long is refused: a forgotten script's token does not live 12 h.
+    token_idle: timedelta = timedelta(minutes=30)
+    # Case reads per user in a rolling hour (app/auth/read_limit.py): bulk copying stops.
+    case_reads_per_hour: int = 300
     idle_timeout: timedelta = timedelta(minutes=30)
     session_lifetime: timedelta = timedelta(hours=12)
     break_glass_minutes: int = 60
     # Reverse proxies in front of the app whose X-Forwarded-For we trust (0: none).
     proxies: int = 0
+    # Where the audit chain's anchors go (None: `audit-anchors` beside the secret file,
+    # instance/audit-anchors by default), and how old the newest may get while writing.
+    audit_anchor_dir: Path | None = None
+    audit_anchor_seconds: int = 600
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -101,16 +115,23 @@ class Settings:
             attachments_dir=_path(env.get("RUTA_ATTACHMENTS_DIR", "instance/attachments")),
             secret_file=secret_file,
             secret_key=read_secret_key(env, secret_file),
-            require_mfa=_flag(env.get("RUTA_REQUIRE_MFA"), True),
+            require_mfa=_flag(env, "RUTA_REQUIRE_MFA", True),
             redis_url=env.get("REDIS_URL") or None,
             department=env.get("RUTA_DEPARTMENT", "SON").upper(),
-            # Cookies travel only over TLS in production; ./run.sh serves plain HTTP locally.
-            secure_cookies=_flag(env.get("RUTA_SECURE_COOKIES"), False),
-            idle_timeout=timedelta(minutes=_int(env.get("RUTA_IDLE_MINUTES"), 30)),
-            session_lifetime=timedelta(hours=_int(env.get("RUTA_SESSION_HOURS"), 12)),
-            token_lifetime=timedelta(hours=_int(env.get("RUTA_TOKEN_HOURS"), 12)),
-            break_glass_minutes=_int(env.get("RUTA_BREAK_GLASS_MINUTES"), 60),
-            proxies=int(env.get("RUTA_PROXIES", "0") or 0),
+            # Cookies travel only over TLS (and pages send HSTS); ./run.sh's demo serves
+            # plain HTTP on 127.0.0.1 and sets it to 0.
+            secure_cookies=_flag(env, "RUTA_SECURE_COOKIES", True),
+            idle_timeout=timedelta(minutes=_int(env, "RUTA_IDLE_MINUTES", 30)),
+            session_lifetime=timedelta(hours=_int(env, "RUTA_SESSION_HOURS", 12)),
+            token_lifetime=timedelta(hours=_int(env, "RUTA_TOKEN_HOURS", 12)),
+            token_idle=timedelta(minutes=_int(env, "RUTA_TOKEN_IDLE_MINUTES", 30)),
+            case_reads_per_hour=_int(env, "RUTA_CASE_READS_PER_HOUR", 300),
+            break_glass_minutes=_int(env, "RUTA_BREAK_GLASS_MINUTES", 60),
+            proxies=_int(env, "RUTA_PROXIES", 0, minimum=0),
+            audit_anchor_dir=_path(env["RUTA_AUDIT_ANCHOR_DIR"])
+            if env.get("RUTA_AUDIT_ANCHOR_DIR")
+            else None,
+            audit_anchor_seconds=_int(env, "RUTA_AUDIT_ANCHOR_SECONDS", 600),
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -128,10 +149,15 @@ class Settings:
             "RUTA_REQUIRE_MFA": self.require_mfa,
             "RUTA_DEPARTMENT": self.department,
             "RUTA_TOKEN_LIFETIME": self.token_lifetime,
+            "RUTA_TOKEN_IDLE": self.token_idle,
+            "RUTA_CASE_READS_PER_HOUR": self.case_reads_per_hour,
             "RUTA_IDLE_TIMEOUT": self.idle_timeout,
             "RUTA_SESSION_LIFETIME": self.session_lifetime,
             "RUTA_BREAK_GLASS_MINUTES": self.break_glass_minutes,
             "RUTA_PROXIES": self.proxies,
+            "RUTA_AUDIT_ANCHOR_DIR": self.audit_anchor_dir
+            or self.secret_file.parent / "audit-anchors",
+            "RUTA_AUDIT_ANCHOR_SECONDS": self.audit_anchor_seconds,
             "REDIS_URL": self.redis_url,
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
             "RATELIMIT_HEADERS_ENABLED": True,
@@ -140,9 +166,17 @@ class Settings:
             # Strict: no cross-site request ever carries the session (CSRF defence in depth).
             "SESSION_COOKIE_SAMESITE": "Strict",
             "SESSION_COOKIE_SECURE": self.secure_cookies,
-            "SESSION_COOKIE_NAME": "ruta_session",
+            # __Host-: the browser keeps it only if Secure, Path=/ and without Domain, so
+            # neither a sibling subdomain nor a plain-HTTP page can plant or read it.
+            "SESSION_COOKIE_NAME": _cookie_name("ruta_session", self.secure_cookies),
+            "SESSION_COOKIE_PATH": "/",
+            "SESSION_COOKIE_DOMAIN": None,
+            "REMEMBER_COOKIE_NAME": _cookie_name("ruta_remember", self.secure_cookies),
+            "REMEMBER_COOKIE_PATH": "/",
             "REMEMBER_COOKIE_HTTPONLY": True,
             "REMEMBER_COOKIE_SECURE": self.secure_cookies,
+            "REMEMBER_COOKIE_SAMESITE": "Strict",
+            "RUTA_SECURE_COOKIES": self.secure_cookies,
             "PERMANENT_SESSION_LIFETIME": self.session_lifetime,
             "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the login session
             "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,

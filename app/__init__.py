@@ -48,19 +48,36 @@ def configure_engine(engine: Any) -> None:
 
 
 def register_security(app: Flask, *, for_cli: bool) -> None:
-    from app.core.http import trust_proxies, use_in_memory_uploads
+    from app.core.http import send_hsts, trust_proxies, use_in_memory_uploads
+    from app.core.ids import use_id_converter
+    from app.core.logging import log_requests
     from app.crypto.startup import load_keys, require_secret_key
     from app.web.helpers import register_template_helpers
     from app.web.labels import register_labels
     from app.web.login import init_web_login
 
+    log_requests(app, user_id=signed_in_user_id)
     use_in_memory_uploads(app)
+    use_id_converter(app.url_map)  # before the blueprints add their routes
     trust_proxies(app)
+    send_hsts(app)
     require_secret_key(app, strict=not for_cli)
     load_keys(app, strict=not for_cli)
     init_web_login(app)
     register_template_helpers(app)
     register_labels(app)
+
+
+def signed_in_user_id() -> int | None:
+    """The user the API token or the web session named, read from what each login left
+    in `g` (Flask-Login keeps its user in `g._login_user`): asking `current_user`, or
+    the user's `id` after the commit expired it, would cost a query on every request."""
+    from flask import g
+    from sqlalchemy import inspect
+
+    user = g.get("api_user") or g.get("_login_user")
+    state = inspect(user, raiseerr=False) if user is not None else None
+    return state.identity[0] if state is not None and state.identity else None
 
 
 def register_blueprints(app: Flask) -> None:
@@ -73,6 +90,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_errorhandlers(app: Flask) -> None:
     from app.api.errors import API
+    from app.audit.anchors import AutoAnchor
     from app.cases.service import conflict_to_keep, refusal_to_keep
     from app.core.errorhandling import register_error_handlers
     from app.core.transaction import register_transaction
@@ -90,7 +108,16 @@ def register_errorhandlers(app: Flask) -> None:
             get_keyring(), db.session, caller, error
         ),
     )
-    register_transaction(app)  # commits what a view did unless an error handler ran
+    anchoring = AutoAnchor(
+        app.config["RUTA_AUDIT_ANCHOR_DIR"], app.config["RUTA_AUDIT_ANCHOR_SECONDS"]
+    )
+    app.extensions["ruta.anchoring"] = anchoring
+    # Commits what a view did unless an error handler ran; then anchors the audit chain
+    # when the request wrote to it and the newest anchor is old.
+    register_transaction(
+        app,
+        after_commit=lambda: anchoring.after_commit(db.session, lambda: get_keyring().audit_key),
+    )
 
 
 def register_commands(app: Flask) -> None:

@@ -116,3 +116,15 @@ def start_web_session(app: Flask, client: FlaskClient, username: str) -> str:
         session["_user_id"] = token
         session["_fresh"] = True
     return token
+
+
+def client_at(app: Flask, ip: str) -> FlaskClient:
+    """A client whose requests come from `ip` (another machine, another network)."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = ip
+    return client
+
+
+def device_cookie(client: FlaskClient) -> str | None:
+    cookie = client.get_cookie("ruta_device")
+    return cookie.value if cookie else None

@@ -19,7 +19,7 @@ from app.auth.sessions import start_session
 from app.directory.models import Institution
 from app.extensions import db
 from tests.conftest import PASSWORD, make_settings
-from tests.factories import intake
+from tests.factories import intake, one_page_pdf
 
 ANON = "anonymous"
 PARTY = {"pnc_agent": "PNC-SON", "health_staff": "US-SON", "womens_office": "UMM-SON"}
@@ -71,12 +71,13 @@ def page_of_case(ok: int) -> dict[str, int]:
     return expect(302, ok, 404, 403, 403)
 
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = one_page_pdf()
 
 
 # (rule, method) -> what each caller gets. Case routes use the shared case of the fixture.
 MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/api/v1/auth/token", "POST"): same_for_all(401),  # wrong credentials for everyone
+    ("/api/v1/auth/token", "DELETE"): expect(401, 204, 204, 204, 204),  # her own token
     ("/api/v1/openapi.json", "GET"): same_for_all(200),
     ("/api/v1/institutions", "GET"): expect(401, 200, 200, 200, 200),
     ("/api/v1/cases", "POST"): expect(401, 201, 201, 403, 403),
@@ -94,6 +95,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/api/v1/accounts/pending", "GET"): expect(401, 403, 403, 200, 403),
     # The fixture's accounts were made by an operator: approved already, so 409.
     ("/api/v1/accounts/<int:user_id>/approve", "POST"): expect(401, 403, 403, 409, 403),
+    ("/api/v1/recoveries/pending", "GET"): expect(401, 403, 403, 200, 403),
+    # The fixture's recovery was asked by the administrator: any supervisor may decide.
+    ("/api/v1/recoveries/<int:recovery_id>/approve", "POST"): expect(401, 403, 403, 200, 403),
     ("/api/v1/cases/<case_id>/notes", "POST"): case_write(201),
     ("/api/v1/cases/<case_id>/follow-ups", "POST"): case_write(201),
     ("/api/v1/cases/<case_id>/follow-ups/<follow_up_id>/outcome", "POST"): case_write(200),
@@ -131,6 +135,10 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/account/password", "POST"): web_page(302, 200),  # wrong current password: form again
     ("/account/totp", "GET"): web_page(302, 302),  # enrolled already: back to the dashboard
     ("/account/totp", "POST"): web_page(302, 302),
+    ("/account/sessions", "GET"): web_page(302, 200),
+    # The fixture's session and token are the supervisor's: anyone else's ids are unknown.
+    ("/account/sessions/<int:session_id>/end", "POST"): expect(302, 404, 404, 302, 404),
+    ("/account/tokens/<int:token_id>/revoke", "POST"): expect(302, 404, 404, 302, 404),
     ("/healthz", "GET"): same_for_all(200),
     ("/favicon.ico", "GET"): same_for_all(301),
     ("/static/<path:filename>", "GET"): same_for_all(200),
@@ -168,9 +176,14 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/audit/break-glass/<int:grant_id>/review", "POST"): expect(302, 403, 403, 302, 403),
     ("/audit/joins/<int:party_id>/review", "POST"): expect(302, 403, 403, 302, 403),
     ("/audit/accounts/<int:user_id>/approve", "POST"): expect(302, 403, 403, 302, 403),
+    ("/audit/recoveries/<int:recovery_id>/decide", "POST"): expect(302, 403, 403, 302, 403),
     ("/admin/users", "GET"): expect(302, 403, 403, 403, 200),
     ("/admin/users", "POST"): expect(302, 403, 403, 403, 200),
     ("/admin/users/<int:user_id>", "POST"): expect(302, 403, 403, 403, 302),
+    ("/admin/users/<int:user_id>", "GET"): expect(302, 403, 403, 403, 200),
+    ("/admin/users/<int:user_id>/recovery", "POST"): expect(302, 403, 403, 403, 302),
+    # An account in use gets a one-time password only through an approved recovery.
+    ("/admin/users/<int:user_id>/password", "POST"): expect(302, 403, 403, 403, 409),
     ("/admin/institutions", "GET"): expect(302, 403, 403, 403, 200),
     ("/admin/institutions/<int:institution_id>", "GET"): expect(302, 403, 403, 403, 200),
     ("/admin/institutions/<int:institution_id>", "POST"): expect(302, 403, 403, 403, 302),
@@ -219,7 +232,40 @@ def world(app, client, make_person):
     ids["institution_id"] = ids["hospital_id"]
     ids["user_id"] = people["pnc_agent@other"].id
     ids["party_id"] = _first_join(app, case_id)
+    lost = make_person("health_staff", "US-SON")  # no caller: her recovery may be approved
+    ids.update(_logins_and_recovery(app, people, lost.id))
     return {"people": people, **ids}
+
+
+def _logins_and_recovery(app, people, lost_id: int) -> dict[str, int]:
+    """A web session and the token of the supervisor; a recovery the admin asked for."""
+    from app.auth.caller import Caller
+    from app.auth.models import ApiToken
+    from app.auth.recovery import start_recovery
+    from app.auth.service import token_digest
+
+    with app.app_context():
+        supervisor = db.session.get_one(User, people["supervisor"].id)
+        start_session(db.session, supervisor, "10.1.1.1", restricted=False)
+        session_id = max(row.id for row in _sessions_of(supervisor))
+        digest = token_digest(people["supervisor"].token)
+        token_id = db.session.query(ApiToken.id).filter_by(token_hash=digest).one()[0]
+        admin = Caller(db.session.get_one(User, people["admin"].id), "127.0.0.1", "web")
+        asked = start_recovery(
+            db.session,
+            app.extensions["ruta.keyring"].audit_key,
+            admin,
+            lost_id,
+            "Perdió el teléfono con la aplicación",
+        )
+        db.session.commit()
+        return {"session_id": session_id, "token_id": token_id, "recovery_id": asked.id}
+
+
+def _sessions_of(user):
+    from app.auth.models import UserSession
+
+    return db.session.query(UserSession).filter_by(user_id=user.id).all()
 
 
 def _first_join(app, case_id: str) -> int:
@@ -284,8 +330,18 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
     path = rule.replace("<path:filename>", "css/ruta.css")
     for name in ("case_id", "follow_up_id", "measure_id", "attachment_id", "referral_id"):
         path = path.replace(f"<{name}>", str(world[name]))
-    for name in ("grant_id", "notification_id", "user_id", "institution_id", "party_id"):
-        path = path.replace(f"<int:{name}>", str(world[name]))
+    for name in (
+        "grant_id",
+        "notification_id",
+        "user_id",
+        "institution_id",
+        "party_id",
+        "recovery_id",
+        "session_id",
+        "token_id",
+    ):
+        if f"<int:{name}>" in path:  # tests/test_changed_rights.py's world has fewer ids
+            path = path.replace(f"<int:{name}>", str(world[name]))
     if not rule.startswith("/api/"):
         return path, {"data": web_form(rule, world)}
     bodies = {
@@ -300,6 +356,7 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
         "/api/v1/break-glass/<int:grant_id>/review": {"justified": True},
         "/api/v1/joins/<int:party_id>/review": {"justified": True},
         "/api/v1/accounts/<int:user_id>/approve": {"approve": True},
+        "/api/v1/recoveries/<int:recovery_id>/approve": {"approve": True},
         "/api/v1/cases/<case_id>/notes": {"kind": "medical", "text": "Atención brindada"},
         "/api/v1/cases/<case_id>/follow-ups": {"due_on": "2026-12-05", "channel": "visit"},
         "/api/v1/cases/<case_id>/follow-ups/<follow_up_id>/outcome": {"outcome": "done"},
@@ -366,6 +423,8 @@ def web_form(rule: str, world: dict) -> dict:
         "/audit/break-glass/<int:grant_id>/review": {"justified": "yes"},
         "/audit/joins/<int:party_id>/review": {"justified": "yes"},
         "/audit/accounts/<int:user_id>/approve": {"approve": "yes"},
+        "/audit/recoveries/<int:recovery_id>/decide": {"approve": "yes"},
+        "/admin/users/<int:user_id>/recovery": {"reason": "Perdió su contraseña y pidió otra"},
         "/admin/users": {
             "username": "nueva.usuaria",
             "display_name": "Nueva",

@@ -10,6 +10,7 @@ from app.audit.models import AuditEvent
 from app.auth.throttle import (
     FAILURES_PER_ACCOUNT,
     FAILURES_PER_PAIR,
+    FAILURES_PER_TRUSTED,
     MAX_DELAY_SECONDS,
     LoginThrottle,
     lockout_delay,
@@ -239,3 +240,23 @@ def test_guessing_one_account_from_many_addresses_locks_the_account(throttle):
         throttle.record_failure("ana", f"10.0.{n // 250}.{n % 250}")
     assert throttle.wait_seconds("ana", "192.168.1.1") > 0
     assert throttle.wait_seconds("beto", "192.168.1.1") == 0
+
+
+# ---- trusted places: her device or a known address (OWASP device cookies) ---------------
+
+
+def test_a_trusted_place_is_not_held_by_locks_that_others_built(throttle):
+    for n in range(FAILURES_PER_ACCOUNT):
+        throttle.record_failure("ana", f"10.0.0.{n % 4}")
+    assert throttle.wait_seconds("ana", "10.0.0.0") > 0, "the attackers' pair"
+    assert throttle.wait_seconds("ana", "192.168.1.1") > 0, "the account, for strangers"
+    assert throttle.wait_seconds("ana", "10.0.0.0", trusted="device:abc") == 0
+    assert throttle.wait_seconds("ana", "192.168.1.1", trusted="address:192.168.1.1") == 0
+
+
+def test_a_trusted_place_locks_on_its_own_failures_only(throttle):
+    for _ in range(FAILURES_PER_TRUSTED):
+        throttle.record_failure("ana", "1.2.3.4", trusted="device:abc")
+    assert throttle.wait_seconds("ana", "1.2.3.4", trusted="device:abc") > 0
+    assert throttle.wait_seconds("ana", "1.2.3.4", trusted="device:other") == 0
+    assert throttle.wait_seconds("ana", "1.2.3.4") == 0, "nothing counted on the account"

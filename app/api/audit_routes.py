@@ -11,9 +11,9 @@ from app.api import bp
 from app.api.auth import current_api_user
 from app.api.helpers import answer, api_caller, json_body, load
 from app.audit.models import BreakGlass
-from app.auth import service as accounts
-from app.auth.models import User
-from app.auth.service import usernames
+from app.auth import accounts, recovery
+from app.auth.accounts import usernames
+from app.auth.models import AccountRecovery, User
 from app.core.ids import parse_uuid
 from app.crypto.service import get_keyring
 from app.extensions import db
@@ -28,6 +28,8 @@ from app.supervision.schemas import (
     BreakGlassIn,
     BreakGlassListOut,
     BreakGlassOut,
+    RecoveryListOut,
+    RecoveryOut,
     ReviewIn,
     SinceIn,
 )
@@ -159,3 +161,45 @@ def approve_account(user_id: int) -> Response:
     )
     names = usernames(db.session, {user.requested_by_user_id, user.approved_by_user_id})
     return answer(AccountOut, account_dict(user, names))  # the request's transaction commits
+
+
+# ---- account recoveries waiting for a supervisor's approval ------------------------------
+
+
+def recovery_dict(row: AccountRecovery, names: dict[int, str]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "user_id": row.user_id,
+        "username": row.user.username,
+        "institution": row.user.institution.code,
+        "reason": row.reason,
+        "requested_by": names.get(row.requested_by_user_id),
+        "requested_at": row.requested_at.isoformat(),
+        "decided_by": names.get(row.decided_by_user_id or 0),
+        "decided_at": row.decided_at.isoformat() if row.decided_at else None,
+        "approved": row.approved,
+    }
+
+
+def recovery_names(rows: list[AccountRecovery]) -> dict[int, str]:
+    return usernames(
+        db.session, {i for r in rows for i in (r.requested_by_user_id, r.decided_by_user_id)}
+    )
+
+
+@bp.get("/recoveries/pending")
+def pending_recoveries() -> Response:
+    rows = recovery.pending_recoveries(db.session, api_caller())
+    names = recovery_names(rows)
+    return answer(RecoveryListOut, {"items": [recovery_dict(r, names) for r in rows]})
+
+
+@bp.post("/recoveries/<int:recovery_id>/approve")
+def decide_recovery(recovery_id: int) -> Response:
+    caller = api_caller()
+    accounts.require_approver(caller)  # the role before the body: 403, never 422, to others
+    data = load(ApprovalIn, json_body())
+    row = recovery.decide_recovery(
+        db.session, get_keyring().audit_key, caller, recovery_id, data["approve"]
+    )
+    return answer(RecoveryOut, recovery_dict(row, recovery_names([row])))

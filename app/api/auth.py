@@ -27,7 +27,8 @@ def require_token() -> None:
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
     token = bearer_token()
-    found = token_and_user(db.session, token) if token else None
+    idle = current_app.config["RUTA_TOKEN_IDLE"]
+    found = token_and_user(db.session, token, idle=idle) if token else None
     if found is None:
         raise Unauthorized("A valid bearer token is required.")
     g.api_token, g.api_user = found

@@ -71,6 +71,8 @@ from app.supervision.schemas import (
     BreakGlassIn,
     BreakGlassListOut,
     BreakGlassOut,
+    RecoveryListOut,
+    RecoveryOut,
     ReviewIn,
 )
 
@@ -102,6 +104,15 @@ OPERATIONS: list[Operation] = [
         body=TokenIn,
         public=True,
         errors=(400, 401, 403, 422, 429),
+    ),
+    Operation(
+        "/auth/token",
+        "delete",
+        "Revoke the calling token (sign out): 204, and the token answers 401 from then on. "
+        "A token unused for RUTA_TOKEN_IDLE_MINUTES (30) is refused too",
+        None,
+        204,
+        errors=(401,),
     ),
     Operation("/institutions", "get", "The network directory", InstitutionListOut, errors=(401,)),
     Operation(
@@ -137,7 +148,14 @@ OPERATIONS: list[Operation] = [
         body=SearchIn,
         errors=(400, 401, 403, 422),
     ),
-    Operation("/cases/{case_id}", "get", "The whole decrypted record (audited)", CaseOut),
+    Operation(
+        "/cases/{case_id}",
+        "get",
+        "The whole decrypted record (audited). Past RUTA_CASE_READS_PER_HOUR (300) reads in "
+        "a rolling hour: 429 too_many_reads with Retry-After, and the supervisors are told",
+        CaseOut,
+        errors=(401, 403, 404, 429),
+    ),
     Operation(
         "/cases/{case_id}/incidents",
         "post",
@@ -208,6 +226,25 @@ OPERATIONS: list[Operation] = [
         'A supervisor approves ({"approve": true}) or refuses and disables ({"approve": '
         "false}) a waiting account; never one she asked for or her own (user_approve)",
         AccountOut,
+        body=ApprovalIn,
+        errors=(400, 401, 403, 404, 409, 422),
+    ),
+    Operation(
+        "/recoveries/pending",
+        "get",
+        "Account recoveries (lost password or TOTP device) an administrator asked for, "
+        "waiting for a supervisor (supervisors)",
+        RecoveryListOut,
+        errors=(401, 403),
+    ),
+    Operation(
+        "/recoveries/{recovery_id}/approve",
+        "post",
+        'A supervisor approves ({"approve": true}: every credential, session and token of '
+        "the account ends; the administrator then issues a one-time password) or refuses "
+        '({"approve": false}) a recovery; never one she asked for or of her own account '
+        "(account_recovery)",
+        RecoveryOut,
         body=ApprovalIn,
         errors=(400, 401, 403, 404, 409, 422),
     ),
@@ -426,7 +463,7 @@ OPERATIONS: list[Operation] = [
 ]
 
 
-INTEGER_IDS = {"grant_id", "notification_id"}
+INTEGER_IDS = {"grant_id", "notification_id", "recovery_id"}
 
 
 def _path_parameter(name: str) -> dict[str, Any]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, current_app
+from werkzeug.exceptions import Unauthorized
 
 from app.api import bp
-from app.api.auth import client_ip
+from app.api.auth import client_ip, current_api_token
 from app.api.helpers import answer, api_caller, json_body, load
 from app.api.schemas import InstitutionListOut, TokenIn, TokenOut
 from app.auth.login import TooManyAttempts, log_in_for_token, record_login_failure
 from app.auth.service import AuthenticationFailed
+from app.auth.sessions import revoke_token
 from app.auth.throttle_store import login_throttle
 from app.cases import service as cases
 from app.cases.schemas import (
@@ -57,6 +59,16 @@ def issue_token_endpoint() -> Response:
         )
         raise
     return answer(TokenOut, {"token": token, "expires_at": row.expires_at.isoformat()})
+
+
+@bp.delete("/auth/token", endpoint="revoke_token")
+def revoke_token_endpoint() -> Response:
+    """The calling token ends now (a client signing out); audited as `logout`."""
+    token = current_api_token()
+    if token is None:  # require_token lets no request in without one
+        raise Unauthorized("A valid bearer token is required.")
+    revoke_token(db.session, get_keyring().audit_key, api_caller(), token.id)
+    return Response(status=204)
 
 
 # ---- directory -------------------------------------------------------------------------

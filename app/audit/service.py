@@ -25,6 +25,8 @@ from app.core.time import utcnow
 
 GENESIS_HMAC = "0" * 64
 HEAD_ID = 1
+# Set in `session.info` by every write: tells the request's end that an anchor may be due.
+AUDIT_WRITTEN = "ruta.audit_written"
 REASON_MAX = 500
 
 ACTIONS = frozenset(
@@ -50,6 +52,8 @@ ACTIONS = frozenset(
         "user_create",
         "user_update",
         "user_approve",
+        "account_recovery",
+        "read_limit",
         "institution_update",
     }
 )
@@ -177,6 +181,7 @@ def record_event(
     head.count += 1
     head.head_mac = head_mac(audit_key, head)
     session.flush()
+    session.info[AUDIT_WRITTEN] = True
     return event
 
 

@@ -10,20 +10,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from app.audit.service import Actor, record_event
+from app.audit.service import Actor, audit, record_event
 from app.auth import totp
 from app.auth.caller import Caller
+from app.auth.devices import (
+    DeviceProof,
+    device_cookie_after_login,
+    known_address,
+    remember_address,
+    trusted_device,
+)
 from app.auth.models import ApiToken, User
 from app.auth.passwords import hash_password, verify_password
 from app.auth.service import (
     AuthenticationFailed,
     AwaitingApproval,
     LoginOutcome,
+    OneTimePasswordExpired,
     authenticate,
     end_all_sessions,
     find_user,
     issue_token,
     normalise_username,
+    password_rules_for,
     totp_secret_of,
 )
 from app.auth.sessions import lift_restriction, start_session
@@ -44,6 +53,21 @@ class TooManyAttempts(DomainError):
         self.retry_after = retry_after
 
 
+def trusted_place(
+    session: DbSession, name: str, ip: str, channel: str, device: DeviceProof | None
+) -> str | None:
+    """Where she signed in from before, if this attempt comes from there: her device
+    cookie on the pages, a known address on the API. The throttle then judges the
+    attempt by that place's own counter (app/auth/throttle.py)."""
+    user = find_user(session, name)
+    if user is None:
+        return None
+    if channel == "web":
+        device_id = trusted_device(device, user)
+        return f"device:{device_id}" if device_id else None
+    return f"address:{ip}" if known_address(session, user, ip) else None
+
+
 def log_in(
     session: DbSession,
     ring: KeyRing,
@@ -56,15 +80,17 @@ def log_in(
     require_mfa: bool,
     channel: str,
     allow_setup: bool = False,
+    device: DeviceProof | None = None,
 ) -> LoginOutcome:
     """Raises TooManyAttempts or AuthenticationFailed; the caller then calls
     `record_login_failure` after rolling back, so the failure is kept."""
     name = normalise_username(username)[:60]
-    wait = throttle.wait_seconds(name, ip)
+    trusted = trusted_place(session, name, ip, channel, device)
+    wait = throttle.wait_seconds(name, ip, trusted)
     if wait:
         raise TooManyAttempts(wait)
     outcome = authenticate(session, ring, name, password, otp, require_mfa, allow_setup=allow_setup)
-    throttle.record_success(name, ip)
+    throttle.record_success(name, ip, trusted)
     user = outcome.user
     actor = Actor(user.id, user.username, user.institution.code, user.role, ip)
     record_event(session, ring.audit_key, actor, "login", object_type=channel)
@@ -76,6 +102,7 @@ class WebLogin:
     user: User
     token: str  # the cookie id of the new server-side session
     needs_setup: bool
+    device_cookie: str | None  # to hand back once the login is complete (not in setup)
 
 
 def log_in_to_pages(
@@ -88,9 +115,11 @@ def log_in_to_pages(
     otp: str | None,
     ip: str,
     require_mfa: bool,
+    device: DeviceProof,
 ) -> WebLogin:
     """A login through the pages opens a server-side session, restricted to the setup
-    pages while the one-time password or the TOTP enrolment is pending."""
+    pages while the one-time password or the TOTP enrolment is pending. A complete login
+    (password and code) renews the device cookie that the throttle trusts."""
     outcome = log_in(
         session,
         ring,
@@ -102,9 +131,11 @@ def log_in_to_pages(
         require_mfa=require_mfa,
         channel="web",
         allow_setup=True,
+        device=device,
     )
     token = start_session(session, outcome.user, ip, restricted=outcome.needs_setup)
-    return WebLogin(outcome.user, token, outcome.needs_setup)
+    cookie = None if outcome.needs_setup else device_cookie_after_login(device, outcome.user)
+    return WebLogin(outcome.user, token, outcome.needs_setup, cookie)
 
 
 def log_in_for_token(
@@ -119,7 +150,8 @@ def log_in_for_token(
     require_mfa: bool,
     lifetime: timedelta,
 ) -> tuple[str, ApiToken]:
-    """A login through the API yields a bearer token; an account still to set up gets none."""
+    """A login through the API yields a bearer token; an account still to set up gets none.
+    The address becomes one the throttle trusts for her."""
     outcome = log_in(
         session,
         ring,
@@ -131,7 +163,8 @@ def log_in_for_token(
         require_mfa=require_mfa,
         channel="api",
     )
-    return issue_token(session, outcome.user, lifetime)
+    remember_address(session, outcome.user, ip)
+    return issue_token(session, outcome.user, lifetime, ip=ip)
 
 
 def record_login_failure(
@@ -142,13 +175,14 @@ def record_login_failure(
     ip: str,
     channel: str,
     error: AuthenticationFailed | TooManyAttempts,
+    device: DeviceProof | None = None,
 ) -> None:
     """Count the failure (unless it was throttled already) and audit it, the same way for
-    every face."""
+    every face. A failure from a trusted place counts on that place's counter only."""
     name = normalise_username(username)[:60]
     throttled = isinstance(error, TooManyAttempts)
     if not throttled:
-        throttle.record_failure(name, ip)
+        throttle.record_failure(name, ip, trusted_place(session, name, ip, channel, device))
     known = find_user(session, name)
     # Only a real account's name is written: what someone typed into the username box
     # for an unknown account may be a password, and supervisors read this log.
@@ -157,15 +191,24 @@ def record_login_failure(
         if known
         else Actor(None, None, None, None, ip)
     )
-    waiting = isinstance(error, AwaitingApproval)
     record_event(
         session,
         ring.audit_key,
         actor,
         "login_failed",
         object_type=channel,
-        detail="throttled" if throttled else "awaiting_approval" if waiting else None,
+        detail=_failure_detail(error),
     )
+
+
+def _failure_detail(error: Exception) -> str | None:
+    if isinstance(error, TooManyAttempts):
+        return "throttled"
+    if isinstance(error, AwaitingApproval):
+        return "awaiting_approval"
+    if isinstance(error, OneTimePasswordExpired):
+        return "one_time_password_expired"
+    return None
 
 
 # ---- first-login setup -----------------------------------------------------------------
@@ -177,6 +220,7 @@ def setup_pending(user: User, require_mfa: bool) -> bool:
 
 
 def change_password(user: User, current: str, new: str) -> None:
+    """Her current password, and a new one that meets the strength rules."""
     if not verify_password(user.password_hash, current):
         raise InvalidInput(
             "wrong password", {"current_password": ["La contraseña no es correcta."]}
@@ -185,8 +229,10 @@ def change_password(user: User, current: str, new: str) -> None:
         raise InvalidInput(
             "same password", {"new_password": ["Elija una contraseña distinta de la actual."]}
         )
+    password_rules_for(user, new)
     user.password_hash = hash_password(new)
     user.must_change_password = False
+    user.temp_password_expires_at = None
     end_all_sessions(user)
 
 
@@ -197,11 +243,25 @@ class PasswordChanged:
 
 
 def change_own_password(
-    session: DbSession, caller: Caller, current: str, new: str, require_mfa: bool
+    session: DbSession,
+    audit_key: bytes,
+    caller: Caller,
+    current: str,
+    new: str,
+    require_mfa: bool,
 ) -> PasswordChanged:
     """The new stamp ends every session of hers, this one too: she continues in a new one."""
     user = caller.user
     change_password(user, current, new)
+    audit(
+        session,
+        audit_key,
+        caller,
+        "user_update",
+        object_type="user",
+        object_id=user.id,
+        detail="own_password",
+    )
     pending = setup_pending(user, require_mfa)
     return PasswordChanged(start_session(session, user, caller.ip, restricted=pending), pending)
 
@@ -235,6 +295,15 @@ def enrol_totp(session: DbSession, ring: KeyRing, caller: Caller, code: str | No
         return Enrolment(secret, enrolled=False)
     user.totp_last_step = step
     user.totp_enrolled = True
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "user_update",
+        object_type="user",
+        object_id=user.id,
+        detail="totp_enrolled",
+    )
     if not user.must_change_password and user.web_session is not None:
         lift_restriction(user.web_session)
     return Enrolment(secret, enrolled=True)

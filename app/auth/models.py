@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import UTCDateTime
@@ -41,6 +41,11 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(200))
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A one-time password stops working at this time (72 h after it was issued).
+    temp_password_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Device cookies issued before this time are no longer trusted by the login throttle
+    # (set by an account recovery: the lost phone or laptop may hold one).
+    trusted_devices_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The TOTP secret is encrypted under the user's own data key.
     data_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_keys.id"))
     totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -108,6 +113,9 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Written at most once a minute: a token unused for RUTA_TOKEN_IDLE_MINUTES is refused.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ip: Mapped[str | None] = mapped_column(String(45))
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
 
@@ -130,3 +138,41 @@ class UserSession(Base):
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+
+class KnownAddress(Base):
+    """An address she got an API token from: failures from elsewhere never lock her out
+    there (the login throttle's known-address list)."""
+
+    __tablename__ = "known_addresses"
+    __table_args__ = (UniqueConstraint("user_id", "ip", name="uq_known_addresses_user_ip"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    ip: Mapped[str] = mapped_column(String(45))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AccountRecovery(Base):
+    """A lost password or TOTP device: an administrator asks (with a reason), a supervisor
+    who neither asked nor owns the account decides. Approved, her credentials are reset:
+    a new one-time password from the administrator, TOTP enrolled again at first login."""
+
+    __tablename__ = "account_recoveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(300))
+    requested_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # None while it waits; True approved, False refused.
+    approved: Mapped[bool | None] = mapped_column(Boolean)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined", innerjoin=True)
+
+    @property
+    def pending(self) -> bool:
+        return self.decided_at is None

@@ -1,6 +1,17 @@
-"""Password hashing with argon2id (argon2-cffi's RFC 9106 low-memory profile)."""
+"""Password hashing with argon2id (argon2-cffi's RFC 9106 low-memory profile), and the
+rules a password a person chooses must meet.
+
+Threat: a guessable password. Length alone lets `123456789012` through; zxcvbn scores how
+many guesses a password would take, told what an attacker knows of its owner (her
+username, name and institution) and of the network (its towns and institutions), so that
+`sonsonate2026` or her own username fail too.
+"""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -10,6 +21,36 @@ from app.core.errors import InvalidInput
 MIN_LENGTH = 12
 # Checked before hashing: an attacker's megabyte "password" must not cost us a megabyte hash.
 MAX_LENGTH = 128
+# zxcvbn's score, 0–4: 3 is "safely unguessable" (about 10^8 guesses and more).
+MIN_SCORE = 3
+# zxcvbn refuses longer input; the first 72 characters are what it judges.
+SCORED_LENGTH = 72
+# What anyone guessing a password of this network would try first.
+NETWORK_WORDS = (
+    "ruta",
+    "sonsonate",
+    "acajutla",
+    "sonzacate",
+    "izalco",
+    "nahuizalco",
+    "salvador",
+    "elsalvador",
+    "pnc",
+    "policia",
+    "fgr",
+    "pgr",
+    "isdemu",
+    "ciudad mujer",
+    "unidad",
+    "salud",
+    "mujer",
+    "clave",
+    "contraseña",
+)
+CHOOSING_ADVICE = (
+    "Use una frase de cuatro o más palabras que solo usted conozca y que no tengan que ver "
+    "con su nombre, su trabajo ni su institución."
+)
 
 _hasher = PasswordHasher()
 # Verified for unknown usernames so that they take as long as a wrong password.
@@ -31,17 +72,82 @@ def use_fast_hashing_for_tests() -> None:
     _dummy_hash = None
 
 
+def _refuse(message: str) -> InvalidInput:
+    return InvalidInput(message, {"password": [message]})
+
+
 def check_password_rules(password: str) -> None:
+    """Length only: what every stored password meets, generated ones included."""
     if len(password) < MIN_LENGTH:
-        raise InvalidInput(
-            "password too short",
-            {"password": [f"Use at least {MIN_LENGTH} characters."]},
-        )
+        raise _refuse(f"La contraseña debe tener al menos {MIN_LENGTH} caracteres.")
     if len(password) > MAX_LENGTH:
-        raise InvalidInput(
-            "password too long",
-            {"password": [f"Use at most {MAX_LENGTH} characters."]},
+        raise _refuse(f"La contraseña puede tener como máximo {MAX_LENGTH} caracteres.")
+
+
+def password_context(*values: str | None) -> list[str]:
+    """What an attacker knows of the account, whole and word by word, with the network's
+    own words: zxcvbn's `user_inputs`."""
+    words: list[str] = []
+    for value in values:
+        if not value:
+            continue
+        words.append(value.lower())
+        words += [part for part in re.split(r"[\W_]+", value.lower()) if len(part) >= 3]
+    return list(dict.fromkeys([*words, *NETWORK_WORDS]))
+
+
+# Why zxcvbn found it guessable, from the kind of pattern it matched, most telling first.
+_REASONS = (
+    ("user_inputs", "se parece a su usuario, su nombre, su institución o un lugar de la red"),
+    ("passwords", "es una de las contraseñas más usadas"),
+    ("spatial", "sigue las teclas del teclado (como «qwerty»)"),
+    ("sequence", "es una serie (como «1234» o «abcd»)"),
+    ("repeat", "repite caracteres o grupos (como «aaaa» o «abcabc»)"),
+    ("date", "contiene una fecha o un año"),
+    ("regex", "contiene una fecha o un año"),
+    ("dictionary", "se basa en palabras o nombres comunes"),
+)
+
+
+def _reason(matches: Iterable[dict[str, Any]]) -> str:
+    kinds = {m.get("dictionary_name") or m.get("pattern") for m in matches}
+    kinds |= {m.get("pattern") for m in matches}
+    return next((text for kind, text in _REASONS if kind in kinds), "es fácil de adivinar")
+
+
+def _only_known_words(lowered: str, context: list[str]) -> bool:
+    """Nothing but her names, her institution and the network's words, with digits and
+    punctuation between (`pnc-son pnc-son`): zxcvbn may score the separators highly."""
+    rest = lowered
+    for word in sorted(context, key=len, reverse=True):
+        rest = rest.replace(word, "") if len(word) >= 3 else rest
+    return sum(ch.isalpha() for ch in rest) < 4
+
+
+def check_new_password(
+    password: str,
+    *,
+    username: str = "",
+    display_name: str = "",
+    institution_code: str = "",
+    institution_name: str = "",
+) -> None:
+    """The rules for a password a person chooses: its length, not her own username or
+    name inside it, and hard to guess for someone who knows who she is. Raises
+    InvalidInput with a message in Spanish that says why and what to do instead."""
+    from zxcvbn import zxcvbn  # loaded on first use: its word lists cost every CLI start
+
+    check_password_rules(password)
+    lowered = password.lower()
+    if any(len(name) >= 4 and name.lower() in lowered for name in (username, display_name)):
+        raise _refuse(
+            "Esta contraseña contiene su nombre de usuario o su nombre. " + CHOOSING_ADVICE
         )
+    context = password_context(username, display_name, institution_code, institution_name)
+    result = zxcvbn(password[:SCORED_LENGTH], user_inputs=context)
+    if result["score"] < MIN_SCORE or _only_known_words(lowered, context):
+        reason = _reason(result["sequence"])
+        raise _refuse(f"Esta contraseña es fácil de adivinar: {reason}. {CHOOSING_ADVICE}")
 
 
 def hash_password(password: str) -> str:

@@ -9,14 +9,17 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from app.audit.service import audit, record_event
 from app.auth import totp
-from app.auth.caller import Caller
 from app.auth.models import APPROVED_ROLES, ROLE_KINDS, ROLES, ApiToken, User
-from app.auth.passwords import hash_password, needs_rehash, rehash_password, verify_password
-from app.auth.policy import may_manage_users
+from app.auth.passwords import (
+    check_new_password,
+    hash_password,
+    needs_rehash,
+    rehash_password,
+    verify_password,
+)
 from app.core.db import DbSession
-from app.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from app.core.errors import Conflict, DomainError, InvalidInput
 from app.core.time import utcnow
 from app.crypto.keyring import KeyRing
 from app.crypto.models import DataKey
@@ -24,12 +27,24 @@ from app.crypto.service import cipher_for, create_data_key
 from app.directory.models import Institution
 
 USERNAME_MAX = 60
+# Threat: a one-time password left in a drawer or an e-mail works for whoever finds it.
+ONE_TIME_PASSWORD_LIFETIME = timedelta(hours=72)
+# A token's last use is written at most this often: not a write on every API call.
+TOKEN_TOUCH_EVERY = timedelta(seconds=60)
 
 
 class AuthenticationFailed(DomainError):
     """One answer for unknown user, wrong password, wrong or replayed code, disabled."""
 
     code = "invalid_credentials"
+    status = 401
+
+
+class OneTimePasswordExpired(AuthenticationFailed):
+    """Right one-time password, but older than 72 hours. Said, like AwaitingApproval,
+    only to whoever gave it, and only on the pages where it could be changed."""
+
+    code = "one_time_password_expired"
     status = 401
 
 
@@ -108,7 +123,15 @@ def create_user(
         select(Institution).where(Institution.code == institution_code.strip().upper())
     ).scalar_one_or_none()
     institution = _check_new_user(session, username, role, institution, institution_code)
-    one_time = None if password else secrets.token_urlsafe(12)
+    if password:
+        check_new_password(
+            password,
+            username=username,
+            display_name=display_name,
+            institution_code=institution.code,
+            institution_name=institution.name,
+        )
+    one_time = None if password else new_one_time_password()
     key_row, cipher = create_data_key(session, ring)
     user = User(
         username=username,
@@ -117,6 +140,7 @@ def create_user(
         role=role,
         password_hash=hash_password(password or one_time or ""),
         must_change_password=password is None,
+        temp_password_expires_at=None if password else utcnow() + ONE_TIME_PASSWORD_LIFETIME,
         data_key_id=key_row.id,
         requested_by_user_id=requested_by.id if requested_by else None,
         approved_at=None if requested_by and role in APPROVED_ROLES else utcnow(),
@@ -130,6 +154,41 @@ def create_user(
         user.totp_enrolled = password is not None
     session.flush()
     return NewUser(user, secret, one_time)
+
+
+def new_one_time_password() -> str:
+    """16 random characters: generated, so the strength rules need not judge it."""
+    return secrets.token_urlsafe(12)
+
+
+def set_one_time_password(user: User) -> str:
+    """A new one-time password (72 hours) that she must change at first login; every
+    session and token of hers ends."""
+    one_time = new_one_time_password()
+    user.password_hash = hash_password(one_time)
+    user.must_change_password = True
+    user.temp_password_expires_at = utcnow() + ONE_TIME_PASSWORD_LIFETIME
+    end_all_sessions(user)
+    return one_time
+
+
+def password_rules_for(user: User, password: str) -> None:
+    """The strength rules, told who she is (so that her own names are refused)."""
+    check_new_password(
+        password,
+        username=user.username,
+        display_name=user.display_name,
+        institution_code=user.institution.code,
+        institution_name=user.institution.name,
+    )
+
+
+def one_time_password_expired(user: User, now: datetime | None = None) -> bool:
+    """A one-time password without a deadline counts as expired: fail closed."""
+    if not user.must_change_password:
+        return False
+    deadline = user.temp_password_expires_at
+    return deadline is None or deadline <= (now or utcnow())
 
 
 def totp_secret_of(session: DbSession, ring: KeyRing, user: User) -> str | None:
@@ -180,11 +239,15 @@ def authenticate(
         user.totp_last_step = step
     if user.awaiting_approval:
         raise AwaitingApproval("Su cuenta espera la aprobación de una supervisora.")
-    if needs_rehash(user.password_hash):
-        user.password_hash = rehash_password(password)  # parameters raised since it was set
     needs_setup = user.must_change_password or (require_mfa and not user.totp_enrolled)
     if needs_setup and not allow_setup:
         raise AuthenticationFailed("invalid credentials")
+    if one_time_password_expired(user):
+        raise OneTimePasswordExpired(
+            "Su contraseña temporal venció; pida una nueva al administrador."
+        )
+    if needs_rehash(user.password_hash):
+        user.password_hash = rehash_password(password)  # parameters raised since it was set
     user.last_login_at = utcnow()
     return LoginOutcome(user, needs_setup)
 
@@ -193,35 +256,59 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def issue_token(session: DbSession, user: User, lifetime: timedelta) -> tuple[str, ApiToken]:
+def issue_token(
+    session: DbSession, user: User, lifetime: timedelta, ip: str | None = None
+) -> tuple[str, ApiToken]:
     token = secrets.token_urlsafe(32)
+    now = utcnow()
     row = ApiToken(
         user_id=user.id,
         token_hash=token_digest(token),
         security_stamp=user.security_stamp,
-        expires_at=utcnow() + lifetime,
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + lifetime,
+        ip=ip,
     )
     session.add(row)
     session.flush()
     return token, row
 
 
+def token_is_live(row: ApiToken, idle: timedelta | None, now: datetime) -> bool:
+    """Not revoked, not expired, not idle too long, and issued under her current stamp."""
+    user = row.user
+    last_used = row.last_used_at or row.created_at
+    return (
+        row.revoked_at is None
+        and row.expires_at > now
+        and (idle is None or now - last_used <= idle)
+        and user.active
+        and not user.awaiting_approval
+        and row.security_stamp == user.security_stamp
+    )
+
+
 def token_and_user(
-    session: DbSession, token: str, now: datetime | None = None
+    session: DbSession,
+    token: str,
+    now: datetime | None = None,
+    idle: timedelta | None = None,
 ) -> tuple[ApiToken, User] | None:
-    """The token row and its live user, or None (expired, revoked, stamp changed)."""
+    """The token row and its live user, or None (expired, revoked, idle longer than
+    `idle`, stamp changed). Its last use is written when older than a minute: kept by
+    the request's commit."""
     if not token or len(token) > 200:
         return None
     row = session.execute(
         select(ApiToken).where(ApiToken.token_hash == token_digest(token))
     ).scalar_one_or_none()
     now = now or utcnow()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    if row is None or not token_is_live(row, idle, now):
         return None
-    user = row.user
-    if not user.active or user.awaiting_approval or row.security_stamp != user.security_stamp:
-        return None
-    return row, user
+    if now - (row.last_used_at or row.created_at) > TOKEN_TOUCH_EVERY:
+        row.last_used_at = now
+    return row, row.user
 
 
 def end_all_sessions(user: User) -> None:
@@ -248,147 +335,3 @@ def set_role(session: DbSession, user: User, role: str, requested_by: User | Non
         user.requested_by_user_id = requested_by.id
     user.role = role
     end_all_sessions(user)
-
-
-# ---- the administrators' user pages ----------------------------------------------------
-# What an administrator does to accounts, each change with its audit row. Other faces
-# (the CLI) use the plain functions above and audit as the operator.
-
-USER_ACTIONS = ("disable", "role", "end_sessions")
-
-
-class UnknownAction(DomainError):
-    code = "bad_request"
-    status = 400
-
-
-def require_admin(caller: Caller) -> None:
-    if not may_manage_users(caller):
-        raise Forbidden("Solo la administración gestiona usuarios.")
-
-
-def list_users(session: DbSession, caller: Caller) -> list[User]:
-    require_admin(caller)
-    return list(session.execute(select(User).order_by(User.username)).scalars())
-
-
-def create_account(
-    session: DbSession,
-    ring: KeyRing,
-    caller: Caller,
-    *,
-    username: str,
-    institution_code: str,
-    role: str,
-    display_name: str,
-) -> NewUser:
-    """An account with a one-time password; a case role waits for a supervisor."""
-    require_admin(caller)
-    created = create_user(
-        session,
-        ring,
-        username=username,
-        institution_code=institution_code,
-        role=role,
-        display_name=display_name,
-        password=None,
-        requested_by=caller.user,
-    )
-    waiting = ";awaiting_approval" if created.user.awaiting_approval else ""
-    audit(
-        session,
-        ring.audit_key,
-        caller,
-        "user_create",
-        object_type="user",
-        object_id=created.user.id,
-        detail=f"role={created.user.role}{waiting}",
-    )
-    return created
-
-
-def update_account(
-    session: DbSession, audit_key: bytes, caller: Caller, user_id: int, action: str, role: str
-) -> User:
-    """Disable, give another role, or end every session; each ends the user's sessions."""
-    require_admin(caller)
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("Cuenta desconocida.")
-    if action == "disable":
-        disable_user(user)
-    elif action == "role":
-        set_role(session, user, role, requested_by=caller.user)
-    elif action == "end_sessions":
-        end_all_sessions(user)
-    else:
-        raise UnknownAction(f"unknown action; use one of {', '.join(USER_ACTIONS)}")
-    audit(
-        session,
-        audit_key,
-        caller,
-        "user_update",
-        object_type="user",
-        object_id=user.id,
-        detail=action,
-    )
-    return user
-
-
-# ---- approval of accounts (separation of duties) --------------------------------------
-# Threat: an administrator making herself, or a friend, an account that reads the cases
-# of a unit. The account stays shut until a supervisor, who neither asked for it nor
-# owns it, approves; a refusal disables it.
-
-
-def require_approver(caller: Caller) -> None:
-    if not (caller.active and caller.role == "supervisor"):
-        raise Forbidden("Solo una supervisora aprueba cuentas.")
-
-
-def pending_accounts(session: DbSession, caller: Caller) -> list[User]:
-    require_approver(caller)
-    stmt = (
-        select(User)
-        .where(User.approved_at.is_(None), User.active.is_(True), User.role.in_(APPROVED_ROLES))
-        .order_by(User.created_at, User.id)
-    )
-    return list(session.execute(stmt).scalars())
-
-
-def approve_account(
-    session: DbSession, audit_key: bytes, caller: Caller, user_id: int, approve: bool
-) -> User:
-    """Approve (or refuse, which disables) an account that waits; audited as `user_approve`."""
-    require_approver(caller)
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("Cuenta desconocida.")
-    if not (user.active and user.awaiting_approval):
-        raise Conflict("Esta cuenta no espera aprobación.")
-    if caller.id in (user.id, user.requested_by_user_id):
-        raise Forbidden("Otra supervisora debe decidir sobre una cuenta que usted pidió.")
-    if approve:
-        user.approved_at = utcnow()
-        user.approved_by_user_id = caller.id
-    else:
-        disable_user(user)
-    record_event(
-        session,
-        audit_key,
-        caller.actor(),
-        "user_approve",
-        object_type="user",
-        object_id=user.id,
-        detail="approved" if approve else "refused",
-    )
-    return user
-
-
-def usernames(session: DbSession, ids: set[int | None]) -> dict[int, str]:
-    """Who requested, approved or reviewed: ids to usernames, in one query."""
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    rows = session.execute(select(User.id, User.username).where(User.id.in_(wanted))).all()
-    return {user_id: name for user_id, name in rows}

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
 from app.audit.service import audit
 from app.auth.caller import Caller
-from app.auth.models import User, UserSession
+from app.auth.models import ApiToken, User, UserSession
+from app.auth.service import token_is_live
 from app.core.db import DbSession
+from app.core.errors import NotFound
 from app.core.time import utcnow
 
 TOUCH_EVERY = timedelta(seconds=60)  # write last_seen_at at most once a minute
@@ -57,9 +60,7 @@ def live_session(
     now = now or utcnow()
     if record is None or record.ended_at is not None:
         return None
-    user = record.user
-    expired = now - record.last_seen_at > idle or now - record.created_at > absolute
-    if expired or not user.active or record.security_stamp != user.security_stamp:
+    if not session_is_live(record, idle, absolute, now):
         # Kept by the request's commit. Should the request fail, the row stays open until
         # the cookie comes back, and is refused all the same: these checks run every time.
         record.ended_at = now
@@ -67,6 +68,19 @@ def live_session(
     if now - record.last_seen_at > TOUCH_EVERY:
         record.last_seen_at = now
     return record
+
+
+def session_is_live(
+    record: UserSession, idle: timedelta, absolute: timedelta, now: datetime
+) -> bool:
+    user = record.user
+    return (
+        record.ended_at is None
+        and now - record.last_seen_at <= idle
+        and now - record.created_at <= absolute
+        and user.active
+        and record.security_stamp == user.security_stamp
+    )
 
 
 def end_session(session: DbSession, token: str) -> None:
@@ -85,3 +99,75 @@ def log_out(session: DbSession, audit_key: bytes, caller: Caller, token: str) ->
     """End the caller's session behind `token` (her other sessions go on); audited."""
     end_session(session, token)
     audit(session, audit_key, caller, "logout", object_type=caller.channel)
+
+
+# ---- "Mis sesiones": her live logins, each of which she may end -------------------------
+
+
+@dataclass(frozen=True)
+class Lifetimes:
+    """How long logins live (the app's configuration)."""
+
+    idle: timedelta  # web session unused
+    absolute: timedelta  # web session, however used
+    token_idle: timedelta  # API token unused
+
+
+@dataclass(frozen=True)
+class LiveLogin:
+    kind: str  # "web" or "api"
+    id: int
+    created_at: datetime
+    last_seen_at: datetime
+    ip: str | None
+    current: bool  # the one this request came with
+
+
+def my_logins(
+    session: DbSession, caller: Caller, lifetimes: Lifetimes, current_session_id: int | None
+) -> list[LiveLogin]:
+    """Her web sessions and API tokens that still work, newest first."""
+    now = utcnow()
+    webs = session.execute(
+        select(UserSession).where(UserSession.user_id == caller.id, UserSession.ended_at.is_(None))
+    ).scalars()
+    tokens = session.execute(
+        select(ApiToken).where(
+            ApiToken.user_id == caller.id,
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > now,
+        )
+    ).scalars()
+    logins = [
+        LiveLogin("web", r.id, r.created_at, r.last_seen_at, r.ip, r.id == current_session_id)
+        for r in webs
+        if session_is_live(r, lifetimes.idle, lifetimes.absolute, now)
+    ]
+    logins += [
+        LiveLogin("api", t.id, t.created_at, t.last_used_at or t.created_at, t.ip, False)
+        for t in tokens
+        if token_is_live(t, lifetimes.token_idle, now)
+    ]
+    return sorted(logins, key=lambda login: login.created_at, reverse=True)
+
+
+def end_my_session(
+    session: DbSession, audit_key: bytes, caller: Caller, session_id: int
+) -> UserSession:
+    """She ends one of her web sessions (another's answers 404); audited as `logout`."""
+    record = session.get(UserSession, session_id)
+    if record is None or record.user_id != caller.id or record.ended_at is not None:
+        raise NotFound("Sesión desconocida.")
+    record.ended_at = utcnow()
+    audit(session, audit_key, caller, "logout", object_type="session", object_id=record.id)
+    return record
+
+
+def revoke_token(session: DbSession, audit_key: bytes, caller: Caller, token_id: int) -> None:
+    """She ends one of her API tokens (another's answers 404), from "Mis sesiones" or
+    with the token itself (`DELETE /auth/token`); audited as `logout`."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != caller.id or row.revoked_at is not None:
+        raise NotFound("Token desconocido.")
+    row.revoked_at = utcnow()
+    audit(session, audit_key, caller, "logout", object_type="api_token", object_id=row.id)

@@ -21,6 +21,8 @@ from sqlalchemy import insert, select, text
 from app.audit.service import audit, audit_change
 from app.auth.caller import Caller
 from app.auth.passwords import hash_secret, verify_secret
+from app.auth.read_limit import TooManyReads
+from app.auth.throttle_store import charge_read
 from app.cases import access, policy
 from app.cases.models import (
     Case,
@@ -412,7 +414,11 @@ def refusal_to_keep(
 def conflict_to_keep(
     ring: KeyRing, session: DbSession, caller: Caller, error: Exception
 ) -> Callable[[], None] | None:
-    """An identity conflict is told to the supervisors even though the intake is undone."""
+    """An identity conflict is told to the supervisors even though the intake is undone;
+    so is a read refused by the hourly cap (`report_read_limit`)."""
+    if isinstance(error, TooManyReads):
+        refused = error
+        return lambda: report_read_limit(session, ring, caller, refused)
     if not isinstance(error, IdentityConflict):
         return None
     case_id = error.case_id
@@ -435,6 +441,25 @@ def report_identity_conflict(
         object_id=case.id,
         case_id=case.id,
         detail="dui_birth_date",
+    )
+
+
+def report_read_limit(
+    session: DbSession, ring: KeyRing, caller: Caller, error: TooManyReads
+) -> None:
+    """After the refused read was rolled back: the audit log keeps each refusal, and the
+    supervisors hear of the first one of the hour."""
+    if error.notify:
+        notify_supervisors(
+            session, "read_limit", reference=caller.username, except_user_id=caller.id
+        )
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "read_limit",
+        object_type=error.kind,
+        detail=f"per_hour={error.per_hour};notified={int(error.notify)}",
     )
 
 
@@ -622,7 +647,8 @@ def read_case(
 ) -> CaseRead:
     """The record as this caller may see it; the read is audited before it is answered.
     `others`: tables of packages built on cases to check in the same query (see
-    `access.case_for`)."""
+    `access.case_for`). Each attempt counts against the caller's hourly read cap."""
+    charge_read(caller.id, "case")
     found = access.case_for(
         session,
         caller,

@@ -19,6 +19,7 @@ KINDS = {
     "case_join": "Otra institución se unió a un expediente",
     "identity_conflict": "Conflicto de identidad en un registro",
     "consent_revoked": "La sobreviviente retiró su consentimiento para compartir",
+    "read_limit": "Una cuenta superó el límite de lecturas de expedientes por hora",
 }
 
 

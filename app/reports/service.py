@@ -11,6 +11,7 @@ from typing import Any
 
 from app.audit.service import audit
 from app.auth.caller import Caller
+from app.auth.throttle_store import charge_read
 from app.core.db import DbSession
 from app.crypto.keyring import KeyRing
 from app.reports import exports
@@ -99,6 +100,7 @@ def monthly_report(session: DbSession, start: date, end: date, place: str | None
 
 def export_stats(session: DbSession, ring: KeyRing, caller: Caller, query: StatsQuery) -> CsvFile:
     """The published table as CSV: the same suppressed counts the page shows."""
+    charge_read(caller.id, "export")
     table = stats_table(session, query)
     audit(
         session,
@@ -116,6 +118,7 @@ def export_incidents(
 ) -> CsvFile:
     """De-identified incidents of the period, for supervisors only."""
     require_export(caller.user)
+    charge_read(caller.id, "export")
     export = exports.incidents_csv(session, ring.index_key, start, end)
     audit(
         session,

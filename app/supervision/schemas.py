@@ -111,6 +111,25 @@ class AccountListOut(Schema):
     items = fields.List(fields.Nested(AccountOut))
 
 
+class RecoveryOut(Schema):
+    """An account recovery an administrator asked for, and a supervisor's decision."""
+
+    id = fields.Integer()
+    user_id = fields.Integer()
+    username = fields.String()
+    institution = fields.String()
+    reason = fields.String()
+    requested_by = fields.String(allow_none=True)
+    requested_at = fields.String()
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.String(allow_none=True)
+    approved = fields.Boolean(allow_none=True)
+
+
+class RecoveryListOut(Schema):
+    items = fields.List(fields.Nested(RecoveryOut))
+
+
 class AccessPerDayOut(Schema):
     username = fields.String(allow_none=True)
     institution = fields.String(allow_none=True)

@@ -1,4 +1,5 @@
-"""Login, logout, first-login setup (password change and TOTP enrolment)."""
+"""Login, logout, first-login setup (password change and TOTP enrolment), and "Mis
+sesiones": the user's live logins, each of which she may end."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ from app.auth.login import (
     record_login_failure,
 )
 from app.auth.models import User
-from app.auth.service import AuthenticationFailed, AwaitingApproval
-from app.auth.sessions import log_out
+from app.auth.service import AuthenticationFailed, AwaitingApproval, OneTimePasswordExpired
+from app.auth.sessions import Lifetimes, end_my_session, log_out, my_logins, revoke_token
 from app.auth.throttle_store import login_throttle
 from app.auth.totp import provisioning_uri
 from app.core.errors import InvalidInput
@@ -36,7 +37,7 @@ from app.crypto.service import get_keyring
 from app.extensions import db, limiter
 from app.web.account_forms import ChangePasswordForm, EnrolForm, LoginForm
 from app.web.formtools import show_errors, web_caller
-from app.web.login import sign_in, sign_out
+from app.web.login import device_proof, remember_device, sign_in, sign_out
 
 bp = Blueprint("auth", __name__)
 
@@ -62,7 +63,7 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form)
     ring, throttle, ip = get_keyring(), login_throttle(), request.remote_addr or "-"
-    username = form.username.data or ""
+    username, device = form.username.data or "", device_proof()
     try:
         signed_in = log_in_to_pages(
             db.session,
@@ -73,17 +74,20 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
             otp=form.otp.data,
             ip=ip,
             require_mfa=current_app.config["RUTA_REQUIRE_MFA"],
+            device=device,
         )
     except (AuthenticationFailed, TooManyAttempts) as error:
         failure = error  # the except name is unbound for closures
         record_despite_failure(
-            lambda: record_login_failure(db.session, ring, throttle, username, ip, "web", failure)
+            lambda: record_login_failure(
+                db.session, ring, throttle, username, ip, "web", failure, device
+            )
         )
         return _refused(form, failure)
     sign_in(signed_in.user, signed_in.token)
     if signed_in.needs_setup:
         return redirect(_setup_page(signed_in.user))
-    return redirect(_safe_next(request.args.get("next")))
+    return remember_device(redirect(_safe_next(request.args.get("next"))), signed_in.device_cookie)
 
 
 def _refused(
@@ -96,6 +100,9 @@ def _refused(
     if isinstance(error, AwaitingApproval):  # said only to whoever gave the right password
         message = _("Su cuenta espera la aprobación de una supervisora.")
         return render_template("auth/login.html", form=form, error=message), 403
+    if isinstance(error, OneTimePasswordExpired):  # likewise
+        message = _("Su contraseña temporal venció; pida una nueva al administrador.")
+        return render_template("auth/login.html", form=form, error=message), 401
     message = _("Usuario, contraseña o código incorrectos.")
     return render_template("auth/login.html", form=form, error=message), 401
 
@@ -121,6 +128,7 @@ def change_password() -> Response | str:
     try:
         changed = change_own_password(
             db.session,
+            get_keyring().audit_key,
             web_caller(),
             form.current_password.data or "",
             form.new_password.data or "",
@@ -151,3 +159,35 @@ def enrol() -> Response | str:
     uri = provisioning_uri(enrolment.secret, current_user.username)
     qr_svg = segno.make(uri, error="m").svg_inline(scale=5, dark="#000", light="#fff")
     return render_template("auth/enrol.html", form=form, qr_svg=qr_svg, secret=enrolment.secret)
+
+
+def _lifetimes() -> Lifetimes:
+    config = current_app.config
+    return Lifetimes(
+        config["RUTA_IDLE_TIMEOUT"], config["RUTA_SESSION_LIFETIME"], config["RUTA_TOKEN_IDLE"]
+    )
+
+
+@bp.get("/account/sessions")
+def sessions() -> str:
+    here = current_user.web_session.id
+    logins = my_logins(db.session, web_caller(), _lifetimes(), here)
+    return render_template("auth/sessions.html", logins=logins)
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+def end_session(session_id: int) -> Response:
+    ended = end_my_session(db.session, get_keyring().audit_key, web_caller(), session_id)
+    if ended.id == current_user.web_session.id:
+        sign_out()
+        flash(_("Sesión cerrada."), "info")
+        return redirect(url_for("auth.login"))
+    flash(_("Sesión cerrada en el otro dispositivo."), "info")
+    return redirect(url_for("auth.sessions"))
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+def revoke(token_id: int) -> Response:
+    revoke_token(db.session, get_keyring().audit_key, web_caller(), token_id)
+    flash(_("Acceso de la API revocado."), "info")
+    return redirect(url_for("auth.sessions"))

@@ -8,13 +8,15 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import BooleanField, SelectMultipleField, StringField
+from wtforms import BooleanField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.auth import service as accounts
+from app.auth import accounts, recovery
 from app.auth.models import ROLES
 from app.auth.policy import may_manage_users
-from app.core.errors import Conflict, InvalidInput
+from app.auth.recovery import REASON_MAX, OneTimePassword
+from app.core.errors import Conflict, Forbidden, InvalidInput
 from app.core.transaction import discard_changes
 from app.crypto.service import get_keyring
 from app.directory import service as directory
@@ -37,6 +39,13 @@ class UserForm(FlaskForm):
     display_name = StringField(_l("Nombre para mostrar"))
     institution = Select(_l("Institución"), choices=[])
     role = Select(_l("Rol"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
+
+
+class RecoveryForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Motivo (lo leerá la supervisora que decide)"),
+        validators=[Length(max=REASON_MAX)],
+    )
 
 
 class InstitutionForm(FlaskForm):
@@ -104,6 +113,61 @@ def update_user(user_id: int) -> Response:
     if user.active and user.awaiting_approval:
         flash(_("Con su nuevo rol, la cuenta espera la aprobación de una supervisora."), "info")
     return redirect(url_for("admin.users"))
+
+
+def _user_page(
+    user_id: int,
+    form: RecoveryForm,
+    status: int = 200,
+    issued: OneTimePassword | None = None,
+    error: str | None = None,
+) -> tuple[str, int]:
+    page = recovery.account_page(db.session, web_caller(), user_id)
+    return render_template(
+        "admin/user.html",
+        page=page,
+        form=form,
+        issued=issued,
+        error=error,
+        role_labels=ROLE_LABELS,
+    ), status
+
+
+@bp.get("/users/<int:user_id>")
+def user_page(user_id: int) -> tuple[str, int]:
+    return _user_page(user_id, RecoveryForm())
+
+
+@bp.post("/users/<int:user_id>/recovery")
+def start_recovery(user_id: int) -> Response | tuple[str, int]:
+    """The administrator asks for a recovery; a supervisor decides on /audit."""
+    form = RecoveryForm()
+    if not form.validate_on_submit():
+        return _user_page(user_id, form, 422)
+    try:
+        recovery.start_recovery(
+            db.session, get_keyring().audit_key, web_caller(), user_id, form.reason.data or ""
+        )
+    except (InvalidInput, Conflict, Forbidden) as error:
+        discard_changes()
+        show_errors(form, error.fields or {"reason": [error.message]}, {})
+        return _user_page(user_id, form, error.status)
+    flash(_("Recuperación pedida. Una supervisora debe aprobarla."), "info")
+    return redirect(url_for("admin.user_page", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/password")
+def issue_password(user_id: int) -> tuple[str, int]:
+    """A new one-time password, shown once on the page (never in a flash message: the
+    session cookie is readable by whoever holds the browser)."""
+    try:
+        issued = recovery.issue_one_time_password(
+            db.session, get_keyring().audit_key, web_caller(), user_id
+        )
+    except (Conflict, Forbidden) as error:
+        discard_changes()
+        return _user_page(user_id, RecoveryForm(formdata=None), error.status, error=error.message)
+    return _user_page(user_id, RecoveryForm(formdata=None), issued=issued)
 
 
 @bp.get("/institutions")

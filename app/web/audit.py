@@ -1,5 +1,5 @@
 """The supervisors' page: access reports, the audit log, the break-glass queue, the
-joins to review and the accounts waiting for approval."""
+joins to review, and the accounts and account recoveries waiting for approval."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.auth import service as accounts
+from app.auth import accounts, recovery
 from app.auth.policy import may_read_audit
 from app.cases import service as cases
 from app.core.errors import Conflict, Forbidden, NotFound
@@ -40,6 +40,7 @@ def audit() -> str:
     queue = breakglass.pending_reviews(db.session, current_user)
     uses = queries.break_glass_uses(db.session, current_user, since)
     waiting = accounts.pending_accounts(db.session, web_caller())
+    recoveries = recovery.pending_recoveries(db.session, web_caller())
     events = queries.list_events(
         db.session,
         current_user,
@@ -63,7 +64,12 @@ def audit() -> str:
         reasons=breakglass.open_reasons(db.session, ring, current_user, queue),
         waiting=waiting,
         role_labels=ROLE_LABELS,
-        names=accounts.usernames(db.session, {u.requested_by_user_id for u in waiting}),
+        recoveries=recoveries,
+        names=accounts.usernames(
+            db.session,
+            {u.requested_by_user_id for u in waiting}
+            | {r.requested_by_user_id for r in recoveries},
+        ),
         joins=cases.pending_joins(db.session, web_caller()),
     )
 
@@ -104,6 +110,31 @@ def approve_account(user_id: int) -> Response:
         flash(error.message, "error")
         return redirect(url_for("audit_pages.audit", _anchor="cuentas"))
     flash(_("Cuenta aprobada.") if approve else _("Cuenta rechazada y desactivada."), "info")
+    return redirect(url_for("audit_pages.audit", _anchor="cuentas"))
+
+
+@bp.post("/audit/recoveries/<int:recovery_id>/decide")
+def decide_recovery(recovery_id: int) -> Response:
+    if not may_read_audit(current_user):
+        abort(403)
+    approve = request.form.get("approve") == "yes"
+    try:
+        recovery.decide_recovery(
+            db.session, get_keyring().audit_key, web_caller(), recovery_id, approve
+        )
+    except (Forbidden, Conflict, NotFound) as error:
+        mark_failed()
+        flash(error.message, "error")
+        return redirect(url_for("audit_pages.audit", _anchor="cuentas"))
+    flash(
+        _(
+            "Recuperación aprobada: sus sesiones se cerraron y administración "
+            "le entregará una contraseña temporal."
+        )
+        if approve
+        else _("Recuperación rechazada."),
+        "info",
+    )
     return redirect(url_for("audit_pages.audit", _anchor="cuentas"))
 
 

@@ -6,6 +6,7 @@ from flask import Flask, current_app, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
+from app.auth.devices import DEVICE_COOKIE_DAYS, DeviceProof
 from app.auth.models import User
 from app.auth.sessions import live_session
 from app.extensions import db, login
@@ -37,6 +38,31 @@ def sign_in(user: User, token: str) -> None:
 def sign_out() -> None:
     logout_user()
     clear_session()
+
+
+def device_cookie_name() -> str:
+    # __Host- with Secure, like the session cookie: no subdomain or HTTP page can plant it.
+    secure = current_app.config.get("SESSION_COOKIE_SECURE", False)
+    return "__Host-ruta_device" if secure else "ruta_device"
+
+
+def device_proof() -> DeviceProof:
+    return DeviceProof(current_app.config["SECRET_KEY"], request.cookies.get(device_cookie_name()))
+
+
+def remember_device(response: Response, value: str | None) -> Response:
+    """The device cookie the login throttle trusts: it outlives sessions (180 days)."""
+    if value:
+        response.set_cookie(
+            device_cookie_name(),
+            value,
+            max_age=DEVICE_COOKIE_DAYS * 86400,
+            path="/",
+            secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+            httponly=True,
+            samesite="Strict",
+        )
+    return response
 
 
 @login.user_loader
