@@ -84,6 +84,8 @@ class Settings:
     secret_key: str | None
     require_mfa: bool
     redis_url: str | None
+    # Case-number prefix for an institution whose department the map does not know; a
+    # case is otherwise numbered by its opening institution's department (DOMAIN.md).
     department: str = "SON"
     secure_cookies: bool = True
     testing: bool = False

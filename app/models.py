@@ -2,7 +2,7 @@
 
 from app.audit import models as audit_models
 from app.auth import models as auth_models
-from app.cases import care_models, legal_models
+from app.cases import care_models, legal_models, record_models
 from app.cases import models as case_models
 from app.crypto import models as crypto_models
 from app.directory import models as directory_models
@@ -18,5 +18,6 @@ __all__ = [
     "directory_models",
     "legal_models",
     "notification_models",
+    "record_models",
     "referral_models",
 ]

@@ -270,7 +270,7 @@ INVALID_INTAKES = [
     ),
     (
         "unknown-incident-municipality",
-        {"incident": {"municipality": "San Salvador"}},
+        {"incident": {"municipality": "Tegucigalpa"}},
         ("incident", "municipality"),
     ),
     ("missing-given-names", {"survivor": {"given_names": ...}}, ("survivor", "given_names")),

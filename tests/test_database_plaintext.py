@@ -35,7 +35,7 @@ def dui_for(body: str) -> str:
 
 SURVIVORS: list[dict[str, Any]] = [
     {
-        "given_names": "Xiomara Guadalupe",
+        "given_names": "Xiomara Griselda",
         "family_names": "Quintanilla Zelaya",
         "dui": dui_for("83927461"),
         "birth_date": "1987-06-21",
@@ -301,7 +301,7 @@ def test_name_copied_from_another_survivor_makes_the_case_unreadable(app, client
     # The case the ciphertext came from is untouched and still reads.
     intact = client.get(f"/api/v1/cases/{first['id']}", headers=pnc.headers)
     assert intact.status_code == 200
-    assert intact.get_json()["survivor"]["given_names"] == "Xiomara Guadalupe"
+    assert intact.get_json()["survivor"]["given_names"] == "Xiomara Griselda"
 
 
 def test_field_swapped_within_one_survivor_makes_the_case_unreadable(app, client, pnc, app_log):

@@ -116,7 +116,7 @@ def test_formula_looking_text_is_escaped(app, client, pnc, supervisor):
     stats = client.get(
         "/api/v1/stats",
         headers=pnc.headers,
-        query_string={**PERIOD, "by": "municipality", "format": "csv"},
+        query_string={**PERIOD, "by": "district", "format": "csv"},
     )
     incidents = export(client, supervisor)
     for response in (stats, incidents):

@@ -35,7 +35,7 @@ def test_dashboard_shows_the_protected_table_charts_and_indicators(
         query_string={
             "from": "2026-09-01",
             "to": "2026-10-31",
-            "by": ["municipality", "violence_type"],
+            "by": ["district", "violence_type"],
         },
     )
     page = response.get_data(as_text=True)

@@ -11,7 +11,7 @@ from app.reports.dimensions import DIMENSIONS
 from app.reports.suppression import TOTAL, Grid, shown_values, single_hidden_lines
 from tests.report_helpers import PERIOD, get_stats, grid, lines_of, read_csv, seed_observatory
 
-BY_PLACE_AND_TYPE = "municipality,violence_type"
+BY_PLACE_AND_TYPE = "district,violence_type"
 
 
 @pytest.fixture
@@ -34,17 +34,31 @@ def test_counts_equal_the_table_computed_by_hand(client, pnc, seeded):
 
 
 def test_one_dimension_counts_incidents(client, pnc, seeded):
-    payload = get_stats(client, pnc, by="municipality")
+    payload = get_stats(client, pnc, by="district")
     assert grid(payload) == {"Acajutla": [14], "Sonsonate": [14], "Total": [28]}
 
 
+def test_the_2024_municipality_and_the_department_group_the_districts(client, pnc, seeded):
+    # Acajutla is Sonsonate Oeste on its own; the district of Sonsonate is in Sonsonate Centro.
+    by_municipality = get_stats(client, pnc, by="municipality")
+    assert [r["key"] for r in by_municipality["rows"]] == ["SO-CENTRO", "SO-OESTE"]
+    assert grid(by_municipality) == {
+        "Sonsonate Centro": [14],
+        "Sonsonate Oeste": [14],
+        "Total": [28],
+    }
+    by_department = get_stats(client, pnc, by="department,violence_type")
+    # One department: its row is the totals line of the district table above.
+    assert grid(by_department) == {"Sonsonate": [16, "*", "<5", 31], "Total": [16, "*", "<5", 31]}
+
+
 def test_counting_cases_counts_each_survivor_once(client, pnc, seeded):
-    payload = get_stats(client, pnc, by="municipality", unit="cases")
+    payload = get_stats(client, pnc, by="district", unit="cases")
     assert grid(payload) == {"Acajutla": [13], "Sonsonate": [14], "Total": [27]}
 
 
 def test_a_cell_of_three_is_under_five_and_not_recoverable_from_the_totals(client, pnc, seeded):
-    for by in (BY_PLACE_AND_TYPE, "violence_type", "violence_type,municipality"):
+    for by in (BY_PLACE_AND_TYPE, "violence_type", "violence_type,district"):
         payload = get_stats(client, pnc, by=by)
         cells = str(payload)
         assert "'<5'" in cells and " 3," not in cells and " 3]" not in cells, by
@@ -68,7 +82,7 @@ def test_cases_without_statistics_consent_are_left_out(client, pnc, seeded):
 
 
 def test_revoking_consent_takes_the_case_out_at_once(client, pnc, health, seeded):
-    before = get_stats(client, pnc, by="municipality")
+    before = get_stats(client, pnc, by="district")
     acajutla_case = seeded.case_ids[14]  # the first Acajutla case: two incidents
     revoked = client.post(
         f"/api/v1/cases/{acajutla_case}/consent",
@@ -76,7 +90,7 @@ def test_revoking_consent_takes_the_case_out_at_once(client, pnc, health, seeded
         json={"share_with_network": True, "statistics": False},
     )
     assert revoked.status_code == 201, revoked.get_json()
-    after = get_stats(client, pnc, by="municipality")
+    after = get_stats(client, pnc, by="district")
     assert grid(before)["Acajutla"] == [14]
     assert grid(after)["Acajutla"] == [12]
 
@@ -104,7 +118,7 @@ def test_municipality_filter_by_code_or_name(client, pnc, seeded):
 
 
 def test_entry_institution_and_gbvims_type(client, pnc, seeded):
-    entry = get_stats(client, pnc, by="entry_institution_kind,municipality")
+    entry = get_stats(client, pnc, by="entry_institution_kind,district")
     assert grid(entry) == {
         "Policía (unidad de familia)": [0, 14, 14],
         "Salud": [14, 0, 14],
@@ -141,7 +155,7 @@ def test_the_csv_is_the_same_table(client, pnc, seeded):
     assert response.mimetype == "text/csv"
     rows = read_csv(response.get_data(as_text=True))
     assert rows[0] == [
-        "Municipio / Tipo de violencia (LEIV)",
+        "Distrito / Tipo de violencia (LEIV)",
         "Física",
         "Psicológica y emocional",
         "Sexual",

@@ -427,9 +427,13 @@ OPERATIONS: list[Operation] = [
         query=(
             ("from", "YYYY-MM-DD (default: 1 January this year)"),
             ("to", "YYYY-MM-DD (default: today)"),
-            ("by", "one or two of: " + ", ".join(DIMENSIONS)),
+            (
+                "by",
+                "one or two of: " + ", ".join(DIMENSIONS) + " (default district; district: the "
+                "former municipalities, municipality: the 44 of 2024)",
+            ),
             ("unit", "incidents (default) or cases"),
-            ("municipality", "only incidents in this municipality (code or name)"),
+            ("municipality", "only incidents in this district (its code or name)"),
             ("format", "json (default) or csv (audited as an export)"),
         ),
         errors=(401, 422),

@@ -65,6 +65,8 @@ class User(Base):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approved_by_user_id: Mapped[int | None] = mapped_column(Integer)
     requested_by_user_id: Mapped[int | None] = mapped_column(Integer)
+    # The institution's lead: reassigns its cases and moves a leaver's caseload.
+    lead: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)
     # Declared so the unit of work inserts the data key before the user that points to it.

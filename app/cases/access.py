@@ -28,6 +28,7 @@ from app.core.time import utcnow
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
+from app.directory.territory import case_prefix_of
 
 
 class Subject(Protocol):
@@ -165,6 +166,8 @@ def _department_case(
         raise NotFound("case not found")
     grant = _grant_running(session, subject, case_id)
     stmt = select(Case).where(Case.id == case_id)
+    # Her institution's department on the map decides; the configured one if it has none.
+    department = case_prefix_of(session, subject.institution_id) or department
     if department:
         stmt = stmt.where(Case.number.startswith(f"{department}-"))
     others: frozenset[str] = frozenset()

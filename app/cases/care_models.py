@@ -81,6 +81,10 @@ class RiskAssessment(Base):
     level: Mapped[str] = mapped_column(String(10))
     judgement_high: Mapped[bool] = mapped_column(Boolean, default=False)
     judgement_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Why the level is what it is (codes: strangulation, firearm, score…), and the
+    # reason given, sealed, when it lowers a case from high.
+    reasons: Mapped[str | None] = mapped_column(String(160))
+    lowering_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)

@@ -48,6 +48,7 @@ class Complaint(Base):
     forward_to_prosecutor: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="received")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)
     measures: Mapped[list[ProtectionMeasure]] = relationship(
@@ -56,6 +57,8 @@ class Complaint(Base):
     incident_ids: Mapped[list[Any]] = relationship(
         "Incident", secondary=complaint_incidents, lazy="selectin", viewonly=True
     )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  # declared on DeclarativeBase
 
 
 class ProtectionMeasure(Base):

@@ -58,11 +58,16 @@ class Survivor(Base):
     safe_contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     dui_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
     name_dob_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
+    phone_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
     sex: Mapped[str] = mapped_column(String(1))
     birth_year: Mapped[int | None] = mapped_column(SmallInteger)
     municipality: Mapped[str] = mapped_column(ForeignKey("municipalities.code"))
     disability: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    # A correction from a stale read matches no row and raises (409).
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  # declared on DeclarativeBase
 
 
 class CaseNumberCounter(Base):
@@ -96,6 +101,8 @@ class Case(Base):
     status_code_bidx: Mapped[str] = mapped_column(String(32), unique=True)
     status_pin_hash: Mapped[str] = mapped_column(String(200))
     close_reason: Mapped[str | None] = mapped_column(String(200))
+    # Set on a record absorbed by a merge: its number still finds the surviving one.
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -201,9 +208,16 @@ class Incident(Base):
     entry_institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
     recorded_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An incident entered in error is voided, never deleted: kept, marked, not counted.
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voided_by_user_id: Mapped[int | None] = mapped_column(Integer)
+    void_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     case: Mapped[Case] = relationship(back_populates="incidents", lazy="raise")
     entry_institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  # declared on DeclarativeBase
 
     @property
     def violence_types(self) -> list[str]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, text
 
 from app.audit.service import audit, audit_change
 from app.auth.caller import Caller
@@ -32,18 +32,19 @@ from app.cases.models import (
     Survivor,
     incident_violence_types,
 )
-from app.cases.numbering import next_case_number
+from app.cases.numbering import next_case_number, opening_department
 from app.cases.present import SURVIVOR_SECRET_FIELDS, present_case
 from app.cases.validators import date_problem, normalise_dui
 from app.cases.vocab import age_group, age_on, context_of, gbvims_type
 from app.core.db import DbSession
 from app.core.errors import Conflict, Forbidden, InvalidInput
 from app.core.time import local_today, utcnow
-from app.crypto.blind_index import blind_index, name_dob_key, normalise_name
+from app.crypto.blind_index import blind_index, name_dob_key
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for, create_data_key
-from app.directory.models import Institution, Municipality
+from app.directory.models import Institution
+from app.directory.territory import UnknownPlace, resolve_district
 from app.notifications.service import notify_institution, notify_supervisors
 
 STATUS_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud safely
@@ -70,15 +71,15 @@ class Match:
 
 
 def resolve_municipality(session: DbSession, value: str, field: str) -> str:
-    """Accept a municipality's code or its name written any way; answer the code."""
-    wanted = normalise_name(value).replace(" ", "_")
-    rows = session.execute(select(Municipality.code, Municipality.name)).all()
-    for code, name in rows:
-        if wanted in (code, normalise_name(name).replace(" ", "_")):
-            return code
+    """`municipality` names a district of the 2024 map (CONTRACT §3): its code, or the
+    former municipality's name written any way; answer the district's code."""
+    try:
+        return resolve_district(session, value)
+    except UnknownPlace as problem:
+        message = problem.message
     # "survivor.municipality" → {"survivor": {"municipality": [...]}}, as the schemas nest.
     *parents, name = field.split(".")
-    errors: dict[str, Any] = {name: ["Municipio desconocido."]}
+    errors: dict[str, Any] = {name: [message]}
     for parent in reversed(parents):
         errors = {parent: errors}
     raise InvalidInput("unknown municipality", errors)
@@ -295,7 +296,9 @@ def _create_case(
     code, pin, code_bidx, pin_hash = _new_status_credentials(session, ring)
     case = Case(
         id=uuid.uuid4(),
-        number=next_case_number(session, department, local_today().year),
+        number=next_case_number(
+            session, opening_department(session, caller, department), local_today().year
+        ),
         survivor_id=survivor.id,
         data_key_id=key_row.id,
         opened_by_institution_id=caller.institution_id,

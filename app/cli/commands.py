@@ -29,7 +29,7 @@ users_cli = AppGroup("users", help="User accounts.")
 demo_cli = AppGroup("demo", help="The Sonsonate demo network.")
 audit_cli = AppGroup("audit", help="The audit log.")
 referrals_cli = AppGroup("referrals", help="Referral housekeeping.")
-catalogue_cli = AppGroup("catalogue", help="Municipalities, services, protection measures.")
+catalogue_cli = AppGroup("catalogue", help="Territory, services, protection measures.")
 
 DEMO_LOGINS_FILE = "demo-logins.txt"
 CLI_ACTOR = Actor(None, "cli", None, "operator")
@@ -142,9 +142,11 @@ def users_disable(username: str) -> None:
 
 @catalogue_cli.command("load")
 def catalogue_load() -> None:
-    """Municipalities, services and protection measures (idempotent)."""
-    load_catalogues(db.session)
+    """The 2024 territory, services and protection measures (idempotent)."""
+    report = load_catalogues(db.session)
     db.session.commit()
+    for level, added in report.added.items():
+        click.echo(f"{level}: {added} added, {report.updated[level]} updated")
     click.echo("catalogues loaded")
 
 

@@ -1,7 +1,8 @@
 """The production catalogues: territory, services and protection measures (DOMAIN.md).
 
-Loaded by `flask --app wsgi catalogue load` (and by `demo load`); rows already there are
-left as administrators edited them.
+Loaded by `flask --app wsgi catalogue load` (and by `demo load`). The territory follows
+its data file (`territory.py`: rows brought in line in place, none deleted); services
+and measure types already there are left as administrators edited them.
 """
 
 from __future__ import annotations
@@ -11,26 +12,8 @@ from typing import Any
 from sqlalchemy import select
 
 from app.core.db import DbSession
-from app.directory.models import MeasureType, Municipality, Service
-
-SONSONATE_MUNICIPALITIES = (
-    "Acajutla",
-    "Armenia",
-    "Caluco",
-    "Cuisnahuat",
-    "Izalco",
-    "Juayúa",
-    "Nahuizalco",
-    "Nahulingo",
-    "Salcoatitán",
-    "San Antonio del Monte",
-    "San Julián",
-    "Santa Catarina Masahuat",
-    "Santa Isabel Ishuatán",
-    "Santo Domingo de Guzmán",
-    "Sonsonate",
-    "Sonzacate",
-)
+from app.directory.models import MeasureType, Service
+from app.directory.territory import LoadReport, load_territory
 
 SERVICES = {
     "medical": ("Atención médica", "Medical care"),
@@ -60,6 +43,8 @@ MEASURE_TYPES = {
 
 
 def municipality_code(name: str) -> str:
+    """The code Ruta gave each former municipality: "San Antonio del Monte" →
+    "san_antonio_del_monte". The districts of the 2024 map keep these codes."""
     from app.crypto.blind_index import normalise_name
 
     return normalise_name(name).replace(" ", "_")
@@ -70,11 +55,9 @@ def missing_codes(session: DbSession, column: Any, wanted: list[str]) -> set[str
     return set(wanted) - present
 
 
-def load_catalogues(session: DbSession) -> None:
-    """Municipalities, services and protection measures; existing rows are left as they are."""
-    codes = {municipality_code(name): name for name in SONSONATE_MUNICIPALITIES}
-    for code in missing_codes(session, Municipality.code, list(codes)):
-        session.add(Municipality(code=code, name=codes[code], department="Sonsonate"))
+def load_catalogues(session: DbSession) -> LoadReport:
+    """The territory, services and protection measures; says what the territory load did."""
+    report = load_territory(session)
     for code in missing_codes(session, Service.code, list(SERVICES)):
         name_es, name_en = SERVICES[code]
         session.add(Service(code=code, name_es=name_es, name_en=name_en))
@@ -83,3 +66,4 @@ def load_catalogues(session: DbSession) -> None:
             MeasureType(code=code, name_es=MEASURE_TYPES[code], name_en=MEASURE_TYPES[code])
         )
     session.flush()
+    return report

@@ -26,12 +26,46 @@ INSTITUTION_KINDS = (
 )
 
 
-class Municipality(Base):
+# The territory since 1 May 2024 (Decreto 762): 14 departments, 44 municipalities, 262
+# districts, shipped as data (`data/territory_2024.csv`, loaded by `catalogue load`).
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)  # ISO 3166-2:SV, "SO"
+    name: Mapped[str] = mapped_column(String(80))
+    # The start of the case numbers of the institutions of the department: SON-2026-000123.
+    case_prefix: Mapped[str] = mapped_column(String(8), unique=True)
+
+
+class Municipality2024(Base):
+    """One of the 44 municipalities of 2024 ("Sonsonate Centro")."""
+
+    __tablename__ = "municipalities_2024"
+
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)  # "SO-CENTRO"
+    name: Mapped[str] = mapped_column(String(80))
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"), index=True)
+
+
+class District(Base):
+    """A district of the 2024 map: one of the 262 former municipalities, under its old
+    table and codes so that every survivor, incident and institution row stays valid."""
+
     __tablename__ = "municipalities"
 
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(80))
-    department: Mapped[str] = mapped_column(String(40), index=True)
+    department: Mapped[str] = mapped_column(String(40), index=True)  # a Department code
+    # No foreign keys on these added columns: SQLite cannot rebuild a table others
+    # point at (see migration 0012); the catalogue loader keeps them consistent.
+    municipality_2024: Mapped[str | None] = mapped_column(String(20), index=True)
+    aliases: Mapped[str | None] = mapped_column(String(200))  # other names, "|" between
+
+
+# The name the rest of the code has always used for the districts' table.
+Municipality = District
 
 
 class Institution(Base):

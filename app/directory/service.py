@@ -12,7 +12,9 @@ from sqlalchemy.orm import selectinload
 from app.audit.service import HasActor, audit
 from app.core.db import DbSession
 from app.core.errors import Forbidden, NotFound
-from app.directory.models import Institution, MeasureType, Municipality, Service
+from app.crypto.blind_index import normalise_name
+from app.directory import territory
+from app.directory.models import Institution, MeasureType, Service
 
 
 def list_institutions(session: DbSession) -> list[dict[str, Any]]:
@@ -79,8 +81,9 @@ def receiver_choices(session: DbSession) -> list[tuple[str, str]]:
 
 
 def municipality_choices(session: DbSession) -> list[tuple[str, str]]:
-    stmt = select(Municipality.code, Municipality.name).order_by(Municipality.name)
-    return [(code, name) for code, name in session.execute(stmt)]
+    """The districts by name (the former municipalities); a shared name says its department."""
+    names = territory.district_names(session)
+    return sorted(names.items(), key=lambda item: (normalise_name(item[1]), item[0]))
 
 
 def measure_choices(session: DbSession) -> list[tuple[str, str]]:

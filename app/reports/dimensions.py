@@ -14,7 +14,7 @@ from sqlalchemy import Select, case, extract, func, literal_column
 
 from app.cases.models import Case, Incident, Survivor, incident_violence_types
 from app.cases.vocab import AGE_GROUPS, RELATIONSHIPS, SEXES, VIOLENCE_TYPES
-from app.directory.models import Institution
+from app.directory.models import District, Institution
 from app.referrals.models import Referral
 from app.reports.labels import (
     CONTEXTS,
@@ -91,6 +91,12 @@ def _join_entry(stmt: Select[Any]) -> Select[Any]:
     return stmt.join(Institution, Institution.id == Incident.entry_institution_id)
 
 
+def _join_place(stmt: Select[Any]) -> Select[Any]:
+    # The incident's district (a foreign key: always there) carries its 2024 municipality
+    # and department; one the map has not placed in a municipality counts as "unknown".
+    return stmt.join(District, District.code == Incident.municipality)
+
+
 def _join_referrals(stmt: Select[Any]) -> Select[Any]:
     # Outer: incidents of cases never referred count under "none".
     return stmt.outerjoin(Referral, Referral.case_id == Incident.case_id)
@@ -100,12 +106,20 @@ JOINS: dict[str, Callable[[Select[Any]], Select[Any]]] = {
     "violence": _join_violence,
     "survivor": _join_survivor,
     "entry": _join_entry,
+    "place": _join_place,
     "referral": _join_referrals,
 }
 
 _DIMENSIONS = (
     Dimension("month", "Mes", _month),
-    Dimension("municipality", "Municipio", _plain(Incident.municipality)),
+    # The territory of the incident (DOMAIN.md): the district is the former municipality,
+    # the municipality one of the 44 of 2024.
+    Dimension("district", "Distrito", _plain(Incident.municipality)),
+    Dimension(
+        "municipality", "Municipio", _coalesced(District.municipality_2024, UNKNOWN),
+        join="place",
+    ),
+    Dimension("department", "Departamento", _plain(District.department), join="place"),
     Dimension(
         "violence_type",
         "Tipo de violencia (LEIV)",

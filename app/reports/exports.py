@@ -30,6 +30,7 @@ from sqlalchemy import select
 from app.cases.models import Case, Incident, Survivor
 from app.core.db import DbSession
 from app.directory.models import Institution
+from app.directory.territory import places as district_places
 from app.referrals.models import Referral
 from app.reports.labels import DAY_LIMITS, OVER_30, municipality_names
 from app.reports.stats import StatsTable
@@ -38,13 +39,14 @@ from app.reports.suppression import TOTAL
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CODE_HEX_CHARS = 16
 
-# GBVIMS incident recorder columns (de-identified subset), in its order.
+# GBVIMS incident recorder columns (de-identified subset), in its order; then the
+# incident's place on the 2024 map above its district (appended: column positions stay).
 INCIDENT_COLUMNS = (
     "Incident ID",
     "Date of interview (month)",
     "Date of incident (month)",
     "Days from incident to report",
-    "Incident location (municipality)",
+    "Incident location (district)",
     "Type of place",
     "Survivor sex",
     "Survivor age group",
@@ -54,6 +56,8 @@ INCIDENT_COLUMNS = (
     "Context",
     "Entry institution type",
     "Referral services",
+    "Incident location (municipality 2024)",
+    "Incident location (department)",
 )
 
 
@@ -183,18 +187,19 @@ def incident_rows(
     session: DbSession, index_key: bytes, start: date, end: date
 ) -> Iterator[list[Any]]:
     key = export_key(index_key)
-    places = municipality_names(session)
+    names, places = municipality_names(session), district_places(session)
     services = _services_by_case(session, start, end)
     yield list(INCIDENT_COLUMNS)
     for row in session.execute(_incident_query(start, end)):
         (incident_id, case_id, reported, occurred, place, place_type, sex, age, gbv,
          codes, relationship, context, entry_kind) = row  # fmt: skip
+        where = places.get(place)
         yield [
             incident_code(key, incident_id),
             reported.strftime("%Y-%m"),
             occurred.strftime("%Y-%m"),
             _days_bucket(reported, occurred),
-            places.get(place, place),
+            names.get(place, place),
             place_type or "",
             sex,
             age or "unknown",
@@ -204,6 +209,8 @@ def incident_rows(
             context or "",
             entry_kind,
             " ".join(services.get(case_id, [])),
+            (where.municipality if where else None) or "",
+            (where.department if where else None) or "",
         ]
 
 

@@ -6,7 +6,8 @@ from sqlalchemy import select
 
 from app.cases.vocab import AGE_GROUPS, RELATIONSHIPS, SEXES, VIOLENCE_TYPES
 from app.core.db import DbSession
-from app.directory.models import Municipality, Service
+from app.directory import territory
+from app.directory.models import Service
 
 UNKNOWN = "unknown"
 NONE = "none"
@@ -102,8 +103,8 @@ def short_month_label(value: str) -> str:
 
 
 def municipality_names(session: DbSession) -> dict[str, str]:
-    rows = session.execute(select(Municipality.code, Municipality.name).order_by(Municipality.name))
-    return {code: name for code, name in rows}
+    """The districts' names (the former municipalities), in alphabetical order."""
+    return territory.district_names(session)
 
 
 def service_names(session: DbSession) -> dict[str, str]:
@@ -115,8 +116,12 @@ def labels_for(session: DbSession, dimension: str, values: list[str]) -> dict[st
     """The Spanish label of each value; an unknown code is shown as it is."""
     if dimension == "month":
         known = {value: month_label(value) for value in values}
-    elif dimension == "municipality":
+    elif dimension == "district":
         known = municipality_names(session)
+    elif dimension == "municipality":
+        known = {**territory.municipality_2024_names(session), UNKNOWN: "Sin dato"}
+    elif dimension == "department":
+        known = territory.department_names(session)
     elif dimension == "referral_service":
         known = service_names(session)
     else:

@@ -41,7 +41,7 @@ def _dimension_list(value: str) -> list[str]:
 
 
 class StatsQueryIn(PeriodIn):
-    by = fields.String(load_default="municipality", validate=validate.Length(max=200))
+    by = fields.String(load_default="district", validate=validate.Length(max=200))
     unit = fields.String(load_default="incidents", validate=validate.OneOf(UNITS))
     municipality = fields.String(load_default=None, validate=validate.Length(min=1, max=80))
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))

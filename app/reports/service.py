@@ -25,6 +25,7 @@ STATS_FILE = "estadisticas.csv"
 INCIDENTS_FILE = "incidentes.csv"
 # The monthly report's tables, in the order the page prints them.
 MONTHLY_DIMENSIONS = (
+    "district",
     "municipality",
     "violence_type",
     "gbvims_type",
@@ -49,7 +50,7 @@ class Dashboard:
 class MonthlyReport:
     start: date
     end: date
-    place: str | None  # a municipality code the network knows, or None for all of them
+    place: str | None  # a district code the network knows, or None for all of them
     municipalities: dict[str, str]
     tables: list[StatsTable]
     trend: StatsTable
@@ -79,7 +80,7 @@ def months_back(first: date, count: int) -> date:
 
 def monthly_report(session: DbSession, start: date, end: date, place: str | None) -> MonthlyReport:
     """One table per dimension for the month, and the last twelve months' trend.
-    An unknown municipality is ignored: the report covers the whole network."""
+    An unknown district is ignored: the report covers the whole network."""
     names = municipality_names(session)
     place = place if place in names else None
     tables = [

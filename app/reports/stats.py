@@ -30,9 +30,9 @@ MAX_DIMENSIONS = 2
 class StatsQuery:
     start: date
     end: date
-    by: tuple[str, ...] = ("municipality",)
+    by: tuple[str, ...] = ("district",)
     unit: str = "incidents"
-    municipality: str | None = None
+    municipality: str | None = None  # a district code: only incidents there
 
 
 @dataclass

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g
 from flask_babel import lazy_gettext as _l
 
 from app.cases import vocab
 from app.core.time import LOCAL_TZ
+from app.directory.territory import place_labels
+from app.extensions import db
 from app.web.case_forms import CHANNEL_LABELS, CLOSE_LABELS, NOTE_KIND_LABELS, OUTCOME_LABELS
 
 STATUS = {"open": _l("Abierto"), "follow_up": _l("En seguimiento"), "closed": _l("Cerrado")}
@@ -87,10 +89,12 @@ def iso_date(value: str | date | None) -> str:
 
 
 def municipality_label(code: str | None) -> str:
-    from app.directory.catalogue import SONSONATE_MUNICIPALITIES, municipality_code
-
-    names = {municipality_code(name): name for name in SONSONATE_MUNICIPALITIES}
-    return names.get(code or "", code or "—")
+    """A district as "Distrito, Municipio, Departamento"; the map is read once a request."""
+    if not code:
+        return "—"
+    if "place_labels" not in g:
+        g.place_labels = place_labels(db.session)
+    return str(g.place_labels.get(code, code))
 
 
 def iso_datetime(value: str | datetime | None) -> str:

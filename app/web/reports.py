@@ -30,7 +30,7 @@ from app.web.formtools import web_caller
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
-DEFAULT_BY = "municipality,violence_type"
+DEFAULT_BY = "district,violence_type"
 
 
 @bp.before_request

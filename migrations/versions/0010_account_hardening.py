@@ -12,7 +12,7 @@ The `users` columns are added and dropped in place, as in 0007: rebuilding `user
 batch way fails on SQLite while other tables' rows point at it.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 """
 
 from datetime import UTC, datetime, timedelta
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
