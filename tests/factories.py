@@ -31,6 +31,9 @@ def incident(**overrides: Any) -> dict[str, Any]:
         "perpetrator_relationship": "partner",
         "place_type": "home",
         "narrative": "Relato confidencial de la sobreviviente sobre la agresión.",
+        # Tests that post this body twice mean two incidents: a test of the warning for
+        # the same incident entered again drops this key (`confirm_new=...`).
+        "confirm_new": True,
     }
     body.update(overrides)
     return {k: v for k, v in body.items() if v is not ...}

@@ -23,6 +23,8 @@ API = "/api/v1"
 READS = {"case_view", "referral_view", "case_search"}
 PDF = one_page_pdf()
 ANSWERS = {str(n): n <= 3 for n in range(1, 25)}
+ADDED_ON = "2026-10-12"  # the incident added after intake: another day, not a repeat
+NEW_PHONE = "7000-2222"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -47,7 +49,7 @@ def through_api(client, person, hospital: int) -> str:
     case_id = client.post(f"{API}/cases", json=body, headers=person.headers).get_json()["id"]
     base, h = f"{API}/cases/{case_id}", person.headers
     calls = [
-        ("post", f"{base}/incidents", intake()["incident"]),
+        ("post", f"{base}/incidents", {**intake()["incident"], "occurred_on": ADDED_ON}),
         ("post", f"{base}/notes", {"kind": "legal", "text": "Asesoría", "given_on": "2026-11-30"}),
         ("post", f"{base}/follow-ups", {"due_on": "2026-12-20", "channel": "phone"}),
         ("post", f"{base}/risk-assessments", {"answers": ANSWERS}),
@@ -62,6 +64,24 @@ def through_api(client, person, hospital: int) -> str:
     for method, path, json in calls:
         response = getattr(client, method)(path, json=json, headers=h)
         assert response.status_code in (200, 201), (path, response.get_json())
+    read = client.get(base, headers=h).get_json()
+    added = next(i for i in read["incidents"] if i["occurred_on"] == ADDED_ON)
+    corrections = [
+        (
+            "patch",
+            f"{base}/survivor",
+            {"phone": NEW_PHONE, "reason": "Número nuevo", "version": read["survivor"]["version"]},
+        ),
+        (
+            "patch",
+            f"{base}/incidents/{added['id']}",
+            {"occurred_on": "2026-10-11", "reason": "Fecha", "version": added["version"]},
+        ),
+        ("post", f"{base}/incidents/{added['id']}/void", {"reason": "Registrado dos veces"}),
+    ]
+    for method, path, json in corrections:
+        response = getattr(client, method)(path, json=json, headers=h)
+        assert response.status_code == 200, (path, response.get_json())
     follow_up = client.get(f"{base}", headers=h).get_json()["follow_ups"][0]["id"]
     assert (
         client.post(
@@ -131,13 +151,32 @@ def through_pages(app, client, person, hospital: int) -> str:
     assert slip.status_code == 200
     case_id = UUID.search(slip.get_data(as_text=True)).group(0)
     page = f"/cases/{case_id}"
-    post(f"{page}/incidents/new", incident)
+    post(f"{page}/incidents/new", {**incident, "occurred_on": ADDED_ON})
     post(f"{page}/notes", {"kind": "legal", "text": "Asesoría", "given_on": "2026-11-30"}, page)
     post(f"{page}/follow-ups", {"due_on": "2026-12-20", "channel": "phone"}, page)
     post(f"{page}/risk", {f"q{k}": "yes" if v else "no" for k, v in ANSWERS.items()})
     post(f"{page}/safety-plan", {"plan": "Plan acordado"}, page)
     post(f"{page}/consent", {"share_with_network": "y", "police": "y"}, page)
     post(f"{page}/complaints", {"number": "DEN-1", "filed_on": "2026-11-30"}, page)
+    read = client.get(f"{API}/cases/{case_id}", headers=person.headers).get_json()
+    added = next(i for i in read["incidents"] if i["occurred_on"] == ADDED_ON)
+    shown = ("given_names", "family_names", "birth_date", "sex", "municipality")
+    identity = {f"fix-{name}": survivor[name] for name in shown}  # as the form shows them
+    post(
+        f"{page}/survivor",
+        {
+            **identity,
+            "fix-phone": NEW_PHONE,
+            "fix-reason": "Número nuevo",
+            "fix-version": str(read["survivor"]["version"]),
+        },
+        page,
+    )
+    post(
+        f"{page}/incidents/{added['id']}/edit",
+        {**incident, "occurred_on": "2026-10-11", "reason": "Fecha", "version": added["version"]},
+    )
+    post(f"{page}/incidents/{added['id']}/void", {"reason": "Registrado dos veces"}, page)
     record = client.get(f"{API}/cases/{case_id}", headers=person.headers).get_json()
     post(f"{page}/follow-ups/{record['follow_ups'][0]['id']}/outcome", {"outcome": "done"}, page)
     token = csrf_token(client.get(page).get_data(as_text=True))

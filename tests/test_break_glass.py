@@ -302,7 +302,16 @@ def _write_requests(client, world) -> dict[str, tuple[str, str, dict]]:
         "incident": ("POST", f"{base}/incidents", intake()["incident"]),
         "note": ("POST", f"{base}/notes", {"kind": "medical", "text": "Atención brindada"}),
         "follow-up": ("POST", f"{base}/follow-ups", {"due_on": "2026-12-05", "channel": "visit"}),
-        "risk": ("POST", f"{base}/risk-assessments", {"answers": {"1": True, "2": False}}),
+        "risk": (
+            "POST",
+            f"{base}/risk-assessments",
+            {"answers": {str(n): n == 1 for n in range(1, 25)}},
+        ),
+        "correction": (
+            "PATCH",
+            f"{base}/survivor",
+            {"phone": "7000-0000", "reason": "Número nuevo", "version": 1},
+        ),
         "safety plan": ("PUT", f"{base}/safety-plan", {"plan": "Plan de seguridad acordado"}),
         "status": ("POST", f"{base}/status", {"status": "follow_up"}),
         "consent": ("POST", f"{base}/consent", {"statistics": False}),

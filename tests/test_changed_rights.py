@@ -47,11 +47,24 @@ WHOLE_RECORD_ONLY = {
     "/cases/<case_id>/safety-plan": 403,
     "/cases/<case_id>/status": 403,
     "/cases/<case_id>/referrals": 403,
+    # Her other records are looked for by her name, which an own_parts party is not told;
+    # a merge needs the whole of both records.
+    "/api/v1/cases/<case_id>/duplicates": 403,
+    "/cases/<case_id>/duplicates": 403,
+    "/api/v1/cases/<case_id>/merge": 403,
+    "/cases/<case_id>/merge": 403,
     # Another institution's follow-up and attachment are not among its own parts.
     "/api/v1/cases/<case_id>/follow-ups/<follow_up_id>/outcome": 404,
     "/api/v1/cases/<case_id>/attachments/<attachment_id>": 404,
     "/cases/<case_id>/follow-ups/<follow_up_id>/outcome": 404,
     "/cases/<case_id>/attachments/<attachment_id>": 404,
+    # Her identity is corrected with the whole record; another's incident is not its own.
+    "/api/v1/cases/<case_id>/survivor": 403,
+    "/cases/<case_id>/survivor": 403,
+    "/api/v1/cases/<case_id>/incidents/<incident_id>": 404,
+    "/api/v1/cases/<case_id>/incidents/<incident_id>/void": 404,
+    "/cases/<case_id>/incidents/<incident_id>/edit": 404,
+    "/cases/<case_id>/incidents/<incident_id>/void": 404,
 }
 
 
@@ -145,8 +158,12 @@ def changed(app, client, make_person):
         f"{base}/attachments", headers=pnc.headers, data={"file": (io.BytesIO(PDF), "informe.pdf")}
     )
     hospital = _institution_id(app, "HOSP-SON")
+    read = client.get(base, headers=pnc.headers).get_json()
     ids = {
         "case_id": case_id,
+        "incident_id": read["incidents"][0]["id"],
+        "survivor_version": read["survivor"]["version"],
+        "complaint_id": complaint.get_json()["id"],
         "follow_up_id": follow_up["id"],
         "measure_id": complaint.get_json()["measures"][0]["id"],
         "attachment_id": attachment.get_json()["id"],

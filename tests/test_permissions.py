@@ -72,6 +72,8 @@ def page_of_case(ok: int) -> dict[str, int]:
 
 
 PDF = one_page_pdf()
+NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"  # a world without a record to absorb
+RISK_ANSWERS = {str(n): n <= 2 for n in range(1, 25)}  # all 24: a missing one is 422
 
 
 # (rule, method) -> what each caller gets. Case routes use the shared case of the fixture.
@@ -83,8 +85,28 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/api/v1/cases", "POST"): expect(401, 201, 201, 403, 403),
     ("/api/v1/cases", "GET"): expect(401, 200, 200, 403, 403),  # the work list
     ("/api/v1/cases/search", "POST"): expect(401, 200, 200, 403, 403),  # others: no match
+    ("/api/v1/cases/duplicates", "POST"): expect(401, 200, 200, 403, 403),  # others: none
+    ("/api/v1/cases/<case_id>/duplicates", "GET"): expect(401, 200, 404, 403, 403),
+    # The record to absorb was opened by PNC-SON alone: the other parties cannot see it.
+    ("/api/v1/cases/<case_id>/merge", "POST"): only(
+        expect(401, 404, 404, 403, 403), pnc_agent__party=202
+    ),
+    ("/api/v1/merges", "GET"): expect(401, 403, 403, 200, 403),
+    ("/api/v1/merges/<merge_id>/review", "POST"): expect(401, 403, 403, 200, 403),
+    # The fixture's merge is pending: nothing to revert yet (409).
+    ("/api/v1/merges/<merge_id>/revert", "POST"): expect(401, 403, 403, 409, 403),
     ("/api/v1/cases/<case_id>", "GET"): expect(401, 200, 404, 200, 403),
     ("/api/v1/cases/<case_id>/incidents", "POST"): expect(401, 201, 404, 403, 403),
+    # Corrections carry the version read: the first party's goes through, the next ones
+    # sent the same (now stale) version, or void what is voided already: 409.
+    ("/api/v1/cases/<case_id>/survivor", "PATCH"): only(case_write(409), pnc_agent__party=200),
+    ("/api/v1/cases/<case_id>/incidents/<incident_id>", "PATCH"): only(
+        case_write(409), pnc_agent__party=200
+    ),
+    ("/api/v1/cases/<case_id>/incidents/<incident_id>/void", "POST"): only(
+        case_write(409), pnc_agent__party=200
+    ),
+    ("/api/v1/cases/<case_id>/complaints/<complaint_id>", "PATCH"): police_only(401, 200),
     ("/api/v1/cases/<case_id>/break-glass", "POST"): expect(401, 403, 403, 201, 403),
     ("/api/v1/audit", "GET"): expect(401, 403, 403, 200, 403),
     ("/api/v1/audit/reports", "GET"): expect(401, 403, 403, 200, 403),
@@ -111,6 +133,12 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/api/v1/cases/<case_id>/attachments", "POST"): case_write(201),
     ("/api/v1/cases/<case_id>/attachments/<attachment_id>", "GET"): case_write(200),
     ("/api/v1/cases/<case_id>/referrals", "POST"): case_write(201),
+    # Each party's opener holds the case already: taking it again changes nothing (200).
+    ("/api/v1/cases/<case_id>/assignment", "POST"): case_write(200),
+    # Nobody in the fixture is a lead (tests/test_caseload.py has the leads).
+    ("/api/v1/caseload/move", "POST"): expect(401, 403, 403, 403, 403),
+    ("/api/v1/caseload", "GET"): expect(401, 200, 200, 403, 403),
+    ("/api/v1/tasks", "GET"): expect(401, 200, 200, 403, 403),
     ("/api/v1/follow-ups", "GET"): expect(401, 200, 200, 403, 403),
     ("/api/v1/measures/expiring", "GET"): expect(401, 200, 200, 403, 403),
     ("/api/v1/referrals", "GET"): expect(401, 200, 200, 403, 403),
@@ -150,11 +178,26 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/reports/incidents.csv", "GET"): expect(302, 403, 403, 200, 403),
     ("/cases/new", "GET"): expect(302, 200, 200, 403, 403),
     ("/cases/new", "POST"): expect(302, 422, 422, 403, 403),  # incomplete: the form again
+    ("/cases", "GET"): expect(302, 200, 200, 403, 403),  # the work list
+    ("/caseload/move", "POST"): expect(302, 403, 403, 403, 403),  # leads only
+    ("/cases/<case_id>/assignment", "POST"): page_of_case(302),
     ("/cases/search", "GET"): expect(302, 200, 200, 403, 403),
     ("/cases/search", "POST"): expect(302, 200, 200, 403, 403),  # results on the page
+    ("/cases/<case_id>/duplicates", "GET"): page_of_case(200),
+    ("/cases/<case_id>/merge", "POST"): only(page_of_case(404), pnc_agent__party=302),
+    ("/audit/merges/<merge_id>/review", "POST"): expect(302, 403, 403, 302, 403),
+    ("/audit/merges/<merge_id>/revert", "POST"): expect(302, 403, 403, 302, 403),
     ("/cases/<case_id>", "GET"): expect(302, 200, 404, 200, 403),  # supervisor: metadata
     ("/cases/<case_id>/incidents/new", "GET"): page_of_case(200),
     ("/cases/<case_id>/incidents/new", "POST"): page_of_case(302),
+    ("/cases/<case_id>/survivor", "POST"): only(page_of_case(409), pnc_agent__party=302),
+    ("/cases/<case_id>/incidents/<incident_id>/edit", "GET"): page_of_case(200),
+    ("/cases/<case_id>/incidents/<incident_id>/edit", "POST"): only(
+        page_of_case(409), pnc_agent__party=302
+    ),
+    ("/cases/<case_id>/incidents/<incident_id>/void", "POST"): only(
+        page_of_case(409), pnc_agent__party=302
+    ),
     ("/cases/<case_id>/risk", "GET"): page_of_case(200),
     ("/cases/<case_id>/risk", "POST"): page_of_case(302),
     ("/cases/<case_id>/notes", "POST"): page_of_case(302),
@@ -234,6 +277,7 @@ def world(app, client, make_person):
     ids["party_id"] = _first_join(app, case_id)
     lost = make_person("health_staff", "US-SON")  # no caller: her recovery may be approved
     ids.update(_logins_and_recovery(app, people, lost.id))
+    ids.update(_merges(client, people["pnc_agent@party"]))
     return {"people": people, **ids}
 
 
@@ -266,6 +310,29 @@ def _sessions_of(user):
     from app.auth.models import UserSession
 
     return db.session.query(UserSession).filter_by(user_id=user.id).all()
+
+
+def _merges(client, pnc) -> dict[str, str]:
+    """Records opened by PNC-SON alone: one to absorb, and a pair with a pending merge."""
+    ids = []
+    for n, given in enumerate(("Absorbida", "Primera", "Segunda")):
+        body = intake(
+            survivor_overrides={
+                "dui": None,
+                "given_names": given,
+                "birth_date": f"1990-01-0{n + 1}",
+            }
+        )
+        response = client.post("/api/v1/cases", json=body, headers=pnc.headers)
+        assert response.status_code == 201, response.get_json()
+        ids.append(response.get_json()["id"])
+    asked = client.post(
+        f"/api/v1/cases/{ids[1]}/merge",
+        json={"absorb": ids[2], "reason": "Misma persona registrada dos veces"},
+        headers=pnc.headers,
+    )
+    assert asked.status_code == 202, asked.get_json()
+    return {"absorb_id": ids[0], "merge_id": asked.get_json()["id"]}
 
 
 def _first_join(app, case_id: str) -> int:
@@ -310,9 +377,19 @@ def _case_work(app, client, people, case_id) -> dict[str, str]:
         },
     )
     notes = client.get("/api/v1/notifications", headers=people["supervisor"].headers)
-    for response in (follow_up, complaint, attachment, referral):
+    # A second incident of its own day, for the corrections and the voiding.
+    second = client.post(
+        f"{base}/incidents",
+        headers=people["pnc_agent@party"].headers,
+        json={**intake()["incident"], "occurred_on": "2026-10-05"},
+    )
+    for response in (follow_up, complaint, attachment, referral, second):
         assert response.status_code == 201, response.get_json()
+    read = client.get(base, headers=people["pnc_agent@party"].headers).get_json()
     return {
+        "incident_id": second.get_json()["id"],
+        "survivor_version": read["survivor"]["version"],
+        "complaint_id": complaint.get_json()["id"],
         "follow_up_id": follow_up.get_json()["id"],
         "measure_id": complaint.get_json()["measures"][0]["id"],
         "attachment_id": attachment.get_json()["id"],
@@ -328,8 +405,18 @@ def _institution_id(app, code: str) -> int:
 
 def request_args(rule: str, world: dict) -> tuple[str, dict]:
     path = rule.replace("<path:filename>", "css/ruta.css")
-    for name in ("case_id", "follow_up_id", "measure_id", "attachment_id", "referral_id"):
-        path = path.replace(f"<{name}>", str(world[name]))
+    for name in (
+        "case_id",
+        "follow_up_id",
+        "measure_id",
+        "attachment_id",
+        "referral_id",
+        "merge_id",
+        "incident_id",
+        "complaint_id",
+    ):
+        if f"<{name}>" in path:
+            path = path.replace(f"<{name}>", str(world[name]))
     for name in (
         "grant_id",
         "notification_id",
@@ -348,6 +435,12 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
         "/api/v1/auth/token": {"username": "nobody", "password": "not the password"},
         "/api/v1/cases": intake(survivor_overrides={"dui": None, "given_names": "Rosa"}),
         "/api/v1/cases/search": {"dui": "12345678-4"},
+        "/api/v1/cases/duplicates": {"given_names": "Rosa", "family_names": "Ayala"},
+        "/api/v1/cases/<case_id>/merge": {
+            "absorb": world.get("absorb_id", NO_SUCH_ID),
+            "reason": "Misma persona registrada dos veces",
+        },
+        "/api/v1/merges/<merge_id>/review": {"approve": False},
         "/api/v1/cases/<case_id>/incidents": intake()["incident"],
         "/api/v1/cases/<case_id>/break-glass": {
             "reason": "Revisión por denuncia de acceso indebido",
@@ -360,7 +453,23 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
         "/api/v1/cases/<case_id>/notes": {"kind": "medical", "text": "Atención brindada"},
         "/api/v1/cases/<case_id>/follow-ups": {"due_on": "2026-12-05", "channel": "visit"},
         "/api/v1/cases/<case_id>/follow-ups/<follow_up_id>/outcome": {"outcome": "done"},
-        "/api/v1/cases/<case_id>/risk-assessments": {"answers": {"1": True, "2": False}},
+        "/api/v1/cases/<case_id>/risk-assessments": {"answers": RISK_ANSWERS},
+        "/api/v1/cases/<case_id>/survivor": {
+            "phone": "7000-0000",
+            "reason": "Cambió de número",
+            "version": world["survivor_version"],
+        },
+        "/api/v1/cases/<case_id>/incidents/<incident_id>": {
+            "place_type": "street",
+            "reason": "Fue en la calle",
+            "version": 1,
+        },
+        "/api/v1/cases/<case_id>/incidents/<incident_id>/void": {"reason": "Registrado dos veces"},
+        "/api/v1/cases/<case_id>/complaints/<complaint_id>": {
+            "number": "DEN-0001",
+            "reason": "Número mal copiado",
+            "version": 1,
+        },
         "/api/v1/cases/<case_id>/safety-plan": {"plan": "Plan de seguridad acordado"},
         "/api/v1/cases/<case_id>/status": {"status": "follow_up"},
         "/api/v1/cases/<case_id>/consent": {"share_with_network": True, "statistics": True},
@@ -372,6 +481,9 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
             "consent": True,
         },
         "/api/v1/referrals/<referral_id>/transition": {"action": "cancel"},
+        "/api/v1/cases/<case_id>/assignment": {"action": "take"},
+        # Refused before the ids are looked at: nobody in the fixture is a lead.
+        "/api/v1/caseload/move": {"from_user_id": world["user_id"], "to_user_id": world["user_id"]},
     }
     query = {"/api/v1/cases": {"status": "open", "page": "1"}}  # never an identifier
     if rule == "/api/v1/cases/<case_id>/attachments":
@@ -386,6 +498,7 @@ def web_form(rule: str, world: dict) -> dict:
         "incident_municipality": "sonsonate",
         "violence_types": ["physical"],
         "perpetrator_relationship": "partner",
+        "confirm_new": "y",  # each caller adds another incident of that day
     }
     forms = {
         "/login": {"username": "nobody", "password": "not the password"},
@@ -398,8 +511,26 @@ def web_form(rule: str, world: dict) -> dict:
         "/account/totp": {"otp": "123456"},
         "/cases/new": {"given_names": "Rosa"},  # incomplete on purpose
         "/cases/search": {"dui": "12345678-4"},
+        "/cases/<case_id>/merge": {
+            "absorb": world.get("absorb_id", NO_SUCH_ID),
+            "reason": "Misma persona registrada dos veces",
+        },
+        "/audit/merges/<merge_id>/review": {"approve": "no"},
         "/cases/<case_id>/incidents/new": incident,
-        "/cases/<case_id>/risk": {"q1": "yes", "q2": "no"},
+        "/cases/<case_id>/risk": {
+            f"q{key}": "yes" if v else "no" for key, v in RISK_ANSWERS.items()
+        },
+        "/cases/<case_id>/survivor": {
+            "fix-phone": "7000-0000",
+            "fix-reason": "Cambió de número",
+            "fix-version": str(world["survivor_version"]),
+        },
+        "/cases/<case_id>/incidents/<incident_id>/edit": {
+            **incident,
+            "reason": "La fecha se anotó mal",
+            "version": "1",
+        },
+        "/cases/<case_id>/incidents/<incident_id>/void": {"reason": "Registrado dos veces"},
         "/cases/<case_id>/notes": {"kind": "medical", "text": "Atención brindada"},
         "/cases/<case_id>/follow-ups": {"due_on": "2026-12-05", "channel": "visit"},
         "/cases/<case_id>/follow-ups/<follow_up_id>/outcome": {"outcome": "done"},
@@ -420,6 +551,11 @@ def web_form(rule: str, world: dict) -> dict:
             "password": PASSWORD,
         },
         "/referrals/<referral_id>/transition": {"action": "cancel"},
+        "/cases/<case_id>/assignment": {"action": "take"},
+        "/caseload/move": {
+            "from_user_id": str(world["user_id"]),
+            "to_user_id": str(world["user_id"]),
+        },
         "/audit/break-glass/<int:grant_id>/review": {"justified": "yes"},
         "/audit/joins/<int:party_id>/review": {"justified": "yes"},
         "/audit/accounts/<int:user_id>/approve": {"approve": "yes"},

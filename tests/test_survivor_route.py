@@ -239,9 +239,15 @@ def test_closing_needs_a_reason_and_reopening_is_recorded(client, pnc):
         url, json={"status": "closed", "reason": "services_completed"}, headers=pnc.headers
     )
     assert closed.status_code == 200 and closed.get_json()["close_reason"] == "services_completed"
-    stale = client.post(url, json={"status": "open", "version": 1}, headers=pnc.headers)
+    stale = client.post(
+        url, json={"status": "open", "reason": "new_information", "version": 1}, headers=pnc.headers
+    )
     assert stale.status_code == 409
-    assert client.post(url, json={"status": "open"}, headers=pnc.headers).status_code == 200
+    assert client.post(url, json={"status": "open"}, headers=pnc.headers).status_code == 422
+    reopened = client.post(
+        url, json={"status": "open", "reason": "new_information"}, headers=pnc.headers
+    )
+    assert reopened.status_code == 200
     timeline = client.get(f"{API}/cases/{case_id}", headers=pnc.headers).get_json()["timeline"]
     assert [i["detail"] for i in timeline if i["kind"] == "status"] == ["closed", "open"]
 

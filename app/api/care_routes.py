@@ -3,6 +3,8 @@ consent, complaints and protection measures, attachments."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, current_app, request
 from werkzeug.exceptions import BadRequest
 
@@ -15,6 +17,7 @@ from app.cases.care_schemas import (
     AttachmentOut,
     CaseStatusIn,
     CaseStatusOut,
+    ComplaintCorrectionIn,
     ComplaintIn,
     ComplaintOut,
     ConsentUpdateIn,
@@ -43,10 +46,12 @@ from app.cases.present import (
     plan_record,
     shaped,
 )
+from app.cases.schemas import CorrectedOut
 from app.core.downloads import file_response
 from app.core.ids import parse_uuid
 from app.crypto.service import get_keyring
 from app.extensions import db
+from app.referrals import service as referrals
 
 
 @bp.post("/cases/<case_id>/notes")
@@ -138,16 +143,19 @@ def save_safety_plan(case_id: str) -> Response:
 @bp.post("/cases/<case_id>/status")
 def change_status(case_id: str) -> Response:
     data = load(CaseStatusIn, json_body())
-    case = care.change_status(db.session, get_keyring(), api_caller(), parse_uuid(case_id), data)
-    return answer(
-        CaseStatusOut,
-        {
-            "id": str(case.id),
-            "status": case.status,
-            "close_reason": case.close_reason,
-            "version": case.version,
-        },
+    changed = referrals.change_case_status(
+        db.session, get_keyring(), api_caller(), parse_uuid(case_id), data
     )
+    case = changed.case
+    payload: dict[str, Any] = {
+        "id": str(case.id),
+        "status": case.status,
+        "close_reason": case.close_reason,
+        "version": case.version,
+    }
+    if changed.still_open is not None:  # closing is allowed, and says what stays open
+        payload["still_open"] = changed.still_open
+    return answer(CaseStatusOut, payload)
 
 
 @bp.post("/cases/<case_id>/consent")
@@ -165,6 +173,21 @@ def file_complaint(case_id: str) -> Response:
     )
     db.session.refresh(complaint)
     return answer(ComplaintOut, shaped(get_keyring(), db.session, complaint, complaint_record), 201)
+
+
+@bp.patch("/cases/<case_id>/complaints/<complaint_id>")
+def correct_complaint(case_id: str, complaint_id: str) -> Response:
+    data = load(ComplaintCorrectionIn, json_body())
+    result = complaints.correct_complaint(
+        db.session, get_keyring(), api_caller(), parse_uuid(case_id), parse_uuid(complaint_id), data
+    )
+    payload = {
+        "id": str(result.id),
+        "version": result.version,
+        "fields": list(result.fields),
+        "correction_id": str(result.correction_id) if result.correction_id else None,
+    }
+    return answer(CorrectedOut, payload)
 
 
 @bp.patch("/cases/<case_id>/measures/<measure_id>")

@@ -21,6 +21,7 @@ from app.cases.care_schemas import (
     AttachmentOut,
     CaseStatusIn,
     CaseStatusOut,
+    ComplaintCorrectionIn,
     ComplaintIn,
     ComplaintOut,
     CreatedOut,
@@ -39,9 +40,18 @@ from app.cases.care_schemas import (
     SafetyPlanOut,
 )
 from app.cases.schemas import (
+    AssignmentIn,
+    AssignmentOut,
+    CandidateListOut,
     CaseListOut,
+    CaseloadMoveIn,
+    CaseloadMoveOut,
+    CaseloadOut,
     CaseOut,
     ConsentIn,
+    CorrectedOut,
+    DuplicatesIn,
+    IncidentCorrectionIn,
     IncidentCreatedOut,
     IncidentIn,
     IntakeIn,
@@ -49,7 +59,15 @@ from app.cases.schemas import (
     JoinListOut,
     JoinReviewIn,
     JoinReviewOut,
+    MergeIn,
+    MergeListOut,
+    MergeOut,
+    MergeReviewIn,
     SearchIn,
+    SurvivorCorrectionIn,
+    TaskListOut,
+    VoidedOut,
+    VoidIn,
     WorkListOut,
 )
 from app.referrals.schemas import (
@@ -91,7 +109,8 @@ class Operation:
     multipart: bool = False
 
 
-WRITE_ERRORS = (400, 401, 403, 404, 422)
+# 409: a closed case takes no writes ({"error": "case_closed"}) until it is reopened.
+WRITE_ERRORS = (400, 401, 403, 404, 409, 422)
 
 
 OPERATIONS: list[Operation] = [
@@ -128,25 +147,122 @@ OPERATIONS: list[Operation] = [
         "/cases",
         "get",
         "The caller's work list: cases her institution may see, newest activity first, "
-        "50 a page. dui, name, birth_date (or given_names, family_names, phone) in the URL "
-        "are refused with 400 identifier_in_url: use POST /cases/search",
+        "50 a page, with the counts of each tab; her name only where access=full, "
+        "decrypted for the rows shown (audited as case_list). dui, name, birth_date (or "
+        "given_names, family_names, phone) in the URL are refused with 400 "
+        "identifier_in_url: use POST /cases/search",
         WorkListOut,
         query=(
+            ("assigned", "all (default), me, or unassigned (no active responsible)"),
             ("status", "open, follow_up or closed"),
-            ("risk", "standard, medium or high"),
+            ("risk", "standard, medium or high (cases whose whole record she sees)"),
+            ("overdue", "1: a follow-up of her institution past due and not done"),
+            ("next_contact", "N: a pending follow-up of her institution due within N days"),
+            ("inactive_days", "N: no activity on the case in N days"),
+            ("municipality", "her municipality (district code or name; whole records)"),
+            ("sort", "activity (default), risk, next_contact or number"),
             ("page", "1-based page number"),
-            ("assigned", "me: not available yet (422)"),
         ),
         errors=(400, 401, 403, 422),
     ),
     Operation(
+        "/cases/{case_id}/assignment",
+        "post",
+        'Her institution\'s responsible worker: {"action": "take"} takes a case no active '
+        'worker holds; {"action": "assign", "user_id": id or null} (the lead) hands it to '
+        "an active worker of the institution, or to nobody. Audited as case_assign; the "
+        "new responsible is notified",
+        AssignmentOut,
+        body=AssignmentIn,
+        errors=(400, 401, 403, 404, 409, 422),
+    ),
+    Operation(
+        "/caseload/move",
+        "post",
+        "The lead moves every case one worker holds in the institution to another active "
+        "worker (one case_assign audit event per case)",
+        CaseloadMoveOut,
+        body=CaseloadMoveIn,
+        errors=(400, 401, 403, 422),
+    ),
+    Operation(
+        "/caseload",
+        "get",
+        "The institution's workers (leavers too while they hold cases) with their open "
+        "cases, and the open cases without a responsible",
+        CaseloadOut,
+        errors=(401, 403),
+    ),
+    Operation(
+        "/tasks",
+        "get",
+        "The caller's tasks, most urgent first: rape within 72 h, referrals to answer, "
+        "follow-ups overdue or due today, measures expiring within 7 days, open high-risk "
+        "cases without a safety plan or active measure, reassessments due (30 days)",
+        TaskListOut,
+        errors=(401, 403),
+    ),
+    Operation(
         "/cases/search",
         "post",
-        'Exact search, the identifiers in the body: {"dui"}, {"name", "birth_date"} '
-        'or {"number"}; only cases the caller may see (audited as case_search)',
+        "Search, the identifiers in the body, among the cases the caller may see (audited "
+        'as case_search, with the count only). Exact: {"dui"}, {"name", "birth_date"} or '
+        '{"number"} (an absorbed record\'s number finds the one that absorbed it) answer '
+        'CaseListOut. {"phone"} (digits compared) and {"name_like", "birth_year"?} (a '
+        "partial or misspelt name, ranked, top 20) answer CandidateListOut: her name only "
+        "where access is full",
         CaseListOut,
         body=SearchIn,
         errors=(400, 401, 403, 422),
+    ),
+    Operation(
+        "/cases/duplicates",
+        "post",
+        "Possible records of the woman being registered (similar name, same birth year, "
+        "phone or DUI), among the cases the caller may see only; nothing is stored",
+        CandidateListOut,
+        body=DuplicatesIn,
+        errors=(400, 401, 403, 422),
+    ),
+    Operation(
+        "/cases/{case_id}/duplicates",
+        "get",
+        "Other visible records that may be hers (a caller with the whole record)",
+        CandidateListOut,
+    ),
+    Operation(
+        "/cases/{case_id}/merge",
+        "post",
+        "Ask to merge another record of the same woman into this one: the caller's "
+        "institution has the whole of both (404 for a record it may not see, 403 without "
+        "the whole of it); a supervisor decides",
+        MergeOut,
+        202,
+        body=MergeIn,
+        errors=(400, 401, 403, 404, 409, 422),
+    ),
+    Operation(
+        "/merges",
+        "get",
+        "Merges to decide and approved ones still reversible (supervisors): numbers only",
+        MergeListOut,
+        errors=(401, 403),
+    ),
+    Operation(
+        "/merges/{merge_id}/review",
+        "post",
+        "A supervisor who did not ask approves (the rows move, re-sealed under the "
+        "surviving record's key) or rejects a merge",
+        MergeOut,
+        body=MergeReviewIn,
+        errors=(400, 401, 403, 404, 409, 422),
+    ),
+    Operation(
+        "/merges/{merge_id}/revert",
+        "post",
+        "Undo an approved merge within 30 days (409 after)",
+        MergeOut,
+        errors=(401, 403, 404, 409),
     ),
     Operation(
         "/cases/{case_id}",
@@ -159,11 +275,42 @@ OPERATIONS: list[Operation] = [
     Operation(
         "/cases/{case_id}/incidents",
         "post",
-        "Add an incident",
+        "Add an incident. On a closed case it reopens the case (reason new_incident) and "
+        "tells every live party and the supervisors; a feminicidal, firearm or "
+        "strangulation incident makes the case high risk at once",
         IncidentCreatedOut,
         201,
         body=IncidentIn,
-        errors=(400, 401, 403, 404, 422),
+        errors=(400, 401, 403, 404, 409, 422),
+    ),
+    Operation(
+        "/cases/{case_id}/survivor",
+        "patch",
+        "Correct her identity or contact (a party with full access): the changed fields, "
+        '"reason" and the "version" read (survivor.version); stale → 409 conflict; a DUI of '
+        "another survivor → 409 identity_conflict. The blind indexes follow; the correction "
+        "shows in the record's corrections",
+        CorrectedOut,
+        body=SurvivorCorrectionIn,
+        errors=WRITE_ERRORS,
+    ),
+    Operation(
+        "/cases/{case_id}/incidents/{incident_id}",
+        "patch",
+        "Correct an incident (a full party, or the institution that recorded it): changed "
+        'fields, "reason", "version"; stale → 409',
+        CorrectedOut,
+        body=IncidentCorrectionIn,
+        errors=WRITE_ERRORS,
+    ),
+    Operation(
+        "/cases/{case_id}/incidents/{incident_id}/void",
+        "post",
+        "Void an incident entered in error: kept and marked, never counted; the last "
+        "incident in force of a case → 422 (close the case instead)",
+        VoidedOut,
+        body=VoidIn,
+        errors=WRITE_ERRORS,
     ),
     Operation(
         "/audit",
@@ -284,7 +431,9 @@ OPERATIONS: list[Operation] = [
     Operation(
         "/cases/{case_id}/risk-assessments",
         "post",
-        'Record the 24-question risk assessment; answers keyed "1"…"24"',
+        'Record the 24-question risk assessment: all of "1"…"24", each true, false or null '
+        '("no sabe", given explicitly; a missing key → 422 naming it). Answers score, level '
+        'and reasons; a level never drops from high without "reason" (422)',
         RiskOut,
         201,
         body=RiskIn,
@@ -301,7 +450,9 @@ OPERATIONS: list[Operation] = [
     Operation(
         "/cases/{case_id}/status",
         "post",
-        "open → follow_up → closed (reason required); reopening allowed",
+        "open → follow_up → closed (a reason code); closing answers still_open (live "
+        "referrals, pending follow-ups, measures in force); reopening a closed case needs a "
+        "reason (a code or a text)",
         CaseStatusOut,
         body=CaseStatusIn,
         errors=(*WRITE_ERRORS, 409),
@@ -322,6 +473,15 @@ OPERATIONS: list[Operation] = [
         ComplaintOut,
         201,
         body=ComplaintIn,
+        errors=WRITE_ERRORS,
+    ),
+    Operation(
+        "/cases/{case_id}/complaints/{complaint_id}",
+        "patch",
+        "Correct a complaint (PNC agents of the institution that filed it): changed fields, "
+        '"reason", "version"; stale → 409',
+        CorrectedOut,
+        body=ComplaintCorrectionIn,
         errors=WRITE_ERRORS,
     ),
     Operation(

@@ -15,13 +15,20 @@ from app.auth.login import TooManyAttempts, log_in_for_token, record_login_failu
 from app.auth.service import AuthenticationFailed
 from app.auth.sessions import revoke_token
 from app.auth.throttle_store import login_throttle
+from app.cases import corrections, incident_corrections
 from app.cases import service as cases
+from app.cases.corrections import Corrected
 from app.cases.schemas import (
     CaseOut,
+    CorrectedOut,
+    IncidentCorrectionIn,
     IncidentCreatedOut,
     IncidentIn,
     IntakeIn,
     IntakeOut,
+    SurvivorCorrectionIn,
+    VoidedOut,
+    VoidIn,
 )
 from app.core.ids import parse_uuid
 from app.core.transaction import record_despite_failure
@@ -125,3 +132,46 @@ def add_incident(case_id: str) -> Response:
         "gbvims_type": incident.gbvims_type,
     }
     return answer(IncidentCreatedOut, payload, 201)
+
+
+# ---- corrections: with a reason and the version read; nothing is deleted ----------------
+
+
+def _corrected(result: Corrected) -> Response:
+    return answer(
+        CorrectedOut,
+        {
+            "id": str(result.id),
+            "version": result.version,
+            "fields": list(result.fields),
+            "correction_id": str(result.correction_id) if result.correction_id else None,
+        },
+    )
+
+
+@bp.patch("/cases/<case_id>/survivor")
+def correct_survivor(case_id: str) -> Response:
+    data = load(SurvivorCorrectionIn, json_body())
+    result = corrections.correct_survivor(
+        db.session, get_keyring(), api_caller(), parse_uuid(case_id), data
+    )
+    return _corrected(result)
+
+
+@bp.patch("/cases/<case_id>/incidents/<incident_id>")
+def correct_incident(case_id: str, incident_id: str) -> Response:
+    data = load(IncidentCorrectionIn, json_body())
+    result = incident_corrections.correct_incident(
+        db.session, get_keyring(), api_caller(), parse_uuid(case_id), parse_uuid(incident_id), data
+    )
+    return _corrected(result)
+
+
+@bp.post("/cases/<case_id>/incidents/<incident_id>/void")
+def void_incident(case_id: str, incident_id: str) -> Response:
+    data = load(VoidIn, json_body())
+    incident = incident_corrections.void_incident(
+        db.session, get_keyring(), api_caller(), parse_uuid(case_id), parse_uuid(incident_id), data
+    )
+    voided_at = incident.voided_at.isoformat() if incident.voided_at else None
+    return answer(VoidedOut, {"id": str(incident.id), "voided": True, "voided_at": voided_at})

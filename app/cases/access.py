@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.cases import policy
 from app.cases.models import Case, CaseExclusion, CaseParty, Survivor
 from app.core.db import DbSession
-from app.core.errors import Forbidden, NotFound
+from app.core.errors import CaseClosed, Conflict, Forbidden, NotFound
 from app.core.time import utcnow
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
@@ -50,6 +50,8 @@ class CaseAccess:
     view: str
     # Of the `others` tables asked about by `case_for`, those with rows of this case.
     others_present: frozenset[str] = frozenset()
+    # The caller's institution's responsible worker (party views only; None: nobody).
+    responsible: Responsible | None = None
 
     def allows(self, need: str) -> bool:
         return policy.view_allows(self.view, need)
@@ -92,12 +94,14 @@ def _visible(subject: Subject, *views: str) -> Any:
     `views`, when given), and the institution is not excluded from it for `full`."""
     if not works_on_cases(subject):
         return Case.id.is_(None)  # matches nothing
+    # A record absorbed by a merge drops out of every list: its number finds the survivor.
+    live = Case.merged_into_id.is_(None)
     if not views:
-        return exists().where(_live_party(subject.institution_id))
+        return and_(live, exists().where(_live_party(subject.institution_id)))
     party = exists().where(_live_party(subject.institution_id), CaseParty.access.in_(views))
     if policy.OWN_PARTS in views:
-        return party
-    return and_(party, ~_excluded(subject.institution_id))
+        return and_(live, party)
+    return and_(live, party, ~_excluded(subject.institution_id))
 
 
 def case_for(
@@ -109,11 +113,15 @@ def case_for(
     whole_record: bool = False,
     department: str | None = None,
     others: Mapping[str, Any] | None = None,
+    closed_ok: bool = False,
 ) -> CaseAccess:
     """The case and the caller's view of it, or NotFound/Forbidden.
 
     `need` is what the caller is about to do (policy.READ, ADD or WHOLE); a view that
     does not allow it is Forbidden — she knows the record exists, she may not do that.
+    A write (ADD, WHOLE) to a closed case is CaseClosed (409) unless `closed_ok`: the
+    few writes that belong to a closed case (reopening it, a new incident, which reopens
+    it, consent, a download) say so; every other write is refused here, once.
     `whole_record` loads every part (for presenting); otherwise only the case row.
     `others` (name → a model with `case_id`, from a package built on cases) is checked
     in the same EXISTS query as the parts, so its owner queries only what is there.
@@ -126,7 +134,20 @@ def case_for(
         raise Forbidden("this role does not work on case records")
     if not found.allows(need):
         raise Forbidden(f"the {found.view} view does not allow this")
+    if found.case.merged_into_id is not None and not policy.merged_allows(need):
+        raise CaseMerged()
+    if need != policy.READ and not closed_ok and not policy.allows_writes(found.case.status):
+        raise CaseClosed()
     return found
+
+
+class CaseMerged(Conflict):
+    """A record absorbed by a merge is read-only: her story goes on in the other one."""
+
+    code = "case_merged"
+
+    def __init__(self) -> None:
+        super().__init__("Este expediente se unió a otro: registre en el expediente que quedó.")
 
 
 @dataclass(frozen=True)
@@ -141,17 +162,18 @@ def _party_case(
     if case_id is None:
         raise NotFound("case not found")
     access = _party_access(subject.institution_id)
-    stmt = (
+    stmt = _with_responsible(
         select(Case, access, _excluded(subject.institution_id))
         .join(Case.survivor)
         .options(contains_eager(Case.survivor), joinedload(Case.data_key))
-        .where(Case.id == case_id, access.is_not(None))
+        .where(Case.id == case_id, access.is_not(None)),
+        subject.institution_id,
     )
     row, others = _load(session, stmt, case_id, load)
     view = policy.party_view(row[1], bool(row[2])) if row else None
     if row is None or view is None:
         raise NotFound("case not found")
-    return CaseAccess(row[0], view, others)
+    return CaseAccess(row[0], view, others, Responsible.of(*row[3:]))
 
 
 def _department_case(
@@ -270,6 +292,27 @@ def cipher_of_loaded_case(ring: KeyRing, session: DbSession, case_id: uuid.UUID)
     return cipher_for(ring, case.data_key)
 
 
+def corrections_of(session: DbSession, case_id: uuid.UUID) -> list[tuple[Any, str, str]]:
+    """The corrections of a case `case_for` opened, oldest first: (row, the name of who
+    made it, her institution's code)."""
+    from app.auth.models import User
+    from app.cases.record_models import Correction
+    from app.directory.models import Institution
+
+    stmt = (
+        select(
+            Correction,
+            func.coalesce(func.nullif(User.display_name, ""), User.username),
+            Institution.code,
+        )
+        .join(User, User.id == Correction.user_id)
+        .join(Institution, Institution.id == Correction.institution_id)
+        .where(Correction.case_id == case_id)
+        .order_by(Correction.at, Correction.id)
+    )
+    return [(row[0], row[1] or "", row[2]) for row in session.execute(stmt).all()]
+
+
 # ---- matching a survivor at intake -----------------------------------------------------
 
 
@@ -300,7 +343,9 @@ def add_party(
     referral_id: uuid.UUID | None = None,
 ) -> CaseParty | None:
     """Make the institution a party unless it already is one for the same reason;
-    a second live row never lowers what the first gives."""
+    a second live row never lowers what the first gives. The worker who brings the
+    case in (opens, joins, accepts) is its responsible there if nobody is yet."""
+    _assign_first(session, case.id, institution_id, added_by)
     same = session.execute(
         select(CaseParty).where(
             CaseParty.case_id == case.id,
@@ -460,23 +505,29 @@ def expiring_measures(
 ) -> list[tuple[Any, str]]:
     """Active measures ending within `days`, on cases whose whole record the institution
     sees, or that it filed itself."""
+    from app.cases.legal_models import ProtectionMeasure
+
+    stmt = (
+        select(ProtectionMeasure, Case.number)
+        .join(Case, Case.id == ProtectionMeasure.case_id)
+        .where(*_expiring(subject, today, days))
+        .order_by(ProtectionMeasure.ends_on)
+    )
+    return [(row[0], row[1]) for row in session.execute(stmt).all()]
+
+
+def _expiring(subject: Subject, today: date, days: int) -> list[Any]:
     from app.cases.legal_models import Complaint, ProtectionMeasure
 
     own = exists().where(
         Complaint.id == ProtectionMeasure.complaint_id,
         Complaint.institution_id == subject.institution_id,
     )
-    stmt = (
-        select(ProtectionMeasure, Case.number)
-        .join(Case, Case.id == ProtectionMeasure.case_id)
-        .where(
-            (_visible(subject, policy.FULL)) | (_visible(subject) & own),
-            ProtectionMeasure.status == "active",
-            ProtectionMeasure.ends_on.between(today, today + timedelta(days=days)),
-        )
-        .order_by(ProtectionMeasure.ends_on)
-    )
-    return [(row[0], row[1]) for row in session.execute(stmt).all()]
+    return [
+        (_visible(subject, policy.FULL)) | (_visible(subject) & own),
+        ProtectionMeasure.status == "active",
+        ProtectionMeasure.ends_on.between(today, today + timedelta(days=days)),
+    ]
 
 
 def case_numbers(session: DbSession, case_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -511,6 +562,598 @@ def lock_case(session: DbSession, case_id: uuid.UUID) -> None:
 
 
 # ---- finding cases: search and the work list -------------------------------------------
+# ---- the caseload: responsible workers, the work list, the tasks -----------------------
+# Each party institution has one responsible worker per case (`case_assignments`). The
+# work list and the tasks are the institution's visible cases (`_visible`), narrowed in
+# SQL; what only the whole record shows (risk, her municipality) is matched only where
+# the institution sees the whole record, so a filter never tells an own_parts party more.
+
+
+@dataclass(frozen=True)
+class Responsible:
+    """A case's responsible worker in one institution."""
+
+    id: int
+    name: str
+    active: bool  # `policy.is_active_worker`, answered in SQL by `active_worker`
+
+    @classmethod
+    def of(cls, user_id: int | None, name: str | None, active: Any) -> Responsible | None:
+        return None if user_id is None else cls(user_id, name or "", bool(active))
+
+
+def active_worker(user: Any, institution_id: int) -> Any:
+    """SQL twin of `policy.is_active_worker` over the users table (or an alias of it)."""
+    from app.auth.models import CASE_ROLES
+
+    return and_(
+        user.active.is_(True),
+        user.role.in_(sorted(CASE_ROLES)),
+        user.approved_at.is_not(None),
+        user.institution_id == institution_id,
+    )
+
+
+def _assignment_on(institution_id: int) -> Any:
+    from app.cases.record_models import CaseAssignment
+
+    return and_(CaseAssignment.case_id == Case.id, CaseAssignment.institution_id == institution_id)
+
+
+def _with_responsible(stmt: Any, institution_id: int) -> Any:
+    """`stmt` over cases, with the institution's responsible: id, name, active."""
+    from sqlalchemy.orm import aliased
+
+    from app.auth.models import User
+    from app.cases.record_models import CaseAssignment
+
+    holder = aliased(User, name="holder")
+    return (
+        stmt.outerjoin(CaseAssignment, _assignment_on(institution_id))
+        .outerjoin(holder, holder.id == CaseAssignment.user_id)
+        .add_columns(
+            CaseAssignment.user_id,
+            holder.display_name,
+            active_worker(holder, institution_id).label("holder_active"),
+        )
+    )
+
+
+def _mine(subject: Subject) -> Any:
+    """SQL: the subject is the case's responsible worker in her institution."""
+    from app.cases.record_models import CaseAssignment
+
+    return exists().where(
+        _assignment_on(subject.institution_id), CaseAssignment.user_id == subject.id
+    )
+
+
+def _assign_first(
+    session: DbSession, case_id: uuid.UUID, institution_id: int, user_id: int | None
+) -> None:
+    """A new party's responsible: the worker who brought the case in, when she belongs to
+    that institution and nobody holds the case there yet."""
+    from app.auth.models import User
+    from app.cases.record_models import CaseAssignment
+
+    row = assignment_for_update(session, case_id, institution_id)
+    if row is not None and row.user_id is not None:
+        return
+    user = session.get(User, user_id) if user_id is not None else None
+    worker = user.id if user is not None and user.institution_id == institution_id else None
+    if row is None:
+        row = CaseAssignment(case_id=case_id, institution_id=institution_id)
+        session.add(row)
+    elif worker is None:
+        return
+    row.user_id, row.assigned_by_user_id, row.assigned_at = worker, user_id, utcnow()
+
+
+def assignment_for_update(
+    session: DbSession, case_id: uuid.UUID, institution_id: int
+) -> Any | None:
+    """The institution's assignment row of a case, locked until the commit: two workers
+    taking the same case one after the other see each other's choice."""
+    from app.cases.record_models import CaseAssignment
+
+    stmt = (
+        select(CaseAssignment)
+        .where(CaseAssignment.case_id == case_id, CaseAssignment.institution_id == institution_id)
+        .with_for_update()
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def held_assignments(session: DbSession, subject: Subject, user_id: int) -> list[tuple[Any, str]]:
+    """The assignments (with case numbers) a worker holds in the subject's institution,
+    on cases the institution still sees, locked for a move."""
+    from app.cases.record_models import CaseAssignment
+
+    stmt = (
+        select(CaseAssignment, Case.number)
+        .join(Case, Case.id == CaseAssignment.case_id)
+        .where(
+            CaseAssignment.institution_id == subject.institution_id,
+            CaseAssignment.user_id == user_id,
+            _visible(subject),
+        )
+        .order_by(Case.number)
+        .with_for_update(of=CaseAssignment)
+    )
+    return [(row[0], row[1]) for row in session.execute(stmt).all()]
+
+
+def open_caseloads(session: DbSession, subject: Subject) -> dict[int | None, int]:
+    """Open (not closed) visible cases per responsible worker of the subject's institution;
+    None counts the cases without one."""
+    from app.cases.record_models import CaseAssignment
+
+    party = _live_parties(subject.institution_id)
+    stmt = (
+        _her_cases(select(CaseAssignment.user_id, func.count()), subject, party)
+        .outerjoin(CaseAssignment, _assignment_on(subject.institution_id))
+        .where(Case.status != "closed")
+        .group_by(CaseAssignment.user_id)
+    )
+    return {row[0]: int(row[1]) for row in session.execute(stmt).all()}
+
+
+@dataclass(frozen=True)
+class WorkFilter:
+    """What the work list is narrowed to; None/False: not narrowed."""
+
+    assigned: str = "all"  # policy.ASSIGNED_FILTERS
+    status: str | None = None
+    risk: str | None = None
+    overdue: bool = False
+    next_contact_days: int | None = None  # a pending follow-up due within N days
+    inactive_days: int | None = None  # no activity on the case in N days
+    municipality: str | None = None  # her municipality (a district code)
+    sort: str = "activity"  # activity, risk, next_contact, number
+
+
+@dataclass(frozen=True)
+class WorkRow:
+    id: uuid.UUID
+    number: str
+    status: str
+    risk_level: str | None  # None where the institution sees only its own parts
+    updated_at: Any
+    next_contact: date | None
+    full: bool
+    responsible: Responsible | None
+
+
+RISK_ORDER = {"high": 0, "medium": 1, "standard": 2}
+
+
+def _live_parties(institution_id: int) -> Any:
+    """The institution's live party rows, one per case, with the widest access ('full' <
+    'own_parts'): the same rows `_visible` and `_party_access` ask about, as a table to
+    drive a list from (its (institution, case) index), so that a planner that cannot
+    turn EXISTS into a join (SQLite) reads her cases only, never all of them."""
+    return (
+        select(CaseParty.case_id, func.min(CaseParty.access).label("access"))
+        .where(CaseParty.institution_id == institution_id, CaseParty.ended_at.is_(None))
+        .group_by(CaseParty.case_id)
+        .subquery("party")
+    )
+
+
+def _her_cases(stmt: Any, subject: Subject, party: Any) -> Any:
+    """`stmt` over the subject's visible cases, read from her live party rows (`party`,
+    from `_live_parties`): `_visible` as a join. tests/test_work_list.py checks that the
+    two give the same cases."""
+    return (
+        stmt.select_from(party)
+        .join(Case, Case.id == party.c.case_id)
+        .where(Case.merged_into_id.is_(None), _visible_to_role(subject))
+    )
+
+
+class _WorkQuery:
+    """The work list's SQL: her visible cases (`_live_parties` and the merge clause of
+    `_visible`), narrowed by the filters; each join only when a filter or sort needs it."""
+
+    def __init__(
+        self, subject: Subject, wanted: WorkFilter, today: date, now: Any, *, lateral: bool
+    ) -> None:
+        from sqlalchemy import case as when
+        from sqlalchemy.orm import aliased
+
+        from app.auth.models import User
+        from app.cases.care_models import FollowUp
+        from app.cases.record_models import CaseAssignment
+
+        institution_id = subject.institution_id
+        self.subject, self.wanted, self.today, self.now = subject, wanted, today, now
+        self.party = _live_parties(institution_id)
+        self.lateral = lateral
+        self.case = _listed_cases(self.party, lateral)
+        case = self.case.c
+        self.exclusion = aliased(CaseExclusion, name="exclusion")
+        # Her institution's next pending follow-up per case.
+        self.next_due = (
+            select(FollowUp.case_id, func.min(FollowUp.due_on).label("due_on"))
+            .where(FollowUp.institution_id == institution_id, FollowUp.done_on.is_(None))
+            .group_by(FollowUp.case_id)
+            .subquery("next_due")
+        )
+        self.holder = aliased(User, name="holder")
+        self.assignment = CaseAssignment
+        # `policy.party_view` in SQL: the whole record unless excluded.
+        self.full = and_(self.party.c.access == policy.FULL, self.exclusion.id.is_(None))
+        self.risk = when((self.full, case.risk_level), else_=None)
+        self.mine = CaseAssignment.user_id == subject.id
+        self.unassigned = or_(
+            CaseAssignment.user_id.is_(None), ~active_worker(self.holder, institution_id)
+        )
+        self.overdue = self.next_due.c.due_on < today
+
+    def joined(self, stmt: Any) -> Any:
+        from sqlalchemy import true
+
+        wanted, institution_id, case = self.wanted, self.subject.institution_id, self.case.c
+        stmt = stmt.select_from(self.party)
+        if self.lateral:
+            stmt = stmt.join(self.case, true())
+        else:
+            stmt = stmt.join(self.case, case.id == self.party.c.case_id).where(
+                case.merged_into_id.is_(None)
+            )
+        stmt = stmt.where(_visible_to_role(self.subject))
+        if wanted.risk or wanted.municipality or wanted.sort == "risk":
+            stmt = stmt.outerjoin(
+                self.exclusion,
+                and_(
+                    self.exclusion.case_id == case.id,
+                    self.exclusion.institution_id == institution_id,
+                ),
+            )
+        assignment = self.assignment
+        stmt = (
+            stmt.outerjoin(
+                assignment,
+                and_(assignment.case_id == case.id, assignment.institution_id == institution_id),
+            )
+            .outerjoin(self.holder, self.holder.id == assignment.user_id)
+            .outerjoin(self.next_due, self.next_due.c.case_id == case.id)
+        )
+        if wanted.municipality and not self.lateral:
+            stmt = stmt.join(Survivor, Survivor.id == case.survivor_id)
+        return stmt
+
+    def narrowing(self) -> list[Any]:
+        """Every filter but `assigned` and `overdue` (the counts' tabs)."""
+        wanted, case = self.wanted, self.case.c
+        clauses = []
+        if wanted.status:
+            clauses.append(case.status == wanted.status)
+        if wanted.risk:
+            clauses.append(self.risk == wanted.risk)
+        if wanted.next_contact_days is not None:
+            horizon = self.today + timedelta(days=wanted.next_contact_days)
+            clauses.append(self.next_due.c.due_on <= horizon)
+        if wanted.inactive_days is not None:
+            clauses.append(case.updated_at < self.now - timedelta(days=wanted.inactive_days))
+        if wanted.municipality:
+            clauses.append(and_(self.full, self._municipality() == wanted.municipality))
+        return clauses
+
+    def _municipality(self) -> Any:
+        """Her municipality: on PostgreSQL a lookup per case (`ix_survivors_work_list`),
+        never a join its planner could answer by reading every survivor; SQLite, which
+        looks each up anyway, does it faster as a join."""
+        if self.lateral:
+            return (
+                select(Survivor.municipality)
+                .where(Survivor.id == self.case.c.survivor_id)
+                .scalar_subquery()
+            )
+        return Survivor.municipality
+
+    def assigned(self) -> Any | None:
+        return {"me": self.mine, "unassigned": self.unassigned}.get(self.wanted.assigned)
+
+    def counts(self) -> list[Any]:
+        """What each tab would list, as aggregates (WORK_COUNTS): all, mine and
+        unassigned with the `overdue` filter, overdue with the `assigned` tab."""
+        overdue_on = self.overdue if self.wanted.overdue else None
+
+        def counted(*clauses: Any) -> Any:
+            present = [clause for clause in clauses if clause is not None]
+            return func.count().filter(and_(*present)) if present else func.count()
+
+        return [
+            counted(overdue_on),
+            counted(overdue_on, self.mine),
+            counted(overdue_on, self.unassigned),
+            counted(self.assigned(), self.overdue),
+        ]
+
+    def order(self) -> list[Any]:
+        from sqlalchemy import case as when
+
+        by, case = self.wanted.sort, self.case.c
+        activity = [case.updated_at.desc(), case.id]
+        if by == "risk":
+            rank = when(*((self.risk == level, n) for level, n in RISK_ORDER.items()), else_=3)
+            return [rank, *activity]
+        if by == "next_contact":
+            return [self.next_due.c.due_on.asc().nulls_last(), *activity]
+        if by == "number":
+            return [case.number, case.id]
+        return activity
+
+
+def _listed_cases(party: Any, lateral: bool) -> Any:
+    """The cases of `party`'s rows, with the columns a list reads. On PostgreSQL a
+    LATERAL lookup of each (its LIMIT keeps the planner from turning it into a join):
+    at about one case in a hundred the planner may otherwise hash every case of the
+    network instead of looking hers up in `ix_cases_work_list`. SQLite looks each up
+    anyway: the plain table."""
+    if not lateral:
+        return Case.__table__
+    return (
+        select(
+            Case.id,
+            Case.number,
+            Case.status,
+            Case.risk_level,
+            Case.updated_at,
+            Case.survivor_id,
+            Case.merged_into_id,
+        )
+        .where(Case.id == party.c.case_id, Case.merged_into_id.is_(None))
+        .limit(1)
+        .lateral("listed_case")
+    )
+
+
+def _lateral(session: DbSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _visible_to_role(subject: Subject) -> Any:
+    """`_visible`'s first rule: only an active case role sees any case."""
+    from sqlalchemy import false, true
+
+    return true() if works_on_cases(subject) else false()
+
+
+WORK_COUNTS = ("all", "mine", "unassigned", "overdue")
+
+
+def work_list(
+    session: DbSession,
+    subject: Subject,
+    wanted: WorkFilter,
+    *,
+    today: date,
+    now: Any,
+    offset: int,
+    limit: int,
+) -> tuple[list[WorkRow], dict[str, int]]:
+    """One page of the subject's work list and the counts of its tabs: codes and dates,
+    nothing decrypted.
+
+    One pass over her visible cases gives both: the counts as window aggregates over
+    the rows the other filters leave, and the page as the first of those rows once the
+    ones its own tab (`assigned`, `overdue`) leaves out are sorted last. A second
+    statement reads what the page shows of its few rows.
+    """
+    from sqlalchemy import case as when
+    from sqlalchemy import true
+
+    query = _WorkQuery(subject, wanted, today, now, lateral=_lateral(session))
+    tab = [
+        c for c in (query.assigned(), query.overdue if wanted.overdue else None) if c is not None
+    ]
+    listed = and_(*tab) if tab else true()
+    stmt = query.joined(
+        select(query.case.c.id, listed, *(count.over() for count in query.counts()))
+    ).where(*query.narrowing())
+    order = [when((listed, 0), else_=1), *query.order()] if tab else query.order()
+    rows = session.execute(stmt.order_by(*order).offset(offset).limit(limit)).all()
+    if rows:
+        counts = dict(zip(WORK_COUNTS, (int(n) for n in rows[0][2:]), strict=True))
+    else:  # past the last page: the counts need a pass of their own
+        counts = work_list_counts(session, subject, wanted, today=today, now=now)
+    ids = [row[0] for row in rows if row[1]]
+    return _work_rows(session, subject, ids, today), counts
+
+
+def _work_rows(
+    session: DbSession, subject: Subject, ids: list[uuid.UUID], today: date
+) -> list[WorkRow]:
+    from app.cases.care_models import FollowUp
+
+    if not ids:
+        return []
+    institution_id = subject.institution_id
+    next_due = (
+        select(func.min(FollowUp.due_on))
+        .where(
+            FollowUp.case_id == Case.id,
+            FollowUp.institution_id == institution_id,
+            FollowUp.done_on.is_(None),
+        )
+        .scalar_subquery()
+    )
+    stmt = _with_responsible(
+        select(
+            Case.id,
+            Case.number,
+            Case.status,
+            Case.risk_level,
+            Case.updated_at,
+            next_due,
+            _party_access(institution_id),
+            _excluded(institution_id),
+        ).where(Case.id.in_(ids), _visible(subject)),
+        institution_id,
+    )
+    rows = {row[0]: row for row in session.execute(stmt).all()}
+    found = []
+    for case_id in ids:  # in the page's order
+        row = rows.get(case_id)
+        view = policy.party_view(row[6], bool(row[7])) if row else None
+        if row is None or view is None:
+            continue
+        full = view == policy.FULL
+        found.append(
+            WorkRow(
+                id=row[0],
+                number=row[1],
+                status=row[2],
+                risk_level=row[3] if full else None,
+                updated_at=row[4],
+                next_contact=row[5],
+                full=full,
+                responsible=Responsible.of(row[8], row[9], row[10]),
+            )
+        )
+    return found
+
+
+def work_list_counts(
+    session: DbSession, subject: Subject, wanted: WorkFilter, *, today: date, now: Any
+) -> dict[str, int]:
+    """How many cases each tab would list: all, mine, unassigned (with the other filters),
+    and overdue (with the `assigned` tab), in one query."""
+    query = _WorkQuery(subject, wanted, today, now, lateral=_lateral(session))
+    stmt = query.joined(select(*query.counts()))
+    row = session.execute(stmt.where(*query.narrowing())).one()
+    return dict(zip(WORK_COUNTS, map(int, row), strict=True))
+
+
+def whole_cases_with_survivor(
+    session: DbSession, subject: Subject, case_ids: list[uuid.UUID]
+) -> list[Case]:
+    """The cases among `case_ids` whose whole record the subject sees, with survivor and
+    data key: the only rows of a list whose names may be decrypted."""
+    if not case_ids:
+        return []
+    stmt = (
+        select(Case)
+        .join(Case.survivor)
+        .options(contains_eager(Case.survivor), joinedload(Case.data_key))
+        .where(Case.id.in_(set(case_ids)), _visible(subject, policy.FULL))
+    )
+    return list(session.execute(stmt).unique().scalars())
+
+
+# ---- the tasks of a caseworker's day ---------------------------------------------------
+
+
+def due_follow_ups(
+    session: DbSession, subject: Subject, today: date, limit: int
+) -> list[tuple[Any, str, bool]]:
+    """The institution's follow-ups due today or overdue and not done: (row, number, mine)."""
+    from app.cases.care_models import FollowUp
+
+    stmt = (
+        select(FollowUp, Case.number, _mine(subject))
+        .join(Case, Case.id == FollowUp.case_id)
+        .where(
+            _visible(subject),
+            FollowUp.institution_id == subject.institution_id,
+            FollowUp.done_on.is_(None),
+            FollowUp.due_on <= today,
+        )
+        .order_by(FollowUp.due_on, FollowUp.id)
+        .limit(limit)
+    )
+    return [(row[0], row[1], bool(row[2])) for row in session.execute(stmt).all()]
+
+
+def expiring_measures_mine(
+    session: DbSession, subject: Subject, today: date, days: int, limit: int
+) -> list[tuple[Any, str, bool]]:
+    """`expiring_measures`, with whether the case is the subject's own: (row, number, mine)."""
+    from app.cases.legal_models import ProtectionMeasure
+
+    stmt = (
+        select(ProtectionMeasure, Case.number, _mine(subject))
+        .join(Case, Case.id == ProtectionMeasure.case_id)
+        .where(*_expiring(subject, today, days))
+        .order_by(ProtectionMeasure.ends_on, ProtectionMeasure.id)
+        .limit(limit)
+    )
+    return [(row[0], row[1], bool(row[2])) for row in session.execute(stmt).all()]
+
+
+@dataclass(frozen=True)
+class HighRiskRow:
+    id: uuid.UUID
+    number: str
+    has_plan: bool
+    has_active_measure: bool
+    last_assessed_at: Any
+    mine: bool
+
+
+def open_high_risk(session: DbSession, subject: Subject, limit: int) -> list[HighRiskRow]:
+    """Open high-risk cases whose whole record the institution sees, with what protects
+    her (a safety plan, an active measure) and when her risk was last assessed."""
+    from app.cases.care_models import RiskAssessment, SafetyPlan
+    from app.cases.legal_models import ProtectionMeasure
+
+    last = (
+        select(func.max(RiskAssessment.created_at))
+        .where(RiskAssessment.case_id == Case.id)
+        .scalar_subquery()
+    )
+    party = _live_parties(subject.institution_id)
+    columns = select(
+        Case.id,
+        Case.number,
+        exists().where(SafetyPlan.case_id == Case.id),
+        exists().where(ProtectionMeasure.case_id == Case.id, ProtectionMeasure.status == "active"),
+        last,
+        _mine(subject),
+    )
+    stmt = (
+        _her_cases(columns, subject, party)
+        .where(
+            party.c.access == policy.FULL,
+            ~_excluded(subject.institution_id),
+            Case.risk_level == "high",
+            Case.status != "closed",
+        )
+        .order_by(Case.updated_at.desc(), Case.id)
+        .limit(limit)
+    )
+    return [
+        HighRiskRow(row[0], row[1], bool(row[2]), bool(row[3]), row[4], bool(row[5]))
+        for row in session.execute(stmt).all()
+    ]
+
+
+def recent_rapes(
+    session: DbSession, subject: Subject, since: Any, limit: int
+) -> list[tuple[uuid.UUID, str, Any, bool]]:
+    """Incidents of rape recorded since `since`, not voided, on cases whose whole record
+    the institution sees or that it recorded itself: (case id, number, recorded, mine)."""
+    from app.cases.models import Incident
+
+    stmt = (
+        select(Incident.case_id, Case.number, Incident.created_at, _mine(subject))
+        .join(Case, Case.id == Incident.case_id)
+        .where(
+            _visible(subject, policy.FULL)
+            | (_visible(subject) & (Incident.entry_institution_id == subject.institution_id)),
+            Incident.gbvims_type == "rape",
+            Incident.created_at >= since,
+            Incident.voided_at.is_(None),
+        )
+        .order_by(Incident.created_at.desc())
+        .limit(limit)
+    )
+    return [(row[0], row[1], row[2], bool(row[3])) for row in session.execute(stmt).all()]
+
+
+# ---- finding cases: search ------------------------------------------------------------
 
 
 def visible_by_survivor_index(
@@ -528,26 +1171,11 @@ def visible_by_survivor_index(
 
 
 def visible_by_number(session: DbSession, subject: Subject, number: str) -> list[Case]:
-    stmt = select(Case).where(_visible(subject), Case.number == number)
-    return list(session.execute(stmt).scalars())
-
-
-def work_list(
-    session: DbSession,
-    subject: Subject,
-    *,
-    status: str | None,
-    risk: str | None,
-    offset: int,
-    limit: int,
-) -> list[Case]:
-    """The subject's cases, newest activity first (id: a stable order across pages)."""
-    stmt = select(Case).where(_visible(subject))
-    if status:
-        stmt = stmt.where(Case.status == status)
-    if risk:
-        stmt = stmt.where(Case.risk_level == risk)
-    stmt = stmt.order_by(Case.updated_at.desc(), Case.id).offset(offset).limit(limit)
+    """The case of that number, or the one that absorbed it in a merge, if visible."""
+    found = session.execute(select(Case.id).where(Case.number == number)).scalar_one_or_none()
+    if found is None:
+        return []
+    stmt = select(Case).where(_visible(subject), Case.id == surviving_case_id(session, found))
     return list(session.execute(stmt).scalars())
 
 
@@ -573,3 +1201,226 @@ def party_at_the_time(case_id: Any, institution_id: Any, at: Any) -> Any:
         CaseParty.since <= at,
         CaseParty.ended_at.is_(None) | (CaseParty.ended_at > at),
     )
+
+
+# ---- finding her by a partial name; merges of two records of one woman ----------------
+
+
+def visible_name_candidates(
+    session: DbSession,
+    subject: Subject,
+    tokens: list[str],
+    *,
+    limit: int,
+    birth_year: int | None = None,
+) -> list[tuple[uuid.UUID, int]]:
+    """(case id, tokens shared) of the visible cases whose survivor shares a name token,
+    most tokens first. A rare name is found from the token index (its cost follows the
+    rows that match); a common one ("López" is one survivor in twenty) from the
+    institution's own cases, so the cost is the smaller of the two, never the whole table.
+    Both plans give the same rows: only the order of the joins differs."""
+    from app.cases.record_models import SurvivorNameToken
+
+    if not tokens or not works_on_cases(subject):
+        return []
+    wanted = sorted(set(tokens))
+    shared = func.count().label("shared")
+    if _tokens_outnumber_visible(session, subject, wanted):
+        own = (
+            select(CaseParty.case_id)
+            .where(CaseParty.institution_id == subject.institution_id, CaseParty.ended_at.is_(None))
+            .distinct()
+            .subquery()
+        )
+        stmt = (
+            select(Case.id, shared)
+            .select_from(own)
+            .join(Case, Case.id == own.c.case_id)
+            .join(SurvivorNameToken, SurvivorNameToken.survivor_id == Case.survivor_id)
+            # `token || ''`: each survivor's few tokens are read from her own key range
+            # (one seek), not sought once per token typed.
+            .where(SurvivorNameToken.token.concat("").in_(wanted), Case.merged_into_id.is_(None))
+        )
+    else:
+        stmt = (
+            select(Case.id, shared)
+            .select_from(SurvivorNameToken)
+            .join(Case, Case.survivor_id == SurvivorNameToken.survivor_id)
+            .where(SurvivorNameToken.token.in_(wanted), _visible(subject))
+        )
+    if birth_year is not None:
+        stmt = stmt.join(Survivor, Survivor.id == Case.survivor_id).where(
+            Survivor.birth_year == birth_year
+        )
+    stmt = stmt.group_by(Case.id).order_by(shared.desc(), Case.id).limit(limit)
+    return [(row[0], int(row[1])) for row in session.execute(stmt).all()]
+
+
+def _tokens_outnumber_visible(session: DbSession, subject: Subject, tokens: list[str]) -> bool:
+    """Whether more token rows match than the institution has live party rows; each
+    question reads at most that many index entries."""
+    from app.cases.record_models import SurvivorNameToken
+
+    # Counted from the index alone (ended rows too): it only chooses the plan.
+    visible = session.execute(
+        select(func.count()).where(CaseParty.institution_id == subject.institution_id)
+    ).scalar_one()
+    beyond = session.execute(
+        select(SurvivorNameToken.survivor_id)
+        .where(SurvivorNameToken.token.in_(tokens))
+        .limit(1)
+        .offset(int(visible))
+    ).first()
+    return beyond is not None
+
+
+def visible_cases_viewed(
+    session: DbSession, subject: Subject, case_ids: list[uuid.UUID]
+) -> list[tuple[Case, str]]:
+    """The visible cases among `case_ids`, with survivor and data key, and the subject's
+    view of each (`full` or `own_parts`), oldest first."""
+    if not case_ids:
+        return []
+    access = _party_access(subject.institution_id)
+    stmt = (
+        select(Case, access, _excluded(subject.institution_id))
+        .join(Case.survivor)
+        .options(contains_eager(Case.survivor), joinedload(Case.data_key))
+        .where(Case.id.in_(set(case_ids)), _visible(subject))
+        .order_by(Case.created_at, Case.id)
+    )
+    found = []
+    for case, party_access, excluded in session.execute(stmt).unique().all():
+        view = policy.party_view(party_access, bool(excluded))
+        if view is not None:
+            found.append((case, view))
+    return found
+
+
+def visible_identities(
+    session: DbSession, subject: Subject, case_ids: list[uuid.UUID]
+) -> list[Any]:
+    """Rows (not objects: a search reads up to 200) of the visible cases among
+    `case_ids`: what a result shows of the case, her sealed name, phone and DUI, the
+    wrapped data key, and the subject's party access and exclusion."""
+    from app.crypto.models import DataKey
+
+    if not case_ids:
+        return []
+    stmt = (
+        select(
+            Case.id,
+            Case.number,
+            Case.status,
+            Case.created_at,
+            Survivor.id.label("survivor_id"),
+            Survivor.birth_year,
+            Survivor.given_names_enc,
+            Survivor.family_names_enc,
+            Survivor.phone_enc,
+            Survivor.dui_enc,
+            DataKey.id.label("data_key_id"),
+            DataKey.wrapped,
+            _party_access(subject.institution_id).label("party_access"),
+            _excluded(subject.institution_id).label("excluded"),
+        )
+        .join(Survivor, Survivor.id == Case.survivor_id)
+        .join(DataKey, DataKey.id == Case.data_key_id)
+        .where(Case.id.in_(set(case_ids)), _visible(subject))
+    )
+    return list(session.execute(stmt).all())
+
+
+def surviving_case_id(session: DbSession, case_id: uuid.UUID) -> uuid.UUID:
+    """The record a case was merged into (following merges of merges), or itself."""
+    seen = {case_id}
+    while True:
+        into = session.execute(
+            select(Case.merged_into_id).where(Case.id == case_id)
+        ).scalar_one_or_none()
+        if into is None or into in seen:
+            return case_id
+        seen.add(into)
+        case_id = into
+
+
+def case_with_survivor(session: DbSession, case_id: uuid.UUID) -> Case:
+    """A case with survivor and data key, for a service that already decided the caller
+    may act on it (intake following a merge to the record that stayed; a merge)."""
+    stmt = (
+        select(Case)
+        .join(Case.survivor)
+        .options(contains_eager(Case.survivor), joinedload(Case.data_key))
+        .where(Case.id == case_id)
+    )
+    case = session.execute(stmt).unique().scalar_one_or_none()
+    if case is None:
+        raise NotFound("case not found")
+    return case
+
+
+def live_parties(session: DbSession, case_id: uuid.UUID) -> list[CaseParty]:
+    stmt = (
+        select(CaseParty)
+        .where(CaseParty.case_id == case_id, CaseParty.ended_at.is_(None))
+        .order_by(CaseParty.id)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def end_parties(session: DbSession, party_ids: list[int]) -> None:
+    """Parties a merge added, ended when it is reverted (kept, for the record's history)."""
+    if party_ids:
+        session.execute(
+            update(CaseParty)
+            .where(CaseParty.id.in_(party_ids), CaseParty.ended_at.is_(None))
+            .values(ended_at=utcnow())
+        )
+
+
+def merge_queue(session: DbSession, statuses: tuple[str, ...], limit: int = 200) -> list[Any]:
+    """Merges in these statuses with the numbers of both cases, oldest request first."""
+    from sqlalchemy.orm import aliased
+
+    from app.cases.record_models import CaseMerge
+
+    surviving, absorbed = aliased(Case), aliased(Case)
+    stmt = (
+        select(CaseMerge, surviving.number, absorbed.number)
+        .join(surviving, surviving.id == CaseMerge.surviving_case_id)
+        .join(absorbed, absorbed.id == CaseMerge.absorbed_case_id)
+        .where(CaseMerge.status.in_(statuses))
+        .order_by(CaseMerge.requested_at)
+        .limit(limit)
+    )
+    return list(session.execute(stmt).all())
+
+
+def view_of(session: DbSession, subject: Subject, case_id: uuid.UUID) -> str | None:
+    """The subject's party view of a case it has just loaded through `case_for`."""
+    stmt = select(_party_access(subject.institution_id), _excluded(subject.institution_id)).where(
+        Case.id == case_id
+    )
+    row = session.execute(stmt).one_or_none()
+    return policy.party_view(row[0], bool(row[1])) if row else None
+
+
+def survivors_to_reindex(
+    session: DbSession, after: uuid.UUID | None, limit: int
+) -> list[tuple[Survivor, Case]]:
+    """A batch of survivors with their case's data key, in id order (for rebuilding the
+    name tokens and phone indexes of existing records: a command, not a request)."""
+    stmt = (
+        select(Survivor, Case)
+        .join(Case, Case.survivor_id == Survivor.id)
+        .options(joinedload(Case.data_key))
+        .order_by(Survivor.id)
+        .limit(limit)
+    )
+    if after is not None:
+        stmt = stmt.where(Survivor.id > after)
+    return [(row[0], row[1]) for row in session.execute(stmt).all()]
+
+
+def count_survivors(session: DbSession) -> int:
+    return int(session.execute(select(func.count()).select_from(Survivor)).scalar_one())

@@ -191,8 +191,9 @@ def download_attachment(
     attachment_id: uuid.UUID | None,
     directory: Path,
 ) -> Download:
-    """The file's bytes for a party that may see it, audited before they leave."""
-    found = access.case_for(session, caller, case_id)
+    """The file's bytes for a party that may see it, audited before they leave (a read:
+    allowed on a closed case too)."""
+    found = access.case_for(session, caller, case_id, closed_ok=True)
     charge_read(caller.id, "attachment")
     attachment = session.get(Attachment, attachment_id) if attachment_id else None
     if (

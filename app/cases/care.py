@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -16,7 +17,7 @@ from app.auth.caller import Caller
 from app.cases import access, policy
 from app.cases.care_models import CareNote, CaseStatusChange, FollowUp, RiskAssessment, SafetyPlan
 from app.cases.models import Case
-from app.cases.risk import RiskResult, assess
+from app.cases.risk import RiskResult, assess, lowers_from_high
 from app.core.db import DbSession
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.time import local_today, utcnow
@@ -35,6 +36,16 @@ CLOSE_REASONS = (
     "deceased",
     "other",
 )
+# Reopening takes one of these codes, or a text of its own (kept sealed, see
+# `change_status`); `new_incident` is what a new incident on a closed case records.
+REOPEN_REASONS = (
+    "new_incident",
+    "new_information",
+    "survivor_request",
+    "closed_in_error",
+    "other",
+)
+NEW_INCIDENT = "new_incident"
 STATUS_MOVES = {
     ("open", "follow_up"),
     ("open", "closed"),
@@ -142,30 +153,71 @@ def overdue_follow_ups(
     return access.overdue_follow_ups(session, user, today or local_today())
 
 
-def _has_feminicidal_or_firearm(session: DbSession, case: Case) -> tuple[bool, bool]:
+def _incident_flags(session: DbSession, case: Case) -> tuple[bool, bool, bool]:
+    """(feminicidal, firearm, strangulation) on any of the case's incidents not voided."""
     from app.cases.models import Incident
 
     rows = session.execute(
-        select(Incident.violence_codes, Incident.weapon).where(Incident.case_id == case.id)
+        select(Incident.violence_codes, Incident.weapon, Incident.strangulation).where(
+            Incident.case_id == case.id, Incident.voided_at.is_(None)
+        )
     ).all()
-    feminicidal = any("feminicidal" in codes.split() for codes, _ in rows)
-    firearm = any(weapon == "firearm" for _, weapon in rows)
-    return feminicidal, firearm
+    feminicidal = any("feminicidal" in codes.split() for codes, _, _ in rows)
+    firearm = any(weapon == "firearm" for _, weapon, _ in rows)
+    strangulation = any(bool(strangled) for _, _, strangled in rows)
+    return feminicidal, firearm, strangulation
+
+
+LOWERING_NEEDS_REASON = (
+    "El riesgo de este caso es alto: explique por qué baja antes de guardar la valoración."
+)
 
 
 def assess_risk(
     session: DbSession, ring: KeyRing, user: Caller, case_id: uuid.UUID | None, data: dict[str, Any]
 ) -> tuple[RiskAssessment, RiskResult]:
-    case = access.case_for(session, user, case_id).case
+    """Score all 24 answers, say why the level is what it is, and set the case's level.
+    It never drops from high without a reason; a party that sees only its own parts
+    (and so not the level) records its assessment but cannot lower a high case."""
+    found = access.case_for(session, user, case_id)
+    case = found.case
     judgement = bool(data.get("judgement_high"))
     if judgement and not (data.get("judgement_reason") or "").strip():
         raise InvalidInput(
             "reason required", {"judgement_reason": ["Explique el criterio profesional."]}
         )
-    feminicidal, firearm = _has_feminicidal_or_firearm(session, case)
+    feminicidal, firearm, strangulation = _incident_flags(session, case)
     result = assess(
-        data["answers"], feminicidal=feminicidal, firearm=firearm, judgement_high=judgement
+        data["answers"],
+        feminicidal=feminicidal,
+        firearm=firearm,
+        judgement_high=judgement,
+        strangulation=strangulation,
     )
+    lowering = lowers_from_high(case.risk_level, result.level)
+    lowering_reason = (data.get("reason") or "").strip() or None
+    if lowering and found.view == policy.FULL and lowering_reason is None:
+        raise InvalidInput("reason required", {"reason": [LOWERING_NEEDS_REASON]})
+    row = _assessment_row(ring, user, case, data, result)
+    if lowering and found.view == policy.FULL:
+        row.lowering_reason_enc = cipher_for(ring, case.data_key).seal(
+            "risk_assessments", row.id, "lowering_reason", lowering_reason
+        )
+    session.add(row)
+    if not lowering or found.view == policy.FULL:
+        case.risk_level = result.level
+    case.updated_at = utcnow()
+    if result.level == "high":
+        _alert_high_risk(session, user, case)
+    session.flush()
+    detail = f"risk:{row.level};reasons={','.join(result.reasons)}"
+    audit_change(session, ring.audit_key, user, case.id, "risk_assessment", row.id, detail)
+    return row, result
+
+
+def _assessment_row(
+    ring: KeyRing, user: Caller, case: Case, data: dict[str, Any], result: RiskResult
+) -> RiskAssessment:
     cipher = cipher_for(ring, case.data_key)
     row = RiskAssessment(
         id=uuid.uuid4(),
@@ -174,7 +226,8 @@ def assess_risk(
         user_id=user.id,
         score=result.score,
         level=result.level,
-        judgement_high=judgement,
+        reasons=" ".join(result.reasons),
+        judgement_high=bool(data.get("judgement_high")),
     )
     row.answers_enc = (
         cipher.seal(
@@ -185,16 +238,28 @@ def assess_risk(
     row.judgement_reason_enc = cipher.seal(
         "risk_assessments", row.id, "judgement_reason", data.get("judgement_reason") or None
     )
-    session.add(row)
-    case.risk_level = result.level
-    case.updated_at = utcnow()
-    if result.level == "high":
-        _alert_high_risk(session, user, case)
-    session.flush()
+    return row
+
+
+def raise_risk_for_incident(
+    session: DbSession, ring: KeyRing, user: Caller, case: Case, reasons: list[str]
+) -> bool:
+    """A feminicidal incident, a firearm or strangulation makes the case high now, not
+    at the next assessment, and alerts as a high assessment does. True if it rose."""
+    if not reasons or case.risk_level == "high":
+        return False
+    case.risk_level = "high"
+    _alert_high_risk(session, user, case)
     audit_change(
-        session, ring.audit_key, user, case.id, "risk_assessment", row.id, f"risk:{row.level}"
+        session,
+        ring.audit_key,
+        user,
+        case.id,
+        "case",
+        case.id,
+        f"risk:high;reasons={','.join(reasons)}",
     )
-    return row, result
+    return True
 
 
 def _alert_high_risk(session: DbSession, user: Caller, case: Case) -> None:
@@ -252,21 +317,113 @@ def _set_status(
     case.status = target
 
 
+@dataclass(frozen=True)
+class StatusChanged:
+    case: Case
+    # On closing: what is still open (pending follow-ups, measures in force); the
+    # referrals are added by the referrals package, which builds on this one.
+    still_open: dict[str, list[dict[str, Any]]] | None = None
+
+
 def change_status(
     session: DbSession, ring: KeyRing, user: Caller, case_id: uuid.UUID | None, data: dict[str, Any]
-) -> Case:
-    """open → follow_up → closed; closing needs a reason; reopening is allowed."""
-    case = access.case_for(session, user, case_id, need=policy.WHOLE).case
+) -> StatusChanged:
+    """open → follow_up → closed, and back. Closing needs a reason code and answers what
+    it leaves open; reopening a closed case needs a reason, a code or a text of its own."""
+    case = access.case_for(session, user, case_id, need=policy.WHOLE, closed_ok=True).case
     _check_version(case, data.get("version"))
     target = data["status"]
     if (case.status, target) not in STATUS_MOVES:
         raise Conflict(f"a case that is {case.status} cannot become {target}")
-    reason = data.get("reason")
+    reason = (data.get("reason") or "").strip() or None
     if target == "closed" and reason not in CLOSE_REASONS:
         raise InvalidInput("reason required", {"reason": ["Indique por qué se cierra el caso."]})
-    _set_status(session, user, case, target, reason if target == "closed" else None)
+    reopening = case.status == "closed"
+    if reopening and reason is None:
+        raise InvalidInput("reason required", {"reason": ["Indique por qué se reabre el caso."]})
+    code = reason if target == "closed" or reason in REOPEN_REASONS else None
+    if reopening and code is None:
+        code = "other"
+        _keep_reopening_text(session, ring, user, case, reason or "")
+    _set_status(session, user, case, target, code if target == "closed" or reopening else None)
     case.close_reason = reason if target == "closed" else None
     case.updated_at = utcnow()
     session.flush()
     audit_change(session, ring.audit_key, user, case.id, "case", case.id, f"status:{case.status}")
-    return case
+    return StatusChanged(case, still_open(session, case) if target == "closed" else None)
+
+
+def _keep_reopening_text(
+    session: DbSession, ring: KeyRing, user: Caller, case: Case, text: str
+) -> None:
+    """A reason in her own words may name people: it is sealed, in the record's history
+    of changes, not in the plain status row (which says `other`)."""
+    from app.cases.corrections import record_correction
+
+    record_correction(
+        session,
+        cipher_for(ring, case.data_key),
+        user,
+        case.id,
+        ("case", str(case.id)),
+        {"status": [case.status, "open"]},
+        text,
+    )
+
+
+def still_open(session: DbSession, case: Case) -> dict[str, list[dict[str, Any]]]:
+    """Pending follow-ups and measures in force: closing is allowed, but says so."""
+    from app.cases.legal_models import ProtectionMeasure
+
+    pending = session.execute(
+        select(FollowUp)
+        .where(FollowUp.case_id == case.id, FollowUp.done_on.is_(None))
+        .order_by(FollowUp.due_on)
+    ).scalars()
+    active = session.execute(
+        select(ProtectionMeasure)
+        .where(ProtectionMeasure.case_id == case.id, ProtectionMeasure.status == "active")
+        .order_by(ProtectionMeasure.ends_on)
+    ).scalars()
+    return {
+        "follow_ups": [pending_follow_up(f) for f in pending],
+        "measures": [active_measure(m) for m in active],
+    }
+
+
+def pending_follow_up(follow_up: FollowUp) -> dict[str, Any]:
+    return {
+        "id": str(follow_up.id),
+        "due_on": follow_up.due_on.isoformat(),
+        "channel": follow_up.channel,
+        "institution": follow_up.institution.code,
+    }
+
+
+def active_measure(measure: Any) -> dict[str, Any]:
+    return {
+        "id": str(measure.id),
+        "measure": measure.measure,
+        "ends_on": measure.ends_on.isoformat() if measure.ends_on else None,
+        "status": measure.status,
+    }
+
+
+def reopen_for_new_incident(session: DbSession, ring: KeyRing, user: Caller, case: Case) -> bool:
+    """A new incident on a closed case reopens it (reason `new_incident`) and tells every
+    live party and the supervisors. True if it was closed."""
+    if policy.allows_writes(case.status):
+        return False
+    _set_status(session, user, case, "open", NEW_INCIDENT)
+    case.close_reason = None
+    for institution_id in access.live_party_institutions(session, case.id):
+        notify_institution(
+            session, institution_id, "case_reopened", case_id=case.id, reference=case.number
+        )
+    notify_supervisors(
+        session, "case_reopened", case_id=case.id, reference=case.number, except_user_id=user.id
+    )
+    audit_change(
+        session, ring.audit_key, user, case.id, "case", case.id, f"status:open;{NEW_INCIDENT}"
+    )
+    return True

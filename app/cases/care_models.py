@@ -16,6 +16,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -49,6 +50,16 @@ class FollowUp(Base):
     __table_args__ = (
         Index("ix_follow_ups_institution_due", "institution_id", "done_on", "due_on"),
         Index("ix_follow_ups_due_case", "due_on", "case_id", "done_on"),  # statistics
+        # Each case's next pending contact, for the work list (migration 0013).
+        Index(
+            "ix_follow_ups_pending",
+            "institution_id",
+            "case_id",
+            "due_on",
+            "done_on",
+            postgresql_where=text("done_on IS NULL"),
+            sqlite_where=text("done_on IS NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

@@ -6,10 +6,11 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from app.cases.care import CHANNELS, CLOSE_REASONS, FOLLOW_UP_OUTCOMES, NOTE_KINDS
+from app.cases.care import CHANNELS, CLOSE_REASONS, FOLLOW_UP_OUTCOMES, NOTE_KINDS, REOPEN_REASONS
 from app.cases.complaints import MEASURE_STATUSES
-from app.cases.risk import QUESTION_KEYS
-from app.cases.schemas import ConsentIn, InputSchema
+from app.cases.risk import QUESTION_KEYS, missing_answers
+from app.cases.risk import REASONS as RISK_REASONS
+from app.cases.schemas import ConsentIn, CorrectionIn, InputSchema
 from app.cases.vocab import CASE_STATUSES
 from app.core.time import local_today
 
@@ -39,7 +40,13 @@ class FollowUpOutcomeIn(InputSchema):
     version = fields.Integer(load_default=None, allow_none=True)
 
 
+UNANSWERED = "Responda Sí, No o No sabe."
+
+
 class RiskIn(InputSchema):
+    """All 24 answers, each true, false or null ("no sabe") given explicitly: a missing
+    key is a question nobody asked, never a "no"."""
+
     answers = fields.Dict(
         keys=fields.String(), values=fields.Boolean(allow_none=True), required=True
     )
@@ -47,12 +54,21 @@ class RiskIn(InputSchema):
     judgement_reason = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=2000)
     )
+    reason = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=2000),
+        metadata={"description": "required when the level drops from high"},
+    )
 
     @validates("answers")
     def check_answers(self, value: dict[str, Any], **_: Any) -> None:
         unknown = sorted(set(value) - set(QUESTION_KEYS))
         if unknown:
             raise ValidationError(f'Preguntas desconocidas: {", ".join(unknown)}; use "1" a "24".')
+        missing = missing_answers(value)
+        if missing:
+            raise ValidationError({key: [UNANSWERED] for key in missing})
 
 
 class SafetyPlanIn(InputSchema):
@@ -62,7 +78,15 @@ class SafetyPlanIn(InputSchema):
 
 class CaseStatusIn(InputSchema):
     status = fields.String(required=True, validate=_one_of(CASE_STATUSES))
-    reason = fields.String(load_default=None, allow_none=True, validate=_one_of(CLOSE_REASONS))
+    reason = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=500),
+        metadata={
+            "description": "closing: a code of " + ", ".join(CLOSE_REASONS) + "; reopening: "
+            "a code of " + ", ".join(REOPEN_REASONS) + " or a text"
+        },
+    )
     version = fields.Integer(load_default=None, allow_none=True)
 
 
@@ -91,6 +115,15 @@ class ComplaintIn(InputSchema):
     incident_ids = fields.List(fields.UUID(), load_default=list)
     forward_to_prosecutor = fields.Boolean(load_default=False)
     measures = fields.List(fields.Nested(MeasureIn), load_default=list)
+
+
+class ComplaintCorrectionIn(CorrectionIn):
+    """The fields sent change (the institution that filed it corrects it)."""
+
+    number = fields.String(validate=validate.Length(min=1, max=40))
+    filed_on = fields.Date()
+    forward_to_prosecutor = fields.Boolean()
+    incident_ids = fields.List(fields.UUID(), validate=validate.Length(min=1))
 
 
 ConsentUpdateIn = ConsentIn
@@ -136,7 +169,10 @@ class RiskOut(Schema):
     case_id = fields.String()
     score = fields.Integer()
     level = fields.String()
-    reasons = fields.List(fields.String())
+    reasons = fields.List(
+        fields.String(),
+        metadata={"description": "why the level: " + ", ".join(RISK_REASONS)},
+    )
     suggest_protection_referral = fields.Boolean()
 
 
@@ -146,9 +182,22 @@ class RiskRecordOut(Schema):
     institution = fields.String()
     score = fields.Integer()
     level = fields.String()
+    reasons = fields.List(fields.String())
     judgement_high = fields.Boolean()
     judgement_reason = fields.String(allow_none=True)
+    lowering_reason = fields.String(
+        allow_none=True, metadata={"description": "why it dropped from high"}
+    )
     answers = fields.Dict()
+
+
+class RiskStateOut(Schema):
+    """The case's level now, why, and whether a reassessment is due."""
+
+    level = fields.String(allow_none=True)
+    reasons = fields.List(fields.String())
+    last_assessed_at = fields.String(allow_none=True)
+    reassessment_due = fields.Boolean()
 
 
 class SafetyPlanOut(Schema):
@@ -195,11 +244,22 @@ class AttachmentOut(Schema):
     description = fields.String(allow_none=True)
 
 
+class StillOpenOut(Schema):
+    """What a closed case leaves open: closing is allowed, and says so."""
+
+    referrals = fields.List(fields.Dict())
+    follow_ups = fields.List(fields.Dict())
+    measures = fields.List(fields.Dict())
+
+
 class CaseStatusOut(Schema):
     id = fields.String()
     status = fields.String()
     close_reason = fields.String(allow_none=True)
     version = fields.Integer()
+    still_open = fields.Nested(
+        StillOpenOut, metadata={"description": "only when closing: referrals, follow-ups, measures"}
+    )
 
 
 class TimelineOut(Schema):

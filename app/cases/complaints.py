@@ -6,12 +6,20 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.audit.service import audit_change
 from app.auth.caller import Caller
 from app.auth.policy import may_file_complaint
 from app.cases import access, policy
+from app.cases.corrections import (
+    NOTHING_CHANGED,
+    Corrected,
+    changed,
+    check_version,
+    record_correction,
+)
 from app.cases.legal_models import Complaint, ProtectionMeasure, complaint_incidents
 from app.cases.models import Case, Incident
 from app.core.db import DbSession
@@ -104,7 +112,8 @@ def _new_measure(
 
 def _case_incidents(session: DbSession, case: Case, wanted: list[uuid.UUID]) -> list[uuid.UUID]:
     """All the case's incidents when none are named; named ones must belong to the case."""
-    ids = list(session.execute(select(Incident.id).where(Incident.case_id == case.id)).scalars())
+    in_force = select(Incident.id).where(Incident.case_id == case.id, Incident.voided_at.is_(None))
+    ids = list(session.execute(in_force).scalars())
     if not wanted:
         return ids
     unknown = [str(i) for i in wanted if i not in set(ids)]
@@ -168,3 +177,98 @@ def expiring_measures(
 ) -> list[tuple[ProtectionMeasure, str]]:
     """Active measures ending within a week on cases the user's institution takes part in."""
     return access.expiring_measures(session, user, today or local_today(), EXPIRY_WARNING_DAYS)
+
+
+COMPLAINT_FIELDS = ("number", "filed_on", "forward_to_prosecutor", "incident_ids")
+
+
+def correct_complaint(
+    session: DbSession,
+    ring: KeyRing,
+    user: Caller,
+    case_id: uuid.UUID | None,
+    complaint_id: uuid.UUID | None,
+    data: dict[str, Any],
+) -> Corrected:
+    """`PATCH /cases/{id}/complaints/{complaint_id}`: a PNC agent of the institution that
+    filed it corrects the number, the date, the incidents it concerns; with a reason and
+    the version read, kept in the record's corrections like any other."""
+    if not may_file_complaint(user):
+        raise Forbidden("only PNC agents correct complaints")
+    found = access.case_for(session, user, case_id)
+    case = found.case
+    complaint = session.get(Complaint, complaint_id) if complaint_id else None
+    if (
+        complaint is None
+        or complaint.case_id != case.id
+        or not policy.sees_part(found.view, user.institution_id, complaint.institution_id)
+    ):
+        raise NotFound("complaint not found")
+    if complaint.institution_id != user.institution_id:
+        raise Forbidden("the institution that filed the complaint corrects it")
+    check_version(complaint.version, data["version"])
+    cipher = access.cipher_of_loaded_case(ring, session, case.id)
+    current = _complaint_values(cipher, complaint)
+    changes = changed(current, _wanted_complaint(session, case, data))
+    if not changes:
+        raise InvalidInput("nothing changed", {"_schema": [NOTHING_CHANGED]})
+    _write_complaint(session, cipher, complaint, changes)
+    row = record_correction(
+        session, cipher, user, case.id, ("complaint", str(complaint.id)), changes, data["reason"]
+    )
+    case.updated_at = utcnow()
+    session.flush()
+    detail = f"correction:{','.join(changes)}"
+    audit_change(session, ring.audit_key, user, case.id, "complaint", complaint.id, detail)
+    return Corrected(complaint.id, complaint.version, tuple(changes), row.id)
+
+
+def _complaint_values(cipher: FieldCipher, complaint: Complaint) -> dict[str, Any]:
+    return {
+        "number": cipher.open_text("complaints", complaint.id, "number", complaint.number_enc),
+        "filed_on": complaint.filed_on.isoformat(),
+        "forward_to_prosecutor": complaint.forward_to_prosecutor,
+        "incident_ids": sorted(str(incident.id) for incident in complaint.incident_ids),
+    }
+
+
+def _wanted_complaint(session: DbSession, case: Case, data: dict[str, Any]) -> dict[str, Any]:
+    wanted: dict[str, Any] = {}
+    if "number" in data:
+        wanted["number"] = data["number"].strip()
+    if "filed_on" in data:
+        if data["filed_on"] > local_today():
+            raise InvalidInput("future date", {"filed_on": ["La fecha no puede ser futura."]})
+        wanted["filed_on"] = data["filed_on"].isoformat()
+    if "forward_to_prosecutor" in data:
+        wanted["forward_to_prosecutor"] = bool(data["forward_to_prosecutor"])
+    if "incident_ids" in data:
+        ids = _case_incidents(session, case, data["incident_ids"])
+        wanted["incident_ids"] = sorted(str(incident_id) for incident_id in ids)
+    return wanted
+
+
+def _write_complaint(
+    session: DbSession, cipher: FieldCipher, complaint: Complaint, changes: dict[str, list[Any]]
+) -> None:
+    for field, (_, value) in changes.items():
+        if field == "number":
+            complaint.number_enc = cipher.seal("complaints", complaint.id, "number", value)
+        elif field == "filed_on":
+            complaint.filed_on = date.fromisoformat(value)
+        elif field == "forward_to_prosecutor":
+            complaint.forward_to_prosecutor = value
+    if "incident_ids" in changes:
+        session.execute(
+            delete(complaint_incidents).where(complaint_incidents.c.complaint_id == complaint.id)
+        )
+        session.execute(
+            insert(complaint_incidents),
+            [
+                {"complaint_id": complaint.id, "incident_id": uuid.UUID(incident_id)}
+                for incident_id in changes["incident_ids"][1]
+            ],
+        )
+        # Only the link table changed: touch the row, so that its version moves too.
+        flag_modified(complaint, "forward_to_prosecutor")
+        session.expire(complaint, ["incident_ids"])

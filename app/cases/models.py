@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -47,6 +48,8 @@ from app.extensions import Base
 
 class Survivor(Base):
     __tablename__ = "survivors"
+    # The work list's filter by her municipality, from the index alone (migration 0013).
+    __table_args__ = (Index("ix_survivors_work_list", "id", "municipality"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     given_names_enc: Mapped[bytes] = mapped_column(LargeBinary)
@@ -83,7 +86,19 @@ class CaseNumberCounter(Base):
 class Case(Base):
     __tablename__ = "cases"
     # Statistics check consent per incident: answered from this index, not the row.
-    __table_args__ = (Index("ix_cases_id_consent_statistics", "id", "consent_statistics"),)
+    __table_args__ = (
+        Index("ix_cases_id_consent_statistics", "id", "consent_statistics"),
+        # The work list's lookups of her cases, from the index alone (migration 0013).
+        Index(
+            "ix_cases_work_list",
+            *("id", "merged_into_id", "updated_at", "status", "risk_level", "number"),
+            "survivor_id",
+        ),
+        # The partial-name search goes from a case to her survivor and back from the
+        # name tokens, each from an index alone (migration 0014, docs/search.md).
+        Index("ix_cases_id_survivor", "id", "merged_into_id", "survivor_id"),
+        Index("ix_cases_survivor_id", "survivor_id", "merged_into_id", "id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     number: Mapped[str] = mapped_column(String(24), unique=True)
@@ -136,7 +151,19 @@ class CaseParty(Base):
     """Why and since when an institution takes part in a case; access follows from it."""
 
     __tablename__ = "case_parties"
-    __table_args__ = (Index("ix_case_parties_institution_case", "institution_id", "case_id"),)
+    __table_args__ = (
+        Index("ix_case_parties_institution_case", "institution_id", "case_id"),
+        # An institution's live party rows, the work list's driving table (migration 0013).
+        Index(
+            "ix_case_parties_live_institution",
+            "institution_id",
+            "case_id",
+            "access",
+            "ended_at",
+            postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=text("ended_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -186,6 +213,8 @@ class Incident(Base):
         Index("ix_incidents_occurred_municipality", "occurred_on", "municipality"),
         # Covers the observatory's counts by period, place and case (migration 0005).
         Index("ix_incidents_statistics", "occurred_on", "municipality", "case_id", "id"),
+        # The task list's rapes of the last 72 hours (migration 0013).
+        Index("ix_incidents_type_recorded", "gbvims_type", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -200,6 +229,8 @@ class Incident(Base):
     perpetrator_relationship: Mapped[str] = mapped_column(String(20))
     perpetrator_details_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     weapon: Mapped[str | None] = mapped_column(String(10))
+    # Strangled, choked or suffocated: the case stays high whatever the score (0015).
+    strangulation: Mapped[bool | None] = mapped_column(Boolean)
     children_present: Mapped[bool | None] = mapped_column(Boolean)
     narrative_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     age_group: Mapped[str | None] = mapped_column(String(6))

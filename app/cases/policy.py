@@ -7,8 +7,11 @@ with what it read from the database; templates ask `actions_for`; nothing else d
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
 from typing import Any
+
+from app.cases.risk import LEVELS as RISK_LEVELS
 
 FULL = "full"
 OWN_PARTS = "own_parts"
@@ -21,6 +24,11 @@ MANDATORY_REPORT_KINDS = frozenset({"pnc_family_unit", "prosecutor", "child_prot
 
 # What a caller may need to do with a case, from reading to changing the whole record.
 READ, ADD, WHOLE = "read", "add", "whole"
+
+
+def merged_allows(need: str) -> bool:
+    """A record absorbed by a merge is only read (its parties see where it went)."""
+    return need == READ
 
 
 def party_view(party_access: str | None, excluded: bool) -> str | None:
@@ -43,10 +51,43 @@ def view_allows(view: str, need: str) -> bool:
     return view == FULL
 
 
+CLOSED = "closed"
+
+
+def allows_writes(case_status: str) -> bool:
+    """A closed case is read-only until it is reopened with a reason (DOMAIN.md)."""
+    return case_status != CLOSED
+
+
+def may_correct_part(view: str, viewer_institution_id: int, part_institution_id: int) -> bool:
+    """An incident is corrected (or voided) by a party that sees the whole record, or by
+    the institution that recorded it."""
+    return view == FULL or (view == OWN_PARTS and part_institution_id == viewer_institution_id)
+
+
 def join_access(recorded_share: bool, share_now: bool, excluded: bool) -> str:
     """A matched intake sees her whole record only with her recorded consent and her
     consent given now, at this desk; an excluded institution never does."""
     return FULL if recorded_share and share_now and not excluded else OWN_PARTS
+
+
+def merged_party_access(recorded_share: bool, party_access: str, excluded: bool) -> str:
+    """A party of the absorbed record joins the one that stays with the whole of it only
+    when her consent to share is recorded there, it had the whole absorbed record, and
+    she has not excluded it; otherwise with its own parts."""
+    whole = recorded_share and party_access == FULL and not excluded
+    return FULL if whole else OWN_PARTS
+
+
+def higher_risk(first: str | None, second: str | None) -> str | None:
+    """The merged record keeps the higher level of the two: it never drops from high by
+    a merge."""
+    known = [level for level in (first, second) if level in RISK_LEVELS]
+    return max(known, key=RISK_LEVELS.index) if known else None
+
+
+def may_revert_merge(decided_at: datetime, now: datetime, window: timedelta) -> bool:
+    return now <= decided_at + window
 
 
 def receiver_access(consent_in_force: bool, mandatory_report: bool, excluded: bool) -> str:
@@ -77,21 +118,98 @@ def note_text_visible(confidential: bool, writer_institution_id: int, viewer_id:
     return not confidential or writer_institution_id == viewer_id
 
 
+def same_incident(existing: tuple[date, Iterable[str]], new: tuple[date, Iterable[str]]) -> bool:
+    """(occurred_on, violence types): the same day and a violence type in common is most
+    likely the same incident entered twice; it is counted once unless confirmed."""
+    return existing[0] == new[0] and not set(existing[1]).isdisjoint(new[1])
+
+
 def may_refer_without_consent(receiver_kind: str, survivor_is_minor: bool) -> bool:
     return survivor_is_minor and receiver_kind in MANDATORY_REPORT_KINDS
 
 
-def actions_for(view: str, role: str) -> dict[str, bool]:
-    """What the case page offers this caller; the services check the same rules."""
+def actions_for(view: str, role: str, case_status: str | None = None) -> dict[str, bool]:
+    """What the case page offers this caller; the services check the same rules. On a
+    closed case only a new incident (which reopens it), consent and the status remain."""
+    writes = case_status is None or allows_writes(case_status)
     adds = view_allows(view, ADD)
     whole = view_allows(view, WHOLE)
     return {
-        "add": adds,
-        "refer": whole,
-        "plan": whole,
+        "add": adds and writes,
+        "incident": adds,
+        "download": adds,  # a read: a closed case's files open too
+        "refer": whole and writes,
+        "plan": whole and writes,
         "status": whole,
         "consent": adds,
-        "complaint": adds and role == "pnc_agent",
+        "complaint": adds and writes and role == "pnc_agent",
+        "correct": whole and writes,
+        "correct_own": adds and writes,
         "break_glass": view == METADATA and role == "supervisor",
         "identity": view in (FULL, BREAK_GLASS),
+        # Looking for her other records asks by her name: only with the whole record.
+        "duplicates": whole,
     }
+
+
+# ---- the caseload: one responsible worker per party institution ------------------------
+# A worker takes a case nobody active holds; handing someone else's case (or a whole
+# caseload) to another worker is the institution's lead's. Who is "active" here is the
+# same as in the work list's SQL (`access.active_worker`).
+
+TAKE, ASSIGN = "take", "assign"
+ASSIGNED_FILTERS = ("all", "me", "unassigned")
+
+
+def is_active_worker(
+    active: bool, case_role: bool, approved: bool, institution_id: int, of_institution: int
+) -> bool:
+    """She can carry cases of `of_institution`: an active, approved case-role account
+    there. A disabled or moved-away worker keeps her cases until the lead moves them."""
+    return active and case_role and approved and institution_id == of_institution
+
+
+def is_lead(lead_flag: bool, active_worker: bool) -> bool:
+    """The lead flag counts only on an active case-role account, read at each request:
+    taking the flag away, the role or the account takes the right away at once."""
+    return lead_flag and active_worker
+
+
+def may_take(caller_active_worker: bool, caller_lead: bool, holder_active: bool) -> bool:
+    """A worker takes a case that no active worker holds; a lead may take any."""
+    return caller_active_worker and (caller_lead or not holder_active)
+
+
+def may_reassign(caller_lead: bool) -> bool:
+    """Giving a case to someone else, or leaving it without a responsible: the lead."""
+    return caller_lead
+
+
+def may_move_caseload(caller_lead: bool) -> bool:
+    return caller_lead
+
+
+def assignment_actions(
+    caller_id: int,
+    caller_active_worker: bool,
+    caller_lead: bool,
+    holder_id: int | None,
+    holder_active: bool,
+) -> dict[str, bool]:
+    """What the case page offers about its responsible worker."""
+    return {
+        "take": holder_id != caller_id
+        and may_take(caller_active_worker, caller_lead, holder_active),
+        "assign": may_reassign(caller_lead),
+    }
+
+
+def needs_reassessment(last_assessed_at: datetime | None, now: datetime, window: timedelta) -> bool:
+    """An open high-risk case is reassessed when its last assessment is older than the
+    window (or it has none: a feminicidal incident set it high without one)."""
+    return last_assessed_at is None or last_assessed_at < now - window
+
+
+def unprotected(has_safety_plan: bool, has_active_measure: bool) -> bool:
+    """A high-risk woman with neither a safety plan nor a protection measure in force."""
+    return not has_safety_plan and not has_active_measure

@@ -12,7 +12,10 @@ from app.cases import access, policy
 from app.cases.care_models import Attachment, CareNote, FollowUp, RiskAssessment, SafetyPlan
 from app.cases.legal_models import Complaint, ProtectionMeasure
 from app.cases.models import Case, CaseParty, Consent, Incident, Survivor
+from app.cases.record_models import Correction
+from app.cases.risk import incident_reasons, reassessment_due
 from app.core.db import DbSession
+from app.core.time import LOCAL_TZ, local_today
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
@@ -42,6 +45,7 @@ def survivor_record(cipher: FieldCipher, survivor: Survivor) -> dict[str, Any]:
         sex=survivor.sex,
         municipality=survivor.municipality,
         disability=survivor.disability,
+        version=survivor.version,  # for `PATCH …/survivor`
     )
     return record
 
@@ -60,6 +64,7 @@ def incident_record(cipher: FieldCipher, incident: Incident) -> dict[str, Any]:
             "incidents", incident.id, "perpetrator_details", incident.perpetrator_details_enc
         ),
         "weapon": incident.weapon,
+        "strangulation": bool(incident.strangulation),
         "children_present": incident.children_present,
         "narrative": cipher.open_text(
             "incidents", incident.id, "narrative", incident.narrative_enc
@@ -67,6 +72,13 @@ def incident_record(cipher: FieldCipher, incident: Incident) -> dict[str, Any]:
         "gbvims_type": incident.gbvims_type,
         "context": incident.context,
         "entry_institution": incident.entry_institution.code,
+        "version": incident.version,
+        # Voided: kept and shown as "anulado", never counted.
+        "voided": incident.voided_at is not None,
+        "voided_at": iso(incident.voided_at),
+        "void_reason": cipher.open_text(
+            "incidents", incident.id, "void_reason", incident.void_reason_enc
+        ),
     }
 
 
@@ -88,6 +100,8 @@ def case_metadata(case: Case) -> dict[str, Any]:
         updated_at=iso(case.updated_at),
         version=case.version,
         parties=[_party_record(party) for party in case.parties],
+        # An absorbed record points at the one that stayed (its parties are parties there).
+        merged_into_id=str(case.merged_into_id) if case.merged_into_id else None,
     )
     return record
 
@@ -115,15 +129,21 @@ def consent_record(consent: Consent) -> dict[str, Any]:
 
 
 def present_case(
-    ring: KeyRing, case: Case, view: str, viewer_institution_id: int
+    ring: KeyRing,
+    case: Case,
+    view: str,
+    viewer_institution_id: int,
+    responsible: access.Responsible | None = None,
 ) -> dict[str, Any]:
     """The record as this view may see it. Needs a case loaded by `access.case_for(...,
-    whole_record=True)` unless the view is metadata."""
+    whole_record=True)` unless the view is metadata. `responsible`: the viewer's own
+    institution's worker (a party sees its own, never another institution's)."""
     if view == policy.METADATA:
         return case_metadata(case)
     cipher = cipher_for(ring, case.data_key)
     if view == policy.OWN_PARTS:
-        return _own_parts_record(cipher, case, viewer_institution_id)
+        record = _own_parts_record(cipher, case, viewer_institution_id)
+        return {**record, "responsible": responsible_record(responsible)}
     consent = case.consents[-1] if case.consents else None
     record = case_metadata(case)
     record.update(
@@ -132,9 +152,17 @@ def present_case(
         consent=consent_record(consent) if consent else None,
         consents=[consent_record(c) for c in case.consents],
         close_reason=case.close_reason,
+        risk=risk_state(case),
+        responsible=responsible_record(responsible),
         **care_parts(cipher, case, viewer_institution_id),
     )
     return record
+
+
+def responsible_record(responsible: access.Responsible | None) -> dict[str, Any] | None:
+    if responsible is None:
+        return None
+    return {"id": responsible.id, "name": responsible.name, "active": responsible.active}
 
 
 class _OwnParts:
@@ -175,6 +203,7 @@ def _own_parts_record(cipher: FieldCipher, case: Case, institution_id: int) -> d
         consent=consent_record(consent) if consent else None,
         consents=[],
         close_reason=case.close_reason,
+        merged_into_id=str(case.merged_into_id) if case.merged_into_id else None,
         **care_parts(cipher, cast(Case, own), institution_id),
     )
     return record
@@ -220,9 +249,13 @@ def risk_record(cipher: FieldCipher, risk: RiskAssessment) -> dict[str, Any]:
         "institution": risk.institution.code,
         "score": risk.score,
         "level": risk.level,
+        "reasons": (risk.reasons or "").split(),
         "judgement_high": risk.judgement_high,
         "judgement_reason": cipher.open_text(
             "risk_assessments", risk.id, "judgement_reason", risk.judgement_reason_enc
+        ),
+        "lowering_reason": cipher.open_text(
+            "risk_assessments", risk.id, "lowering_reason", risk.lowering_reason_enc
         ),
         "answers": json.loads(answers) if answers else {},
     }
@@ -318,6 +351,7 @@ def timeline(case: Case) -> list[dict[str, Any]]:
         (i.created_at, "incident", i.entry_institution.code, i.violence_codes)
         for i in case.incidents
     ]
+    items += [(i.voided_at, "incident_voided", None, None) for i in case.incidents if i.voided_at]
     items += [(c.recorded_at, "consent", None, None) for c in case.consents]
     items += [(n.created_at, "care_note", n.institution.code, n.kind) for n in case.notes]
     items += [
@@ -353,4 +387,89 @@ def care_parts(cipher: FieldCipher, case: Case, viewer_institution_id: int) -> d
         "attachments": [attachment_record(cipher, a) for a in case.attachments],
         "complaints": [complaint_record(cipher, c) for c in case.complaints],
         "timeline": timeline(case),
+    }
+
+
+# ---- the level of risk now, and the record's corrections -------------------------------
+
+
+def risk_state(case: Case) -> dict[str, Any]:
+    """The case's level, why (the last assessment's reasons and what its incidents say),
+    and whether a reassessment is due (open, high, last one older than 30 days)."""
+    last = case.risk_assessments[-1] if case.risk_assessments else None
+    reasons = list((last.reasons or "").split()) if last and last.level == case.risk_level else []
+    for incident in case.incidents:
+        if incident.voided_at is None:
+            for code in incident_reasons(
+                incident.violence_types, incident.weapon, bool(incident.strangulation)
+            ):
+                if code not in reasons and case.risk_level == "high":
+                    reasons.append(code)
+    last_on = last.created_at.astimezone(LOCAL_TZ).date() if last else None
+    return {
+        "level": case.risk_level,
+        "reasons": reasons,
+        "last_assessed_at": iso(last.created_at) if last else None,
+        "reassessment_due": reassessment_due(case.status, case.risk_level, last_on, local_today()),
+    }
+
+
+def correction_record(
+    cipher: FieldCipher, row: Correction, user_name: str, institution: str, values: bool
+) -> dict[str, Any]:
+    """One correction: who, when, which fields; why and the old and new values only
+    for `values` (a view that reads the whole record)."""
+    changes = (
+        cipher.open_text("corrections", row.id, "changes", row.changes_enc) if values else None
+    )
+    return {
+        "id": str(row.id),
+        "at": iso(row.at),
+        "user": user_name,
+        "institution": institution,
+        "object_type": row.object_type,
+        "object_id": row.object_id,
+        "fields": row.fields.split(",") if row.fields else [],
+        "reason": (
+            cipher.open_text("corrections", row.id, "reason", row.reason_enc) if values else None
+        ),
+        "changes": json.loads(changes) if changes else None,
+    }
+
+
+def corrections_record(
+    ring: KeyRing,
+    case: Case,
+    rows: list[tuple[Correction, str, str]],
+    view: str,
+    viewer_institution_id: int,
+) -> list[dict[str, Any]]:
+    """The whole record's views see every correction with its values; an own_parts
+    party sees only those its own institution made, on what it recorded itself."""
+    cipher = cipher_for(ring, case.data_key)
+    if view in (policy.FULL, policy.BREAK_GLASS):
+        return [correction_record(cipher, row, name, inst, True) for row, name, inst in rows]
+    return [
+        correction_record(cipher, row, name, inst, True)
+        for row, name, inst in rows
+        if row.institution_id == viewer_institution_id and row.object_type != "survivor"
+    ]
+
+
+OPEN_REFERRALS = ("sent", "accepted", "in_progress")
+
+
+def still_open_in(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """What closing the case would leave open, read from the record the page shows."""
+    return {
+        "referrals": [
+            r for r in record.get("referrals") or [] if r.get("status") in OPEN_REFERRALS
+        ],
+        "follow_ups": [f for f in record.get("follow_ups") or [] if not f.get("outcome")],
+        "measures": [
+            m
+            for c in record.get("complaints") or []
+            for m in c.get("measures") or []
+            if m.get("status") == "active"
+        ],
     }

@@ -26,6 +26,8 @@ class CaseAssignment(Base):
     __table_args__ = (
         UniqueConstraint("case_id", "institution_id", name="uq_case_assignments_case_institution"),
         Index("ix_case_assignments_institution_user", "institution_id", "user_id"),
+        # The work list: each case's responsible in one institution (migration 0013).
+        Index("ix_case_assignments_institution_case", "institution_id", "case_id", "user_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

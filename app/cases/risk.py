@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 # Our own Spanish wording, in DOMAIN.md's order; the API keys answers "1" to "24".
 QUESTIONS: tuple[str, ...] = (
@@ -39,6 +40,21 @@ STRANGULATION_QUESTION = "15"
 LEVELS = ("standard", "medium", "high")
 MEDIUM_FROM = 10
 HIGH_FROM = 14
+# An open high-risk case whose last assessment is older than this is due for another.
+REASSESS_AFTER_DAYS = 30
+
+# Why a level is what it is, as stored in RiskAssessment.reasons (space-separated) and
+# shown in Spanish by the pages. The first five make the level high by themselves.
+REASONS: dict[str, str] = {
+    "strangulation": "estrangulamiento",
+    "threat_to_kill": "amenaza de muerte creíble",
+    "feminicidal": "violencia feminicida",
+    "firearm": "arma de fuego",
+    "judgement": "criterio profesional",
+    "score_high": f"puntaje ≥ {HIGH_FROM}",
+    "score_medium": f"puntaje {MEDIUM_FROM}–{HIGH_FROM - 1}",
+    "score_standard": f"puntaje 0–{MEDIUM_FROM - 1}",
+}
 
 
 @dataclass(frozen=True)
@@ -48,31 +64,65 @@ class RiskResult:
     reasons: tuple[str, ...]
 
 
+def missing_answers(answers: dict[str, bool | None]) -> list[str]:
+    """The questions not answered: every one needs sí, no or "no sabe" (null), chosen;
+    a form left blank must never read as "no"."""
+    return [key for key in QUESTION_KEYS if key not in answers]
+
+
 def assess(
     answers: dict[str, bool | None],
     *,
     feminicidal: bool = False,
     firearm: bool = False,
     judgement_high: bool = False,
+    strangulation: bool = False,
 ) -> RiskResult:
-    """Score = yes answers. High also on strangulation, a believed threat to kill,
-    feminicidal violence, a firearm, or the professional's judgement."""
+    """Score = yes answers. High also on strangulation (answered, or recorded on an
+    incident), a believed threat to kill, feminicidal violence, a firearm, or the
+    professional's judgement. `reasons` says which of these made the level."""
     score = sum(1 for key in QUESTION_KEYS if answers.get(key) is True)
+    flags = {
+        "strangulation": strangulation or answers.get(STRANGULATION_QUESTION) is True,
+        "threat_to_kill": answers.get(THREAT_TO_KILL_QUESTION) is True,
+        "feminicidal": feminicidal,
+        "firearm": firearm,
+        "judgement": judgement_high,
+    }
+    reasons = [code for code, present in flags.items() if present]
+    if score >= HIGH_FROM:
+        reasons.append("score_high")
+    if reasons:
+        return RiskResult(score, "high", tuple(reasons))
+    if score >= MEDIUM_FROM:
+        return RiskResult(score, "medium", ("score_medium",))
+    return RiskResult(score, "standard", ("score_standard",))
+
+
+def incident_reasons(
+    violence_types: list[str], weapon: str | None, strangulation: bool
+) -> list[str]:
+    """What on an incident makes the case high at once, without waiting for an assessment."""
     reasons = []
-    if answers.get(STRANGULATION_QUESTION) is True:
+    if strangulation:
         reasons.append("strangulation")
-    if answers.get(THREAT_TO_KILL_QUESTION) is True:
-        reasons.append("threat_to_kill")
-    if feminicidal:
+    if "feminicidal" in violence_types:
         reasons.append("feminicidal")
-    if firearm:
+    if weapon == "firearm":
         reasons.append("firearm")
-    if judgement_high:
-        reasons.append("judgement")
-    if score >= HIGH_FROM or reasons:
-        level = "high"
-    elif score >= MEDIUM_FROM:
-        level = "medium"
-    else:
-        level = "standard"
-    return RiskResult(score, level, tuple(reasons))
+    return reasons
+
+
+def lowers_from_high(current_level: str | None, new_level: str) -> bool:
+    """A level never drops from high without a reason given."""
+    return current_level == "high" and new_level != "high"
+
+
+def reassessment_due(
+    case_status: str, risk_level: str | None, last_assessed_on: date | None, today: date
+) -> bool:
+    """An open (not closed) high-risk case whose last assessment is older than 30 days,
+    or that was made high by an incident and never assessed."""
+    if case_status == "closed" or risk_level != "high":
+        return False
+    return last_assessed_on is None or (today - last_assessed_on).days > REASSESS_AFTER_DAYS

@@ -16,6 +16,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from app.cases.policy import ASSIGN, ASSIGNED_FILTERS, TAKE
 from app.cases.risk import LEVELS as RISK_LEVELS
 from app.cases.validators import date_problem, normalise_dui
 from app.cases.vocab import (
@@ -36,6 +37,30 @@ def _not_future(value: date) -> None:
         raise ValidationError(problem)
 
 
+DUI_INVALID = "DUI no válido (########-#, revise el dígito verificador)."
+REQUIRED = "Este dato es obligatorio."
+
+
+def _valid_dui(value: str) -> None:
+    if value != "" and normalise_dui(value) is None:
+        raise ValidationError(DUI_INVALID)
+
+
+def _search_dui(value: str) -> None:
+    if normalise_dui(value) is None:
+        raise ValidationError(DUI_INVALID)
+
+
+def _not_only_spaces(value: str) -> None:
+    """With a minimum length, which refuses the empty string with its own message."""
+    if value and not value.strip():
+        raise ValidationError(REQUIRED)
+
+
+def _name(**options: Any) -> fields.String:
+    return fields.String(validate=[validate.Length(min=1, max=100), _not_only_spaces], **options)
+
+
 def _codes(choices: dict[str, str]) -> validate.OneOf:
     return validate.OneOf(
         list(choices), error="Código desconocido: {input}. Valores válidos: {choices}."
@@ -48,9 +73,9 @@ class InputSchema(Schema):
 
 
 class SurvivorIn(InputSchema):
-    given_names = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    family_names = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    dui = fields.String(load_default=None, allow_none=True)
+    given_names = _name(required=True)
+    family_names = _name(required=True)
+    dui = fields.String(load_default=None, allow_none=True, validate=_valid_dui)
     birth_date = fields.Date(required=True, validate=_not_future)
     sex = fields.String(required=True, validate=_codes(SEXES))
     municipality = fields.String(required=True, validate=validate.Length(min=1, max=80))
@@ -61,18 +86,11 @@ class SurvivorIn(InputSchema):
     )
     disability = fields.Boolean(load_default=None, allow_none=True)
 
-    @validates("dui")
-    def check_dui(self, value: str | None, **_: Any) -> None:
-        if value not in (None, "") and normalise_dui(value) is None:
-            raise ValidationError("DUI no válido (########-#, revise el dígito verificador).")
-
-    @validates("given_names", "family_names")
-    def check_not_blank(self, value: str, **_: Any) -> None:
-        if not value.strip():
-            raise ValidationError("Este dato es obligatorio.")
-
 
 class IncidentIn(InputSchema):
+    """An incident as told. `strangulation` (strangled, choked, suffocated or drowned)
+    makes the case high risk at once, like a feminicidal or firearm incident."""
+
     occurred_on = fields.Date(required=True, validate=_not_future)
     municipality = fields.String(required=True, validate=validate.Length(min=1, max=80))
     violence_types = fields.List(
@@ -92,6 +110,13 @@ class IncidentIn(InputSchema):
     )
     narrative = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=20000)
+    )
+    confirm_new = fields.Boolean(
+        load_default=False,
+        metadata={"description": "an incident of the same day and type is another one"},
+    )
+    strangulation = fields.Boolean(
+        load_default=False, metadata={"description": "strangled, choked, suffocated: high risk"}
     )
 
     @validates_schema
@@ -127,26 +152,31 @@ class IntakeIn(InputSchema):
 # ---- search and work list (identifiers travel in JSON bodies, never in URLs) ----------
 
 _CASE_NUMBER = re.compile(r"^[A-Z0-9]{1,8}-\d{4}-\d{6,}$", re.ASCII)
-SEARCH_KINDS = {"dui": ("dui",), "name": ("name", "birth_date"), "number": ("number",)}
+SEARCH_KINDS = {
+    "dui": ("dui",),
+    "name": ("name", "birth_date"),
+    "number": ("number",),
+    "phone": ("phone",),
+    "name_like": ("name_like", "birth_year"),
+}
+# The keys a kind cannot do without (a birth year only narrows a partial name).
+SEARCH_REQUIRED = {**SEARCH_KINDS, "name_like": ("name_like",)}
 
 
 class SearchIn(InputSchema):
-    """Exactly one kind of key: `dui`, `name` with `birth_date`, or the case `number`."""
+    """Exactly one kind of key: `dui`, `name` with `birth_date`, the case `number`, the
+    `phone`, or `name_like` (a partial or misspelt name, optionally with `birth_year`)."""
 
-    dui = fields.String(validate=validate.Length(max=20))
-    name = fields.String(validate=validate.Length(min=1, max=200))
+    dui = fields.String(validate=[validate.Length(max=20), _search_dui])
+    name = fields.String(validate=[validate.Length(min=1, max=200), _not_only_spaces])
     birth_date = fields.Date(validate=_not_future)
     number = fields.String(validate=validate.Length(max=40))
-
-    @validates("dui")
-    def check_dui(self, value: str, **_: Any) -> None:
-        if normalise_dui(value) is None:
-            raise ValidationError("DUI no válido (########-#, revise el dígito verificador).")
-
-    @validates("name")
-    def check_name(self, value: str, **_: Any) -> None:
-        if not value.strip():
-            raise ValidationError("Este dato es obligatorio.")
+    phone = fields.String(validate=[validate.Length(min=1, max=40), _not_only_spaces])
+    name_like = fields.String(
+        validate=[validate.Length(min=2, max=200), _not_only_spaces],
+        metadata={"description": "part of her name, as it sounds: ranked candidates"},
+    )
+    birth_year = fields.Integer(strict=True, validate=validate.Range(min=1900, max=2100))
 
     @validates("number")
     def check_number(self, value: str, **_: Any) -> None:
@@ -159,27 +189,64 @@ class SearchIn(InputSchema):
         if len(kinds) != 1:
             raise ValidationError(
                 "Busque por un solo criterio: el DUI, el nombre completo con la fecha de "
-                "nacimiento, o el número de expediente."
+                "nacimiento, el número de expediente, el teléfono o parte del nombre."
             )
-        if kinds == ["name"]:
-            missing = {key: ["Indique también este dato."] for key in SEARCH_KINDS["name"]}
-            for key in data:
-                missing.pop(key, None)
-            if missing:
-                raise ValidationError(missing)
+        missing = {key: ["Indique también este dato."] for key in SEARCH_REQUIRED[kinds[0]]}
+        for key in data:
+            missing.pop(key, None)
+        if missing:
+            raise ValidationError(missing)
 
 
-def _not_available_yet(value: str) -> None:
-    raise ValidationError(
-        "El filtro «assigned» todavía no está disponible: llegará con la asignación de casos."
-    )
+WORK_LIST_SORTS = ("activity", "risk", "next_contact", "number")
+# Never in a URL (CONTRACT §5): a list asked for with one of these is refused, unread.
+IDENTIFIER_PARAMETERS = frozenset(
+    {"dui", "name", "birth_date", "given_names", "family_names", "phone", "name_like"}
+)
 
 
 class WorkListQueryIn(InputSchema):
+    """The work list's filters: codes and numbers only, so a URL may carry them."""
+
+    assigned = fields.String(
+        load_default="all",
+        validate=_codes(dict.fromkeys(ASSIGNED_FILTERS, "")),
+        metadata={"description": "me, unassigned (no active responsible) or all"},
+    )
     status = fields.String(load_default=None, validate=_codes(CASE_STATUSES))
     risk = fields.String(load_default=None, validate=_codes(dict.fromkeys(RISK_LEVELS, "")))
+    overdue = fields.Boolean(load_default=False)
+    next_contact = fields.Integer(load_default=None, validate=validate.Range(min=0, max=366))
+    inactive_days = fields.Integer(load_default=None, validate=validate.Range(min=1, max=3660))
+    municipality = fields.String(load_default=None, validate=validate.Length(min=1, max=80))
+    sort = fields.String(
+        load_default="activity", validate=_codes(dict.fromkeys(WORK_LIST_SORTS, ""))
+    )
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    assigned = fields.String(validate=_not_available_yet)
+
+
+class AssignmentIn(InputSchema):
+    """`take` the case for herself; `assign` it (the lead) to `user_id`, or to nobody
+    with `user_id: null`."""
+
+    action = fields.String(required=True, validate=_codes({TAKE: "", ASSIGN: ""}))
+    user_id = fields.Integer(strict=True, allow_none=True)
+
+    @validates_schema
+    def check_user(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("action") == ASSIGN and "user_id" not in data:
+            raise ValidationError(
+                "Indique a quién se asigna (o null para dejarlo sin responsable).", "user_id"
+            )
+        if data.get("action") == TAKE and data.get("user_id") is not None:
+            raise ValidationError(
+                "Tomar el caso es para usted misma: no indique user_id.", "user_id"
+            )
+
+
+class CaseloadMoveIn(InputSchema):
+    from_user_id = fields.Integer(strict=True, required=True)
+    to_user_id = fields.Integer(strict=True, required=True)
 
 
 # ---- output ---------------------------------------------------------------------------
@@ -206,6 +273,7 @@ class SurvivorOut(Schema):
     address = fields.String(allow_none=True)
     safe_contact = fields.String(allow_none=True)
     disability = fields.Boolean(allow_none=True)
+    version = fields.Integer(metadata={"description": "send it back with a correction"})
 
 
 class IncidentOut(Schema):
@@ -219,11 +287,16 @@ class IncidentOut(Schema):
     perpetrator_relationship = fields.String()
     perpetrator_details = fields.String(allow_none=True)
     weapon = fields.String(allow_none=True)
+    strangulation = fields.Boolean()
     children_present = fields.Boolean(allow_none=True)
     narrative = fields.String(allow_none=True)
     gbvims_type = fields.String()
     context = fields.String(allow_none=True)
     entry_institution = fields.String()
+    version = fields.Integer(metadata={"description": "send it back with a correction"})
+    voided = fields.Boolean(metadata={"description": "entered in error: kept, never counted"})
+    voided_at = fields.String(allow_none=True)
+    void_reason = fields.String(allow_none=True)
 
 
 class IncidentCreatedOut(Schema):
@@ -269,12 +342,20 @@ class CaseOut(Schema):
     created_at = fields.String()
     updated_at = fields.String()
     version = fields.Integer()
+    responsible = fields.Nested(
+        "AssigneeOut",
+        allow_none=True,
+        metadata={"description": "the caller's institution's responsible worker"},
+    )
     survivor = fields.Nested(SurvivorOut, allow_none=True)
     incidents = fields.List(fields.Nested(IncidentOut))
     parties = fields.List(fields.Nested(PartyOut))
     consent = fields.Nested(ConsentOut, allow_none=True)
     consents = fields.List(fields.Nested(ConsentOut))
     close_reason = fields.String(allow_none=True)
+    merged_into_id = fields.String(
+        allow_none=True, metadata={"description": "set on a record absorbed by a merge"}
+    )
     notes = fields.List(fields.Nested("NoteOut"))
     follow_ups = fields.List(fields.Nested("FollowUpOut"))
     risk_assessments = fields.List(fields.Nested("RiskRecordOut"))
@@ -283,6 +364,13 @@ class CaseOut(Schema):
     complaints = fields.List(fields.Nested("ComplaintOut"))
     referrals = fields.List(fields.Nested("ReferralOut"))
     timeline = fields.List(fields.Nested("TimelineOut"))
+    risk = fields.Nested(
+        "RiskStateOut", metadata={"description": "the level now, why, reassessment due"}
+    )
+    corrections = fields.List(
+        fields.Nested("CorrectionOut"),
+        metadata={"description": "who corrected what, when and why, with old and new values"},
+    )
 
 
 class CaseSummaryOut(Schema):
@@ -296,20 +384,115 @@ class CaseListOut(Schema):
     items = fields.List(fields.Nested(CaseSummaryOut))
 
 
+class CandidateOut(CaseSummaryOut):
+    """A possible match: her name only for a caller whose view of it is `full`."""
+
+    access = fields.String(metadata={"description": "full or own_parts"})
+    name = fields.String(allow_none=True, metadata={"description": "null unless access=full"})
+    score = fields.Float(metadata={"description": "higher is closer"})
+    reasons = fields.List(fields.String(), metadata={"description": "name, birth_year, phone, dui"})
+
+
+class CandidateListOut(Schema):
+    items = fields.List(fields.Nested(CandidateOut))
+
+
+class DuplicatesIn(InputSchema):
+    """The survivor's fields as typed at intake: any of them; none is stored."""
+
+    given_names = fields.String(load_default="", validate=validate.Length(max=100))
+    family_names = fields.String(load_default="", validate=validate.Length(max=100))
+    birth_date = fields.Date(load_default=None, allow_none=True, validate=_not_future)
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    dui = fields.String(
+        load_default=None, allow_none=True, validate=[validate.Length(max=20), _valid_dui]
+    )
+
+
+class AssigneeOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    active = fields.Boolean(
+        metadata={"description": "false: she left or cannot carry cases; the lead moves them"}
+    )
+
+
 class WorkItemOut(Schema):
     id = fields.String()
     number = fields.String()
     status = fields.String()
-    risk_level = fields.String(allow_none=True)
-    assigned_to = fields.String(
-        allow_none=True, metadata={"description": "Always null until cases can be assigned"}
+    risk_level = fields.String(allow_none=True, metadata={"description": "null for own_parts"})
+    access = fields.String(metadata={"description": "full or own_parts"})
+    name = fields.String(allow_none=True, metadata={"description": "null unless access=full"})
+    assigned_to = fields.Nested(
+        AssigneeOut,
+        allow_none=True,
+        metadata={"description": "her institution's responsible worker, or null"},
+    )
+    next_contact = fields.String(
+        allow_none=True, metadata={"description": "her institution's next pending follow-up"}
     )
     updated_at = fields.String()
+
+
+class WorkListCountsOut(Schema):
+    all = fields.Integer()
+    mine = fields.Integer()
+    unassigned = fields.Integer()
+    overdue = fields.Integer()
 
 
 class WorkListOut(Schema):
     items = fields.List(fields.Nested(WorkItemOut))
     next_page = fields.Integer(allow_none=True, metadata={"description": "null on the last page"})
+    counts = fields.Nested(
+        WorkListCountsOut,
+        metadata={"description": "what each tab would list with the other filters"},
+    )
+
+
+class AssignmentOut(Schema):
+    case_id = fields.String()
+    number = fields.String()
+    assigned_to = fields.Nested(AssigneeOut, allow_none=True)
+    assigned_at = fields.String(allow_none=True)
+    changed = fields.Boolean(metadata={"description": "false: it was so already"})
+
+
+class CaseloadMoveOut(Schema):
+    moved = fields.Integer()
+
+
+class WorkerOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    active = fields.Boolean()
+    lead = fields.Boolean()
+    open_cases = fields.Integer()
+
+
+class CaseloadOut(Schema):
+    items = fields.List(fields.Nested(WorkerOut))
+    unassigned = fields.Integer(metadata={"description": "open cases without a responsible"})
+
+
+class TaskOut(Schema):
+    kind = fields.String(
+        metadata={
+            "description": "recent_rape, referral_to_answer, follow_up_overdue, "
+            "follow_up_today, measure_expiring, high_risk_unprotected, reassessment_due"
+        }
+    )
+    case_id = fields.String()
+    case_number = fields.String()
+    due = fields.String(allow_none=True, metadata={"description": "date or moment, by kind"})
+    mine = fields.Boolean(metadata={"description": "she is the case's responsible"})
+    detail = fields.String(allow_none=True, metadata={"description": "a code"})
+    referral_id = fields.String(allow_none=True)
+
+
+class TaskListOut(Schema):
+    items = fields.List(fields.Nested(TaskOut))
 
 
 # ---- joins awaiting a supervisor's review ---------------------------------------------
@@ -336,3 +519,133 @@ class JoinReviewIn(Schema):
 class JoinReviewOut(Schema):
     id = fields.Integer()
     reviewed = fields.Boolean()
+
+
+# ---- merges of two records of one woman -----------------------------------------------
+
+
+class MergeIn(InputSchema):
+    absorb = fields.UUID(
+        required=True, metadata={"description": "id of the record that is absorbed"}
+    )
+    reason = fields.String(required=True, validate=validate.Length(min=5, max=500))
+
+    @validates("reason")
+    def check_reason(self, value: str, **_: Any) -> None:
+        if len(value.strip()) < 5:
+            raise ValidationError("Explique por qué son la misma persona.")
+
+
+class MergeReviewIn(InputSchema):
+    approve = fields.Boolean(required=True)
+
+
+class MergeOut(Schema):
+    """Numbers and dates only: never her name, never the reason (sealed)."""
+
+    id = fields.String()
+    status = fields.String(metadata={"description": "pending, approved, rejected, reverted"})
+    surviving_case_id = fields.String()
+    surviving_number = fields.String()
+    absorbed_case_id = fields.String()
+    absorbed_number = fields.String()
+    requested_at = fields.String()
+    decided_at = fields.String(allow_none=True)
+    reverted_at = fields.String(allow_none=True)
+    revertible_until = fields.String(allow_none=True)
+
+
+class MergeListOut(Schema):
+    items = fields.List(fields.Nested(MergeOut))
+
+
+# ---- corrections: changed fields, why, and the version that was read -------------------
+
+
+def _reason_given(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Explique por qué se corrige.")
+
+
+class CorrectionIn(InputSchema):
+    """What every correction carries: the reason (kept sealed) and the version read."""
+
+    reason = fields.String(
+        required=True, validate=[validate.Length(min=1, max=1000), _reason_given]
+    )
+    version = fields.Integer(required=True, metadata={"description": "the version that was read"})
+
+
+class SurvivorCorrectionIn(CorrectionIn):
+    """Only the fields sent change; `null` clears an optional one (a wrong DUI, a phone
+    she no longer has)."""
+
+    given_names = _name()
+    family_names = _name()
+    dui = fields.String(allow_none=True, validate=_valid_dui)
+    birth_date = fields.Date(validate=_not_future)
+    sex = fields.String(validate=_codes(SEXES))
+    municipality = fields.String(validate=validate.Length(min=1, max=80))
+    phone = fields.String(allow_none=True, validate=validate.Length(max=40))
+    address = fields.String(allow_none=True, validate=validate.Length(max=300))
+    safe_contact = fields.String(allow_none=True, validate=validate.Length(max=500))
+
+
+class IncidentCorrectionIn(CorrectionIn):
+    occurred_on = fields.Date(validate=_not_future)
+    municipality = fields.String(validate=validate.Length(min=1, max=80))
+    violence_types = fields.List(
+        fields.String(validate=_codes(VIOLENCE_TYPES)),
+        validate=validate.Length(min=1, error="Marque al menos un tipo de violencia."),
+    )
+    perpetrator_relationship = fields.String(validate=_codes(RELATIONSHIPS))
+    place_type = fields.String(allow_none=True, validate=_codes(PLACE_TYPES))
+    weapon = fields.String(allow_none=True, validate=_codes(WEAPONS))
+    children_present = fields.Boolean(allow_none=True)
+    penetration = fields.Boolean(allow_none=True)
+    sexual_contact = fields.Boolean()
+    forced_marriage = fields.Boolean()
+    perpetrator_details = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    narrative = fields.String(allow_none=True, validate=validate.Length(max=20000))
+    strangulation = fields.Boolean(
+        metadata={"description": "true: the case becomes high risk at once"}
+    )
+
+
+class VoidIn(InputSchema):
+    reason = fields.String(
+        required=True, validate=[validate.Length(min=1, max=1000), _reason_given]
+    )
+
+
+class CorrectedOut(Schema):
+    id = fields.String()
+    version = fields.Integer(metadata={"description": "the new version"})
+    # `fields` would shadow the schema's own `fields`: named apart, answered as "fields".
+    changed = fields.List(
+        fields.String(),
+        attribute="fields",
+        data_key="fields",
+        metadata={"description": "what changed"},
+    )
+    correction_id = fields.String(allow_none=True)
+
+
+class VoidedOut(Schema):
+    id = fields.String()
+    voided = fields.Boolean()
+    voided_at = fields.String()
+
+
+class CorrectionOut(Schema):
+    """Values (old, new) and the reason only for a view of the whole record."""
+
+    id = fields.String()
+    at = fields.String()
+    user = fields.String()
+    institution = fields.String()
+    object_type = fields.String(metadata={"description": "survivor, incident, complaint, case"})
+    object_id = fields.String()
+    changed = fields.List(fields.String(), attribute="fields", data_key="fields")
+    reason = fields.String(allow_none=True)
+    changes = fields.Dict(allow_none=True, metadata={"description": "{field: [old, new]}"})

@@ -24,6 +24,7 @@ from app.auth.passwords import hash_secret, verify_secret
 from app.auth.read_limit import TooManyReads
 from app.auth.throttle_store import charge_read
 from app.cases import access, policy
+from app.cases.duplicates import refuse_repeated_incident
 from app.cases.models import (
     Case,
     CaseExclusion,
@@ -32,8 +33,9 @@ from app.cases.models import (
     Survivor,
     incident_violence_types,
 )
+from app.cases.name_tokens import index_survivor_name, phone_index
 from app.cases.numbering import next_case_number, opening_department
-from app.cases.present import SURVIVOR_SECRET_FIELDS, present_case
+from app.cases.present import SURVIVOR_SECRET_FIELDS, corrections_record, present_case
 from app.cases.validators import date_problem, normalise_dui
 from app.cases.vocab import age_group, age_on, context_of, gbvims_type
 from app.core.db import DbSession
@@ -116,7 +118,7 @@ def find_survivor(
                 continue
             if open_survivor(cipher, survivor, "birth_date") != born:
                 raise IdentityConflict(case.id)
-            return Match(survivor, case, cipher)
+            return _surviving(session, ring, Match(survivor, case, cipher))
     key = name_dob_key(full_name, "", born)
     for survivor, case in access.survivors_by_index(
         session, "name_dob_bidx", blind_index(ring.index_key, "name_dob", key)
@@ -126,8 +128,16 @@ def find_survivor(
         if dui and known_dui and known_dui != dui:
             continue  # same name and birthday, different DUI: another woman
         if same_name_and_birth(cipher, survivor, full_name, birth_date):
-            return Match(survivor, case, cipher)
+            return _surviving(session, ring, Match(survivor, case, cipher))
     return None
+
+
+def _surviving(session: DbSession, ring: KeyRing, match: Match) -> Match:
+    """Found on a record absorbed by a merge: she is joined on the one that stayed."""
+    if match.case.merged_into_id is None:
+        return match
+    case = access.case_with_survivor(session, access.surviving_case_id(session, match.case.id))
+    return Match(case.survivor, case, cipher_for(ring, case.data_key))
 
 
 def same_name_and_birth(
@@ -265,9 +275,27 @@ def open_case(
             case_id=result.case.id,
             detail="opened",
         )
+    if match:  # the same incident told again at another desk: confirmed, or refused
+        refuse_repeated_incident(session, caller, result.case, incident, result.access)
     _add_incident_row(session, cipher, caller, result.case, incident, survivor_data["birth_date"])
+    _after_new_incident(session, ring, caller, result.case, incident)
     session.flush()
     return result
+
+
+def _after_new_incident(
+    session: DbSession, ring: KeyRing, caller: Caller, case: Case, data: dict[str, Any]
+) -> None:
+    """A new incident reopens a closed case (and tells every party), and a feminicidal,
+    firearm or strangulation incident makes the case high at once."""
+    from app.cases import care
+    from app.cases.risk import incident_reasons
+
+    care.reopen_for_new_incident(session, ring, caller, case)
+    reasons = incident_reasons(
+        list(data["violence_types"]), data.get("weapon"), bool(data.get("strangulation"))
+    )
+    care.raise_risk_for_incident(session, ring, caller, case, reasons)
 
 
 NO_CONSENT = dict.fromkeys(policy.CONSENT_KEYS, False)
@@ -287,6 +315,7 @@ def _create_case(
         id=uuid.uuid4(),
         dui_bidx=dui_bidx,
         name_dob_bidx=name_bidx,
+        phone_bidx=phone_index(ring, data.get("phone")),
         sex=data["sex"],
         birth_year=data["birth_date"].year,
         municipality=data["municipality"],
@@ -310,6 +339,7 @@ def _create_case(
     session.add_all([survivor, case])
     session.flush()
     access.add_party(session, case, caller.institution_id, "opened", policy.FULL, caller.id)
+    index_survivor_name(session, ring, survivor, data["given_names"], data["family_names"])
     result = IntakeResult(
         case, matched_existing=False, access=policy.FULL, status_code=code, status_pin=pin
     )
@@ -334,7 +364,8 @@ def _join_existing(
         case.consent_network, bool(consent.get("share_with_network")), excluded
     )
     access.add_party(session, case, caller.institution_id, "matched_intake", granted, caller.id)
-    view = access.case_for(session, caller, case.id).view
+    # A closed case is joined too: the new incident reopens it (`_after_new_incident`).
+    view = access.case_for(session, caller, case.id, closed_ok=True).view
     if view == policy.FULL and data["dui"] and match.survivor.dui_enc is None:
         # Found by name and birth date; the DUI she brings now completes the record.
         match.survivor.dui_enc = match.cipher.seal(
@@ -485,8 +516,9 @@ def change_consent(
     changes: dict[str, Any],
 ) -> Case:
     """`POST /cases/{id}/consent`: the keys sent change, absent keys stay; a revocation of
-    sharing restricts every other party at once; widening needs the whole record."""
-    found = access.case_for(session, caller, case_id)
+    sharing restricts every other party at once; widening needs the whole record. Her
+    word counts on a closed case too: a revocation is never refused."""
+    found = access.case_for(session, caller, case_id, closed_ok=True)
     _apply_consent(session, ring, caller, found.case, found.view, changes, strict=True)
     _exclude(session, ring, caller, found.case, changes.get("exclude_institutions") or [])
     found.case.updated_at = utcnow()
@@ -602,6 +634,7 @@ def _add_incident_row(
         penetration=data.get("penetration"),
         perpetrator_relationship=data["perpetrator_relationship"],
         weapon=data.get("weapon"),
+        strangulation=bool(data.get("strangulation")),
         children_present=data.get("children_present"),
         age_group=age_group(age) if age is not None else None,
         gbvims_type=gbvims_type(
@@ -652,6 +685,8 @@ def read_case(
     `others`: tables of packages built on cases to check in the same query (see
     `access.case_for`). Each attempt counts against the caller's hourly read cap."""
     charge_read(caller.id, "case")
+    from app.cases.record_models import Correction
+
     found = access.case_for(
         session,
         caller,
@@ -659,9 +694,18 @@ def read_case(
         need=policy.READ,
         whole_record=True,
         department=department,
-        others=others,
+        others={"corrections": Correction, **(others or {})},
     )
-    record = present_case(ring, found.case, found.view, caller.institution_id)
+    record = present_case(ring, found.case, found.view, caller.institution_id, found.responsible)
+    if found.view != policy.METADATA:
+        rows = (
+            access.corrections_of(session, found.case.id)
+            if "corrections" in found.others_present
+            else []
+        )
+        record["corrections"] = corrections_record(
+            ring, found.case, rows, found.view, caller.institution_id
+        )
     audit(
         session,
         ring.audit_key,
@@ -682,7 +726,9 @@ def add_incident(
     case_id: uuid.UUID | None,
     data: dict[str, Any],
 ) -> Incident:
-    case = access.case_for(session, caller, case_id).case
+    # A closed case takes a new incident: it reopens it (`_after_new_incident`).
+    case = access.case_for(session, caller, case_id, closed_ok=True).case
+    refuse_repeated_incident(session, caller, case, data)
     data = dict(data)
     data["municipality"] = resolve_municipality(session, data["municipality"], "municipality")
     cipher = cipher_for(ring, case.data_key)
@@ -697,6 +743,8 @@ def add_incident(
     audit_change(
         session, ring.audit_key, caller, case.id, "incident", incident.id, "incident_added"
     )
+    _after_new_incident(session, ring, caller, case, data)
+    session.flush()
     return incident
 
 

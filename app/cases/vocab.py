@@ -49,11 +49,15 @@ CASE_STATUSES: dict[str, str] = {
     "follow_up": "En seguimiento",
     "closed": "Cerrado",
 }
+# A record absorbed by a merge: never set by hand, so not among the statuses above.
+MERGED_STATUS = "merged"
+RECORD_STATUSES: dict[str, str] = {**CASE_STATUSES, MERGED_STATUS: "Unido a otro expediente"}
 
 PARTY_REASONS: dict[str, str] = {
     "opened": "Abrió el expediente",
     "matched_intake": "Se unió por un ingreso coincidente",
     "referral": "Recibió una remisión",
+    "merged": "Participaba en un expediente unido a este",
 }
 
 AGE_GROUPS = (

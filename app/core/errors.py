@@ -44,3 +44,12 @@ class Unavailable(DomainError):
     code = "unavailable"
     status = 503
     retry_after = 30  # seconds: a restart or a failover, not a lasting outage
+
+
+class CaseClosed(Conflict):
+    """A write to a closed case: it is read-only until someone reopens it with a reason."""
+
+    code = "case_closed"
+
+    def __init__(self) -> None:
+        super().__init__("El caso está cerrado: reábralo para añadir información.")

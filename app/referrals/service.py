@@ -10,7 +10,7 @@ her consent to share (or a mandatory report) stands.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from app.audit.service import audit
 from app.auth.caller import Caller
 from app.auth.models import User
 from app.cases import access as case_access
+from app.cases import care
 from app.cases import policy as case_policy
 from app.cases import service as cases
 from app.cases.models import Case
@@ -214,6 +215,33 @@ def read_case(
     if view == case_policy.OWN_PARTS:
         rows = [row for row in rows if row.from_institution_id == caller.institution_id]
     return case, with_referrals(record, cipher_for(ring, case.data_key), rows), view
+
+
+def change_case_status(
+    session: DbSession,
+    ring: KeyRing,
+    caller: Caller,
+    case_id: uuid.UUID | None,
+    data: dict[str, Any],
+) -> care.StatusChanged:
+    """`care.change_status`, and on closing the referrals still live among what it
+    leaves open (the caller sees the whole record: the status needs it)."""
+    changed = care.change_status(session, ring, caller, case_id, data)
+    if changed.still_open is None:
+        return changed
+    live = [
+        {
+            "id": str(row.id),
+            "from_institution": row.from_institution.code,
+            "to_institution": row.to_institution.code,
+            "service": row.service,
+            "status": row.status,
+            "due_on": row.due_on.isoformat(),
+        }
+        for row in referrals_of_case(session, changed.case.id)
+        if row.status in LIVE
+    ]
+    return replace(changed, still_open={"referrals": live, **changed.still_open})
 
 
 def read_referral(

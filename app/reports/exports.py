@@ -157,6 +157,7 @@ def _incident_query(start: date, end: date) -> Any:
         .join(Institution, Institution.id == Incident.entry_institution_id)
         .where(
             Case.consent_statistics.is_(True),
+            Incident.voided_at.is_(None),  # entered in error: never exported
             Incident.occurred_on >= start,
             Incident.occurred_on <= end,
         )
@@ -166,7 +167,7 @@ def _incident_query(start: date, end: date) -> Any:
 
 def _services_by_case(session: DbSession, start: date, end: date) -> dict[uuid.UUID, list[str]]:
     in_period = select(Incident.case_id).where(
-        Incident.occurred_on >= start, Incident.occurred_on <= end
+        Incident.voided_at.is_(None), Incident.occurred_on >= start, Incident.occurred_on <= end
     )
     stmt = select(Referral.case_id, Referral.service).where(Referral.case_id.in_(in_period))
     services: dict[uuid.UUID, set[str]] = defaultdict(set)

@@ -185,6 +185,7 @@ def high_risk_summary(session: DbSession) -> dict[str, Any]:
             Case.consent_statistics.is_(True),
             Case.risk_level == "high",
             Case.status != "closed",
+            Case.merged_into_id.is_(None),  # an absorbed record is counted in the other one
         )
     ).one()
     return {

@@ -105,6 +105,7 @@ def count_groups(session: DbSession, query: StatsQuery) -> dict[tuple[str, ...],
         stmt = JOINS[join](stmt)
     stmt = stmt.where(
         Case.consent_statistics.is_(True),
+        Incident.voided_at.is_(None),  # entered in error: kept on her record, never counted
         Incident.occurred_on >= query.start,
         Incident.occurred_on <= query.end,
     )

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import exists, select
 
 from app.auth.passwords import verify_password
+from app.cases.access import surviving_case_id
 from app.cases.legal_models import Complaint, ProtectionMeasure
 from app.cases.models import Case
 from app.cases.service import verify_status_pin
@@ -126,6 +127,8 @@ def look_up_status(
     if case is None or not verify_status_pin(case.status_pin_hash, pin):
         throttle.record_wrong(code_key)
         raise NotFound(NOT_FOUND_MESSAGE)
+    if case.merged_into_id is not None:  # her slip of a record merged into another one
+        case = session.get(Case, surviving_case_id(session, case.id)) or case
     return stage_of(session, case)
 
 

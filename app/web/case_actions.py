@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -22,9 +22,13 @@ from app.cases.care_schemas import (
     SafetyPlanIn,
 )
 from app.cases.policy import CONSENT_KEYS
+from app.cases.risk import QUESTION_KEYS, QUESTIONS, RiskResult
+from app.cases.risk import REASONS as RISK_REASONS
 from app.cases.schemas import ConsentIn
 from app.core.downloads import file_response
+from app.core.errors import Conflict
 from app.core.ids import parse_uuid
+from app.core.transaction import discard_changes
 from app.crypto.service import get_keyring
 from app.extensions import db
 from app.referrals import service as referrals
@@ -40,11 +44,13 @@ from app.web.case_forms import (
     MeasureForm,
     NoteForm,
     ReferralForm,
+    RiskForm,
     SafetyPlanForm,
     StatusForm,
 )
 from app.web.case_page import complaint_form, referral_form
 from app.web.cases import render_case
+from app.web.errors import conflict_text
 from app.web.formtools import attempt, blank_to_none, load, web_caller
 from app.web.labels import RISK, lookup
 
@@ -73,13 +79,24 @@ def _submit(
     action: Any,
     anchor: str,
     message: str,
+    **shown: Any,
 ) -> Response | tuple[str, int]:
-    """Validate CSRF and run the service; or show the page with the errors in view."""
+    """Validate CSRF and run the service; or show the page with the errors in view (a
+    closed case or a stale version too: the form keeps what was typed). `shown`: what
+    else the page needs to put the errors in place (which incident's form)."""
     if not form.validate_on_submit():
-        return render_case(case_id, 400, **{form_name: form})
-    result, problems = attempt(form, {}, action)
+        return render_case(case_id, 400, **{form_name: form, **shown})
+    try:
+        result, problems = attempt(form, {}, action)
+    except Conflict as error:
+        discard_changes()
+        return render_case(
+            case_id,
+            error.status,
+            **{form_name: form, "problems": [conflict_text(error)], **shown},
+        )
     if result is None:
-        return render_case(case_id, 422, **{form_name: form, "problems": problems})
+        return render_case(case_id, 422, **{form_name: form, "problems": problems, **shown})
     return _back(case_id, anchor, message)
 
 
@@ -163,19 +180,20 @@ def save_safety_plan(case_id: str) -> Response | tuple[str, int]:
 @bp.post("/cases/<case_id>/status")
 def change_status(case_id: str) -> Response | tuple[str, int]:
     form = StatusForm()
+
+    def change() -> Any:
+        data = _data(form, "status", "reason", "version")
+        if form.reopen_reason.data or form.reopen_note.data:
+            # Reopening: her own words when given, else the code chosen.
+            data["reason"] = blank_to_none((form.reopen_note.data or "").strip()) or (
+                form.reopen_reason.data
+            )
+        return referrals.change_case_status(
+            db.session, get_keyring(), web_caller(), parse_uuid(case_id), load(CaseStatusIn, data)
+        )
+
     return _submit(
-        case_id,
-        "status_form",
-        form,
-        lambda: care.change_status(
-            db.session,
-            get_keyring(),
-            web_caller(),
-            parse_uuid(case_id),
-            load(CaseStatusIn, _data(form, "status", "reason", "version")),
-        ),
-        "estado",
-        _("Estado del caso actualizado."),
+        case_id, "status_form", form, change, "estado", _("Estado del caso actualizado.")
     )
 
 
@@ -254,7 +272,13 @@ def refer(case_id: str) -> Response | tuple[str, int]:
 
     if not form.validate_on_submit():
         return render_case(case_id, 400, referral_form=form)
-    referral, problems = attempt(form, {}, send)
+    try:
+        referral, problems = attempt(form, {}, send)
+    except Conflict as error:  # a closed case: said in place, with what was typed
+        discard_changes()
+        return render_case(
+            case_id, error.status, referral_form=form, problems=[conflict_text(error)]
+        )
     if referral is None:
         return render_case(case_id, 422, referral_form=form, problems=problems)
     flash(_("Remisión enviada."), "info")
@@ -334,21 +358,23 @@ def break_glass(case_id: str) -> Response | tuple[str, int]:
     )
 
 
+ANSWER_VALUES = {"yes": True, "no": False, "unknown": None}
+# The schema's message for answer "7" goes next to radio group q7.
+ANSWER_FIELDS = {f"answers.{key}": f"q{key}" for key in QUESTION_KEYS}
+
+
 @bp.route("/cases/<case_id>/risk", methods=["GET", "POST"])
 def risk(case_id: str) -> Response | str | tuple[str, int]:
-    from flask import render_template
-
-    from app.cases.risk import QUESTION_KEYS, QUESTIONS
-    from app.web.case_forms import RiskForm
-
     case = access.case_for(db.session, web_caller(), parse_uuid(case_id)).case
     form = RiskForm()
     questions = list(zip(QUESTION_KEYS, QUESTIONS, strict=True))
     if not form.validate_on_submit():
         return render_template("cases/risk.html", form=form, case=case, questions=questions)
+    # Only the questions answered: one left blank is refused, never read as "no sabe".
     answers = {
-        key: {"yes": True, "no": False}.get(request.form.get(f"q{key}", "unknown"))
+        key: ANSWER_VALUES[chosen]
         for key in QUESTION_KEYS
+        if (chosen := form[f"q{key}"].data) in ANSWER_VALUES
     }
 
     def assess() -> Any:
@@ -356,30 +382,33 @@ def risk(case_id: str) -> Response | str | tuple[str, int]:
             "answers": answers,
             "judgement_high": bool(form.judgement_high.data),
             "judgement_reason": blank_to_none(form.judgement_reason.data),
+            "reason": blank_to_none((form.reason.data or "").strip()),
         }
         return care.assess_risk(
             db.session, get_keyring(), web_caller(), case.id, load(RiskIn, data)
         )
 
-    outcome, problems = attempt(form, {}, assess)
+    outcome, problems = attempt(form, ANSWER_FIELDS, assess)
     if outcome is None:
         return render_template(
-            "cases/risk.html",
-            form=form,
-            case=case,
-            questions=questions,
-            answers=answers,
-            problems=problems,
+            "cases/risk.html", form=form, case=case, questions=questions, problems=problems
         ), 422
-    result = outcome[1]
+    return _back(case.id, "riesgo", _risk_message(outcome[1]))
+
+
+def _risk_message(result: RiskResult) -> str:
     message = _(
         "Riesgo %(level)s (%(score)s respuestas sí).",
         level=lookup(RISK, result.level),  # the label ("alto"), not the stored code ("high")
         score=result.score,
+    )
+    message += " " + _(
+        "Motivo: %(reasons)s.",
+        reasons=", ".join(_(RISK_REASONS.get(code, code)) for code in result.reasons),
     )
     if result.level == "high":
         message += " " + _(
             "Se avisó a la Unidad de la Mujer y a supervisión. Considere remitir "
             "de inmediato para medidas de protección."
         )
-    return _back(case.id, "riesgo", message)
+    return message

@@ -10,6 +10,7 @@ from wtforms import (
     BooleanField,
     DateField,
     HiddenField,
+    IntegerField,
     RadioField,
     SelectMultipleField,
     StringField,
@@ -18,7 +19,8 @@ from wtforms import (
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.cases.care import CHANNELS, CLOSE_REASONS, FOLLOW_UP_OUTCOMES, NOTE_KINDS
+from app.cases.care import CHANNELS, CLOSE_REASONS, FOLLOW_UP_OUTCOMES, NOTE_KINDS, REOPEN_REASONS
+from app.cases.risk import QUESTION_KEYS, QUESTIONS
 from app.cases.vocab import PLACE_TYPES, RELATIONSHIPS, SEXES, VIOLENCE_TYPES, WEAPONS
 from app.web.formtools import Select
 
@@ -92,6 +94,11 @@ class IncidentFields(FlaskForm):
     children_present = BooleanField(_l("Había niñas o niños presentes"))
     perpetrator_details = TextAreaField(_l("Datos del agresor"))
     narrative = TextAreaField(_l("Relato"))
+    strangulation = BooleanField(
+        _l("La estranguló, asfixió o intentó ahogarla (el caso pasa a riesgo alto)")
+    )
+    # Shown when the record already has an incident of that day and type (409).
+    confirm_new = BooleanField(_l("Confirmo que es un hecho distinto, no el mismo otra vez"))
 
 
 class IntakeForm(SurvivorFields, IncidentFields):
@@ -128,6 +135,15 @@ class SafetyPlanForm(FlaskForm):
     version = HiddenField()
 
 
+REOPEN_LABELS = {
+    "new_incident": _l("Un hecho nuevo"),
+    "new_information": _l("Información nueva"),
+    "survivor_request": _l("A pedido de la sobreviviente"),
+    "closed_in_error": _l("Se cerró por error"),
+    "other": _l("Otro motivo (explíquelo)"),
+}
+
+
 class StatusForm(FlaskForm):
     status = Select(
         _l("Nuevo estado"),
@@ -142,7 +158,32 @@ class StatusForm(FlaskForm):
         id="close_reason",  # the referral form on the same page has its own "reason"
         choices=_choices(CLOSE_REASONS, CLOSE_LABELS, blank=True),
     )
+    reopen_reason = Select(
+        _l("Motivo para reabrir"), choices=_choices(REOPEN_REASONS, REOPEN_LABELS, blank=True)
+    )
+    reopen_note = TextAreaField(_l("Explique (si no está en la lista)"))
     version = HiddenField()
+
+
+class SurvivorCorrectionForm(SurvivorFields):
+    """Her identity and contact as they are, to correct; drawn with the prefix `fix-`
+    beside the case page's other forms."""
+
+    reason = TextAreaField(_l("Motivo de la corrección"))
+    version = HiddenField()
+
+
+class IncidentCorrectionForm(IncidentFields):
+    reason = TextAreaField(_l("Motivo de la corrección"), id="correction_reason")
+    version = HiddenField()
+    # A box left unticked says "no" only where it was ticked before; otherwise an
+    # unknown (never asked) stays unknown.
+    penetration_was = HiddenField()
+    children_present_was = HiddenField()
+
+
+class VoidForm(FlaskForm):
+    reason = TextAreaField(_l("Motivo de la anulación"))
 
 
 class ConsentForm(FlaskForm):
@@ -209,14 +250,63 @@ class SearchForm(FlaskForm):
     """Posted, never sent as a query string: a URL with a DUI or a name would stay in
     access logs and in the browser's history (CSRF on, as for every POST)."""
 
+    name_like = StringField(_l("Nombre o parte del nombre"), render_kw={"autocomplete": "off"})
+    birth_year = IntegerField(_l("Año de nacimiento (opcional)"), validators=[Optional()])
     dui = StringField(_l("DUI"))
     name = StringField(_l("Nombre completo"))
     birth_date = DateField(_l("Fecha de nacimiento"), validators=[Optional()])
     number = StringField(_l("Número de expediente"))
+    phone = StringField(_l("Teléfono"), render_kw={"autocomplete": "off"})
+
+
+class MergeForm(FlaskForm):
+    absorb = HiddenField()
+    reason = TextAreaField(_l("Por qué son la misma persona"), id="merge_reason")
 
 
 class RiskForm(FlaskForm):
-    """The 24 answers come as radio groups q1…q24 drawn by the template."""
+    """The 24 answers are radio groups q1…q24 (added below) with nothing chosen: "No
+    sabe" is an answer she gives, never a default, so an untouched form saves nothing."""
 
     judgement_high = BooleanField(_l("Por criterio profesional, el riesgo es alto"))
     judgement_reason = TextAreaField(_l("Motivo del criterio profesional"))
+    reason = TextAreaField(_l("Si el riesgo era alto y ahora baja: por qué"), id="lowering_reason")
+
+
+for _key, _question in zip(QUESTION_KEYS, QUESTIONS, strict=True):
+    setattr(
+        RiskForm,
+        f"q{_key}",
+        RadioField(_question, choices=YES_NO_UNKNOWN, default=None, validate_choice=False),
+    )
+
+
+class WorkListForm(FlaskForm):
+    """The work list's filters, sent as a query string (GET): codes and numbers only;
+    an identifier in the URL is refused before this form is read."""
+
+    class Meta:
+        csrf = False  # a GET that changes nothing
+
+    assigned = HiddenField(default="all")
+    status = Select(_l("Estado"), choices=[])
+    risk = Select(_l("Riesgo"), choices=[])
+    overdue = BooleanField(_l("Solo con seguimiento vencido"))
+    next_contact = StringField(
+        _l("Próximo contacto en (días)"), render_kw={"inputmode": "numeric", "size": 4}
+    )
+    inactive_days = StringField(
+        _l("Sin actividad desde (días)"), render_kw={"inputmode": "numeric", "size": 4}
+    )
+    municipality = Select(_l("Municipio de residencia"), choices=[])
+    sort = Select(_l("Ordenar por"), choices=[])
+
+
+class AssignmentForm(FlaskForm):
+    action = HiddenField()
+    user_id = Select(_l("Nueva persona responsable"), choices=[])
+
+
+class MoveCaseloadForm(FlaskForm):
+    from_user_id = Select(_l("Mover los casos de"), choices=[])
+    to_user_id = Select(_l("A"), choices=[])

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
+
+from app.cases import access, caseload, policy
 from app.directory import service as directory
 from app.extensions import db
 from app.web.case_forms import (
+    AssignmentForm,
     AttachmentForm,
     BreakGlassForm,
     ComplaintForm,
@@ -17,6 +21,7 @@ from app.web.case_forms import (
     SafetyPlanForm,
     StatusForm,
 )
+from app.web.formtools import web_caller
 
 FORMS = {
     "note_form": NoteForm,
@@ -63,4 +68,23 @@ def case_page_context(record: dict[str, Any], view: str, given: dict[str, Any]) 
     if not given.get("consent_form") and record.get("consent"):
         for name in ("share_with_network", "statistics", "police"):
             getattr(forms["consent_form"], name).data = record["consent"][name]
-    return {**forms, "problems": given.get("problems", [])}
+    responsible = assignment_context(record, view, given.get("assignment_form"))
+    return {**forms, **responsible, "problems": given.get("problems", [])}
+
+
+def assignment_context(record: dict[str, Any], view: str, form: Any) -> dict[str, Any]:
+    """The "Responsable" block: her own institution's worker, and what the caller may do
+    about it (a party's views only)."""
+    if view not in (policy.FULL, policy.OWN_PARTS):
+        return {"assignment": None, "assignment_form": None}
+    caller = web_caller()
+    held = record.get("responsible")
+    may = caseload.assignment_actions(caller, access.Responsible(**held) if held else None)
+    form = form or AssignmentForm(formdata=None)
+    if may["assign"]:
+        workers = caseload.assignees(db.session, caller)
+        form.user_id.choices = [
+            ("", _("Nadie (sin responsable)")),
+            *((str(w.id), w.name) for w in workers),
+        ]
+    return {"assignment": {"responsible": held, "may": may}, "assignment_form": form}

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.auth.policy import may_work_on_cases
-from app.cases import access, policy
+from app.cases import access, duplicates, policy
 from app.cases import service as cases
-from app.cases.schemas import IncidentIn, IntakeIn
+from app.cases.corrections import SURVIVOR_FIELDS
+from app.cases.name_search import present_candidate
+from app.cases.schemas import DuplicatesIn, IncidentIn, IntakeIn
 from app.core.ids import parse_uuid
 from app.crypto.service import get_keyring
 from app.directory import service as directory
@@ -24,17 +35,7 @@ from app.web.formtools import attempt, blank_to_none, load, web_caller
 bp = Blueprint("cases", __name__)
 
 INTAKE_FIELDS = {
-    "survivor": (
-        "given_names",
-        "family_names",
-        "dui",
-        "birth_date",
-        "sex",
-        "municipality",
-        "phone",
-        "address",
-        "safe_contact",
-    ),
+    "survivor": SURVIVOR_FIELDS,
     "incident": (
         "occurred_on",
         "place_type",
@@ -45,6 +46,8 @@ INTAKE_FIELDS = {
         "weapon",
         "children_present",
         "narrative",
+        "confirm_new",
+        "strangulation",
     ),
     "consent": ("share_with_network", "statistics", "police"),
 }
@@ -94,6 +97,8 @@ def intake() -> Response | str | tuple[str, int]:
     form.municipality.choices = form.incident_municipality.choices = municipality_choices()
     if not form.validate_on_submit():
         return render_template("cases/intake.html", form=form)
+    if request.form.get("check_duplicates"):
+        return intake_duplicates(form)
 
     def open_case() -> cases.IntakeResult:
         data = load(IntakeIn, intake_payload(form))
@@ -111,6 +116,24 @@ def intake() -> Response | str | tuple[str, int]:
     return render_template(
         "cases/slip.html", case=result.case, code=result.status_code, pin=result.status_pin
     )
+
+
+DUPLICATE_FIELDS = ("given_names", "family_names", "birth_date", "phone", "dui")
+
+
+def intake_duplicates(form: IntakeForm) -> tuple[str, int]:
+    """The "Buscar posibles coincidencias" button: the same form, posted, comes back with
+    what it typed and the visible records that may be hers. Nothing is saved."""
+    typed = {name: _value(form, name) for name in DUPLICATE_FIELDS}
+
+    def look() -> list[Any]:
+        data = load(DuplicatesIn, {k: v for k, v in typed.items() if v is not None})
+        return duplicates.possible_duplicates(db.session, get_keyring(), web_caller(), data)
+
+    found, problems = attempt(form, {}, look)
+    candidates = None if found is None else [present_candidate(c) for c in found]
+    page = render_template("cases/intake.html", form=form, problems=problems, candidates=candidates)
+    return page, 200 if found is not None else 422
 
 
 def joined_message(result: cases.IntakeResult) -> str:
@@ -136,14 +159,16 @@ def render_case(case_id: str, status: int = 200, **forms: Any) -> tuple[str, int
         parse_uuid(case_id),
         current_app.config["RUTA_DEPARTMENT"],
     )
+    from app.web.case_corrections import correction_context
     from app.web.case_page import case_page_context
 
     context = case_page_context(record, view, forms)
+    context.update(correction_context(record, forms))
     return render_template(
         "cases/case.html",
         record=record,
         view=view,
-        may=policy.actions_for(view, current_user.role),
+        may=policy.actions_for(view, current_user.role, record.get("status")),
         **context,
     ), status
 
@@ -156,7 +181,8 @@ def case_page(case_id: str) -> tuple[str, int]:
 @bp.route("/cases/<case_id>/incidents/new", methods=["GET", "POST"])
 def add_incident(case_id: str) -> Response | str | tuple[str, int]:
     require_case_worker()
-    case = access.case_for(db.session, web_caller(), parse_uuid(case_id)).case
+    # A closed case takes a new incident: saving it reopens the case.
+    case = access.case_for(db.session, web_caller(), parse_uuid(case_id), closed_ok=True).case
     form = IncidentForm()
     form.incident_municipality.choices = municipality_choices()
     if not form.validate_on_submit():

@@ -7,14 +7,15 @@ from typing import Any
 
 from flask import current_app, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
 from app.core.errorhandling import Face
-from app.core.errors import DomainError
+from app.core.errors import CaseClosed, DomainError
 from app.web.formtools import web_caller
-from app.web.helpers import html_error
+from app.web.helpers import ERROR_TEXTS, html_error
 
 log = logging.getLogger("ruta")
 
@@ -27,8 +28,20 @@ def page_error(error: HTTPException) -> ResponseReturnValue:
     return html_error(error)
 
 
+def conflict_text(error: DomainError) -> str:
+    """What a person reads of a conflict: a closed case in its own words (what to do is
+    reopen it); any other (a stale version) as the plain 409 text."""
+    if isinstance(error, CaseClosed):
+        return error.message
+    return str(ERROR_TEXTS[409][1])
+
+
 def page_refusal(error: DomainError) -> ResponseReturnValue:
     """A page asked for something a service refused (not found, not allowed…)."""
+    if isinstance(error, CaseClosed):
+        return render_template(
+            "errors/error.html", title=_("Caso cerrado"), message=conflict_text(error), bare=True
+        ), error.status
     if error.status == 503:
         return unavailable_page()
     title = getattr(error, "title", None)

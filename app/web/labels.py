@@ -12,14 +12,32 @@ from app.cases import vocab
 from app.core.time import LOCAL_TZ
 from app.directory.territory import place_labels
 from app.extensions import db
-from app.web.case_forms import CHANNEL_LABELS, CLOSE_LABELS, NOTE_KIND_LABELS, OUTCOME_LABELS
+from app.web.case_forms import (
+    CHANNEL_LABELS,
+    CLOSE_LABELS,
+    NOTE_KIND_LABELS,
+    OUTCOME_LABELS,
+    REOPEN_LABELS,
+)
 
-STATUS = {"open": _l("Abierto"), "follow_up": _l("En seguimiento"), "closed": _l("Cerrado")}
+STATUS = {
+    "open": _l("Abierto"),
+    "follow_up": _l("En seguimiento"),
+    "closed": _l("Cerrado"),
+    "merged": _l("Unido a otro expediente"),
+}
 RISK = {"standard": _l("estándar"), "medium": _l("medio"), "high": _l("alto")}
 PARTY = {
     "opened": _l("abrió el expediente"),
     "matched_intake": _l("se unió por un ingreso"),
     "referral": _l("recibió una remisión"),
+    "merged": _l("participaba en un expediente unido a este"),
+}
+DUPLICATE_REASONS = {
+    "name": _l("nombre parecido"),
+    "birth_year": _l("mismo año de nacimiento"),
+    "phone": _l("mismo teléfono"),
+    "dui": _l("mismo DUI"),
 }
 REFERRAL = {
     "sent": _l("Enviada"),
@@ -48,6 +66,7 @@ ACTIONS = {
 TIMELINE = {
     "case_opened": _l("Expediente abierto"),
     "incident": _l("Hecho registrado"),
+    "incident_voided": _l("Hecho anulado"),
     "consent": _l("Consentimiento registrado"),
     "care_note": _l("Atención"),
     "follow_up_planned": _l("Seguimiento agendado"),
@@ -63,6 +82,49 @@ TIMELINE = {
     "status": _l("Cambio de estado"),
     "attachment": _l("Archivo adjunto"),
 }
+RISK_REASONS = {
+    "strangulation": _l("estrangulamiento"),
+    "threat_to_kill": _l("amenaza de muerte creíble"),
+    "feminicidal": _l("violencia feminicida"),
+    "firearm": _l("arma de fuego"),
+    "judgement": _l("criterio profesional"),
+    "score_high": _l("puntaje ≥ 14"),
+    "score_medium": _l("puntaje 10–13"),
+    "score_standard": _l("puntaje 0–9"),
+}
+# The fields a correction names, as the forms call them.
+CORRECTED_FIELDS = {
+    "given_names": _l("Nombres"),
+    "family_names": _l("Apellidos"),
+    "dui": _l("DUI"),
+    "birth_date": _l("Fecha de nacimiento"),
+    "sex": _l("Sexo"),
+    "municipality": _l("Municipio"),
+    "phone": _l("Teléfono"),
+    "address": _l("Dirección"),
+    "safe_contact": _l("Contacto seguro"),
+    "occurred_on": _l("Fecha del hecho"),
+    "place_type": _l("Lugar"),
+    "violence_types": _l("Tipos de violencia"),
+    "penetration": _l("Penetración"),
+    "perpetrator_relationship": _l("Relación con el agresor"),
+    "perpetrator_details": _l("Datos del agresor"),
+    "weapon": _l("Arma"),
+    "children_present": _l("Niñas o niños presentes"),
+    "narrative": _l("Relato"),
+    "number": _l("Número de denuncia"),
+    "filed_on": _l("Fecha de la denuncia"),
+    "forward_to_prosecutor": _l("Remitir a FGR"),
+    "incident_ids": _l("Hechos de la denuncia"),
+    "voided": _l("Anulado"),
+    "status": _l("Estado"),
+}
+CORRECTED_OBJECTS = {
+    "survivor": _l("Identidad y contacto"),
+    "incident": _l("Hecho"),
+    "complaint": _l("Denuncia"),
+    "case": _l("Expediente"),
+}
 CODE_TABLES: dict[str, dict[str, Any]] = {
     "sex": vocab.SEXES,
     "relationship": vocab.RELATIONSHIPS,
@@ -70,6 +132,7 @@ CODE_TABLES: dict[str, dict[str, Any]] = {
     "place": vocab.PLACE_TYPES,
     "violence": vocab.VIOLENCE_TYPES,
     "close": CLOSE_LABELS,
+    "reopen": REOPEN_LABELS,
 }
 
 
@@ -122,8 +185,13 @@ def register_labels(app: Flask) -> None:
         isodate=iso_date,
         isodatetime=iso_datetime,
         violence_label=lambda code: lookup(vocab.VIOLENCE_TYPES, code),
+        risk_reason_label=lambda code: lookup(RISK_REASONS, code),
+        corrected_field_label=lambda code: lookup(CORRECTED_FIELDS, code),
+        duplicate_reason=lambda code: lookup(DUPLICATE_REASONS, code),
     )
     env.globals.update(
+        corrected_field_label=lambda c: lookup(CORRECTED_FIELDS, c),
+        corrected_object_label=lambda c: lookup(CORRECTED_OBJECTS, c),
         status_label=lambda c: lookup(STATUS, c),
         risk_label=lambda c: lookup(RISK, c),
         party_label=lambda c: lookup(PARTY, c),

@@ -11,7 +11,7 @@ from app.auth import policy
 from app.auth.models import ROLES, User
 from app.cases import access
 from app.cases.models import CaseParty
-from app.core.time import utcnow
+from app.core.time import local_today, utcnow
 from app.extensions import db
 from tests.factories import intake
 
@@ -92,7 +92,15 @@ def test_the_work_list_against_rows(app, client, make_person):
 
         def visible(username: str) -> list[str]:
             user = db.session.execute(select(User).where(User.username == username)).scalar_one()
-            rows = access.work_list(db.session, user, status=None, risk=None, offset=0, limit=50)
+            rows, _counts = access.work_list(
+                db.session,
+                user,
+                access.WorkFilter(),
+                today=local_today(),
+                now=utcnow(),
+                offset=0,
+                limit=50,
+            )
             return [str(case.id) for case in rows]
 
         stranger = make_person("pnc_agent", "PNC-ACA")

@@ -11,8 +11,18 @@ from app.cases.vocab import age_group, age_on, context_of, gbvims_type
 
 @pytest.mark.parametrize(
     ("age", "group"),
-    [(0, "0-11"), (11, "0-11"), (12, "12-17"), (17, "12-17"), (18, "18-29"), (29, "18-29"),
-     (30, "30-59"), (59, "30-59"), (60, "60+"), (104, "60+")],
+    [
+        (0, "0-11"),
+        (11, "0-11"),
+        (12, "12-17"),
+        (17, "12-17"),
+        (18, "18-29"),
+        (29, "18-29"),
+        (30, "30-59"),
+        (59, "30-59"),
+        (60, "60+"),
+        (104, "60+"),
+    ],
 )
 def test_age_groups_have_no_gap_and_no_overlap(age, group):
     assert age_group(age) == group

@@ -1,0 +1,181 @@
+"""Correcting her record from the case page: her identity and contact, an incident, and
+voiding an incident entered in error. Each form asks why and carries the version read;
+a refusal comes back in place, with what was typed."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from app.cases import access, corrections, incident_corrections
+from app.cases.policy import READ
+from app.cases.present import still_open_in
+from app.cases.schemas import IncidentCorrectionIn, SurvivorCorrectionIn, VoidIn
+from app.core.errors import Conflict
+from app.core.ids import parse_uuid
+from app.core.transaction import discard_changes
+from app.crypto.service import get_keyring
+from app.extensions import db
+from app.web.case_actions import _submit as submit_on_case
+from app.web.case_forms import IncidentCorrectionForm, SurvivorCorrectionForm, VoidForm
+from app.web.cases import incident_payload, municipality_choices
+from app.web.errors import conflict_text
+from app.web.formtools import attempt, blank_to_none, load, web_caller
+
+bp = Blueprint("case_corrections", __name__)
+
+SURVIVOR_PREFIX = "fix"  # the case page holds other forms: ids of their own
+OPTIONAL = ("dui", "phone", "address", "safe_contact")
+
+
+def survivor_form(record: dict[str, Any], given: SurvivorCorrectionForm | None = None) -> Any:
+    """The correction form, filled with her identity as it stands (or as typed)."""
+    form = given or SurvivorCorrectionForm(formdata=None, prefix=SURVIVOR_PREFIX)
+    form.municipality.choices = municipality_choices()
+    survivor = record.get("survivor")
+    if given is None and survivor:
+        for name in (*corrections.SURVIVOR_FIELDS, "version"):
+            value = survivor.get(name)
+            if name == "birth_date" and value:
+                value = date.fromisoformat(value)
+            getattr(form, name).data = value
+    return form
+
+
+def correction_context(record: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """What the case page needs for corrections, voiding and closing."""
+    return {
+        "survivor_form": survivor_form(record, given.get("survivor_form")),
+        "void_form": given.get("void_form") or VoidForm(formdata=None),
+        "void_incident_id": given.get("void_incident_id"),
+        "still_open": still_open_in(record),
+    }
+
+
+def _survivor_data(form: SurvivorCorrectionForm) -> dict[str, Any]:
+    """Every field as the form holds it: the service keeps only those that change. An
+    optional field emptied is cleared; a required one left empty is not sent."""
+    data: dict[str, Any] = {"reason": form.reason.data or "", "version": form.version.data}
+    for name in corrections.SURVIVOR_FIELDS:
+        value = getattr(form, name).data
+        value = value.isoformat() if hasattr(value, "isoformat") else blank_to_none(value)
+        if value is not None or name in OPTIONAL:
+            data[name] = value
+    return data
+
+
+@bp.post("/cases/<case_id>/survivor")
+def correct_survivor(case_id: str) -> Response | tuple[str, int]:
+    form = SurvivorCorrectionForm(prefix=SURVIVOR_PREFIX)
+    form.municipality.choices = municipality_choices()
+    return submit_on_case(
+        case_id,
+        "survivor_form",
+        form,
+        lambda: corrections.correct_survivor(
+            db.session,
+            get_keyring(),
+            web_caller(),
+            parse_uuid(case_id),
+            load(SurvivorCorrectionIn, _survivor_data(form)),
+        ),
+        "identidad",
+        _("Datos corregidos. La corrección quedó en el historial."),
+    )
+
+
+@bp.post("/cases/<case_id>/incidents/<incident_id>/void")
+def void_incident(case_id: str, incident_id: str) -> Response | tuple[str, int]:
+    form = VoidForm()
+    return submit_on_case(
+        case_id,
+        "void_form",
+        form,
+        lambda: incident_corrections.void_incident(
+            db.session,
+            get_keyring(),
+            web_caller(),
+            parse_uuid(case_id),
+            parse_uuid(incident_id),
+            load(VoidIn, {"reason": form.reason.data or ""}),
+        ),
+        "hechos",
+        _("Hecho anulado: queda en el expediente, pero ya no se cuenta."),
+        void_incident_id=incident_id,
+    )
+
+
+def _filled(form: IncidentCorrectionForm, found: incident_corrections.IncidentToCorrect) -> None:
+    values = found.values
+    for name in ("place_type", "perpetrator_relationship", "weapon", "violence_types"):
+        getattr(form, name).data = values[name]
+    for name in (
+        "penetration",
+        "children_present",
+        "perpetrator_details",
+        "narrative",
+        "strangulation",
+    ):
+        getattr(form, name).data = values[name]
+    form.occurred_on.data = date.fromisoformat(values["occurred_on"])
+    form.incident_municipality.data = values["municipality"]
+    form.version.data = found.version
+    form.penetration_was.data = "1" if values["penetration"] else ""
+    form.children_present_was.data = "1" if values["children_present"] else ""
+
+
+def _incident_data(form: IncidentCorrectionForm) -> dict[str, Any]:
+    data = {
+        **incident_payload(form),
+        "reason": form.reason.data or "",
+        "version": form.version.data,
+    }
+    for name in ("penetration", "children_present"):
+        data.pop(name, None)
+        if getattr(form, name).data:
+            data[name] = True
+        elif getattr(form, f"{name}_was").data:
+            data[name] = False
+    data["strangulation"] = bool(form.strangulation.data)
+    return data
+
+
+@bp.route("/cases/<case_id>/incidents/<incident_id>/edit", methods=["GET", "POST"])
+def correct_incident(case_id: str, incident_id: str) -> Response | str | tuple[str, int]:
+    form = IncidentCorrectionForm()
+    form.incident_municipality.choices = municipality_choices()
+    if not form.validate_on_submit():
+        found = incident_corrections.incident_to_correct(
+            db.session, get_keyring(), web_caller(), parse_uuid(case_id), parse_uuid(incident_id)
+        )
+        if not form.is_submitted():
+            _filled(form, found)
+        return render_template("cases/incident.html", form=form, case=found.case, editing=True)
+
+    def correct() -> Any:
+        return incident_corrections.correct_incident(
+            db.session,
+            get_keyring(),
+            web_caller(),
+            parse_uuid(case_id),
+            parse_uuid(incident_id),
+            load(IncidentCorrectionIn, _incident_data(form)),
+        )
+
+    try:
+        result, problems = attempt(form, {"municipality": "incident_municipality"}, correct)
+        status = 422
+    except Conflict as error:  # stale, voided meanwhile, or the case was closed
+        discard_changes()
+        result, problems, status = None, [conflict_text(error)], error.status
+    if result is None:
+        case = access.case_for(db.session, web_caller(), parse_uuid(case_id), need=READ).case
+        return render_template(
+            "cases/incident.html", form=form, case=case, editing=True, problems=problems
+        ), status
+    flash(_("Hecho corregido. La corrección quedó en el historial."), "info")
+    return redirect(url_for("cases.case_page", case_id=case_id, _anchor="hechos"))
