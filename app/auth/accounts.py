@@ -16,6 +16,7 @@ from app.auth.service import (
     create_user,
     disable_user,
     end_all_sessions,
+    set_lead,
     set_role,
 )
 from app.core.db import DbSession
@@ -26,7 +27,7 @@ from app.crypto.keyring import KeyRing
 # ---- the administrators' user pages ----------------------------------------------------
 # What an administrator does to accounts, each change with its audit row.
 
-USER_ACTIONS = ("disable", "role", "end_sessions")
+USER_ACTIONS = ("disable", "role", "end_sessions", "make_lead", "remove_lead")
 
 
 class UnknownAction(DomainError):
@@ -82,7 +83,8 @@ def create_account(
 def update_account(
     session: DbSession, audit_key: bytes, caller: Caller, user_id: int, action: str, role: str
 ) -> User:
-    """Disable, give another role, or end every session; each ends the user's sessions."""
+    """Disable, give another role, or end every session (each ends the user's sessions);
+    or make a case-role user her institution's lead, or no longer."""
     require_admin(caller)
     user = session.get(User, user_id)
     if user is None:
@@ -93,6 +95,8 @@ def update_account(
         set_role(session, user, role, requested_by=caller.user)
     elif action == "end_sessions":
         end_all_sessions(user)
+    elif action in ("make_lead", "remove_lead"):
+        set_lead(user, action == "make_lead")
     else:
         raise UnknownAction(f"unknown action; use one of {', '.join(USER_ACTIONS)}")
     audit(

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from app.auth import totp
-from app.auth.models import APPROVED_ROLES, ROLE_KINDS, ROLES, ApiToken, User
+from app.auth.models import APPROVED_ROLES, CASE_ROLES, ROLE_KINDS, ROLES, ApiToken, User
 from app.auth.passwords import (
     check_new_password,
     hash_password,
@@ -334,4 +334,16 @@ def set_role(session: DbSession, user: User, role: str, requested_by: User | Non
         user.approved_by_user_id = None
         user.requested_by_user_id = requested_by.id
     user.role = role
+    if role not in CASE_ROLES:
+        user.lead = False  # a lead carries cases; other roles lead no caseload
     end_all_sessions(user)
+
+
+def set_lead(user: User, lead: bool) -> None:
+    """The institution's lead reassigns its cases and moves a leaver's caseload. Read at
+    each request, so taking the flag away takes the right away at once (no logout)."""
+    if lead and user.role not in CASE_ROLES:
+        raise InvalidInput(
+            "only case roles lead", {"lead": ["Solo quien atiende casos puede coordinar."]}
+        )
+    user.lead = lead

@@ -16,6 +16,8 @@ from flask.cli import AppGroup
 from app.audit.anchors import AnchorCheck, AnchorError, check_anchors, write_anchor
 from app.audit.service import Actor, record_event, verify_chain
 from app.auth.service import create_user, disable_user, find_user
+from app.cases.access import count_survivors
+from app.cases.name_tokens import reindex_batch
 from app.cli.demo import load_demo_users, load_directory
 from app.core.errors import DomainError
 from app.crypto.keyring import KeyFileError, KeyMaterial, KeyRing, write_key_file
@@ -30,6 +32,7 @@ demo_cli = AppGroup("demo", help="The Sonsonate demo network.")
 audit_cli = AppGroup("audit", help="The audit log.")
 referrals_cli = AppGroup("referrals", help="Referral housekeeping.")
 catalogue_cli = AppGroup("catalogue", help="Territory, services, protection measures.")
+search_cli = AppGroup("search", help="The blind indexes that find a survivor.")
 
 DEMO_LOGINS_FILE = "demo-logins.txt"
 CLI_ACTOR = Actor(None, "cli", None, "operator")
@@ -158,6 +161,25 @@ def referrals_flag_overdue() -> None:
     click.echo(f"{count} referrals newly overdue")
 
 
+@search_cli.command("reindex")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000))
+def search_reindex(batch: int) -> None:
+    """(Re)build the name tokens and phone indexes of every survivor (resumable: each
+    batch is committed; a second run rewrites the same values)."""
+    ring = get_keyring()
+    total = count_survivors(db.session)
+    done, after = 0, None
+    with click.progressbar(length=total, label="indexing", file=sys.stderr) as bar:
+        while True:
+            count, after = reindex_batch(db.session, ring, after, batch)
+            db.session.commit()
+            if count == 0:
+                break
+            done += count
+            bar.update(count)
+    click.echo(f"done: {done} survivors indexed")
+
+
 @demo_cli.command("load")
 def demo_load() -> None:
     """Load the demo network and users (idempotent); prints logins only when it creates them."""
@@ -239,5 +261,13 @@ def audit_verify() -> None:
 
 
 def register(app: Flask) -> None:
-    for group in (keys_cli, users_cli, demo_cli, audit_cli, catalogue_cli, referrals_cli):
+    for group in (
+        keys_cli,
+        users_cli,
+        demo_cli,
+        audit_cli,
+        catalogue_cli,
+        referrals_cli,
+        search_cli,
+    ):
         app.cli.add_command(group)

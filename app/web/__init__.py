@@ -10,12 +10,15 @@ from flask import Flask
 
 
 def register_pages(app: Flask) -> None:
+    from app.web import merge as _merge  # noqa: F401  (duplicates and merges: `cases`, /audit)
     from app.web import search as _search  # noqa: F401  (adds /cases/search to `cases`)
     from app.web import status as _status  # noqa: F401  (adds /status to `public`)
+    from app.web import work_list as _work_list  # noqa: F401  (/cases, the caseload forms)
     from app.web.account import bp as account
     from app.web.admin import bp as admin
     from app.web.audit import bp as audit_pages
     from app.web.case_actions import bp as case_forms
+    from app.web.case_corrections import bp as case_corrections
     from app.web.cases import bp as cases
     from app.web.dashboard import bp as main
     from app.web.dashboard import public
@@ -28,6 +31,7 @@ def register_pages(app: Flask) -> None:
         public,
         cases,
         case_forms,
+        case_corrections,
         referrals,
         audit_pages,
         admin,

@@ -105,9 +105,15 @@ def update_user(user_id: int) -> Response:
             request.form.get("action", ""),
             request.form.get("role", ""),
         )
-    except InvalidInput:
+    except InvalidInput as error:
         discard_changes()
-        flash(_("Ese rol no corresponde a la institución del usuario."), "error")
+        if "lead" in error.fields:
+            flash(_("Solo quien atiende casos puede coordinar su institución."), "error")
+        else:
+            flash(_("Ese rol no corresponde a la institución del usuario."), "error")
+        return redirect(url_for("admin.users"))
+    if request.form.get("action") in ("make_lead", "remove_lead"):
+        flash(_("Usuario actualizado: coordinación de casos cambiada."), "info")
         return redirect(url_for("admin.users"))
     flash(_("Usuario actualizado. Sus sesiones abiertas se cerraron."), "info")
     if user.active and user.awaiting_approval:

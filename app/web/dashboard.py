@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.auth.policy import may_read_audit, may_work_on_cases
-from app.cases import access
-from app.cases.care import overdue_follow_ups
-from app.cases.complaints import expiring_measures
 from app.extensions import db
 from app.notifications.service import notifications_for
 from app.referrals import service as referrals
+from app.referrals.tasks import task_list
 from app.supervision.breakglass import pending_reviews
 from app.web.formtools import web_caller
 from app.web.helpers import LOCALES
@@ -22,16 +22,21 @@ from app.web.helpers import LOCALES
 bp = Blueprint("main", __name__)
 public = Blueprint("public", __name__)
 
+TASK_LABELS = {
+    "recent_rape": _l("Violación en las últimas 72 horas: PEP y anticoncepción de emergencia"),
+    "referral_to_answer": _l("Remisión por responder"),
+    "follow_up_overdue": _l("Seguimiento vencido"),
+    "follow_up_today": _l("Seguimiento para hoy"),
+    "measure_expiring": _l("Medida de protección por vencer"),
+    "high_risk_unprotected": _l("Riesgo alto sin plan de seguridad ni medida vigente"),
+    "reassessment_due": _l("Riesgo alto: valorar de nuevo (más de 30 días)"),
+}
+
 
 def case_worker_board() -> dict[str, Any]:
-    user = web_caller()
-    return {
-        "counts": referrals.inbox_counts(db.session, user),
-        "to_answer": referrals.list_referrals(db.session, user, "incoming", "sent", limit=20),
-        "overdue_follow_ups": overdue_follow_ups(db.session, user),
-        "high_risk": access.high_risk_cases(db.session, user),
-        "expiring": expiring_measures(db.session, user),
-    }
+    tasks = task_list(db.session, web_caller())
+    kinds = Counter(task.kind for task in tasks)
+    return {"tasks": tasks, "task_counts": kinds, "task_labels": TASK_LABELS}
 
 
 def supervisor_board() -> dict[str, Any]:
