@@ -10,6 +10,13 @@ through the test client: survivors whose case the user may see, survivors on fil
 whose case belongs to other institutions only, and survivors who are not on file.
 
     .venv/bin/python bench/search.py [--survivors 100000] [--database-url postgresql+psycopg://...]
+
+With `--partial-name`, the partial-name search of issue 11 instead (target: under 150 ms
+server side at 10,000 visible cases among 1,000,000): the name-token index against
+decrypting every visible name, on the caseload of bench/caseload_data.py.
+
+    .venv/bin/python bench/search.py --partial-name --survivors 1000000 --visible 10000
+        [--lookups 30] [--decrypt-every 8] [--database-url postgresql+psycopg://...]
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -368,8 +376,314 @@ def summarise_lookups(results: list[dict]) -> list[dict[str, Any]]:
     return rows
 
 
+# ---- the partial-name search (issue 11): the name-token index vs decrypting --------------
+#
+# `--partial-name`: `--survivors` cases in all (1,000,000 for the target), `--visible` of
+# them with the searching institution as a party (10,000), seeded with the caseload
+# generator of bench/caseload_data.py plus every survivor's name tokens. Two ways to answer
+# a partial or misspelt name are timed on the same data, server side:
+#
+# (a) decrypt: load every visible case with its survivor, open her data key and her name,
+#     rank all of them (what a search without an index must do);
+# (b) tokens: what Ruta does, `app.cases.name_search.by_name` (candidates from the token
+#     index joined to the visibility clause, at most 200 decrypted and ranked), and the
+#     whole request, `POST /api/v1/cases/search {"name_like"}` (token, audit, commit).
+
+PARTIAL_TARGET_MS = 150.0
+DECRYPT_THRESHOLD = 0.75
+ABSENT_NAME = "Zuleima Inexistente"
+_SOUNDS_ALIKE = (("z", "s"), ("v", "b"), ("ll", "y"), ("ce", "se"), ("ci", "si"), ("qu", "k"))
+
+
+def misspelt(text: str) -> str:
+    """As a hurried hand types it: no accents, no h, letters that sound alike swapped."""
+    bare = "".join(
+        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
+    )
+    typed = " ".join(word[1:] if word[:1] in "hH" else word for word in bare.split())
+    for written, heard in _SOUNDS_ALIKE:
+        typed = typed.replace(written, heard)
+    return typed
+
+
+def token_rows(index_key: bytes) -> Callable[[int, dict[str, Any], bool], dict[Any, list]]:
+    """extra_rows for seed_caseload: each survivor's name tokens, as intake writes them."""
+    from app.cases.name_tokens import name_tokens
+    from app.cases.record_models import SurvivorNameToken
+    from bench.caseload_data import survivor_name
+
+    cache: dict[tuple[str, str], list[str]] = {}
+
+    def extra(i: int, survivor: dict[str, Any], _visible: bool) -> dict[Any, list]:
+        name = survivor_name(i)
+        tokens = cache.get(name)
+        if tokens is None:
+            tokens = cache[name] = list(dict.fromkeys(name_tokens(index_key, *name)))
+        return {SurvivorNameToken: [{"survivor_id": survivor["id"], "token": t} for t in tokens]}
+
+    return extra
+
+
+def partial_plan(total: int, visible: int, per_kind: int, rng: random.Random) -> list[dict]:
+    """Misspelt full names and given name + one surname of visible survivors, surnames
+    alone, names of survivors only other institutions see, and a name nobody has."""
+    from bench.caseload_data import CaseloadSpec, is_visible, survivor_name
+
+    spec = CaseloadSpec(opener_user_id=0, workers=(), total=total, visible=visible)
+    seen = [i for i in range(0, total, max(1, total // max(1, visible))) if is_visible(i, spec)]
+    hidden = [
+        i for i in (rng.randrange(total) for _ in range(per_kind * 5)) if not is_visible(i, spec)
+    ]
+    plan = []
+    for i in rng.sample(seen, per_kind):
+        given, family = survivor_name(i)
+        number = f"SON-2026-{i + 1:07d}"
+        plan.append(
+            {"kind": "full name, misspelt", "text": misspelt(f"{given} {family}"), "expect": number}
+        )
+        plan.append(
+            {
+                "kind": "given + 1 surname",
+                "text": misspelt(f"{given} {family.split()[0]}"),
+                "expect": None,
+            }
+        )
+        plan.append({"kind": "one surname", "text": misspelt(family.split()[1]), "expect": None})
+    for i in hidden[:per_kind]:
+        given, family = survivor_name(i)
+        plan.append(
+            {
+                "kind": "other institutions' survivor",
+                "text": misspelt(f"{given} {family}"),
+                "expect": None,
+            }
+        )
+    plan += [{"kind": "nobody", "text": ABSENT_NAME, "expect": "nothing"}] * per_kind
+    rng.shuffle(plan)
+    return plan  # fmt: skip
+
+
+def decrypt_visible_search(session: Any, ring: Any, caller: Any, text: str) -> list[Any]:
+    """Approach (a): every visible case's name decrypted and ranked (rows, not objects,
+    and her own data key opened for each, as the app would)."""
+    from app.cases import access
+    from app.cases.name_search import open_identity
+    from app.cases.name_tokens import Ranking, name_codes
+    from app.crypto.models import DataKey
+
+    ranking = Ranking(name_codes(text))
+    stmt = (
+        select(
+            Case.number,
+            Survivor.id.label("survivor_id"),
+            Survivor.given_names_enc,
+            Survivor.family_names_enc,
+            DataKey.id.label("data_key_id"),
+            DataKey.wrapped,
+        )
+        .join(Survivor, Survivor.id == Case.survivor_id)
+        .join(DataKey, DataKey.id == Case.data_key_id)
+        .where(access._visible(caller))
+    )
+    ranked = []
+    for row in session.execute(stmt):
+        score = ranking.score(open_identity(ring, row, contact=False).full_name)
+        if score >= DECRYPT_THRESHOLD:  # without a shared token, a score must earn its place
+            ranked.append((score, row.number))
+    ranked.sort(key=lambda item: (-item[0], item[1]))
+    return ranked[:20]
+
+
+def run_partial(bench: RutaBench, searcher: BenchUser, plan: list[dict], decrypt_every: int):
+    """Each item of the plan: (b) in-process and over HTTP; (a) for one item in
+    `decrypt_every` (it is slow). Returns the results per approach."""
+    from app.auth.caller import Caller
+    from app.auth.models import User
+    from app.cases import name_search
+
+    app, client = bench.app, bench.client()
+    ring = app.extensions["ruta.keyring"]
+    results: dict[str, list[dict]] = {"tokens (service)": [], "tokens (HTTP)": [], "decrypt": []}
+    with app.app_context():
+        caller = Caller(db.session.get(User, searcher.id), "127.0.0.1", "api")
+        for item in plan[:5]:  # warm-up
+            name_search.by_name(db.session, ring, caller, item["text"])
+            client.post(SEARCH, json={"name_like": item["text"]}, headers=searcher.headers)
+        gc.collect()
+        for n, item in enumerate(plan):
+            text, clock, cpu = item["text"], time.perf_counter, time.thread_time
+            started, cpu_started = clock(), cpu()
+            found = name_search.by_name(db.session, ring, caller, text)
+            times = {"ms": (clock() - started) * 1000, "cpu_ms": (cpu() - cpu_started) * 1000}
+            numbers = [candidate.case.number for candidate in found]
+            _check(item, numbers)
+            results["tokens (service)"].append({**item, **times, "found": len(numbers)})
+            started, cpu_started = clock(), cpu()
+            response = client.post(SEARCH, json={"name_like": text}, headers=searcher.headers)
+            times = {"ms": (clock() - started) * 1000, "cpu_ms": (cpu() - cpu_started) * 1000}
+            expect_status(200)(response)
+            _check(item, [i["number"] for i in response.get_json()["items"]])
+            results["tokens (HTTP)"].append({**item, **times, "found": len(numbers)})
+            if n % decrypt_every == 0:
+                started, cpu_started = clock(), cpu()
+                ranked = decrypt_visible_search(db.session, ring, caller, text)
+                times = {"ms": (clock() - started) * 1000, "cpu_ms": (cpu() - cpu_started) * 1000}
+                _check(item, [number for _score, number in ranked])
+                results["decrypt"].append({**item, **times, "found": len(ranked)})
+            db.session.rollback()  # the service's audit rows: nothing to keep
+    return results  # fmt: skip
+
+
+def _check(item: dict, numbers: list[str]) -> None:
+    if item["expect"] == "nothing" and numbers:
+        raise RuntimeError(f"{item['text']!r} found {numbers[:3]}, expected nothing")
+    if item["expect"] not in (None, "nothing") and item["expect"] not in numbers:
+        raise RuntimeError(f"{item['text']!r} did not find {item['expect']}")
+
+
+def summarise_partial(results: dict[str, list[dict]]) -> list[list[Any]]:
+    rows = []
+    for approach, items in results.items():
+        kinds = [*sorted({r["kind"] for r in items}), "all"]
+        for kind in kinds:
+            chosen = [r for r in items if kind in ("all", r["kind"])]
+            times = sorted(r["ms"] for r in chosen)
+            cpu = sorted(r["cpu_ms"] for r in chosen)
+            found = statistics.median(r["found"] for r in chosen)
+            rows.append([approach, kind, len(times), percentile(times, 0.5),
+                         percentile(times, 0.95), times[-1], percentile(cpu, 0.5),
+                         percentile(cpu, 0.95), found])  # fmt: skip
+    return rows
+
+
+def candidate_query_plan(bench: RutaBench, searcher: BenchUser, text: str) -> list[str]:
+    """The database's plan of the candidate query (the one that grows with the data)."""
+    from app.auth.caller import Caller
+    from app.auth.models import User
+    from app.cases import access
+    from app.cases.name_tokens import name_codes, token_of
+
+    app = bench.app
+    ring = app.extensions["ruta.keyring"]
+    captured: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        captured.append((statement, parameters))
+
+    with app.app_context():
+        caller = Caller(db.session.get(User, searcher.id), "127.0.0.1", "api")
+        tokens = [token_of(ring.index_key, code) for code in name_codes(text)]
+        from sqlalchemy import event
+
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            access.visible_name_candidates(db.session, caller, tokens, limit=200)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        statement, parameters = next((s, p) for s, p in captured if "GROUP BY" in s)
+        prefix = "EXPLAIN QUERY PLAN " if db.engine.dialect.name == "sqlite" else "EXPLAIN ANALYZE "
+        raw = db.session.connection().exec_driver_sql(prefix + statement, parameters)
+        lines = [" ".join(str(c) for c in row) for row in raw]
+        db.session.rollback()
+    return lines  # fmt: skip
+
+
+def main_partial(args: argparse.Namespace) -> int:
+    from bench.caseload_data import CaseloadSpec, seed_caseload
+
+    base_url = args.database_url
+    rng = random.Random(args.seed)
+    warning = load_warning()
+    if warning:
+        print(warning)
+    print(
+        f"database: {database_kind(base_url)}; partial-name search, {args.survivors:,} cases, "
+        f"{args.visible:,} visible"
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="ruta-bench-") as tmpdir,
+        ruta_app(Path(tmpdir), base_url) as bench,
+    ):
+        # Hundreds of searches by one user: past the hourly read cap a real one would stop.
+        bench.app.config["RUTA_CASE_READS_PER_HOUR"] = 1_000_000
+        searcher = bench.add_user("pnc_agent", SEARCHER_INSTITUTION, "agente.search")
+        opener = bench.add_user("health_staff", "US-SON", "salud.search")
+        spec = CaseloadSpec(
+            opener_user_id=opener.id,
+            workers=(searcher.id,),
+            total=args.survivors,
+            visible=args.visible,
+        )
+        started = time.perf_counter()
+        seeded = seed_caseload(
+            bench,
+            spec,
+            extra_rows=token_rows(bench.app.extensions["ruta.keyring"].index_key),
+            progress=lambda done: done % 100_000 == 0 and print(f"  {done:,} cases", flush=True),
+        )
+        seed_s = time.perf_counter() - started
+        print(
+            f"seeded in {seed_s:.1f} s: " + ", ".join(f"{n:,} {t}" for t, n in seeded.rows.items())
+        )
+        plan = partial_plan(args.survivors, args.visible, args.lookups, rng)
+        results = run_partial(bench, searcher, plan, args.decrypt_every)
+        query_plan = candidate_query_plan(bench, searcher, "Marta Martines Bonilla")
+    rows = summarise_partial(results)
+    print()
+    print_table(
+        ["approach", "query", "n", "median ms", "p95 ms", "max ms", "cpu med", "cpu p95", "found"],
+        rows,
+    )
+    worst = {
+        approach: {
+            "p95_ms": percentile(sorted(r["ms"] for r in items), 0.95),
+            "cpu_p95_ms": percentile(sorted(r["cpu_ms"] for r in items), 0.95),
+        }
+        for approach, items in results.items()
+    }
+    for approach, p95 in worst.items():
+        verdict = "meets" if p95["p95_ms"] < PARTIAL_TARGET_MS else "MISSES"
+        print(
+            f"{approach}: p95 {p95['p95_ms']:.1f} ms, cpu p95 {p95['cpu_p95_ms']:.1f} ms "
+            f"({verdict} the target of {PARTIAL_TARGET_MS:g} ms)"
+        )
+    print("\nplan of the candidate query:")
+    for line in query_plan:
+        print("  " + line)
+    path = write_results(
+        "search_partial_name",
+        {
+            "environment": environment(base_url),
+            "cases": args.survivors,
+            "visible": args.visible,
+            "rows": seeded.rows,
+            "seed_s": seed_s,
+            "summary": [dict(zip(("approach", "query", "n", "median_ms", "p95_ms", "max_ms",
+                                  "cpu_median_ms", "cpu_p95_ms", "found"), row, strict=True))
+                        for row in rows],
+            "p95_ms": worst,
+            "target_ms": PARTIAL_TARGET_MS,
+            "candidate_query_plan": query_plan,
+        },
+    )  # fmt: skip
+    print(f"\nresults: {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--partial-name",
+        action="store_true",
+        help="the partial-name search: token index vs decrypting the visible set",
+    )
+    parser.add_argument("--visible", type=int, default=10_000, help="with --partial-name")
+    parser.add_argument(
+        "--decrypt-every",
+        type=int,
+        default=5,
+        help="with --partial-name: time the decrypting search on one lookup in N",
+    )
     parser.add_argument("--survivors", type=int, default=100_000)
     parser.add_argument(
         "--visible-fraction",
@@ -382,6 +696,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20261122)
     add_database_argument(parser)
     args = parser.parse_args(argv)
+    if args.partial_name:
+        return main_partial(args)
     base_url = args.database_url
     kind = database_kind(base_url)
     rng = random.Random(args.seed)
@@ -394,6 +710,7 @@ def main(argv: list[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="ruta-bench-") as tmpdir,
         ruta_app(Path(tmpdir), base_url) as bench,
     ):
+        bench.app.config["RUTA_CASE_READS_PER_HOUR"] = 1_000_000  # 1,200 lookups by one user
         searcher = bench.add_user("pnc_agent", SEARCHER_INSTITUTION, "agente.search")
         started = time.perf_counter()
         seeding = seed(bench, searcher, args.survivors, args.visible_fraction, args.chunk)

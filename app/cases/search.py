@@ -7,24 +7,35 @@ identifiers searched for come from request bodies; nothing here touches a URL or
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from app.audit.service import audit
 from app.auth.caller import Caller
-from app.cases import access
+from app.auth.throttle_store import charge_read
+from app.cases import access, name_search, policy
 from app.cases.models import Case
-from app.cases.service import open_survivor, require_case_role, same_name_and_birth
+from app.cases.name_search import Candidate, CaseRef
+from app.cases.service import (
+    open_survivor,
+    require_case_role,
+    resolve_municipality,
+    same_name_and_birth,
+)
 from app.cases.validators import normalise_dui
 from app.core.db import DbSession
 from app.core.errors import InvalidInput
+from app.core.time import local_today, utcnow
 from app.crypto.blind_index import blind_index, name_dob_key
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
 
 PAGE_SIZE = 50
 GIVE_ONE_KIND = (
-    "Indique el DUI, el nombre completo con la fecha de nacimiento, o el número de expediente."
+    "Indique el DUI, el nombre completo con la fecha de nacimiento, el número de expediente, "
+    "el teléfono o parte del nombre."
 )
 
 
@@ -37,17 +48,26 @@ def search_cases(
     name: str | None = None,
     birth_date: date | None = None,
     number: str | None = None,
-) -> list[Case]:
-    """Exact matches among the cases the caller may see, oldest first; audited with the
-    number of results only."""
+    phone: str | None = None,
+    name_like: str | None = None,
+    birth_year: int | None = None,
+) -> list[Candidate]:
+    """Among the cases the caller may see: exact matches by DUI, name and birth date or
+    number (oldest first; an absorbed record's number finds the one that absorbed it), or
+    candidates by phone or by a partial name, ranked (`name_search`). Audited with the
+    number of results only, never what was searched for. Counts against the hourly
+    read cap: a search shows who matches."""
     require_case_role(caller)
-    if number:
-        found = access.visible_by_number(session, caller, number.strip().upper())
+    charge_read(caller.id, "search")
+    if name_like:
+        found = name_search.by_name(session, ring, caller, name_like, birth_year)
+    elif phone:
+        found = name_search.by_phone(session, ring, caller, phone)
     else:
-        column, value = _index_lookup(ring, dui, name, birth_date)
-        cases = access.visible_by_survivor_index(session, caller, column, value)
-        # A blind index can collide; decrypting confirms the match before it is shown.
-        found = [case for case in cases if _confirms(ring, case, dui, name, birth_date)]
+        found = [
+            Candidate(CaseRef.of(case), "", 1.0)
+            for case in _exact(session, ring, caller, dui, name, birth_date, number)
+        ]
     audit(
         session,
         ring.audit_key,
@@ -57,6 +77,23 @@ def search_cases(
         detail=f"results={len(found)}",
     )
     return found
+
+
+def _exact(
+    session: DbSession,
+    ring: KeyRing,
+    caller: Caller,
+    dui: str | None,
+    name: str | None,
+    birth_date: date | None,
+    number: str | None,
+) -> list[Case]:
+    if number:
+        return access.visible_by_number(session, caller, number.strip().upper())
+    column, value = _index_lookup(ring, dui, name, birth_date)
+    cases = access.visible_by_survivor_index(session, caller, column, value)
+    # A blind index can collide; decrypting confirms the match before it is shown.
+    return [case for case in cases if _confirms(ring, case, dui, name, birth_date)]
 
 
 def _index_lookup(
@@ -84,36 +121,86 @@ def _confirms(
     )
 
 
+@dataclass(frozen=True)
+class WorkList:
+    items: list[dict[str, Any]]
+    next_page: int | None
+    counts: dict[str, int]
+
+
 def work_list(
     session: DbSession,
-    user: access.Subject,
+    ring: KeyRing,
+    caller: Caller,
     *,
+    assigned: str = "all",
     status: str | None = None,
     risk: str | None = None,
+    overdue: bool = False,
+    next_contact: int | None = None,
+    inactive_days: int | None = None,
+    municipality: str | None = None,
+    sort: str = "activity",
     page: int = 1,
-) -> tuple[list[Case], int | None]:
-    """One page of the cases the user may see, newest activity first, and the next page."""
-    require_case_role(user)
-    # One row more than a page tells whether there is a next one, without a COUNT.
-    rows = access.work_list(
+) -> WorkList:
+    """One page of her institution's cases with the counts of each tab; her name only on
+    the rows shown whose whole record the institution sees. Audited (`case_list`)."""
+    require_case_role(caller)
+    if municipality:
+        municipality = resolve_municipality(session, municipality, "municipality")
+    wanted = access.WorkFilter(
+        assigned, status, risk, overdue, next_contact, inactive_days, municipality, sort
+    )
+    today, now = local_today(), utcnow()
+    # One row more than a page tells whether there is a next one.
+    rows, counts = access.work_list(
         session,
-        user,
-        status=status,
-        risk=risk,
+        caller,
+        wanted,
+        today=today,
+        now=now,
         offset=(page - 1) * PAGE_SIZE,
         limit=PAGE_SIZE + 1,
     )
     next_page = page + 1 if len(rows) > PAGE_SIZE else None
-    return rows[:PAGE_SIZE], next_page
+    rows = rows[:PAGE_SIZE]
+    names = _names_of(session, ring, caller, [row.id for row in rows if row.full])
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "case_list",
+        object_type="case",
+        detail=f"page={page};rows={len(rows)};names={len(names)}",
+    )
+    return WorkList([work_item(row, names.get(row.id)) for row in rows], next_page, counts)
 
 
-def work_item(case: Case) -> dict[str, Any]:
-    """What a work list shows of a case: no identity, nothing decrypted."""
+def _names_of(
+    session: DbSession, ring: KeyRing, caller: Caller, case_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Her name, decrypted for these rows only (at most a page, whole-record views)."""
+    names = {}
+    for case in access.whole_cases_with_survivor(session, caller, case_ids):
+        cipher = cipher_for(ring, case.data_key)
+        parts = (open_survivor(cipher, case.survivor, f) for f in ("given_names", "family_names"))
+        names[case.id] = " ".join(part for part in parts if part)
+    return names
+
+
+def work_item(row: access.WorkRow, name: str | None = None) -> dict[str, Any]:
+    """A row of the work list: codes and dates, her name where it may be shown."""
+    holder = row.responsible
     return {
-        "id": str(case.id),
-        "number": case.number,
-        "status": case.status,
-        "risk_level": case.risk_level,
-        "assigned_to": None,  # cases are not assigned to a person yet
-        "updated_at": case.updated_at.isoformat() if case.updated_at else None,
+        "id": str(row.id),
+        "number": row.number,
+        "status": row.status,
+        "risk_level": row.risk_level,
+        "access": policy.FULL if row.full else policy.OWN_PARTS,
+        "name": name,
+        "assigned_to": (
+            {"id": holder.id, "name": holder.name, "active": holder.active} if holder else None
+        ),
+        "next_contact": row.next_contact.isoformat() if row.next_contact else None,
+        "updated_at": row.updated_at.isoformat() if row.updated_at else None,
     }

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 INDEX_HEX_CHARS = 16  # 64 bits: collisions stay rare at national scale, yet not unique proof
-PURPOSES = ("dui", "name_dob", "status_code")
+PURPOSES = ("dui", "name_dob", "status_code", "phone", "name_token")
 
 
 @lru_cache(maxsize=32)

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from app.auth import accounts, recovery
 from app.auth.policy import may_read_audit
+from app.cases import merge
 from app.cases import service as cases
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.ids import parse_uuid
@@ -71,6 +72,7 @@ def audit() -> str:
             | {r.requested_by_user_id for r in recoveries},
         ),
         joins=cases.pending_joins(db.session, web_caller()),
+        merges=merge.merge_list(db.session, web_caller()),
     )
 
 

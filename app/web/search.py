@@ -8,7 +8,7 @@ from typing import Any
 from flask import render_template, request
 
 from app.cases import search as case_search
-from app.cases.present import case_summary
+from app.cases.name_search import present_candidate
 from app.cases.schemas import SearchIn
 from app.crypto.service import get_keyring
 from app.extensions import db
@@ -16,7 +16,7 @@ from app.web.case_forms import SearchForm
 from app.web.cases import bp, require_case_worker
 from app.web.formtools import attempt, blank_to_none, load, web_caller
 
-SEARCH_FIELDS = ("dui", "name", "birth_date", "number")
+SEARCH_FIELDS = ("name_like", "birth_year", "dui", "name", "birth_date", "number", "phone")
 
 
 def search_query(form: SearchForm) -> dict[str, Any]:
@@ -49,4 +49,4 @@ def search_page() -> tuple[str, int]:
     found, problems = attempt(form, {}, run)
     if found is None:
         return render_search(form, 422, problems=problems)
-    return render_search(form, found=[case_summary(case) for case in found])
+    return render_search(form, found=[present_candidate(candidate) for candidate in found])

@@ -381,7 +381,7 @@ def test_blind_index_of_different_values_differs():
 
 def test_blind_index_refuses_unknown_purpose():
     with pytest.raises(ValueError):
-        blind_index(os.urandom(32), "phone", "7777-1234")
+        blind_index(os.urandom(32), "address", "Colonia Las Palmeras")
 
 
 def test_normalise_name_folds_case_accents_and_spaces():
