@@ -247,7 +247,7 @@ class IntakePage(BasePage):
         self.tick("#share_with_network")
 
     def save_with_keyboard(self) -> None:
-        self.tab_to("form.steps button[type=submit]")
+        self.tab_to("form.steps button[type=submit].primary")
         with self.page.expect_navigation():
             self.page.keyboard.press("Enter")
 
@@ -422,10 +422,27 @@ class ReferralInboxPage(BasePage):
 
 class RiskPage(BasePage):
     def answer(self, **answers: str) -> RiskPage:
-        """answer(q1="yes", q2="no"): the radio of each question; the rest stay 'No sabe'."""
+        """answer(q1="yes", q2="no"): the radio of each question; nothing comes marked."""
         for name, value in answers.items():
             self.page.locator(f"input[name={name}][value={value}]").check()
         return self
+
+    def answer_the_rest(self, value: str = "unknown") -> RiskPage:
+        """Every question still unanswered gets `value` ("unknown": No sabe, chosen)."""
+        for number in range(1, 25):
+            group = self.page.locator(f"input[name=q{number}]")
+            if not any(group.nth(i).is_checked() for i in range(group.count())):
+                self.page.locator(f"input[name=q{number}][value={value}]").check()
+        return self
+
+    def save_refused(self) -> RiskPage:
+        """Save a form the server sends back (unanswered questions): still this page."""
+        self.page.get_by_role("button", name="Guardar valoración").click()
+        return self
+
+    def errors(self) -> str:
+        box = self.page.locator(".error-box")
+        return box.inner_text() if box.count() else ""
 
     def answer_question(self, question: str, answer: str) -> RiskPage:
         """By the radio's accessible name, as a screen reader says it: question, then answer."""
@@ -461,3 +478,64 @@ class AdminUsersPage(BasePage):
 
     def usernames(self) -> list[str]:
         return self.page.locator("main > table tbody tr td:first-child").all_inner_texts()
+
+
+# --- a caseworker's day (issue 11): the task list, correcting her record, reassessing ----
+
+
+class TaskListPage(DashboardPage):
+    """The dashboard's «Tareas de hoy»: one row per task, its kind and the case's number."""
+
+    def card_text(self) -> str:
+        return self.page.locator("section#tareas").inner_text()
+
+    def row(self, task: str, case_number: str) -> Any:
+        rows = self.page.locator("section#tareas tbody tr")
+        return rows.filter(has_text=task).filter(has_text=case_number)
+
+    def cells(self, task: str, case_number: str) -> list[list[str]]:
+        """The cells of each row of that task on that case (one row, or none)."""
+        return [row.locator("td").all_inner_texts() for row in self.row(task, case_number).all()]
+
+    def open_task(self, task: str, case_number: str) -> CaseRecordPage:
+        """Click the case number in the task's row: the case opens at the section to act on."""
+        with self.page.expect_navigation():
+            self.row(task, case_number).get_by_role("link", name=case_number).click()
+        return CaseRecordPage(self.page)
+
+
+class CaseRecordPage(CasePage):
+    """The case page's correction form and the record's history of corrections."""
+
+    def fact(self, label: str) -> str:
+        """What her identity card shows beside a label ("Teléfono")."""
+        return self.section("identidad").locator(f"dt:text-is('{label}') + dd").inner_text()
+
+    def correct_survivor(self, changes: dict[str, str], reason: str) -> None:
+        """Open «Corregir datos», change the fields named by their labels, say why, save."""
+        box = self.page.locator("details#corregir-datos")
+        box.get_by_text("Corregir datos", exact=True).click()
+        for label, value in changes.items():
+            box.get_by_label(label, exact=True).fill(value)
+        box.get_by_label("Motivo de la corrección").fill(reason)
+        with self.page.expect_navigation():
+            box.get_by_role("button", name="Guardar corrección").click()
+
+    def corrections(self) -> list[str]:
+        """Each correction listed under «Correcciones»: who, why, and old → new."""
+        return self.section("historial").locator("article.item").all_inner_texts()
+
+    def follow_up_forms(self) -> int:
+        """How many follow-ups still wait for their outcome (each keeps its form)."""
+        return self.section("seguimiento").locator("form.inline-form").count()
+
+
+class RiskReassessmentPage(RiskPage):
+    """The risk form on a case whose level is high: lowering it asks why."""
+
+    def lowering_reason(self, reason: str) -> RiskReassessmentPage:
+        self.page.get_by_label("Si el riesgo era alto y ahora baja: por qué").fill(reason)
+        return self
+
+    def lowering_error(self) -> str:
+        return self.page.locator("#lowering_reason-error").inner_text()

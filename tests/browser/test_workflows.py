@@ -164,7 +164,7 @@ def test_case_goes_round_the_network(browsing, make_account, live_server):
     # The health worker accepts the referral, attends her and completes it.
     page = browsing.new_page()
     dashboard = LoginPage(page).log_in(health)
-    assert number in dashboard.card("Remisiones por responder").inner_text()
+    assert number in dashboard.card("Tareas de hoy").inner_text()
     dashboard.screenshot("dashboard-health_staff")
     inbox = ReferralInboxPage(page)
     inbox.open()
@@ -194,6 +194,10 @@ def test_case_goes_round_the_network(browsing, make_account, live_server):
     risk = case.start_risk_assessment()
     risk.answer(q1="yes", q2="yes", q3="yes", q10="yes", q12="no")
     risk.answer_question("¿La ha estrangulado, asfixiado o intentado ahogar?", "Sí")
+    # Nothing comes preset: the questions left blank are refused, never read as "no".
+    risk.save_refused()
+    assert "Faltan 18 respuestas" in risk.errors()
+    risk.answer_the_rest("unknown")
     risk.screenshot("risk")
     case = risk.save()
     assert "Riesgo alto (5 respuestas sí)." in case.flash()
@@ -367,8 +371,21 @@ def test_english_on_the_login_page_and_the_dashboard(browsing, make_account):
     dashboard = login.log_in(account)
     assert dashboard.lang() == "en"
     assert dashboard.greeting() == "Hello, Ana Martínez"
-    assert dashboard.menu_links() == ["Home", "New intake", "Search", "Referrals"]
-    assert dashboard.card("Referrals to answer").is_visible()
+    assert dashboard.menu_links() == ["Home", "Cases", "New intake", "Search", "Referrals"]
+    actions = dashboard.page.locator("main p.actions a").all_inner_texts()
+    assert len(actions) == 4 and actions[:3] == ["New intake", "My cases", "Find a case"]
+    count = actions[3].removeprefix("Referrals (").removesuffix(" to answer)")
+    assert count.isdigit(), actions[3]
+    # The task list «Tareas de hoy»: a new account has no tasks yet.
+    tasks = dashboard.card("Today's tasks")
+    assert tasks.is_visible()
+    assert tasks.locator("p").first.inner_text() == "No pending tasks."
+    assert tasks.get_by_role("link").all_inner_texts() == [
+        "See all high-risk cases",
+        "See all overdue follow-ups",
+    ]
+    assert dashboard.card("Notices").is_visible()
+    assert dashboard.page.locator("header .who a").inner_text() == "My sessions"
     assert dashboard.sign_out_button().inner_text() == "Sign out"
     dashboard.screenshot("dashboard-en")
 
