@@ -292,7 +292,7 @@ def test_an_untouched_risk_form_saves_nothing_and_shows_errors(app, client, pnc)
     answer = client.post(path, data={"csrf_token": csrf_token(html)})
     assert answer.status_code == 422
     shown = answer.get_data(as_text=True)
-    assert "Faltan 24 respuestas" in shown
+    assert "Preguntas sin responder (24)" in shown
     assert shown.count("Responda Sí, No o No sabe.") == 24
     assert assessments(app, case_id) == 0
     assert record(client, pnc, case_id)["risk_level"] is None

@@ -196,7 +196,7 @@ def test_case_goes_round_the_network(browsing, make_account, live_server):
     risk.answer_question("¿La ha estrangulado, asfixiado o intentado ahogar?", "Sí")
     # Nothing comes preset: the questions left blank are refused, never read as "no".
     risk.save_refused()
-    assert "Faltan 18 respuestas" in risk.errors()
+    assert "Preguntas sin responder (18)" in risk.errors()
     risk.answer_the_rest("unknown")
     risk.screenshot("risk")
     case = risk.save()
