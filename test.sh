@@ -69,6 +69,10 @@ run_pytest() {
     return "$rc"
 }
 pytest_args=("$@")
+# One worker per core (RUTA_TEST_WORKERS=0 runs in this process; -n given wins).
+if [[ " $* " != *" -n "* && "${RUTA_TEST_WORKERS:-auto}" != 0 ]]; then
+    pytest_args=(-n "${RUTA_TEST_WORKERS:-auto}" "${pytest_args[@]}")
+fi
 
 echo "== SQLite =="
 sqlite_rc=0

@@ -269,7 +269,12 @@ def _broken_key_files() -> list[tuple[str, str]]:
     return cases
 
 
-@pytest.mark.parametrize(("what", "text"), _broken_key_files(), ids=lambda v: str(v)[:24])
+BROKEN_KEY_FILES = _broken_key_files()
+
+
+# Named by what is broken: the random keys in the text would give each pytest-xdist worker
+# other test ids.
+@pytest.mark.parametrize(("what", "text"), BROKEN_KEY_FILES, ids=[w for w, _ in BROKEN_KEY_FILES])
 def test_malformed_key_file_raises_key_file_error(tmp_path, what, text):
     path = tmp_path / "kek"
     path.write_text(text)
