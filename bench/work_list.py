@@ -16,10 +16,13 @@ statements (EXPLAIN ANALYZE on PostgreSQL, EXPLAIN QUERY PLAN on SQLite).
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,30 +92,60 @@ def prepare(bench: RutaBench, total: int, visible: int, workers: int) -> tuple[A
 
 
 def time_scenario(bench: RutaBench, user: Any, query: dict[str, str], requests: int) -> dict:
+    """Wall and CPU time (this thread: the app and, on SQLite, the database) of each
+    request, and the time spent in its page statement (execute to first row: on SQLite
+    its whole work, on PostgreSQL the server's plus the round trip)."""
     client = bench.client()
+    page_sql = [0.0]
+    started_at: list[float] = []
 
-    def call() -> tuple[float, Any]:
+    def before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        started_at.append(time.perf_counter())
+
+    def after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        elapsed = time.perf_counter() - started_at.pop()
+        if " OVER (" in statement:  # the page with its tab counts
+            page_sql[0] += elapsed
+
+    def call() -> tuple[float, float, float, Any]:
+        page_sql[0] = 0.0
+        cpu = time.thread_time()
         started = time.perf_counter()
         response = client.get("/api/v1/cases", query_string=query, headers=user.headers)
         elapsed = time.perf_counter() - started
+        cpu = time.thread_time() - cpu
         if response.status_code != 200:
             raise RuntimeError(
                 f"{query}: HTTP {response.status_code} {response.get_data()[:300]!r}"
             )
-        return elapsed, response.get_json()
+        return elapsed, cpu, page_sql[0], response.get_json()
 
-    for _ in range(3):  # warm the caches and the statement cache
-        call()
-    latencies, body = [], None
-    for _ in range(requests):
-        elapsed, body = call()
-        latencies.append(elapsed)
-    ordered = sorted(latencies)
+    engine = bench.engine
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        for _ in range(3):  # warm the caches and the statement cache
+            call()
+        gc.collect()
+        latencies, cpus, sqls, body = [], [], [], None
+        for _ in range(requests):
+            elapsed, cpu, sql, body = call()
+            latencies.append(elapsed)
+            cpus.append(cpu)
+            sqls.append(sql)
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    ordered, cpus, sqls = sorted(latencies), sorted(cpus), sorted(sqls)
     assert body is not None
     return {
         "median_ms": statistics.median(ordered) * 1000,
         "p95_ms": percentile(ordered, 0.95) * 1000,
         "max_ms": ordered[-1] * 1000,
+        "cpu_median_ms": statistics.median(cpus) * 1000,
+        "cpu_p95_ms": percentile(cpus, 0.95) * 1000,
+        "page_sql_median_ms": statistics.median(sqls) * 1000,
+        "page_sql_p95_ms": percentile(sqls, 0.95) * 1000,
         "items": len(body["items"]),
         "named": sum(1 for item in body["items"] if item["name"]),
         "counts": body["counts"],
@@ -169,18 +202,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seeding {args.total:,} cases, {args.visible:,} visible ({kind})")
         user, seeding = prepare(bench, args.total, args.visible, args.workers)
         print(f"  seeded in {seeding['seed_s']} s: {seeding['rows']}")
+        load_before = os.getloadavg()[0]
+        timing_started = datetime.now(UTC)
         results = []
         for name, query in SCENARIOS:
             figures = time_scenario(bench, user, query, args.requests)
             results.append({"scenario": name, "query": query, **figures})
         print_table(
-            ["scenario", "median ms", "p95 ms", "max ms", "rows", "names", "counts"],
+            ["scenario", "median ms", "p95 ms", "max ms", "CPU med", "CPU p95", "page SQL med",
+             "page SQL p95", "rows", "names", "counts"],
             [
-                [r["scenario"], r["median_ms"], r["p95_ms"], r["max_ms"], r["items"], r["named"],
-                 " ".join(f"{k}={v}" for k, v in r["counts"].items())]
+                [r["scenario"], r["median_ms"], r["p95_ms"], r["max_ms"], r["cpu_median_ms"],
+                 r["cpu_p95_ms"], r["page_sql_median_ms"], r["page_sql_p95_ms"], r["items"],
+                 r["named"], " ".join(f"{k}={v}" for k, v in r["counts"].items())]
                 for r in results
             ],
         )  # fmt: skip
+        timing = {
+            "from": timing_started.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "to": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        }
+        print(f"timed {timing['from']} to {timing['to']}, load {timing['load_average_1min']}")
         statements = statements_of_one_request(bench, user, {})
         print(f"\nSQL of one request ({len(statements)} statements):")
         for statement, _ in statements:
@@ -205,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
                 "environment": environment(args.database_url),
                 "arguments": vars(args),
                 "seeding": seeding,
+                "timing": timing,
                 "results": results,
                 "statements": [short_sql(s, 300) for s, _ in statements],
                 "plans": explained,
