@@ -103,6 +103,9 @@ class Settings:
     # instance/audit-anchors by default), and how old the newest may get while writing.
     audit_anchor_dir: Path | None = None
     audit_anchor_seconds: int = 600
+    # Years a closed record is kept before `records purge` destroys its key; a survivor
+    # under 18 when it closed is kept until she is 18 plus these years.
+    retention_years: int = 10
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -134,6 +137,7 @@ class Settings:
             if env.get("RUTA_AUDIT_ANCHOR_DIR")
             else None,
             audit_anchor_seconds=_int(env, "RUTA_AUDIT_ANCHOR_SECONDS", 600),
+            retention_years=_int(env, "RUTA_RETENTION_YEARS", 10),
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -160,6 +164,7 @@ class Settings:
             "RUTA_AUDIT_ANCHOR_DIR": self.audit_anchor_dir
             or self.secret_file.parent / "audit-anchors",
             "RUTA_AUDIT_ANCHOR_SECONDS": self.audit_anchor_seconds,
+            "RUTA_RETENTION_YEARS": self.retention_years,
             "REDIS_URL": self.redis_url,
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
             "RATELIMIT_HEADERS_ENABLED": True,

@@ -8,6 +8,7 @@ from app.crypto import models as crypto_models
 from app.directory import models as directory_models
 from app.notifications import models as notification_models
 from app.referrals import models as referral_models
+from app.retention import models as retention_models
 
 __all__ = [
     "audit_models",
@@ -20,4 +21,5 @@ __all__ = [
     "notification_models",
     "record_models",
     "referral_models",
+    "retention_models",
 ]

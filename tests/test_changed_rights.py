@@ -53,6 +53,9 @@ WHOLE_RECORD_ONLY = {
     "/cases/<case_id>/duplicates": 403,
     "/api/v1/cases/<case_id>/merge": 403,
     "/cases/<case_id>/merge": 403,
+    # Her erasure is asked by a party with the whole record (docs/retention.md).
+    "/api/v1/cases/<case_id>/erasure": 403,
+    "/cases/<case_id>/erasure": 403,
     # Another institution's follow-up and attachment are not among its own parts.
     "/api/v1/cases/<case_id>/follow-ups/<follow_up_id>/outcome": 404,
     "/api/v1/cases/<case_id>/attachments/<attachment_id>": 404,

@@ -91,6 +91,16 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/api/v1/cases/<case_id>/merge", "POST"): only(
         expect(401, 404, 404, 403, 403), pnc_agent__party=202
     ),
+    # Retention: supervisors hold (the case is open: a hold is fine) and decide; a party
+    # asks her erasure, refused while the case is open (409); the review names no request.
+    ("/api/v1/cases/<case_id>/legal-hold", "POST"): expect(401, 403, 403, 200, 403),
+    ("/api/v1/cases/<case_id>/erasure", "POST"): expect(401, 409, 404, 403, 403),
+    ("/api/v1/erasures", "GET"): expect(401, 403, 403, 200, 403),
+    ("/api/v1/erasures/<erasure_id>/review", "POST"): expect(401, 403, 403, 404, 403),
+    ("/cases/<case_id>/legal-hold", "POST"): expect(302, 403, 403, 302, 403),
+    ("/cases/<case_id>/erasure", "POST"): expect(302, 302, 404, 403, 403),
+    ("/audit/retention", "GET"): expect(302, 403, 403, 200, 403),
+    ("/audit/erasures/<erasure_id>/review", "POST"): expect(302, 403, 403, 302, 403),
     ("/api/v1/merges", "GET"): expect(401, 403, 403, 200, 403),
     ("/api/v1/merges/<merge_id>/review", "POST"): expect(401, 403, 403, 200, 403),
     # The fixture's merge is pending: nothing to revert yet (409).
@@ -417,6 +427,7 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
     ):
         if f"<{name}>" in path:
             path = path.replace(f"<{name}>", str(world[name]))
+    path = path.replace("<erasure_id>", NO_SUCH_ID)
     for name in (
         "grant_id",
         "notification_id",
@@ -441,6 +452,12 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
             "reason": "Misma persona registrada dos veces",
         },
         "/api/v1/merges/<merge_id>/review": {"approve": False},
+        "/api/v1/cases/<case_id>/legal-hold": {"hold": True, "reason": "Proceso judicial en curso"},
+        "/api/v1/cases/<case_id>/erasure": {
+            "legal_basis": "consent_withdrawn",
+            "reason": "Ella pidió suprimir sus datos",
+        },
+        "/api/v1/erasures/<erasure_id>/review": {"approve": False},
         "/api/v1/cases/<case_id>/incidents": intake()["incident"],
         "/api/v1/cases/<case_id>/break-glass": {
             "reason": "Revisión por denuncia de acceso indebido",
@@ -516,6 +533,12 @@ def web_form(rule: str, world: dict) -> dict:
             "reason": "Misma persona registrada dos veces",
         },
         "/audit/merges/<merge_id>/review": {"approve": "no"},
+        "/cases/<case_id>/legal-hold": {"hold": "yes", "reason": "Proceso judicial en curso"},
+        "/cases/<case_id>/erasure": {
+            "legal_basis": "consent_withdrawn",
+            "reason": "Ella pidió suprimir sus datos",
+        },
+        "/audit/erasures/<erasure_id>/review": {"approve": "no"},
         "/cases/<case_id>/incidents/new": incident,
         "/cases/<case_id>/risk": {
             f"q{key}": "yes" if v else "no" for key, v in RISK_ANSWERS.items()

@@ -15,6 +15,7 @@ from app.api import (  # noqa: E402,F401  (register the views)
     openapi,
     referral_routes,
     report_routes,
+    retention_routes,
     routes,
     search_routes,
     status_routes,

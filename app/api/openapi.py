@@ -79,6 +79,14 @@ from app.referrals.schemas import (
 )
 from app.reports.dimensions import DIMENSIONS
 from app.reports.schemas import IndicatorsOut, StatsOut
+from app.retention.schemas import (
+    ErasureIn,
+    ErasureListOut,
+    ErasureOut,
+    ErasureReviewIn,
+    LegalHoldIn,
+    LegalHoldOut,
+)
 from app.status.schemas import StatusIn, StatusOut
 from app.supervision.schemas import (
     AccountListOut,
@@ -239,6 +247,42 @@ OPERATIONS: list[Operation] = [
         MergeOut,
         202,
         body=MergeIn,
+        errors=(400, 401, 403, 404, 409, 422),
+    ),
+    Operation(
+        "/cases/{case_id}/legal-hold",
+        "post",
+        "A supervisor of the case's department sets or lifts a legal hold (a reason "
+        "either way, sealed when set): a held record is never purged",
+        LegalHoldOut,
+        body=LegalHoldIn,
+        errors=(400, 401, 403, 404, 409, 422),
+    ),
+    Operation(
+        "/cases/{case_id}/erasure",
+        "post",
+        "Her request to erase her closed record, recorded by a party with the whole record "
+        "(legal basis, reason sealed); a supervisor who did not ask decides. 409 while the "
+        "law keeps it: open, held, live referrals, measures in force, a complaint filed",
+        ErasureOut,
+        202,
+        body=ErasureIn,
+        errors=(400, 401, 403, 404, 409, 422),
+    ),
+    Operation(
+        "/erasures",
+        "get",
+        "Erasure requests to decide and approved ones not yet carried out (supervisors)",
+        ErasureListOut,
+        errors=(401, 403),
+    ),
+    Operation(
+        "/erasures/{erasure_id}/review",
+        "post",
+        "A supervisor who did not ask approves (the next `records purge` shreds the "
+        "record) or rejects an erasure request",
+        ErasureOut,
+        body=ErasureReviewIn,
         errors=(400, 401, 403, 404, 409, 422),
     ),
     Operation(

@@ -58,6 +58,9 @@ ACTIONS = frozenset(
         "account_recovery",
         "read_limit",
         "institution_update",
+        "legal_hold",
+        "erasure_request",
+        "record_purge",
     }
 )
 

@@ -11,7 +11,7 @@ test (tests/unit/test_guards.py) fails on any case query or party join elsewhere
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Protocol
@@ -23,7 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.cases import policy
 from app.cases.models import Case, CaseExclusion, CaseParty, Survivor
 from app.core.db import DbSession
-from app.core.errors import CaseClosed, Conflict, Forbidden, NotFound
+from app.core.errors import CaseClosed, CasePurged, Conflict, Forbidden, NotFound
 from app.core.time import utcnow
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
@@ -95,7 +95,8 @@ def _visible(subject: Subject, *views: str) -> Any:
     if not works_on_cases(subject):
         return Case.id.is_(None)  # matches nothing
     # A record absorbed by a merge drops out of every list: its number finds the survivor.
-    live = Case.merged_into_id.is_(None)
+    # A purged one too: nothing of it can be shown but its number (`case_for` still finds it).
+    live = and_(Case.merged_into_id.is_(None), Case.purged_at.is_(None))
     if not views:
         return and_(live, exists().where(_live_party(subject.institution_id)))
     party = exists().where(_live_party(subject.institution_id), CaseParty.access.in_(views))
@@ -114,6 +115,7 @@ def case_for(
     department: str | None = None,
     others: Mapping[str, Any] | None = None,
     closed_ok: bool = False,
+    purged_ok: bool = False,
 ) -> CaseAccess:
     """The case and the caller's view of it, or NotFound/Forbidden.
 
@@ -122,6 +124,8 @@ def case_for(
     A write (ADD, WHOLE) to a closed case is CaseClosed (409) unless `closed_ok`: the
     few writes that belong to a closed case (reopening it, a new incident, which reopens
     it, consent, a download) say so; every other write is refused here, once.
+    A purged case (its key destroyed) is CasePurged (409) unless `purged_ok`: only the
+    reads that show what is left of it (its number, dates, status) say so.
     `whole_record` loads every part (for presenting); otherwise only the case row.
     `others` (name → a model with `case_id`, from a package built on cases) is checked
     in the same EXISTS query as the parts, so its owner queries only what is there.
@@ -134,6 +138,8 @@ def case_for(
         raise Forbidden("this role does not work on case records")
     if not found.allows(need):
         raise Forbidden(f"the {found.view} view does not allow this")
+    if found.case.purged_at is not None and not purged_ok:
+        raise CasePurged()
     if found.case.merged_into_id is not None and not policy.merged_allows(need):
         raise CaseMerged()
     if need != policy.READ and not closed_ok and not policy.allows_writes(found.case.status):
@@ -1435,6 +1441,7 @@ def survivors_to_reindex(
         select(Survivor, Case)
         .join(Case, Case.survivor_id == Survivor.id)
         .options(joinedload(Case.data_key))
+        .where(Case.purged_at.is_(None))  # nothing of hers is indexed once purged
         .order_by(Survivor.id)
         .limit(limit)
     )
@@ -1445,3 +1452,97 @@ def survivors_to_reindex(
 
 def count_survivors(session: DbSession) -> int:
     return int(session.execute(select(func.count()).select_from(Survivor)).scalar_one())
+
+
+# ---- retention (app/retention) ---------------------------------------------------------
+
+
+def purge_candidate_ids(
+    session: DbSession, closed_before: Any, erasures: Collection[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Closed, not held, not purged, not merged cases that closed before `closed_before`
+    or whose erasure was approved; grouped by the key that wraps them (one cohort is
+    re-keyed once per batch, docs/retention.md)."""
+    from app.crypto.models import DataKey
+
+    due = Case.closed_at <= closed_before
+    if erasures:
+        due = or_(due, Case.id.in_(list(erasures)))
+    stmt = (
+        select(Case.id)
+        .join(DataKey, DataKey.id == Case.data_key_id)
+        .where(
+            Case.status == policy.CLOSED,
+            Case.purged_at.is_(None),
+            Case.legal_hold_at.is_(None),
+            Case.merged_into_id.is_(None),
+            due,
+        )
+        .order_by(DataKey.kek_id, Case.id)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def cases_to_purge(session: DbSession, case_ids: Collection[uuid.UUID]) -> list[Case]:
+    """Those cases with survivor and data key, locked, re-checked: a hold set or a reopening
+    since the ids were read keeps the case."""
+    stmt = (
+        select(Case)
+        .join(Case.survivor)
+        .options(contains_eager(Case.survivor), joinedload(Case.data_key))
+        .where(
+            Case.id.in_(list(case_ids)),
+            Case.status == policy.CLOSED,
+            Case.purged_at.is_(None),
+            Case.legal_hold_at.is_(None),
+        )
+        .order_by(Case.id)
+        .with_for_update(of=Case)
+    )
+    return list(session.execute(stmt).unique().scalars())
+
+
+def keys_out_of_place(session: DbSession, limit: int) -> list[Case]:
+    """Closed cases whose data key is still under a KEK (closed before retention
+    cohorts, or when the key file could not be written), and open ones still in a
+    cohort: `records purge` puts each where it belongs."""
+    from app.crypto.keyring import COHORT_PREFIX
+    from app.crypto.models import PURGED_KEK_ID, DataKey
+
+    in_cohort = DataKey.kek_id.startswith(COHORT_PREFIX)
+    stmt = (
+        select(Case)
+        .join(DataKey, DataKey.id == Case.data_key_id)
+        .options(contains_eager(Case.data_key))
+        .where(
+            Case.purged_at.is_(None),
+            DataKey.kek_id != PURGED_KEK_ID,
+            or_(
+                and_(Case.status == policy.CLOSED, ~in_cohort),
+                and_(Case.status != policy.CLOSED, in_cohort),
+            ),
+        )
+        .order_by(Case.id)
+        .limit(limit)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def held_cases(session: DbSession, limit: int = 200) -> list[Case]:
+    stmt = (
+        select(Case)
+        .where(Case.legal_hold_at.is_not(None), Case.purged_at.is_(None))
+        .order_by(Case.legal_hold_at)
+        .limit(limit)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def purged_cases(session: DbSession, limit: int = 200) -> list[Case]:
+    stmt = (
+        select(Case)
+        .where(Case.purged_at.is_not(None))
+        .order_by(Case.purged_at.desc(), Case.number)
+        .limit(limit)
+    )
+    return list(session.execute(stmt).scalars())

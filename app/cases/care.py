@@ -21,6 +21,7 @@ from app.cases.risk import RiskResult, assess, lowers_from_high
 from app.core.db import DbSession
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.time import local_today, utcnow
+from app.crypto.cohorts import into_cohort, out_of_cohort
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
 from app.notifications.service import notify_institution, notify_supervisors
@@ -99,7 +100,7 @@ def add_follow_up(
     )
     session.add(follow_up)
     if case.status == "open":
-        _set_status(session, user, case, "follow_up", None)
+        _set_status(session, ring, user, case, "follow_up", None)
     case.updated_at = utcnow()
     session.flush()
     audit_change(
@@ -302,8 +303,16 @@ def save_safety_plan(
 
 
 def _set_status(
-    session: DbSession, user: Caller, case: Case, target: str, reason: str | None
+    session: DbSession, ring: KeyRing, user: Caller, case: Case, target: str, reason: str | None
 ) -> None:
+    if target == policy.CLOSED:
+        # Her data key goes under the key of this month's retention cohort, which only
+        # the key file holds: destroying it reaches every backup (docs/retention.md).
+        case.closed_at = utcnow()
+        into_cohort(session, ring, case.data_key, case.closed_at.strftime("%Y-%m"))
+    elif case.status == policy.CLOSED:
+        case.closed_at = None
+        out_of_cohort(ring, case.data_key)
     session.add(
         CaseStatusChange(
             case_id=case.id,
@@ -345,7 +354,9 @@ def change_status(
     if reopening and code is None:
         code = "other"
         _keep_reopening_text(session, ring, user, case, reason or "")
-    _set_status(session, user, case, target, code if target == "closed" or reopening else None)
+    _set_status(
+        session, ring, user, case, target, code if target == "closed" or reopening else None
+    )
     case.close_reason = reason if target == "closed" else None
     case.updated_at = utcnow()
     session.flush()
@@ -414,7 +425,7 @@ def reopen_for_new_incident(session: DbSession, ring: KeyRing, user: Caller, cas
     live party and the supervisors. True if it was closed."""
     if policy.allows_writes(case.status):
         return False
-    _set_status(session, user, case, "open", NEW_INCIDENT)
+    _set_status(session, ring, user, case, "open", NEW_INCIDENT)
     case.close_reason = None
     for institution_id in access.live_party_institutions(session, case.id):
         notify_institution(

@@ -92,12 +92,13 @@ class Case(Base):
         Index(
             "ix_cases_work_list",
             *("id", "merged_into_id", "updated_at", "status", "risk_level", "number"),
-            "survivor_id",
+            *("survivor_id", "purged_at"),
         ),
         # The partial-name search goes from a case to her survivor and back from the
-        # name tokens, each from an index alone (migration 0014, docs/search.md).
-        Index("ix_cases_id_survivor", "id", "merged_into_id", "survivor_id"),
-        Index("ix_cases_survivor_id", "survivor_id", "merged_into_id", "id"),
+        # name tokens, each from an index alone (migration 0014, docs/search.md); a
+        # purged case drops out of both (0016).
+        Index("ix_cases_id_survivor", "id", "merged_into_id", "survivor_id", "purged_at"),
+        Index("ix_cases_survivor_id", "survivor_id", "merged_into_id", "id", "purged_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -118,6 +119,14 @@ class Case(Base):
     close_reason: Mapped[str | None] = mapped_column(String(200))
     # Set on a record absorbed by a merge: its number still finds the surviving one.
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Retention (docs/retention.md, migration 0016): its period runs from `closed_at`;
+    # a legal hold (its reason sealed) keeps it whatever the period; `purged_at` is set
+    # when its data key was destroyed, and the record can no longer be read.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    legal_hold_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    legal_hold_by_user_id: Mapped[int | None] = mapped_column(Integer)
+    legal_hold_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -17,6 +17,9 @@ FULL = "full"
 OWN_PARTS = "own_parts"
 METADATA = "metadata"
 BREAK_GLASS = "break_glass"
+# Not a view `case_for` grants: what anyone who may see a purged record gets (its number,
+# dates and status; nothing can be decrypted any more).
+PURGED = "purged"
 
 CONSENT_KEYS = ("share_with_network", "statistics", "police")
 # A survivor under 18: these receive a mandatory report without waiting on consent.
@@ -149,6 +152,10 @@ def actions_for(view: str, role: str, case_status: str | None = None) -> dict[st
         "identity": view in (FULL, BREAK_GLASS),
         # Looking for her other records asks by her name: only with the whole record.
         "duplicates": whole,
+        # Retention (app/retention): supervisors hold; a party with all of it asks her
+        # erasure, once the case is closed (the service checks what else the law keeps).
+        "legal_hold": view in (METADATA, BREAK_GLASS) and role == "supervisor",
+        "erasure": whole and case_status == CLOSED,
     }
 
 

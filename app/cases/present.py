@@ -102,8 +102,24 @@ def case_metadata(case: Case) -> dict[str, Any]:
         parties=[_party_record(party) for party in case.parties],
         # An absorbed record points at the one that stayed (its parties are parties there).
         merged_into_id=str(case.merged_into_id) if case.merged_into_id else None,
+        closed_at=iso(case.closed_at),
+        legal_hold=case.legal_hold_at is not None,
+        legal_hold_since=iso(case.legal_hold_at),
     )
     return record
+
+
+def purged_record(case: Case) -> dict[str, Any]:
+    """A purged record: what stays readable without its key (no parties: they were
+    there when it could be read, and who took part in her case is hers too)."""
+    return {
+        **case_summary(case),
+        "purged": True,
+        "purged_at": iso(case.purged_at),
+        "closed_at": iso(case.closed_at),
+        "updated_at": iso(case.updated_at),
+        "version": case.version,
+    }
 
 
 def _party_record(party: CaseParty) -> dict[str, Any]:

@@ -333,7 +333,7 @@ class CaseOut(Schema):
     access = fields.String(
         metadata={
             "description": "full or own_parts (a party, CONTRACT §5), metadata (supervisor), "
-            "break_glass"
+            "break_glass, or purged (a purged record: number, dates and status only)"
         }
     )
     status = fields.String()
@@ -356,6 +356,18 @@ class CaseOut(Schema):
     merged_into_id = fields.String(
         allow_none=True, metadata={"description": "set on a record absorbed by a merge"}
     )
+    closed_at = fields.String(allow_none=True)
+    legal_hold = fields.Boolean(
+        metadata={"description": "a supervisor's legal hold: never purged while it stands"}
+    )
+    legal_hold_since = fields.String(allow_none=True)
+    purged = fields.Boolean(
+        metadata={
+            "description": "its data key was destroyed (docs/retention.md): `access` is "
+            "`purged` and no decrypted field is sent"
+        }
+    )
+    purged_at = fields.String(allow_none=True)
     notes = fields.List(fields.Nested("NoteOut"))
     follow_ups = fields.List(fields.Nested("FollowUpOut"))
     risk_assessments = fields.List(fields.Nested("RiskRecordOut"))

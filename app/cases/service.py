@@ -35,7 +35,12 @@ from app.cases.models import (
 )
 from app.cases.name_tokens import index_survivor_name, phone_index
 from app.cases.numbering import next_case_number, opening_department
-from app.cases.present import SURVIVOR_SECRET_FIELDS, corrections_record, present_case
+from app.cases.present import (
+    SURVIVOR_SECRET_FIELDS,
+    corrections_record,
+    present_case,
+    purged_record,
+)
 from app.cases.validators import date_problem, normalise_dui
 from app.cases.vocab import age_group, age_on, context_of, gbvims_type
 from app.core.db import DbSession
@@ -695,7 +700,10 @@ def read_case(
         whole_record=True,
         department=department,
         others={"corrections": Correction, **(others or {})},
+        purged_ok=True,
     )
+    if found.case.purged_at is not None:
+        return _purged_read(session, ring, caller, found.case)
     record = present_case(ring, found.case, found.view, caller.institution_id, found.responsible)
     if found.view != policy.METADATA:
         rows = (
@@ -717,6 +725,22 @@ def read_case(
         detail=found.view,
     )
     return CaseRead(found.case, record, found.view, found.others_present)
+
+
+def _purged_read(session: DbSession, ring: KeyRing, caller: Caller, case: Case) -> CaseRead:
+    """What is left of a purged record: its number, dates and status, and that it was
+    purged. Nothing is decrypted; the read is audited as any other."""
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "case_view",
+        object_type="case",
+        object_id=case.id,
+        case_id=case.id,
+        detail=policy.PURGED,
+    )
+    return CaseRead(case, purged_record(case), policy.PURGED, frozenset())
 
 
 def add_incident(

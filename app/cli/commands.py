@@ -16,7 +16,7 @@ from flask.cli import AppGroup
 from app.audit.anchors import AnchorCheck, AnchorError, check_anchors, write_anchor
 from app.audit.service import Actor, record_event, verify_chain
 from app.auth.service import create_user, disable_user, find_user
-from app.cases.access import count_survivors
+from app.cases.access import case_numbers, count_survivors
 from app.cases.name_tokens import reindex_batch
 from app.cli.demo import load_demo_users, load_directory
 from app.core.errors import DomainError
@@ -25,6 +25,7 @@ from app.crypto.service import count_keys_to_rewrap, get_keyring, rewrap_all
 from app.directory.catalogue import load_catalogues
 from app.extensions import db
 from app.referrals.service import flag_overdue
+from app.retention.purge import PurgeReport, due_cases, purge, sweep
 
 keys_cli = AppGroup("keys", help="Key-encryption keys and the Flask secret.")
 users_cli = AppGroup("users", help="User accounts.")
@@ -33,6 +34,7 @@ audit_cli = AppGroup("audit", help="The audit log.")
 referrals_cli = AppGroup("referrals", help="Referral housekeeping.")
 catalogue_cli = AppGroup("catalogue", help="Territory, services, protection measures.")
 search_cli = AppGroup("search", help="The blind indexes that find a survivor.")
+records_cli = AppGroup("records", help="Retention: purging records past their period.")
 
 DEMO_LOGINS_FILE = "demo-logins.txt"
 CLI_ACTOR = Actor(None, "cli", None, "operator")
@@ -206,6 +208,52 @@ def demo_load() -> None:
     click.echo(text)
 
 
+@records_cli.command("purge")
+@click.option("--dry-run", is_flag=True, help="Only list what would be purged.")
+@click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000))
+def records_purge(dry_run: bool, batch: int) -> None:
+    """Destroy the keys of closed records past their retention period and of approved
+    erasures (held ones excepted); safe to interrupt and to run again."""
+    ring = _keyring_or_exit()
+    years = current_app.config["RUTA_RETENTION_YEARS"]
+    if not dry_run:
+        try:
+            moved = sweep(db.session, ring)
+        except (KeyFileError, OSError) as error:
+            db.session.rollback()
+            raise click.ClickException(f"cannot write the key file: {error}") from None
+        if moved:
+            click.echo(f"{moved} data keys put under their retention cohort key")
+    due, erasures, kept = due_cases(db.session, ring, years)
+    numbers = case_numbers(db.session, set(due))
+    if dry_run:
+        click.echo(f"would purge {len(due)} records ({kept} kept longer: minors)")
+        for case_id in due:
+            click.echo(f"  {numbers[case_id]}")
+        return
+    with click.progressbar(length=len(due), label="purging", file=sys.stderr) as bar:
+        report = purge(db.session, ring, years, batch, bar.update, due, erasures)
+    _print_purge(report, kept)
+    click.echo(_anchor_now(ring))
+
+
+def _print_purge(report: PurgeReport, kept: int) -> None:
+    click.echo(
+        f"purged {len(report.purged)} records ({len(report.erased)} by erasure request); "
+        f"{kept} kept longer (minors); {report.rekeyed} data keys re-keyed; "
+        f"{len(report.cohorts_destroyed)} cohort keys destroyed"
+    )
+    for number in report.purged:
+        click.echo(f"  {number}")
+    if report.under_kek:
+        click.echo(
+            f"warning: {len(report.under_kek)} of them were under the main key, not a "
+            "cohort key: database backups made before this run still open them until "
+            "`keys rotate` and the old key's removal (docs/retention.md)",
+            err=True,
+        )
+
+
 def _keyring_or_exit() -> KeyRing:
     try:
         return get_keyring()
@@ -269,5 +317,6 @@ def register(app: Flask) -> None:
         catalogue_cli,
         referrals_cli,
         search_cli,
+        records_cli,
     ):
         app.cli.add_command(group)

@@ -53,3 +53,13 @@ class CaseClosed(Conflict):
 
     def __init__(self) -> None:
         super().__init__("El caso está cerrado: reábralo para añadir información.")
+
+
+class CasePurged(Conflict):
+    """The record's data key was destroyed at the end of its retention period (or on her
+    erasure request): its number and dates remain, nothing of it can be read or added."""
+
+    code = "case_purged"
+
+    def __init__(self) -> None:
+        super().__init__("Expediente depurado: sus datos ya no se pueden leer.")

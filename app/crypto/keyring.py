@@ -4,18 +4,26 @@ Threat: a copy of the database alone must reveal nothing. The key file lives apa
 from the database (mode 0600), so a stolen dump or backup holds only ciphertext and
 keyed hashes. Several KEKs may be present: the active one wraps new data keys, the
 older ones still unwrap what they wrapped until `keys rotate` re-wraps it.
+
+Retention cohort keys (`cohorts`) wrap the data keys of closed cases, grouped by the
+month they closed in (docs/retention.md). They live only here, never in the database:
+removing one from this file makes every database backup's copy of the data keys it
+wrapped useless, which is what `records purge` relies on.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import fcntl
 import json
 import os
 import secrets
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,8 +40,20 @@ class KeyNotFound(KeyError):
     """A ciphertext names a key that the key ring does not hold."""
 
 
+COHORT_PREFIX = "c"
+
+
 def new_key_id() -> str:
     return "k" + secrets.token_hex(6)
+
+
+def new_cohort_id(month: str) -> str:
+    """`c` + the closing month (YYYYMM) + random: a month may have several over time."""
+    return COHORT_PREFIX + month.replace("-", "") + secrets.token_hex(4)
+
+
+def is_cohort_id(key_id: str) -> bool:
+    return key_id.startswith(COHORT_PREFIX)
 
 
 def _b64(data: bytes) -> str:
@@ -57,6 +77,7 @@ class KeyMaterial:
     active_kek_id: str
     index_key: bytes = field(repr=False)
     audit_key: bytes = field(repr=False)
+    cohorts: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @classmethod
     def generate(cls) -> KeyMaterial:
@@ -72,7 +93,15 @@ class KeyMaterial:
         kek_id = new_key_id()
         keks = dict(self.keks)
         keks[kek_id] = secrets.token_bytes(KEY_BYTES)
-        return KeyMaterial(keks, kek_id, self.index_key, self.audit_key)
+        return KeyMaterial(keks, kek_id, self.index_key, self.audit_key, dict(self.cohorts))
+
+    def with_cohorts(self, added: dict[str, bytes], dropped: Iterable[str]) -> KeyMaterial:
+        cohorts = {**self.cohorts, **added}
+        for cohort_id in dropped:
+            cohorts.pop(cohort_id, None)
+        return KeyMaterial(
+            dict(self.keks), self.active_kek_id, self.index_key, self.audit_key, cohorts
+        )
 
     def to_json(self) -> str:
         return json.dumps(
@@ -82,6 +111,7 @@ class KeyMaterial:
                 "keks": {kid: _b64(key) for kid, key in self.keks.items()},
                 "index_key": _b64(self.index_key),
                 "audit_key": _b64(self.audit_key),
+                "cohorts": {cid: _b64(key) for cid, key in self.cohorts.items()},
             },
             indent=1,
         )
@@ -96,6 +126,10 @@ class KeyMaterial:
                 active_kek_id=str(data["active_kek"]),
                 index_key=_unb64(data["index_key"], "index key"),
                 audit_key=_unb64(data["audit_key"], "audit key"),
+                cohorts={
+                    str(k): _unb64(v, f"cohort key {k}")
+                    for k, v in (data.get("cohorts") or {}).items()
+                },
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise KeyFileError("key file is malformed") from exc
@@ -168,14 +202,58 @@ class KeyRing:
     def active_kek_id(self) -> str:
         return self._material.active_kek_id
 
+    def _wrapping_key(self, kek_id: str) -> bytes | None:
+        material = self._material
+        return material.keks.get(kek_id) or material.cohorts.get(kek_id)
+
     def kek(self, kek_id: str) -> bytes:
-        key = self._material.keks.get(kek_id)
+        """A KEK or a retention cohort key: either unwraps the data keys it wrapped."""
+        key = self._wrapping_key(kek_id)
         if key is None:
             self.refresh(force=True)
-            key = self._material.keks.get(kek_id)
+            key = self._wrapping_key(kek_id)
         if key is None:
             raise KeyNotFound(kek_id)
         return key
+
+    def cohort_ids(self) -> list[str]:
+        return list(self._material.cohorts)
+
+    @contextmanager
+    def _file_locked(self) -> Iterator[None]:
+        """Every change re-reads the file under an exclusive lock of a file beside it:
+        two processes adding keys at once must not lose one (a lost cohort key would
+        destroy the records it wraps)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        with self._lock:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+    def _change(self, change: Callable[[KeyMaterial], KeyMaterial]) -> KeyMaterial:
+        with self._file_locked():
+            material = change(read_key_file(self.path))
+            write_key_file(self.path, material)
+            self._material = material
+            self._mtime = self._file_mtime()
+        return material
+
+    def add_cohort(self, month: str) -> str:
+        """A new cohort key, on disk (fsynced) before any data key is wrapped with it."""
+        cohort_id = new_cohort_id(month)
+        key = secrets.token_bytes(KEY_BYTES)
+        self._change(lambda material: material.with_cohorts({cohort_id: key}, ()))
+        return cohort_id
+
+    def drop_cohorts(self, cohort_ids: Iterable[str]) -> None:
+        """Destroy cohort keys: what they wrapped, in any copy of the database, is lost."""
+        dropped = [cid for cid in cohort_ids if is_cohort_id(cid)]
+        if dropped:
+            self._change(lambda material: material.with_cohorts({}, dropped))
 
     @property
     def index_key(self) -> bytes:
@@ -187,9 +265,5 @@ class KeyRing:
 
     def rotate(self) -> str:
         """Add a new active KEK to the file and return its id."""
-        with self._lock:
-            material = read_key_file(self.path).with_new_active_kek()
-            write_key_file(self.path, material)
-            self._material = material
-            self._mtime = self._file_mtime()
+        material = self._change(lambda current: current.with_new_active_kek())
         return material.active_kek_id

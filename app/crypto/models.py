@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import LargeBinary, String, Uuid
+from sqlalchemy import Index, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import UTCDateTime
@@ -13,12 +13,16 @@ from app.core.ids import new_id
 from app.core.time import utcnow
 from app.extensions import Base
 
+# The `kek_id` of a destroyed data key: its `wrapped` is empty, nothing can open it.
+PURGED_KEK_ID = "-"
+
 
 class DataKey(Base):
     __tablename__ = "data_keys"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    # Which KEK wraps it: `keys rotate` re-wraps every row whose KEK is not the active one.
+    # Which KEK (or retention cohort key, `c…`) wraps it: `keys rotate` re-wraps every
+    # row under a KEK that is not the active one, and leaves cohort rows alone.
     kek_id: Mapped[str] = mapped_column(String(32), index=True)
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -34,3 +38,16 @@ class CryptoCanary(Base):
     index_check: Mapped[str] = mapped_column(String(64))
     audit_check: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RetentionCohort(Base):
+    """A retention cohort key's life, without the key (which is only in the key file):
+    the month its cases closed in, and when it was destroyed."""
+
+    __tablename__ = "retention_cohorts"
+    __table_args__ = (Index("ix_retention_cohorts_month", "month", "destroyed_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -6,9 +6,10 @@ import hashlib
 import hmac
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, inspect, select
+from sqlalchemy import and_, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from app.core.db import DbSession
@@ -21,8 +22,8 @@ from app.crypto.envelope import (
     wrap_data_key,
     wrapped_kek_id,
 )
-from app.crypto.keyring import KeyFileError, KeyNotFound, KeyRing
-from app.crypto.models import CryptoCanary, DataKey
+from app.crypto.keyring import COHORT_PREFIX, KeyFileError, KeyNotFound, KeyRing
+from app.crypto.models import PURGED_KEK_ID, CryptoCanary, DataKey
 
 CANARY_ID = 1
 _CANARY_KEY_ID = uuid.UUID(int=0)
@@ -108,15 +109,25 @@ def _create_canary(session: DbSession, ring: KeyRing) -> None:
         verify_or_create_canary(session, ring)
 
 
+def _under_an_old_kek(active_kek_id: str) -> Any:
+    """Rotation leaves cohort-wrapped keys where they are (moving them under the KEK would
+    undo what a purge's destruction of their cohort key achieves) and destroyed ones."""
+    return and_(
+        DataKey.kek_id != active_kek_id,
+        DataKey.kek_id != PURGED_KEK_ID,
+        ~DataKey.kek_id.startswith(COHORT_PREFIX),
+    )
+
+
 def count_keys_to_rewrap(session: DbSession, active_kek_id: str) -> int:
-    stmt = select(func.count()).select_from(DataKey).where(DataKey.kek_id != active_kek_id)
+    stmt = select(func.count()).select_from(DataKey).where(_under_an_old_kek(active_kek_id))
     return session.execute(stmt).scalar_one()
 
 
 def rewrap_batch(session: DbSession, ring: KeyRing, batch: int) -> int:
     """Re-wrap up to `batch` data keys under the active KEK; the caller commits."""
     active = ring.active_kek_id
-    stmt = select(DataKey).where(DataKey.kek_id != active).order_by(DataKey.id).limit(batch)
+    stmt = select(DataKey).where(_under_an_old_kek(active)).order_by(DataKey.id).limit(batch)
     rows = session.execute(stmt.with_for_update(skip_locked=True)).scalars().all()
     new_kek = ring.kek(active)
     for row in rows:

@@ -25,6 +25,9 @@ KINDS = {
     "caseload_moved": "Se le traspasaron los expedientes de otra persona",
     "case_merge": "Dos expedientes de la misma persona: unión pedida o aprobada",
     "case_merge_reverted": "Se deshizo la unión de dos expedientes",
+    "legal_hold": "Se puso o levantó una retención legal de un expediente",
+    "erasure_request": "Solicitud de supresión de un expediente por decidir",
+    "records_purged": "Expedientes depurados al vencer su plazo de conservación",
 }
 
 

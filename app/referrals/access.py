@@ -66,6 +66,8 @@ def referral_for(
     if referral is None:
         raise NotFound("referral not found")
     case = case_access.case_of_referral(session, referral.case_id, with_survivor)
+    if case.purged_at is not None:
+        raise NotFound("referral not found")  # nothing of a purged record opens
     is_sender = referral.from_institution_id == institution_id
     reads = referral_text_visible(
         is_sender=is_sender,

@@ -209,7 +209,7 @@ def read_case(
         session, ring, caller, case_id, department, others={"referrals": Referral}
     )
     case, record, view = read.case, read.record, read.view
-    if view == case_policy.METADATA:
+    if view in (case_policy.METADATA, case_policy.PURGED):
         return case, record, view
     rows = referrals_of_case(session, case.id) if "referrals" in read.others_present else []
     if view == case_policy.OWN_PARTS:

@@ -21,7 +21,7 @@ from app.auth.passwords import verify_password
 from app.auth.policy import may_read_audit
 from app.cases import access
 from app.core.db import DbSession
-from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.errors import CasePurged, Conflict, Forbidden, InvalidInput, NotFound
 from app.core.time import utcnow
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
@@ -62,6 +62,8 @@ def start_break_glass(
     if problems:
         raise InvalidInput("break-glass refused", problems)
     case = access.case_by_id(session, case_id)
+    if case.purged_at is not None:
+        raise CasePurged()
     now = utcnow()
     grant = BreakGlass(
         case_id=case.id,
@@ -122,14 +124,19 @@ def open_reasons(
 ) -> dict[int, str | None]:
     """The decrypted reasons of `grants`, for a supervisor reviewing them."""
     _require_supervisor(user)
-    ciphers: dict[uuid.UUID, FieldCipher] = {}
+    ciphers: dict[uuid.UUID, FieldCipher | None] = {}
     reasons = {}
     for grant in grants:
         if grant.case_id not in ciphers:
             case = access.case_by_id(session, grant.case_id)
-            ciphers[grant.case_id] = cipher_for(ring, case.data_key)
+            purged = case.purged_at is not None  # its key is gone: so is the reason
+            ciphers[grant.case_id] = None if purged else cipher_for(ring, case.data_key)
         cipher = ciphers[grant.case_id]
-        reasons[grant.id] = cipher.open_text("break_glass", grant.id, "reason", grant.reason_enc)
+        reasons[grant.id] = (
+            cipher.open_text("break_glass", grant.id, "reason", grant.reason_enc)
+            if cipher
+            else None
+        )
     return reasons
 
 

@@ -11,6 +11,7 @@ from flask import Flask
 
 def register_pages(app: Flask) -> None:
     from app.web import merge as _merge  # noqa: F401  (duplicates and merges: `cases`, /audit)
+    from app.web import retention as _retention  # noqa: F401  (holds, erasures, /audit/retention)
     from app.web import search as _search  # noqa: F401  (adds /cases/search to `cases`)
     from app.web import status as _status  # noqa: F401  (adds /status to `public`)
     from app.web import work_list as _work_list  # noqa: F401  (/cases, the caseload forms)

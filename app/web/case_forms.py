@@ -12,6 +12,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
+    SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
@@ -244,6 +245,23 @@ class BreakGlassForm(FlaskForm):
     password = StringField(
         _l("Su contraseña"), render_kw={"type": "password", "autocomplete": "current-password"}
     )
+
+
+class LegalHoldForm(FlaskForm):
+    reason = TextAreaField(_l("Motivo de la retención legal (o de levantarla)"), id="hold_reason")
+
+
+class ErasureForm(FlaskForm):
+    legal_basis = SelectField(
+        _l("Base legal"),
+        choices=[
+            ("consent_withdrawn", _l("Retiró su consentimiento y pide la supresión")),
+            ("no_longer_needed", _l("Los datos ya no son necesarios para su fin")),
+            ("unlawful", _l("Los datos se trataron sin base legal")),
+            ("other", _l("Otra base legal (explíquela en el motivo)")),
+        ],
+    )
+    reason = TextAreaField(_l("Lo que ella pidió, y cuándo"), id="erasure_reason")
 
 
 class SearchForm(FlaskForm):

@@ -15,7 +15,9 @@ from app.web.case_forms import (
     BreakGlassForm,
     ComplaintForm,
     ConsentForm,
+    ErasureForm,
     FollowUpForm,
+    LegalHoldForm,
     NoteForm,
     ReferralForm,
     SafetyPlanForm,
@@ -32,6 +34,8 @@ FORMS = {
     "complaint_form": ComplaintForm,
     "attachment_form": AttachmentForm,
     "break_glass_form": BreakGlassForm,
+    "hold_form": LegalHoldForm,
+    "erasure_form": ErasureForm,
 }
 
 

@@ -159,6 +159,8 @@ def render_case(case_id: str, status: int = 200, **forms: Any) -> tuple[str, int
         parse_uuid(case_id),
         current_app.config["RUTA_DEPARTMENT"],
     )
+    if view == policy.PURGED:
+        return render_template("cases/purged.html", record=record), status
     from app.web.case_corrections import correction_context
     from app.web.case_page import case_page_context
 

@@ -85,6 +85,8 @@ def test_the_page_offers_what_the_view_allows():
         "break_glass": False,
         "identity": False,
         "duplicates": False,
+        "legal_hold": False,
+        "erasure": False,
     }
     assert policy.actions_for("full", "womens_office")["duplicates"] is True
     assert policy.actions_for("metadata", "supervisor")["break_glass"] is True
@@ -97,6 +99,14 @@ def test_a_closed_case_offers_only_a_new_incident_consent_and_its_status():
     for name in ("add", "refer", "plan", "complaint", "correct", "correct_own"):
         assert offered[name] is False, name
     assert policy.actions_for("full", "pnc_agent", "follow_up")["add"] is True
+
+
+def test_supervisors_hold_and_a_whole_party_asks_erasure_of_a_closed_case():
+    assert policy.actions_for("metadata", "supervisor")["legal_hold"] is True
+    assert policy.actions_for("full", "pnc_agent", "closed")["erasure"] is True
+    assert policy.actions_for("full", "pnc_agent", "open")["erasure"] is False
+    assert policy.actions_for("own_parts", "pnc_agent", "closed")["erasure"] is False
+    assert policy.actions_for("full", "pnc_agent", "closed")["legal_hold"] is False
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ DOMAIN_PACKAGES = {
     "notifications",
     "referrals",
     "reports",
+    "retention",
     "status",
 }
 FORBIDDEN_IN_DOMAIN = ("flask.request", "wtforms", "flask_wtf", "flask_login", "app.web", "app.api")

@@ -1,0 +1,1 @@
+"""Retention, legal holds, her erasure requests and the purge that shreds expired records."""
