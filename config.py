@@ -94,6 +94,12 @@ class Settings:
     token_idle: timedelta = timedelta(minutes=30)
     # Case reads per user in a rolling hour (app/auth/read_limit.py): bulk copying stops.
     case_reads_per_hour: int = 300
+    # Case writes per user in a rolling hour (app/auth/write_limit.py): a flood of
+    # intakes, notes or uploads stops at the person who sends it.
+    case_writes_per_hour: int = 600
+    # Open logins per account, web sessions and API tokens together; a new sign-in ends
+    # the least recently used beyond it (app/auth/sessions.py::make_room).
+    max_sessions: int = 5
     idle_timeout: timedelta = timedelta(minutes=30)
     session_lifetime: timedelta = timedelta(hours=12)
     break_glass_minutes: int = 60
@@ -131,6 +137,8 @@ class Settings:
             token_lifetime=timedelta(hours=_int(env, "RUTA_TOKEN_HOURS", 12)),
             token_idle=timedelta(minutes=_int(env, "RUTA_TOKEN_IDLE_MINUTES", 30)),
             case_reads_per_hour=_int(env, "RUTA_CASE_READS_PER_HOUR", 300),
+            case_writes_per_hour=_int(env, "RUTA_CASE_WRITES_PER_HOUR", 600),
+            max_sessions=_int(env, "RUTA_MAX_SESSIONS", 5),
             break_glass_minutes=_int(env, "RUTA_BREAK_GLASS_MINUTES", 60),
             proxies=_int(env, "RUTA_PROXIES", 0, minimum=0),
             audit_anchor_dir=_path(env["RUTA_AUDIT_ANCHOR_DIR"])
@@ -157,6 +165,8 @@ class Settings:
             "RUTA_TOKEN_LIFETIME": self.token_lifetime,
             "RUTA_TOKEN_IDLE": self.token_idle,
             "RUTA_CASE_READS_PER_HOUR": self.case_reads_per_hour,
+            "RUTA_CASE_WRITES_PER_HOUR": self.case_writes_per_hour,
+            "RUTA_MAX_SESSIONS": self.max_sessions,
             "RUTA_IDLE_TIMEOUT": self.idle_timeout,
             "RUTA_SESSION_LIFETIME": self.session_lifetime,
             "RUTA_BREAK_GLASS_MINUTES": self.break_glass_minutes,

@@ -48,7 +48,12 @@ def configure_engine(engine: Any) -> None:
 
 
 def register_security(app: Flask, *, for_cli: bool) -> None:
-    from app.core.http import send_hsts, trust_proxies, use_in_memory_uploads
+    from app.core.http import (
+        send_hsts,
+        sign_cookies_with_sha256,
+        trust_proxies,
+        use_in_memory_uploads,
+    )
     from app.core.ids import use_id_converter
     from app.core.logging import log_requests
     from app.crypto.startup import load_keys, require_secret_key
@@ -58,6 +63,7 @@ def register_security(app: Flask, *, for_cli: bool) -> None:
 
     log_requests(app, user_id=signed_in_user_id)
     use_in_memory_uploads(app)
+    sign_cookies_with_sha256(app)
     use_id_converter(app.url_map)  # before the blueprints add their routes
     trust_proxies(app)
     send_hsts(app)

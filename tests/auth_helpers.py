@@ -30,10 +30,28 @@ def csrf_token(html: str) -> str:
     return found.group(1)
 
 
+# The TOTP clock (the phone's and the server's, app/auth/totp.py) of this test: stopped
+# in the middle of a 30-second step, so that a code is never made in one step and
+# checked in the next (only the current step's code is accepted), and moved on only by
+# `otp(steps_ahead=…)`. The `totp_clock` fixture of conftest.py sets it at each test.
+TOTP_CLOCK = {"at": 0.0}
+
+
+def stop_totp_clock() -> None:
+    TOTP_CLOCK["at"] = (time.time() // STEP_SECONDS) * STEP_SECONDS + STEP_SECONDS / 2
+
+
+def totp_now() -> float:
+    return TOTP_CLOCK["at"]
+
+
 def otp(secret: str | None, steps_ahead: int = 0) -> str:
-    """The code of the current 30-second step, or of the next one (drift allows +1)."""
+    """The code of the current 30-second step; with `steps_ahead`, first let that many
+    steps go by (for the phone and the server alike): only the current step's code is
+    accepted, and a code is never accepted twice."""
     assert secret
-    return current_code(secret, time.time() + steps_ahead * STEP_SECONDS)
+    TOTP_CLOCK["at"] += steps_ahead * STEP_SECONDS
+    return current_code(secret, totp_now())
 
 
 def web_login(

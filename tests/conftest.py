@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import types
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from app import create_app
-from app.auth import passwords
+from app.auth import passwords, totp
 from app.auth.models import User
 from app.auth.service import create_user, issue_token
 from app.cli.demo import load_directory
@@ -34,6 +35,18 @@ USING_PG = PG_URL.startswith("postgresql")
 PASSWORD = "correct horse battery"
 
 passwords.use_fast_hashing_for_tests()
+
+
+@pytest.fixture(autouse=True)
+def totp_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The TOTP clock of app/auth/totp.py, stopped mid-step (`tests.auth_helpers`), which
+    `otp(steps_ahead=…)` moves on: a test that signs in twice within a minute waits for
+    the next code, without waiting 30 real seconds, and no code crosses a step."""
+    from tests.auth_helpers import stop_totp_clock, totp_now
+
+    stop_totp_clock()
+    monkeypatch.setattr(totp, "time", types.SimpleNamespace(time=totp_now))
+    yield
 
 
 def make_settings(tmp: Path, database_url: str, **overrides: Any) -> Settings:

@@ -487,11 +487,54 @@ def test_ending_another_session_signs_that_browser_out(app, ana):
             ).scalars()
         )
     page = phone.get("/account/sessions").get_data(as_text=True)
-    ended = phone.post(f"/account/sessions/{laptop_id}/end", data={"csrf_token": csrf_token(page)})
+    ended = phone.post(
+        f"/account/sessions/{laptop_id}/end",
+        data={"csrf_token": csrf_token(page), "password": PASSWORD},
+    )
     assert ended.status_code == 302
     assert not is_signed_in(laptop)
     assert is_signed_in(phone)
     assert ("session", str(laptop_id)) in _events(app, "logout")
+
+
+def _two_browsers(app):
+    laptop, phone = app.test_client(), app.test_client()
+    start_web_session(app, laptop, "ana.pnc")
+    start_web_session(app, phone, "ana.pnc")
+    with app.app_context():
+        laptop_id = min(db.session.execute(select(UserSession.id)).scalars())
+    return laptop, phone, laptop_id
+
+
+@pytest.mark.parametrize("password", [None, "", "not her password at all"])
+def test_ending_another_session_without_her_password_ends_nothing(app, ana, password):
+    laptop, phone, laptop_id = _two_browsers(app)
+    page = phone.get("/account/sessions").get_data(as_text=True)
+    form = {"csrf_token": csrf_token(page)}
+    if password is not None:
+        form["password"] = password
+    refused = phone.post(f"/account/sessions/{laptop_id}/end", data=form)
+    assert refused.status_code == 422
+    text = refused.get_data(as_text=True)
+    assert "La contraseña no es correcta. No se cerró nada." in text
+    assert "Mis sesiones" in text, "the page again"
+    assert is_signed_in(laptop) and is_signed_in(phone)
+    assert ("session", str(laptop_id)) not in _events(app, "logout")
+
+
+@pytest.mark.parametrize("password", [None, "not her password at all"])
+def test_revoking_a_token_without_her_password_revokes_nothing(app, client, ana, password):
+    start_web_session(app, client, "ana.pnc")
+    with app.app_context():
+        token_id = db.session.execute(select(ApiToken.id)).scalar_one()
+    page = client.get("/account/sessions").get_data(as_text=True)
+    form = {"csrf_token": csrf_token(page)}
+    if password is not None:
+        form["password"] = password
+    refused = client.post(f"/account/tokens/{token_id}/revoke", data=form)
+    assert refused.status_code == 422
+    assert "La contraseña no es correcta" in refused.get_data(as_text=True)
+    assert app.test_client().get("/api/v1/institutions", headers=ana.headers).status_code == 200
 
 
 def test_ending_this_session_signs_out(app, client, ana):
@@ -512,7 +555,8 @@ def test_revoking_a_token_from_my_sessions(app, client, ana):
     assert client.post(f"/account/tokens/{token_id}/revoke").status_code == 400, "CSRF"
     assert app.test_client().get("/api/v1/institutions", headers=ana.headers).status_code == 200
     revoked = client.post(
-        f"/account/tokens/{token_id}/revoke", data={"csrf_token": csrf_token(page)}
+        f"/account/tokens/{token_id}/revoke",
+        data={"csrf_token": csrf_token(page), "password": PASSWORD},
     )
     assert revoked.status_code == 302
     assert app.test_client().get("/api/v1/institutions", headers=ana.headers).status_code == 401

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +25,7 @@ from app.cli.demo import load_directory
 from app.core.time import local_today, utcnow
 from app.crypto.models import DataKey
 from app.extensions import db
+from tests.auth_helpers import otp, totp_now
 from tests.conftest import PASSWORD, Person, make_settings
 from tests.factories import incident, intake
 
@@ -80,7 +80,7 @@ def audit_actions(app: Flask, username: str) -> list[str]:
 def wrong_code(secret: str) -> str:
     """A six-digit code that no step within the accepted drift would produce."""
     totp = pyotp.TOTP(secret)
-    now = time.time()
+    now = totp_now()
     near = {totp.at(now + offset) for offset in (-90, -60, -30, 0, 30, 60, 90)}
     for candidate in ("000000", "111111", "123456", "654321", "999999"):
         if candidate not in near:
@@ -592,9 +592,7 @@ def test_the_right_password_gives_a_token_that_works(app, client):
 
 
 def test_wrong_password_and_unknown_user_get_the_same_401(app, client, pnc):
-    wrong = token_request(
-        client, pnc.username, "not the password", pyotp.TOTP(pnc.totp_secret).now()
-    )
+    wrong = token_request(client, pnc.username, "not the password", otp(pnc.totp_secret))
     unknown = token_request(client, "nadie.existe", PASSWORD)
     assert_error(wrong, 401)
     assert_error(unknown, 401)
@@ -670,7 +668,7 @@ def test_with_mfa_required_a_missing_or_wrong_code_is_401(mfa_app):
     secret = _enrolled_user(mfa_app, "agente.mfa")
     missing = token_request(client, "agente.mfa", PASSWORD)
     wrong = token_request(client, "agente.mfa", PASSWORD, wrong_code(secret))
-    unknown = token_request(client, "nadie.mfa", PASSWORD, pyotp.TOTP(secret).now())
+    unknown = token_request(client, "nadie.mfa", PASSWORD, otp(secret))
     empty = token_request(client, "agente.mfa", PASSWORD, "")
     for response in (missing, wrong, unknown, empty):
         assert_error(response, 401)
@@ -681,7 +679,7 @@ def test_with_mfa_required_a_missing_or_wrong_code_is_401(mfa_app):
 def test_with_mfa_required_the_right_code_works_once(mfa_app):
     client = mfa_app.test_client()
     secret = _enrolled_user(mfa_app, "agente.otp")
-    code = pyotp.TOTP(secret).now()
+    code = otp(secret)
 
     first = token_request(client, "agente.otp", PASSWORD, code)
     assert first.status_code == 200, first.get_json()
@@ -700,5 +698,5 @@ def test_with_mfa_required_the_right_code_works_once(mfa_app):
 def test_with_mfa_required_a_non_ascii_code_is_401_not_500(mfa_app):
     client = mfa_app.test_client()
     _enrolled_user(mfa_app, "agente.digitos")
-    for otp in ("١٢٣٤٥٦", "１２３４５６"):
-        assert_error(token_request(client, "agente.digitos", PASSWORD, otp), 401)
+    for code in ("١٢٣٤٥٦", "１２３４５６"):
+        assert_error(token_request(client, "agente.digitos", PASSWORD, code), 401)

@@ -25,7 +25,6 @@ from alembic.script import ScriptDirectory
 from flask import Flask
 
 from app import create_app
-from app.auth import totp
 from app.auth.service import create_user, issue_token
 from app.cli.demo import load_directory
 from app.crypto.envelope import wrapped_kek_id
@@ -34,6 +33,7 @@ from app.crypto.service import rewrap_batch
 from app.extensions import db
 from config import Settings
 from tests import factories
+from tests.auth_helpers import otp
 from tests.conftest import migrate_to_head
 
 REPO = Path(__file__).resolve().parent.parent
@@ -158,7 +158,7 @@ def prepared(tmp: Path) -> tuple[dict[str, str], Settings]:
 def api_login(app: Flask, username: str, password: str, totp_secret: str) -> int:
     response = app.test_client().post(
         "/api/v1/auth/token",
-        json={"username": username, "password": password, "otp": totp.current_code(totp_secret)},
+        json={"username": username, "password": password, "otp": otp(totp_secret)},
     )
     return response.status_code
 

@@ -120,8 +120,10 @@ def test_replayed_totp_code_is_refused_by_the_api(client, ana):
     code = otp(ana.totp_secret, steps_ahead=1)
     assert api_login(client, "ana.pnc", PASSWORD, code).status_code == 200
     assert api_login(client, "ana.pnc", PASSWORD, code).status_code == 401
-    # An older code, still inside the drift window, is a replay too.
-    assert api_login(client, "ana.pnc", PASSWORD, otp(ana.totp_secret)).status_code == 401
+    # Next step: her new code works; the one before it is refused.
+    newer = otp(ana.totp_secret, steps_ahead=1)
+    assert api_login(client, "ana.pnc", PASSWORD, code).status_code == 401
+    assert api_login(client, "ana.pnc", PASSWORD, newer).status_code == 200
 
 
 def test_login_gives_a_new_session(app, client, ana):
@@ -310,16 +312,25 @@ def test_security_headers_on_pages(client, ana):
 NOW = 1_800_000_015.0  # a fixed instant, 15 s into its 30-second step
 
 
-@pytest.mark.parametrize(
-    ("offset", "accepted"), [(-2, False), (-1, True), (0, True), (1, True), (2, False)]
-)
-def test_totp_allows_one_step_of_clock_drift_and_no_more(offset, accepted):
+@pytest.mark.parametrize(("offset", "accepted"), [(-2, False), (-1, False), (0, True), (1, False)])
+def test_totp_accepts_only_the_current_steps_code(offset, accepted):
+    """ASVS 6.5.5: a code lives at most 30 seconds, its own step; no drift window."""
     secret = totp.new_secret()
     code = totp.current_code(secret, NOW + offset * totp.STEP_SECONDS)
     step = totp.accepted_step(secret, code, last_step=0, now=NOW)
     assert (step is not None) is accepted
     if accepted:
-        assert step == int(NOW // totp.STEP_SECONDS) + offset
+        assert step == int(NOW // totp.STEP_SECONDS)
+
+
+def test_a_totp_code_stops_working_when_its_30_seconds_end():
+    secret = totp.new_secret()
+    start = (NOW // totp.STEP_SECONDS) * totp.STEP_SECONDS  # the step's first second
+    code = totp.current_code(secret, start)
+    assert totp.accepted_step(secret, code, last_step=0, now=start) is not None
+    assert totp.accepted_step(secret, code, last_step=0, now=start + 29.9) is not None
+    assert totp.accepted_step(secret, code, last_step=0, now=start + 30) is None
+    assert totp.accepted_step(secret, code, last_step=0, now=start - 0.1) is None
 
 
 def test_totp_code_at_or_before_the_last_accepted_step_is_a_replay():

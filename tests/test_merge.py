@@ -473,9 +473,7 @@ def test_her_slip_of_the_absorbed_record_shows_the_stage_of_the_one_that_stayed(
     assert client.post("/api/v1/status", json=slip).get_json()["status"] == "denuncia recibida"
 
 
-def test_a_closed_duplicate_can_still_be_merged_into_her_open_record(
-    client, pnc, supervisor, pair
-):
+def test_a_closed_duplicate_can_still_be_merged_into_her_open_record(client, pnc, supervisor, pair):
     absorbed = record(client, pnc, pair["b"]["id"])
     before = len(record(client, pnc, pair["a"]["id"])["incidents"]) + len(absorbed["incidents"])
     closed = client.post(

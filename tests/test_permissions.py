@@ -235,6 +235,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/admin/users/<int:user_id>", "POST"): expect(302, 403, 403, 403, 302),
     ("/admin/users/<int:user_id>", "GET"): expect(302, 403, 403, 403, 200),
     ("/admin/users/<int:user_id>/recovery", "POST"): expect(302, 403, 403, 403, 302),
+    # Ends everyone's sessions, hers too: to the login page (the admin comes last).
+    ("/admin/users/end-sessions", "POST"): expect(302, 403, 403, 403, 302),
     # An account in use gets a one-time password only through an approved recovery.
     ("/admin/users/<int:user_id>/password", "POST"): expect(302, 403, 403, 403, 409),
     ("/admin/institutions", "GET"): expect(302, 403, 403, 403, 200),
@@ -591,6 +593,10 @@ def web_form(rule: str, world: dict) -> dict:
             "role": "health_staff",
         },
         "/admin/users/<int:user_id>": {"action": "end_sessions"},
+        # Ending another login asks for her password again (ASVS 7.5.2).
+        "/account/sessions/<int:session_id>/end": {"password": PASSWORD},
+        "/account/tokens/<int:token_id>/revoke": {"password": PASSWORD},
+        "/admin/users/end-sessions": {"password": PASSWORD},
         "/admin/institutions/<int:institution_id>": {
             "hours": "24 horas",
             "active": "y",

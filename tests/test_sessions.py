@@ -7,11 +7,13 @@ timeouts hold even when the browser keeps the cookie.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
+from app.audit.models import AuditEvent
 from app.auth.models import ApiToken, User, UserSession
 from app.auth.service import disable_user, find_user, set_role
 from app.core.errors import InvalidInput
@@ -19,6 +21,8 @@ from app.core.time import utcnow
 from app.extensions import db
 from tests.auth_helpers import (
     SESSION_COOKIE,
+    api_login,
+    csrf_token,
     is_signed_in,
     live_sessions,
     otp,
@@ -246,3 +250,173 @@ def test_expired_api_token_is_refused(app, client, ana):
         db.session.execute(update(ApiToken).values(expires_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
     assert not _token_works(client, ana)
+
+
+# ---- an administrator ends sessions: one user's, or everyone's (ASVS 7.4.5) ------------
+
+
+def _admin_browser(app, admin):
+    browser = app.test_client()
+    start_web_session(app, browser, admin.username)
+    return browser
+
+
+def test_admin_end_sessions_ends_her_web_session_and_token(app, client, admin, ana, bystander):
+    start_web_session(app, client, "ana.pnc")
+    old_cookie = session_cookie(client)
+    assert is_signed_in(client) and _token_works(client, ana)
+    browser = _admin_browser(app, admin)
+    page = browser.get("/admin/users").get_data(as_text=True)
+    ended = browser.post(
+        f"/admin/users/{ana.id}", data={"action": "end_sessions", "csrf_token": csrf_token(page)}
+    )
+    assert ended.status_code == 302
+    assert not _token_works(client, ana), "her old token is refused: 401"
+    replay = app.test_client()
+    replay.set_cookie(SESSION_COOKIE, old_cookie or "")
+    response = replay.get("/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    _assert_bystander_untouched(app, bystander)
+    assert is_signed_in(browser), "the administrator's own session goes on"
+
+
+def test_admin_page_ends_every_session_after_her_password(app, client, admin, ana, bystander):
+    start_web_session(app, client, "ana.pnc")
+    browser = _admin_browser(app, admin)
+    page = browser.get("/admin/users").get_data(as_text=True)
+    assert "Cerrar todas las sesiones" in page
+    wrong = browser.post(
+        "/admin/users/end-sessions",
+        data={"csrf_token": csrf_token(page), "password": "not her password at all"},
+    )
+    assert wrong.status_code == 302 and wrong.headers["Location"].endswith("/admin/users")
+    assert is_signed_in(client) and _token_works(client, ana), "nothing ended"
+    _assert_bystander_untouched(app, bystander)
+    ended = browser.post(
+        "/admin/users/end-sessions", data={"csrf_token": csrf_token(page), "password": PASSWORD}
+    )
+    assert ended.status_code == 302 and ended.headers["Location"].endswith("/login")
+    assert not is_signed_in(client) and not _token_works(client, ana)
+    person, other_browser = bystander
+    assert not _token_works(app.test_client(), person) and not is_signed_in(other_browser)
+    assert not is_signed_in(browser), "hers too"
+    with app.app_context():
+        rows = db.session.execute(
+            select(AuditEvent.username).where(AuditEvent.detail == "end_sessions_all")
+        ).scalars()
+        assert list(rows) == [admin.username]
+
+
+def test_cli_end_sessions_all_ends_every_session_and_token(app, client, ana, bystander):
+    start_web_session(app, client, "ana.pnc")
+    result = app.test_cli_runner().invoke(args=["users", "end-sessions", "--all"])
+    assert result.exit_code == 0, result.output
+    assert "ended the sessions of" in result.output
+    assert not _token_works(client, ana) and not is_signed_in(client)
+    person, browser = bystander
+    assert not _token_works(app.test_client(), person) and not is_signed_in(browser)
+    with app.app_context():
+        details = db.session.execute(
+            select(AuditEvent.detail).where(AuditEvent.action == "user_update")
+        ).scalars()
+        assert "end_sessions_all" in list(details)
+    # She signs in again as usual.
+    assert web_login(client, "ana.pnc", PASSWORD, otp(ana.totp_secret)).status_code == 302
+    assert is_signed_in(client)
+
+
+def test_cli_end_sessions_of_one_user_leaves_the_others(app, client, ana, bystander):
+    start_web_session(app, client, "ana.pnc")
+    result = app.test_cli_runner().invoke(args=["users", "end-sessions", "ana.pnc"])
+    assert result.exit_code == 0, result.output
+    assert not _token_works(client, ana) and not is_signed_in(client)
+    _assert_bystander_untouched(app, bystander)
+
+
+@pytest.mark.parametrize("args", [[], ["ana.pnc", "--all"]])
+def test_cli_end_sessions_needs_a_user_or_all_not_both(app, ana, args):
+    result = app.test_cli_runner().invoke(args=["users", "end-sessions", *args])
+    assert result.exit_code != 0
+    assert _token_works(app.test_client(), ana)
+
+
+# ---- at most RUTA_MAX_SESSIONS open logins per account (ASVS 7.1.2) ---------------------
+
+
+def test_the_cap_is_five_by_default(app):
+    assert app.config["RUTA_MAX_SESSIONS"] == 5
+
+
+def test_a_sign_in_beyond_the_cap_ends_the_least_recently_used_session(app, ana, bystander):
+    """Five browsers fill the cap; the sixth sign-in ends the browser used least
+    recently. Her API token is not counted and keeps working."""
+    browsers = [app.test_client() for _ in range(6)]
+    for browser in browsers[:5]:
+        _age_logins(app, ana.id, minutes=2)
+        assert _sign_in(app, browser, ana).status_code == 302
+    assert len(live_sessions(app, "ana.pnc")) == 5
+    for browser, minutes_ago in zip(browsers[:5], (1, 5, 3, 4, 2), strict=True):
+        _last_used(app, browser, minutes_ago)
+    assert _sign_in(app, browsers[5], ana).status_code == 302
+    assert not is_signed_in(browsers[1]), "the least recently used ended"
+    assert all(is_signed_in(b) for b in (browsers[0], *browsers[2:]))
+    assert _token_works(app.test_client(), ana), "API tokens are not capped"
+    _forget_last_code(app, ana)
+    answer = api_login(app.test_client(), "ana.pnc", PASSWORD, otp(ana.totp_secret))
+    assert answer.status_code == 200, answer.get_json()
+    assert len(live_sessions(app, "ana.pnc")) == 5, "a token sign-in ends no session"
+    _assert_bystander_untouched(app, bystander)
+    with app.app_context():
+        capped = db.session.execute(
+            select(AuditEvent.object_type).where(AuditEvent.detail == "session_cap")
+        ).scalars()
+        assert list(capped) == ["session"]
+
+
+def test_a_lower_cap_is_held_too(app, ana):
+    app.config["RUTA_MAX_SESSIONS"] = 1
+    first, second = app.test_client(), app.test_client()
+    assert _sign_in(app, first, ana).status_code == 302
+    assert _sign_in(app, second, ana).status_code == 302
+    assert not is_signed_in(first) and is_signed_in(second)
+    assert _token_works(app.test_client(), ana)
+
+
+def _sign_in(app, browser, person):
+    _forget_last_code(app, person)
+    return web_login(browser, person.username, PASSWORD, otp(person.totp_secret))
+
+
+def _forget_last_code(app, person) -> None:
+    """Let the current TOTP code serve again: these tests sign in many times a minute."""
+    with app.app_context():
+        db.session.execute(update(User).where(User.id == person.id).values(totp_last_step=0))
+        db.session.commit()
+
+
+def _last_used(app, browser, minutes_ago: int) -> None:
+    with browser.session_transaction() as cookie:
+        token = cookie["_user_id"]
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    with app.app_context():
+        db.session.execute(
+            update(UserSession)
+            .where(UserSession.token_hash == digest)
+            .values(last_seen_at=utcnow() - timedelta(minutes=minutes_ago))
+        )
+        db.session.commit()
+
+
+def _age_logins(app, user_id: int, minutes: int) -> None:
+    """Move her logins' last use back, so that the order of use is certain."""
+    back = timedelta(minutes=minutes)
+    with app.app_context():
+        for web in db.session.execute(
+            select(UserSession).where(UserSession.user_id == user_id)
+        ).scalars():
+            web.last_seen_at -= back
+        for token in db.session.execute(
+            select(ApiToken).where(ApiToken.user_id == user_id)
+        ).scalars():
+            token.last_used_at = (token.last_used_at or token.created_at) - back
+        db.session.commit()

@@ -119,6 +119,8 @@ class Operation:
 
 # 409: a closed case takes no writes ({"error": "case_closed"}) until it is reopened.
 WRITE_ERRORS = (400, 401, 403, 404, 409, 422)
+# Writes counted by the hourly cap (app/auth/write_limit.py): 429 too_many_writes past it.
+CAPPED_WRITE_ERRORS = (*WRITE_ERRORS, 429)
 
 
 OPERATIONS: list[Operation] = [
@@ -145,11 +147,13 @@ OPERATIONS: list[Operation] = [
     Operation(
         "/cases",
         "post",
-        "Open the survivor's single record, or join it",
+        "Open the survivor's single record, or join it. Past RUTA_CASE_WRITES_PER_HOUR "
+        "(600) writes in a rolling hour (an upload counts 10): 429 too_many_writes with "
+        "Retry-After, and the supervisors are told",
         IntakeOut,
         201,
         body=IntakeIn,
-        errors=(400, 401, 403, 422),
+        errors=(400, 401, 403, 422, 429),
     ),
     Operation(
         "/cases",
@@ -325,7 +329,7 @@ OPERATIONS: list[Operation] = [
         IncidentCreatedOut,
         201,
         body=IncidentIn,
-        errors=(400, 401, 403, 404, 409, 422),
+        errors=CAPPED_WRITE_ERRORS,
     ),
     Operation(
         "/cases/{case_id}/survivor",
@@ -446,7 +450,7 @@ OPERATIONS: list[Operation] = [
         NoteOut,
         201,
         body=NoteIn,
-        errors=WRITE_ERRORS,
+        errors=CAPPED_WRITE_ERRORS,
     ),
     Operation(
         "/cases/{case_id}/follow-ups",
@@ -455,7 +459,7 @@ OPERATIONS: list[Operation] = [
         FollowUpOut,
         201,
         body=FollowUpIn,
-        errors=WRITE_ERRORS,
+        errors=CAPPED_WRITE_ERRORS,
     ),
     Operation(
         "/cases/{case_id}/follow-ups/{follow_up_id}/outcome",
@@ -481,7 +485,7 @@ OPERATIONS: list[Operation] = [
         RiskOut,
         201,
         body=RiskIn,
-        errors=WRITE_ERRORS,
+        errors=CAPPED_WRITE_ERRORS,
     ),
     Operation(
         "/cases/{case_id}/safety-plan",
@@ -517,7 +521,7 @@ OPERATIONS: list[Operation] = [
         ComplaintOut,
         201,
         body=ComplaintIn,
-        errors=WRITE_ERRORS,
+        errors=CAPPED_WRITE_ERRORS,
     ),
     Operation(
         "/cases/{case_id}/complaints/{complaint_id}",
@@ -550,7 +554,7 @@ OPERATIONS: list[Operation] = [
         AttachmentOut,
         201,
         multipart=True,
-        errors=(*WRITE_ERRORS, 413),
+        errors=(*CAPPED_WRITE_ERRORS, 413),
     ),
     Operation(
         "/cases/{case_id}/attachments/{attachment_id}",
@@ -566,7 +570,7 @@ OPERATIONS: list[Operation] = [
         ReferralOut,
         201,
         body=ReferralIn,
-        errors=WRITE_ERRORS,
+        errors=CAPPED_WRITE_ERRORS,
     ),
     Operation(
         "/referrals",

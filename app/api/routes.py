@@ -56,6 +56,7 @@ def issue_token_endpoint() -> Response:
             ip=ip,
             require_mfa=current_app.config["RUTA_REQUIRE_MFA"],
             lifetime=current_app.config["RUTA_TOKEN_LIFETIME"],
+            max_sessions=current_app.config["RUTA_MAX_SESSIONS"],
         )
     except (AuthenticationFailed, TooManyAttempts) as error:
         failure = error  # the except name is unbound for closures

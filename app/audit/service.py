@@ -57,6 +57,7 @@ ACTIONS = frozenset(
         "user_approve",
         "account_recovery",
         "read_limit",
+        "write_limit",
         "institution_update",
         "legal_hold",
         "erasure_request",

@@ -16,9 +16,11 @@ from app.auth.service import (
     create_user,
     disable_user,
     end_all_sessions,
+    end_everyones_sessions,
     set_lead,
     set_role,
 )
+from app.auth.sessions import confirm_password
 from app.core.db import DbSession
 from app.core.errors import Conflict, DomainError, Forbidden, NotFound
 from app.core.time import utcnow
@@ -109,6 +111,19 @@ def update_account(
         detail=action,
     )
     return user
+
+
+def end_every_session(
+    session: DbSession, audit_key: bytes, caller: Caller, password: str | None
+) -> int:
+    """After a breach: every session and token of every user ends, the administrator's
+    own too. Her password first: one click from a browser left open would stop the whole
+    network. Returns how many accounts it touched; audited as `user_update`."""
+    require_admin(caller)
+    confirm_password(caller, password)
+    count = end_everyones_sessions(session)
+    audit(session, audit_key, caller, "user_update", object_type="user", detail="end_sessions_all")
+    return count
 
 
 # ---- approval of accounts (separation of duties) --------------------------------------

@@ -1,6 +1,6 @@
 """The places a user signed in from before, which the login throttle trusts.
 
-Pages: a device cookie, issued at each successful login, signed (HMAC) with the app's
+Pages: a device cookie, issued at each successful login, signed (HMAC-SHA-256) with the app's
 secret key, naming the user and a random device id; it lives long (180 days). One
 browser may be shared (a health unit's front desk): the cookie holds a few users' entries.
 API: the addresses of her earlier successful token logins.
@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.auth.models import KnownAddress, User
 from app.core.db import DbSession
+from app.core.http import COOKIE_DIGEST
 from app.core.time import utcnow
 
 DEVICE_COOKIE_DAYS = 180
@@ -43,7 +44,7 @@ class DeviceProof:
 
 
 def _serializer(secret_key: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret_key, salt=_SALT)
+    return URLSafeSerializer(secret_key, salt=_SALT, signer_kwargs={"digest_method": COOKIE_DIGEST})
 
 
 def _entries(proof: DeviceProof) -> list[dict[str, Any]]:

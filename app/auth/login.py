@@ -35,7 +35,7 @@ from app.auth.service import (
     password_rules_for,
     totp_secret_of,
 )
-from app.auth.sessions import lift_restriction, start_session
+from app.auth.sessions import DEFAULT_MAX_SESSIONS, lift_restriction, make_room, start_session
 from app.auth.throttle import LoginThrottle
 from app.core.db import DbSession
 from app.core.errors import Conflict, DomainError, InvalidInput
@@ -81,6 +81,7 @@ def log_in(
     channel: str,
     allow_setup: bool = False,
     device: DeviceProof | None = None,
+    max_sessions: int = DEFAULT_MAX_SESSIONS,
 ) -> LoginOutcome:
     """Raises TooManyAttempts or AuthenticationFailed; the caller then calls
     `record_login_failure` after rolling back, so the failure is kept."""
@@ -94,6 +95,8 @@ def log_in(
     user = outcome.user
     actor = Actor(user.id, user.username, user.institution.code, user.role, ip)
     record_event(session, ring.audit_key, actor, "login", object_type=channel)
+    if channel == "web":
+        make_room(session, ring.audit_key, actor, user, max_sessions)
     return outcome
 
 
@@ -116,6 +119,7 @@ def log_in_to_pages(
     ip: str,
     require_mfa: bool,
     device: DeviceProof,
+    max_sessions: int = DEFAULT_MAX_SESSIONS,
 ) -> WebLogin:
     """A login through the pages opens a server-side session, restricted to the setup
     pages while the one-time password or the TOTP enrolment is pending. A complete login
@@ -132,6 +136,7 @@ def log_in_to_pages(
         channel="web",
         allow_setup=True,
         device=device,
+        max_sessions=max_sessions,
     )
     token = start_session(session, outcome.user, ip, restricted=outcome.needs_setup)
     cookie = None if outcome.needs_setup else device_cookie_after_login(device, outcome.user)
@@ -149,6 +154,7 @@ def log_in_for_token(
     ip: str,
     require_mfa: bool,
     lifetime: timedelta,
+    max_sessions: int = DEFAULT_MAX_SESSIONS,
 ) -> tuple[str, ApiToken]:
     """A login through the API yields a bearer token; an account still to set up gets none.
     The address becomes one the throttle trusts for her."""
@@ -162,6 +168,7 @@ def log_in_for_token(
         ip=ip,
         require_mfa=require_mfa,
         channel="api",
+        max_sessions=max_sessions,
     )
     remember_address(session, outcome.user, ip)
     return issue_token(session, outcome.user, lifetime, ip=ip)

@@ -3,8 +3,7 @@
 Threat: a stolen account, or an insider, copying the records of a whole network one page
 at a time. Each read costs its weight; past the cap the user gets 429 until the oldest
 reads of the hour fall out of the window, and the supervisors are told, once an hour per
-user. The window lives in the limiter's storage (memory, or Redis with REDIS_URL), like
-the login throttle: nothing is written to the database, and nothing is locked, per read.
+user (the window itself: app/auth/hourly_cap.py).
 
 Weights (what one call costs):
 - `case`: the case page or `GET /cases/{id}`, 1: one record;
@@ -16,21 +15,16 @@ Weights (what one call costs):
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
-from limits import RateLimitItemPerHour
-from limits.strategies import MovingWindowRateLimiter
-
-from app.core.errors import DomainError
+from app.auth.hourly_cap import CapReached, HourlyCap
 
 WEIGHTS = {"case": 1, "search": 1, "attachment": 1, "export": 10}
-NOTIFY_EVERY_SECONDS = 3600
 
 
-class TooManyReads(DomainError):
+class TooManyReads(CapReached):
     code = "too_many_reads"
-    status = 429
+    action = "read_limit"
     title = "Límite de lecturas alcanzado"  # the page's heading (app/web/errors.py)
 
     def __init__(self, per_hour: int, retry_after: int, kind: str, notify: bool) -> None:
@@ -38,31 +32,13 @@ class TooManyReads(DomainError):
         super().__init__(
             f"Abrió más de {per_hour} expedientes en la última hora. Podrá seguir en unos "
             f"{minutes} minutos; si su trabajo lo necesita, hable con su supervisora.",
+            per_hour,
+            retry_after,
+            kind,
+            notify,
         )
-        self.per_hour = per_hour
-        self.retry_after = retry_after
-        self.kind = kind
-        # First refusal of this user this hour: the supervisors are to be told.
-        self.notify = notify
 
 
-class ReadLimit:
+class ReadLimit(HourlyCap):
     def __init__(self, storage: Any, per_hour: int, prefix: str = "ruta-reads") -> None:
-        self.storage = storage
-        self.per_hour = per_hour
-        self.prefix = prefix
-        self._item = RateLimitItemPerHour(per_hour)
-        self._window = MovingWindowRateLimiter(storage)
-
-    def charge(self, user_id: int, kind: str) -> None:
-        """Count one read of `kind` for the user, or raise TooManyReads (nothing counted)."""
-        weight = WEIGHTS[kind]
-        if self._window.hit(self._item, self.prefix, str(user_id), cost=weight):
-            return
-        stats = self._window.get_window_stats(self._item, self.prefix, str(user_id))
-        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        raise TooManyReads(self.per_hour, retry_after, kind, self._first_refusal(user_id))
-
-    def _first_refusal(self, user_id: int) -> bool:
-        key = f"{self.prefix}-told:{user_id}"
-        return bool(self.storage.incr(key, NOTIFY_EVERY_SECONDS) == 1)
+        super().__init__(storage, per_hour, prefix, WEIGHTS, TooManyReads)

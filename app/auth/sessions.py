@@ -14,15 +14,19 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from app.audit.service import audit
+from app.audit.service import Actor, audit, record_event
 from app.auth.caller import Caller
 from app.auth.models import ApiToken, User, UserSession
+from app.auth.passwords import verify_password
 from app.auth.service import token_is_live
 from app.core.db import DbSession
-from app.core.errors import NotFound
+from app.core.errors import InvalidInput, NotFound
 from app.core.time import utcnow
 
 TOUCH_EVERY = timedelta(seconds=60)  # write last_seen_at at most once a minute
+# Open logins (web sessions and API tokens together) one account may hold at once:
+# a stolen password used in parallel shows up as her own sessions ending.
+DEFAULT_MAX_SESSIONS = 5
 
 
 def _digest(token: str) -> str:
@@ -91,6 +95,36 @@ def end_session(session: DbSession, token: str) -> None:
     )
 
 
+def make_room(
+    session: DbSession, audit_key: bytes, actor: Actor, user: User, max_sessions: int
+) -> None:
+    """Before a sign-in on the pages opens one more session: end her least recently used
+    open sessions beyond `max_sessions - 1`, each audited as a `logout` for the cap. Open
+    means not ended and under her current stamp; one gone idle is used least recently and
+    goes first. API tokens are not counted: each ends after its idle time and its hours,
+    and other systems hold several at once."""
+    webs = session.execute(
+        select(UserSession).where(
+            UserSession.user_id == user.id,
+            UserSession.ended_at.is_(None),
+            UserSession.security_stamp == user.security_stamp,
+        )
+    ).scalars()
+    logins = sorted(webs, key=lambda web: (web.last_seen_at, web.id), reverse=True)
+    now = utcnow()
+    for row in logins[max(0, max_sessions - 1) :]:
+        row.ended_at, kind = now, "session"
+        record_event(
+            session,
+            audit_key,
+            actor,
+            "logout",
+            object_type=kind,
+            object_id=row.id,
+            detail="session_cap",
+        )
+
+
 def lift_restriction(record: UserSession) -> None:
     record.restricted = False
 
@@ -151,23 +185,53 @@ def my_logins(
     return sorted(logins, key=lambda login: login.created_at, reverse=True)
 
 
+def confirm_password(caller: Caller, password: str | None) -> None:
+    """Her password again, before she ends a login from "Mis sesiones": someone who sat
+    down at her open browser cannot throw her out of her other devices, or cut off her
+    scripts, without knowing it."""
+    if not verify_password(caller.password_hash, password or ""):
+        raise InvalidInput("wrong password", {"password": ["La contraseña no es correcta."]})
+
+
 def end_my_session(
-    session: DbSession, audit_key: bytes, caller: Caller, session_id: int
+    session: DbSession,
+    audit_key: bytes,
+    caller: Caller,
+    session_id: int,
+    password: str | None,
+    current_session_id: int | None,
 ) -> UserSession:
-    """She ends one of her web sessions (another's answers 404); audited as `logout`."""
+    """She ends one of her web sessions (another's answers 404); audited as `logout`.
+    Another of hers needs her password again; this one is a plain logout."""
     record = session.get(UserSession, session_id)
     if record is None or record.user_id != caller.id or record.ended_at is not None:
         raise NotFound("Sesión desconocida.")
+    if record.id != current_session_id:
+        confirm_password(caller, password)
     record.ended_at = utcnow()
     audit(session, audit_key, caller, "logout", object_type="session", object_id=record.id)
     return record
 
 
-def revoke_token(session: DbSession, audit_key: bytes, caller: Caller, token_id: int) -> None:
-    """She ends one of her API tokens (another's answers 404), from "Mis sesiones" or
-    with the token itself (`DELETE /auth/token`); audited as `logout`."""
+def revoke_my_token(
+    session: DbSession, audit_key: bytes, caller: Caller, token_id: int, password: str | None
+) -> None:
+    """She revokes one of her API tokens from "Mis sesiones", giving her password again."""
+    _her_live_token(session, caller, token_id)
+    confirm_password(caller, password)
+    revoke_token(session, audit_key, caller, token_id)
+
+
+def _her_live_token(session: DbSession, caller: Caller, token_id: int) -> ApiToken:
     row = session.get(ApiToken, token_id)
     if row is None or row.user_id != caller.id or row.revoked_at is not None:
         raise NotFound("Token desconocido.")
+    return row
+
+
+def revoke_token(session: DbSession, audit_key: bytes, caller: Caller, token_id: int) -> None:
+    """She ends one of her API tokens (another's answers 404), from "Mis sesiones" or
+    with the token itself (`DELETE /auth/token`); audited as `logout`."""
+    row = _her_live_token(session, caller, token_id)
     row.revoked_at = utcnow()
     audit(session, audit_key, caller, "logout", object_type="api_token", object_id=row.id)

@@ -1,7 +1,14 @@
-"""TOTP second factor (RFC 6238: 30-second steps, one step of drift either way).
+"""TOTP second factor (RFC 6238: HMAC-SHA-1, 6 digits, 30-second steps).
 
-Threat: a code read over a shoulder or from a phishing page is used again. Each user
-keeps the last accepted time step; a code for that step or an earlier one is refused.
+Threat: a code read over a shoulder or from a phishing page is used again, or later.
+Each user keeps the last accepted time step; a code for that step or an earlier one is
+refused. A code works only during its own 30-second step (ASVS 6.5.5): no drift window.
+The cost: a phone whose clock is off, or a code typed as it rolls over, is refused, and
+she types the next one; a phone clock off by more than a step must be corrected (set it
+to the network's time), and the servers keep NTP time (docs/security.md).
+
+SHA-1 is kept on purpose: it is what every authenticator app supports, and RFC 6238's
+HMAC-SHA-1 is not weakened by SHA-1's collisions (docs/asvs.md, 11.4.1).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import time
 import pyotp
 
 STEP_SECONDS = 30
-DRIFT_STEPS = 1
+DRIFT_STEPS = 0  # steps accepted either side of the current one
 ISSUER = "Ruta"
 
 

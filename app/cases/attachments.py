@@ -24,7 +24,7 @@ from pathlib import Path
 
 from app.audit.service import audit, audit_change
 from app.auth.caller import Caller
-from app.auth.throttle_store import charge_read
+from app.auth.throttle_store import charge_read, charge_write
 from app.cases import access, policy
 from app.cases.care_models import Attachment
 from app.cases.files import safe_filename
@@ -143,6 +143,7 @@ def add_attachment(
     directory: Path,
 ) -> tuple[Attachment, FieldCipher]:
     """An upload added to a case the caller may add to; audited with its type only."""
+    charge_write(caller.id, "upload")
     case = access.case_for(session, caller, case_id).case
     cipher = cipher_for(ring, case.data_key)
     attachment = store_attachment(

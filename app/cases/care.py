@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app.audit.service import audit_change
 from app.auth.caller import Caller
+from app.auth.throttle_store import charge_write
 from app.cases import access, policy
 from app.cases.care_models import CareNote, CaseStatusChange, FollowUp, RiskAssessment, SafetyPlan
 from app.cases.models import Case
@@ -64,6 +65,7 @@ def _check_version(case: Case, expected: int | None) -> None:
 def add_note(
     session: DbSession, ring: KeyRing, user: Caller, case_id: uuid.UUID | None, data: dict[str, Any]
 ) -> CareNote:
+    charge_write(user.id, "note")
     case = access.case_for(session, user, case_id).case
     if data["given_on"] > local_today():
         raise InvalidInput("future date", {"given_on": ["La fecha no puede ser futura."]})
@@ -89,6 +91,7 @@ def add_note(
 def add_follow_up(
     session: DbSession, ring: KeyRing, user: Caller, case_id: uuid.UUID | None, data: dict[str, Any]
 ) -> FollowUp:
+    charge_write(user.id, "follow_up")
     case = access.case_for(session, user, case_id).case
     follow_up = FollowUp(
         id=uuid.uuid4(),
@@ -180,6 +183,7 @@ def assess_risk(
     """Score all 24 answers, say why the level is what it is, and set the case's level.
     It never drops from high without a reason; a party that sees only its own parts
     (and so not the level) records its assessment but cannot lower a high case."""
+    charge_write(user.id, "risk")
     found = access.case_for(session, user, case_id)
     case = found.case
     judgement = bool(data.get("judgement_high"))

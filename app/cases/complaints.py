@@ -12,6 +12,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from app.audit.service import audit_change
 from app.auth.caller import Caller
 from app.auth.policy import may_file_complaint
+from app.auth.throttle_store import charge_write
 from app.cases import access, policy
 from app.cases.corrections import (
     NOTHING_CHANGED,
@@ -57,6 +58,7 @@ def file_complaint(
 ) -> Complaint:
     if not may_file_complaint(user):
         raise Forbidden("only PNC agents register complaints")
+    charge_write(user.id, "complaint")
     case = access.case_for(session, user, case_id).case
     if data["filed_on"] > local_today():
         raise InvalidInput("future date", {"filed_on": ["La fecha no puede ser futura."]})

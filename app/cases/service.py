@@ -20,9 +20,9 @@ from sqlalchemy import insert, text
 
 from app.audit.service import audit, audit_change
 from app.auth.caller import Caller
+from app.auth.hourly_cap import CapReached
 from app.auth.passwords import hash_secret, verify_secret
-from app.auth.read_limit import TooManyReads
-from app.auth.throttle_store import charge_read
+from app.auth.throttle_store import charge_read, charge_write
 from app.cases import access, policy
 from app.cases.duplicates import refuse_repeated_incident
 from app.cases.models import (
@@ -240,6 +240,7 @@ def open_case(
 ) -> IntakeResult:
     """Open the survivor's single record, or join it when she is already on file."""
     require_case_role(caller)
+    charge_write(caller.id, "intake")
     survivor_data = _clean_survivor(session, intake["survivor"])
     incident = dict(intake["incident"])
     incident["municipality"] = resolve_municipality(
@@ -454,10 +455,10 @@ def conflict_to_keep(
     ring: KeyRing, session: DbSession, caller: Caller, error: Exception
 ) -> Callable[[], None] | None:
     """An identity conflict is told to the supervisors even though the intake is undone;
-    so is a read refused by the hourly cap (`report_read_limit`)."""
-    if isinstance(error, TooManyReads):
+    so is a read or a write refused by an hourly cap (`report_cap`)."""
+    if isinstance(error, CapReached):
         refused = error
-        return lambda: report_read_limit(session, ring, caller, refused)
+        return lambda: report_cap(session, ring, caller, refused)
     if not isinstance(error, IdentityConflict):
         return None
     case_id = error.case_id
@@ -483,20 +484,18 @@ def report_identity_conflict(
     )
 
 
-def report_read_limit(
-    session: DbSession, ring: KeyRing, caller: Caller, error: TooManyReads
-) -> None:
-    """After the refused read was rolled back: the audit log keeps each refusal, and the
-    supervisors hear of the first one of the hour."""
+def report_cap(session: DbSession, ring: KeyRing, caller: Caller, error: CapReached) -> None:
+    """After the refused read or write was rolled back: the audit log keeps each refusal
+    (`read_limit`, `write_limit`), and the supervisors hear of the first one of the hour."""
     if error.notify:
         notify_supervisors(
-            session, "read_limit", reference=caller.username, except_user_id=caller.id
+            session, error.action, reference=caller.username, except_user_id=caller.id
         )
     audit(
         session,
         ring.audit_key,
         caller,
-        "read_limit",
+        error.action,
         object_type=error.kind,
         detail=f"per_hour={error.per_hour};notified={int(error.notify)}",
     )
@@ -751,6 +750,7 @@ def add_incident(
     data: dict[str, Any],
 ) -> Incident:
     # A closed case takes a new incident: it reopens it (`_after_new_incident`).
+    charge_write(caller.id, "incident")
     case = access.case_for(session, caller, case_id, closed_ok=True).case
     refuse_repeated_incident(session, caller, case, data)
     data = dict(data)

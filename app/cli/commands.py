@@ -15,7 +15,13 @@ from flask.cli import AppGroup
 
 from app.audit.anchors import AnchorCheck, AnchorError, check_anchors, write_anchor
 from app.audit.service import Actor, record_event, verify_chain
-from app.auth.service import create_user, disable_user, find_user
+from app.auth.service import (
+    create_user,
+    disable_user,
+    end_all_sessions,
+    end_everyones_sessions,
+    find_user,
+)
 from app.cases.access import case_numbers, count_survivors
 from app.cases.name_tokens import reindex_batch
 from app.cli.demo import load_demo_users, load_directory
@@ -143,6 +149,35 @@ def users_disable(username: str) -> None:
     )
     db.session.commit()
     click.echo(f"disabled {user.username}")
+
+
+@users_cli.command("end-sessions")
+@click.argument("username", required=False)
+@click.option("--all", "everyone", is_flag=True, help="Every user's sessions and tokens")
+def users_end_sessions(username: str | None, everyone: bool) -> None:
+    """End every web session and API token of one user, or (--all) of every user."""
+    if everyone == bool(username):
+        raise click.UsageError("give a USERNAME or --all, not both")
+    if everyone:
+        count = end_everyones_sessions(db.session)
+        object_id, detail, said = None, "end_sessions_all", f"ended the sessions of {count} users"
+    else:
+        user = find_user(db.session, username or "")
+        if user is None:
+            raise click.ClickException(f"no user {username!r}")
+        end_all_sessions(user)
+        object_id, detail, said = user.id, "end_sessions", f"ended the sessions of {user.username}"
+    record_event(
+        db.session,
+        get_keyring().audit_key,
+        CLI_ACTOR,
+        "user_update",
+        object_type="user",
+        object_id=object_id,
+        detail=detail,
+    )
+    db.session.commit()
+    click.echo(said)
 
 
 @catalogue_cli.command("load")

@@ -20,6 +20,7 @@ KINDS = {
     "identity_conflict": "Conflicto de identidad en un registro",
     "consent_revoked": "La sobreviviente retiró su consentimiento para compartir",
     "read_limit": "Una cuenta superó el límite de lecturas de expedientes por hora",
+    "write_limit": "Una cuenta superó el límite de registros en expedientes por hora",
     "case_reopened": "Un expediente cerrado se reabrió por un hecho nuevo",
     "case_assigned": "Se le asignó un expediente",
     "caseload_moved": "Se le traspasaron los expedientes de otra persona",

@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, or_, select
 from app.audit.service import audit
 from app.auth.caller import Caller
 from app.auth.models import User
+from app.auth.throttle_store import charge_write
 from app.cases import access as case_access
 from app.cases import care
 from app.cases import policy as case_policy
@@ -95,6 +96,7 @@ def refer_case(
 ) -> Referral:
     """Send her case to another institution. The gate is her recorded consent to share
     plus this referral's own confirmation; a minor's mandatory report goes without."""
+    charge_write(caller.id, "referral")
     case = case_access.case_for(session, caller, case_id, need=case_policy.WHOLE).case
     receiver = _receiver(session, data["to_institution"])
     if receiver.id == caller.institution_id:

@@ -28,7 +28,7 @@ from app.auth.login import (
 )
 from app.auth.models import User
 from app.auth.service import AuthenticationFailed, AwaitingApproval, OneTimePasswordExpired
-from app.auth.sessions import Lifetimes, end_my_session, log_out, my_logins, revoke_token
+from app.auth.sessions import Lifetimes, end_my_session, log_out, my_logins, revoke_my_token
 from app.auth.throttle_store import login_throttle
 from app.auth.totp import provisioning_uri
 from app.core.errors import InvalidInput
@@ -75,6 +75,7 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
             ip=ip,
             require_mfa=current_app.config["RUTA_REQUIRE_MFA"],
             device=device,
+            max_sessions=current_app.config["RUTA_MAX_SESSIONS"],
         )
     except (AuthenticationFailed, TooManyAttempts) as error:
         failure = error  # the except name is unbound for closures
@@ -170,15 +171,35 @@ def _lifetimes() -> Lifetimes:
 
 @bp.get("/account/sessions")
 def sessions() -> str:
+    return _sessions_page()
+
+
+def _sessions_page(error: str | None = None) -> str:
     here = current_user.web_session.id
     logins = my_logins(db.session, web_caller(), _lifetimes(), here)
-    return render_template("auth/sessions.html", logins=logins)
+    return render_template("auth/sessions.html", logins=logins, error=error)
+
+
+def _wrong_password() -> tuple[str, int]:
+    discard_changes()
+    return _sessions_page(_("La contraseña no es correcta. No se cerró nada.")), 422
 
 
 @bp.post("/account/sessions/<int:session_id>/end")
-def end_session(session_id: int) -> Response:
-    ended = end_my_session(db.session, get_keyring().audit_key, web_caller(), session_id)
-    if ended.id == current_user.web_session.id:
+def end_session(session_id: int) -> Response | tuple[str, int]:
+    here = current_user.web_session.id
+    try:
+        ended = end_my_session(
+            db.session,
+            get_keyring().audit_key,
+            web_caller(),
+            session_id,
+            request.form.get("password"),
+            here,
+        )
+    except InvalidInput:
+        return _wrong_password()
+    if ended.id == here:
         sign_out()
         flash(_("Sesión cerrada."), "info")
         return redirect(url_for("auth.login"))
@@ -187,7 +208,16 @@ def end_session(session_id: int) -> Response:
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")
-def revoke(token_id: int) -> Response:
-    revoke_token(db.session, get_keyring().audit_key, web_caller(), token_id)
+def revoke(token_id: int) -> Response | tuple[str, int]:
+    try:
+        revoke_my_token(
+            db.session,
+            get_keyring().audit_key,
+            web_caller(),
+            token_id,
+            request.form.get("password"),
+        )
+    except InvalidInput:
+        return _wrong_password()
     flash(_("Acceso de la API revocado."), "info")
     return redirect(url_for("auth.sessions"))

@@ -22,6 +22,7 @@ from app.crypto.service import get_keyring
 from app.directory import service as directory
 from app.extensions import db
 from app.web.formtools import Select, show_errors, web_caller
+from app.web.login import sign_out
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -119,6 +120,24 @@ def update_user(user_id: int) -> Response:
     if user.active and user.awaiting_approval:
         flash(_("Con su nuevo rol, la cuenta espera la aprobación de una supervisora."), "info")
     return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/end-sessions")
+def end_every_session() -> Response:
+    try:
+        count = accounts.end_every_session(
+            db.session, get_keyring().audit_key, web_caller(), request.form.get("password")
+        )
+    except InvalidInput:
+        discard_changes()
+        flash(_("La contraseña no es correcta. No se cerró nada."), "error")
+        return redirect(url_for("admin.users"))
+    sign_out()
+    flash(
+        _("Se cerraron las sesiones de todas las cuentas (%(n)s), también la suya.", n=count),
+        "info",
+    )
+    return redirect(url_for("auth.login"))
 
 
 def _user_page(

@@ -78,4 +78,4 @@ def favicon() -> Response:
 
 @public.get("/healthz")
 def health() -> tuple[str, int, dict[str, str]]:
-    return "ok", 200, {"Content-Type": "text/plain"}
+    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}

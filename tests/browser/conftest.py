@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pyotp
 import pytest
 from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -29,6 +28,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from app.auth.service import create_user
 from app.extensions import db
 from config import Settings
+from tests.auth_helpers import otp
 from tests.conftest import PASSWORD, make_settings
 
 HERE = Path(__file__).parent
@@ -133,7 +133,9 @@ class Account:
     password: str = PASSWORD
 
     def code(self) -> str:
-        return pyotp.TOTP(self.totp_secret).now()
+        """A code of a step after every code given before: the TOTP clock of the tests
+        moves on a step (tests.auth_helpers), so no login is refused as a replay."""
+        return otp(self.totp_secret, steps_ahead=1)
 
 
 @pytest.fixture
