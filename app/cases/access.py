@@ -1371,6 +1371,20 @@ def surviving_case_id(session: DbSession, case_id: uuid.UUID) -> uuid.UUID:
         case_id = into
 
 
+def case_by_status_code(session: DbSession, code_key: str) -> Case | None:
+    """The case her slip's code names, for the public lookup (the PIN is checked next)."""
+    return session.execute(
+        select(Case).where(Case.status_code_bidx == code_key)
+    ).scalar_one_or_none()
+
+
+def surviving_case(session: DbSession, case: Case) -> Case:
+    """The record a case was merged into (her slip of the absorbed one), or the case."""
+    if case.merged_into_id is None:
+        return case
+    return session.get(Case, surviving_case_id(session, case.id)) or case
+
+
 def case_with_survivor(session: DbSession, case_id: uuid.UUID) -> Case:
     """A case with survivor and data key, for a service that already decided the caller
     may act on it (intake following a merge to the record that stayed; a merge)."""

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import exists, select
 
 from app.auth.passwords import verify_password
-from app.cases.access import surviving_case_id
+from app.cases import access
 from app.cases.legal_models import Complaint, ProtectionMeasure
 from app.cases.models import Case
 from app.cases.service import verify_status_pin
@@ -119,17 +119,13 @@ def look_up_status(
     wait = throttle.wait_seconds(code_key)
     if wait:
         raise StatusLookupThrottled(wait)
-    case = session.execute(
-        select(Case).where(Case.status_code_bidx == code_key)
-    ).scalar_one_or_none()
+    case = access.case_by_status_code(session, code_key)
     if case is None:
         verify_password(None, pin)  # the dummy hash: as slow as a real check
     if case is None or not verify_status_pin(case.status_pin_hash, pin):
         throttle.record_wrong(code_key)
         raise NotFound(NOT_FOUND_MESSAGE)
-    if case.merged_into_id is not None:  # her slip of a record merged into another one
-        case = session.get(Case, surviving_case_id(session, case.id)) or case
-    return stage_of(session, case)
+    return stage_of(session, access.surviving_case(session, case))
 
 
 def _live_referral(session: DbSession, case: Case) -> Referral | None:
