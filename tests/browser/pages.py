@@ -58,15 +58,23 @@ class BasePage:
     def flash(self) -> str:
         return " ".join(self.page.locator("main .flash").all_inner_texts())
 
+    def click_and_wait(self, target: Any) -> None:
+        """Click something that loads a new page, and return once that page has come.
+
+        Reading the page straight after a bare click may still read the page being left.
+        """
+        with self.page.expect_navigation():
+            target.click()
+
     def nav(self, label: str) -> None:
-        self.page.get_by_role(
+        menu = self.page.get_by_role(
             "navigation", name=re.compile("Menú principal|Main menu")
-        ).get_by_role("link", name=label, exact=True).click()
+        )
+        self.click_and_wait(menu.get_by_role("link", name=label, exact=True))
 
     def switch_language(self) -> None:
         """The header button: English when the page is in Spanish, and back."""
-        self.page.locator("header form.lang button").click()
-        self.page.wait_for_load_state()
+        self.click_and_wait(self.page.locator("header form.lang button"))
 
     def menu_links(self) -> list[str]:
         menu = self.page.get_by_role("navigation", name=re.compile("Menú principal|Main menu"))
@@ -76,7 +84,7 @@ class BasePage:
         return self.page.locator("header .who button")
 
     def log_out(self) -> None:
-        self.sign_out_button().click()
+        self.click_and_wait(self.sign_out_button())
 
     def lang(self) -> str:
         return self.page.locator("html").get_attribute("lang") or ""
@@ -153,7 +161,9 @@ class LoginPage(BasePage):
         self.page.locator("#otp").fill(code)
 
     def submit(self) -> None:
-        self.page.get_by_role("button", name=re.compile("^(Entrar|Sign in)$")).click()
+        self.click_and_wait(
+            self.page.get_by_role("button", name=re.compile("^(Entrar|Sign in)$"))
+        )
 
     def values(self) -> dict[str, str]:
         return {
@@ -286,7 +296,7 @@ class IntakePage(BasePage):
         return {"code": values[0], "pin": values[1]}
 
     def go_to_case(self) -> CasePage:
-        self.page.get_by_role("link", name="Ir al expediente").click()
+        self.click_and_wait(self.page.get_by_role("link", name="Ir al expediente"))
         return CasePage(self.page)
 
     def go_to_case_with_keyboard(self) -> CasePage:
@@ -317,7 +327,7 @@ class SearchPage(BasePage):
         return self.page.get_by_text("No se encontró ningún expediente").is_visible()
 
     def open_result(self, number: str) -> CasePage:
-        self.page.get_by_role("link", name=number, exact=True).click()
+        self.click_and_wait(self.page.get_by_role("link", name=number, exact=True))
         return CasePage(self.page)
 
 
@@ -352,14 +362,16 @@ class CasePage(BasePage):
         box.get_by_label(urgency).check()
         box.get_by_label("Motivo de la remisión").fill(reason)
         box.get_by_label("La sobreviviente dio su consentimiento").check()
-        box.get_by_role("button", name="Enviar remisión").click()
+        self.click_and_wait(box.get_by_role("button", name="Enviar remisión"))
         return ReferralSheetPage(self.page)
 
     def referral_rows(self) -> list[str]:
         return self.section("remisiones").locator("tbody tr").all_inner_texts()
 
     def start_risk_assessment(self) -> RiskPage:
-        self.section("riesgo").get_by_role("link", name="Nueva valoración de riesgo").click()
+        self.click_and_wait(
+            self.section("riesgo").get_by_role("link", name="Nueva valoración de riesgo")
+        )
         return RiskPage(self.page)
 
     def risk_lines(self) -> list[str]:
@@ -370,13 +382,13 @@ class CasePage(BasePage):
         box.get_by_text("Agendar seguimiento").click()
         box.get_by_label("Fecha prevista").fill(due_on)
         box.get_by_label("Medio").select_option(label=channel)
-        box.get_by_role("button", name="Agendar", exact=True).click()
+        self.click_and_wait(box.get_by_role("button", name="Agendar", exact=True))
 
     def record_follow_up(self, outcome: str, note: str) -> None:
         item = self.section("seguimiento").locator("article.item").first
         item.get_by_label("Resultado").select_option(label=outcome)
         item.get_by_label("Observación").fill(note)
-        item.get_by_role("button", name="Registrar").click()
+        self.click_and_wait(item.get_by_role("button", name="Registrar"))
 
     def follow_ups(self) -> list[str]:
         return self.section("seguimiento").locator("article.item").all_inner_texts()
@@ -392,7 +404,7 @@ class ReferralSheetPage(BasePage):
         return self.page.locator(".slip dl").inner_text()
 
     def back_to_case(self) -> CasePage:
-        self.page.get_by_role("link", name="Volver al expediente").click()
+        self.click_and_wait(self.page.get_by_role("link", name="Volver al expediente"))
         return CasePage(self.page)
 
 
@@ -412,11 +424,10 @@ class ReferralInboxPage(BasePage):
         )
         if note is not None:
             form.locator("input[name=note]").fill(note)
-        form.get_by_role("button", name=action).click()
-        self.page.wait_for_load_state()
+        self.click_and_wait(form.get_by_role("button", name=action))
 
     def open_case(self, case_number: str) -> CasePage:
-        self.row(case_number).get_by_role("link", name=case_number).click()
+        self.click_and_wait(self.row(case_number).get_by_role("link", name=case_number))
         return CasePage(self.page)
 
 
@@ -437,7 +448,7 @@ class RiskPage(BasePage):
 
     def save_refused(self) -> RiskPage:
         """Save a form the server sends back (unanswered questions): still this page."""
-        self.page.get_by_role("button", name="Guardar valoración").click()
+        self.click_and_wait(self.page.get_by_role("button", name="Guardar valoración"))
         return self
 
     def errors(self) -> str:
@@ -450,7 +461,7 @@ class RiskPage(BasePage):
         return self
 
     def save(self) -> CasePage:
-        self.page.get_by_role("button", name="Guardar valoración").click()
+        self.click_and_wait(self.page.get_by_role("button", name="Guardar valoración"))
         return CasePage(self.page)
 
 
@@ -466,7 +477,7 @@ class AuditPage(BasePage):
         labels = {"username": "#f-user", "case_id": "#f-case", "action": "#f-action"}
         for name, value in values.items():
             self.page.locator(labels[name]).fill(value)
-        self.page.get_by_role("button", name="Filtrar").click()
+        self.click_and_wait(self.page.get_by_role("button", name="Filtrar"))
 
     def non_party_reads(self) -> list[str]:
         card = self.page.locator("section.card", has_text="Lecturas por institución que no")
