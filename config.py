@@ -109,6 +109,9 @@ class Settings:
     # instance/audit-anchors by default), and how old the newest may get while writing.
     audit_anchor_dir: Path | None = None
     audit_anchor_seconds: int = 600
+    # How often a worker chains the events written since the last seal (0: after every
+    # audited request). Until then a deleted event goes unnoticed (docs/audit.md).
+    audit_seal_seconds: int = 1
     # Years a closed record is kept before `records purge` destroys its key; a survivor
     # under 18 when it closed is kept until she is 18 plus these years.
     retention_years: int = 10
@@ -145,6 +148,7 @@ class Settings:
             if env.get("RUTA_AUDIT_ANCHOR_DIR")
             else None,
             audit_anchor_seconds=_int(env, "RUTA_AUDIT_ANCHOR_SECONDS", 600),
+            audit_seal_seconds=_int(env, "RUTA_AUDIT_SEAL_SECONDS", 1, minimum=0),
             retention_years=_int(env, "RUTA_RETENTION_YEARS", 10),
         )
 
@@ -174,6 +178,7 @@ class Settings:
             "RUTA_AUDIT_ANCHOR_DIR": self.audit_anchor_dir
             or self.secret_file.parent / "audit-anchors",
             "RUTA_AUDIT_ANCHOR_SECONDS": self.audit_anchor_seconds,
+            "RUTA_AUDIT_SEAL_SECONDS": self.audit_seal_seconds,
             "RUTA_RETENTION_YEARS": self.retention_years,
             "REDIS_URL": self.redis_url,
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",

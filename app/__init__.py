@@ -115,11 +115,13 @@ def register_errorhandlers(app: Flask) -> None:
         ),
     )
     anchoring = AutoAnchor(
-        app.config["RUTA_AUDIT_ANCHOR_DIR"], app.config["RUTA_AUDIT_ANCHOR_SECONDS"]
+        app.config["RUTA_AUDIT_ANCHOR_DIR"],
+        app.config["RUTA_AUDIT_ANCHOR_SECONDS"],
+        app.config["RUTA_AUDIT_SEAL_SECONDS"],
     )
     app.extensions["ruta.anchoring"] = anchoring
-    # Commits what a view did unless an error handler ran; then anchors the audit chain
-    # when the request wrote to it and the newest anchor is old.
+    # Commits what a view did unless an error handler ran; then, when the request wrote
+    # to the audit log, seals it if the last seal is old and anchors it if the anchor is.
     register_transaction(
         app,
         after_commit=lambda: anchoring.after_commit(db.session, lambda: get_keyring().audit_key),

@@ -136,6 +136,8 @@ def _empty_pg_tables(url: str) -> None:
             ),
             {"genesis": "0" * 64},
         )
+        # The tests name audit events by id from 1, as in a new database.
+        conn.execute(text("SELECT setval('audit_events_id_seq', 1, false)"))
 
 
 @pytest.fixture

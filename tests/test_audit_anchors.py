@@ -19,6 +19,7 @@ from sqlalchemy import select, text
 from app import create_app
 from app.audit.anchors import AutoAnchor, anchor_mac, parse_anchor
 from app.audit.models import AuditEvent
+from app.audit.seal import seal
 from app.audit.service import AUDIT_WRITTEN, Actor, record_event, verify_chain
 from app.extensions import db
 from config import Settings
@@ -37,6 +38,7 @@ def write_events(app: Flask, how_many: int) -> None:
             actor = Actor(n, f"usuario{n}", "PNC-SON", "pnc_agent", "10.0.0.1")
             record_event(db.session, key, actor, "case_search", detail=f"results={n}")
         db.session.commit()
+        seal(db.session, key)  # as the app does within a second
 
 
 def cli(app: Flask, *args: str):
@@ -60,8 +62,11 @@ def event_count(app: Flask) -> int:
 
 
 def hmac_of(app: Flask, event_id: int) -> str:
+    """The HMAC of the event's link: what an anchor ending there holds."""
     with app.app_context():
-        return db.session.get(AuditEvent, event_id).hmac
+        return db.session.execute(
+            text("SELECT hmac FROM audit_links WHERE event_id = :id"), {"id": event_id}
+        ).scalar_one()
 
 
 def execute(app: Flask, sql: str, **params) -> None:
@@ -73,20 +78,25 @@ def execute(app: Flask, sql: str, **params) -> None:
 @pytest.fixture
 def unprotected(app):
     """A DBA switches the append-only guard of migration 0003 off, as the owner may."""
-    if USING_PG:
-        execute(app, "ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only")
-    else:
-        execute(app, "DROP TRIGGER audit_events_no_update")
-        execute(app, "DROP TRIGGER audit_events_no_delete")
+    for table in ("audit_events", "audit_links"):
+        if USING_PG:
+            execute(app, f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
+        else:
+            execute(app, f"DROP TRIGGER {table}_no_update")
+            execute(app, f"DROP TRIGGER {table}_no_delete")
     yield
     if USING_PG:  # the schema outlives this test
-        execute(app, "ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only")
+        for table in ("audit_events", "audit_links"):
+            execute(app, f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only")
 
 
 def saved_head(app: Flask) -> dict:
     with app.app_context():
         row = db.session.execute(
-            text("SELECT last_event_id, last_hmac, count, head_mac FROM audit_head WHERE id = 1")
+            text(
+                "SELECT last_event_id, last_hmac, count, floor, head_mac FROM audit_head "
+                "WHERE id = 1"
+            )
         ).one()
         return dict(row._mapping)
 
@@ -95,14 +105,16 @@ def put_head_back(app: Flask, head: dict) -> None:
     execute(
         app,
         "UPDATE audit_head SET last_event_id = :last_event_id, last_hmac = :last_hmac, "
-        "count = :count, head_mac = :head_mac WHERE id = 1",
+        "count = :count, floor = :floor, head_mac = :head_mac WHERE id = 1",
         **head,
     )
 
 
 def roll_back_to(app: Flask, head: dict) -> None:
-    """The attack of issue 15: delete every event after the saved head, put the head back."""
+    """The attack of issue 15: delete every event and link after the saved head, put the
+    head back."""
     execute(app, "DELETE FROM audit_events WHERE id > :id", id=head["last_event_id"])
+    execute(app, "DELETE FROM audit_links WHERE seq > :n", n=head["count"])
     put_head_back(app, head)
 
 

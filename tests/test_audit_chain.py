@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
+from app.audit.seal import seal
 from app.audit.service import Actor, event_hmac, record_event, verify_chain
 from app.crypto.service import get_keyring
 from app.extensions import db
@@ -99,7 +100,8 @@ def activity(app, client, make_person):
 
 @pytest.fixture
 def chain(app):
-    """Twelve events written by the app's own writer: enough history to tamper with."""
+    """Twelve events written by the app's own writer and sealed, as the app does within a
+    second: enough history to tamper with."""
     with app.app_context():
         key = get_keyring().audit_key
         for n in range(12):
@@ -114,6 +116,7 @@ def chain(app):
                 detail=f"results={n}",
             )
         db.session.commit()
+        assert seal(db.session, key).linked == 12
     return list(range(1, 13))
 
 
@@ -136,14 +139,16 @@ def _event_ids(app) -> list[int]:
 @pytest.fixture
 def unprotected(app):
     """An attacker with the table owner's rights switches the append-only guard off."""
-    if USING_PG:
-        _execute(app, "ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only")
-    else:
-        _execute(app, "DROP TRIGGER audit_events_no_update")
-        _execute(app, "DROP TRIGGER audit_events_no_delete")
+    for table in ("audit_events", "audit_links"):
+        if USING_PG:
+            _execute(app, f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
+        else:
+            _execute(app, f"DROP TRIGGER {table}_no_update")
+            _execute(app, f"DROP TRIGGER {table}_no_delete")
     yield
     if USING_PG:  # the schema outlives this test
-        _execute(app, "ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only")
+        for table in ("audit_events", "audit_links"):
+            _execute(app, f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only")
 
 
 def test_chain_of_real_activity_verifies(app, activity):
@@ -220,13 +225,16 @@ def test_rows_cut_off_the_end_are_found(app, chain, unprotected, cut):
 
 
 def test_tail_cut_with_the_head_moved_back_is_found(app, chain, unprotected):
-    """Cutting the last events and pointing the head at the new last one, as an owner
-    could, still fails: the head is sealed with the audit key."""
+    """Cutting the last events and their links and pointing the head at the new last
+    link, as an owner could, still fails: the head is sealed with the audit key."""
     keep = chain[-3]
     with app.app_context():
-        kept_mac = db.session.get(AuditEvent, keep).hmac
+        kept_mac = db.session.execute(
+            text("SELECT hmac FROM audit_links WHERE event_id = :id"), {"id": keep}
+        ).scalar_one()
         db.session.rollback()
     _execute(app, "DELETE FROM audit_events WHERE id > :id", id=keep)
+    _execute(app, "DELETE FROM audit_links WHERE seq > :n", n=keep)
     _execute(
         app,
         "UPDATE audit_head SET last_event_id = :id, last_hmac = :mac, count = :n",

@@ -1,14 +1,16 @@
 """Anchors: the sealed head of the audit chain, copied to files outside the database.
 
 Threat: someone with the database owner's rights (a DBA, or whoever restores an old
-dump) saves the `audit_head` row, deletes every later event and puts the row back. The
-head is still sealed (the application sealed it), so the chain alone verifies. An anchor
+dump) saves the `audit_head` row, deletes every later event and link and puts the row
+back. The head is still sealed (the sealer sealed it), so the chain alone verifies. An anchor
 written earlier, kept where the database cannot reach it, remembers that the chain went
 further, and `audit verify` fails naming the first missing event.
 
-One JSON line per anchor, appended to one file per UTC day (`anchors-YYYY-MM-DD.jsonl`),
-each line sealed with the audit key. The application anchors after a request's commit
-when the newest anchor is older than the interval; several workers may both write one
+One JSON line per anchor — the sealed head: links counted, the last linked event's id,
+the last link's HMAC — appended to one file per UTC day (`anchors-YYYY-MM-DD.jsonl`),
+each line sealed with the audit key. After a request's commit the application seals
+(seal.py) once the last seal is older than its interval, and anchors, sealing first,
+when the newest anchor is older than the anchor interval; several workers may both write one
 (harmless), none waits for another. It never anchors a chain that no longer contains the
 newest anchor: a rolled-back chain must not be laundered by a fresh anchor of itself.
 """
@@ -29,8 +31,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from app.audit.models import AuditEvent, AuditHead
-from app.audit.service import AUDIT_WRITTEN, GENESIS_HMAC, HEAD_ID, head_mac
+from app.audit.models import AuditEvent, AuditHead, AuditLink
+from app.audit.seal import SealRefused, seal
+from app.audit.service import AUDIT_WRITTEN, GENESIS_HMAC, HEAD_ID, head_is_sealed
 from app.core.db import DbSession
 from app.core.time import utcnow
 
@@ -148,26 +151,50 @@ def newest_anchors(directory: Path, audit_key: bytes) -> list[Anchor]:
 
 
 def furthest(anchors: Iterable[Anchor]) -> Anchor | None:
-    return max(anchors, key=lambda anchor: (anchor.last_id, anchor.at), default=None)
+    return max(anchors, key=lambda anchor: (anchor.count, anchor.at), default=None)
 
 
 # ---- comparing the chain with its anchors -----------------------------------------------
 
 
-def _event_hmacs(session: DbSession, ids: set[int]) -> dict[int, str]:
-    stmt = select(AuditEvent.id, AuditEvent.hmac).where(AuditEvent.id.in_(ids))
+def _links_at(session: DbSession, places: set[int]) -> dict[int, tuple[int, str]]:
+    stmt = select(AuditLink.seq, AuditLink.event_id, AuditLink.hmac).where(
+        AuditLink.seq.in_(places)
+    )
+    return {seq: (event_id, mac) for seq, event_id, mac in session.execute(stmt)}
+
+
+def _old_chain_hmacs(session: DbSession, ids: set[int]) -> dict[int, str]:
+    """Anchors written before the sealer (migration 0018) hold the event's own HMAC."""
+    stmt = select(AuditEvent.id, AuditEvent.hmac).where(
+        AuditEvent.id.in_(ids), AuditEvent.prev_hmac.is_not(None)
+    )
     return {event_id: mac for event_id, mac in session.execute(stmt)}
 
 
+def _lies_on_chain(
+    anchor: Anchor, links: dict[int, tuple[int, str]], old_hmacs: dict[int, str]
+) -> bool:
+    if anchor.count == 0:
+        return hmac.compare_digest(anchor.last_hmac, GENESIS_HMAC)
+    event_id, link_mac = links.get(anchor.count, (None, GENESIS_HMAC))
+    if event_id != anchor.last_id:
+        return False
+    return hmac.compare_digest(link_mac, anchor.last_hmac) or hmac.compare_digest(
+        old_hmacs.get(anchor.last_id, GENESIS_HMAC), anchor.last_hmac
+    )
+
+
 def compare_with_anchors(session: DbSession, events: int, anchors: list[Anchor]) -> AnchorCheck:
-    """`events` is the length of a chain that verified; each anchor must lie on it."""
-    hmacs = _event_hmacs(session, {a.last_id for a in anchors if 0 < a.last_id <= events})
-    for anchor in sorted(anchors, key=lambda each: each.last_id):
-        if anchor.count > events or anchor.last_id > events:
+    """`events` is the number of links of a chain that verified; each anchor must lie on it."""
+    on_chain = [a for a in anchors if 0 < a.count <= events]
+    links = _links_at(session, {a.count for a in on_chain})
+    old_hmacs = _old_chain_hmacs(session, {a.last_id for a in on_chain})
+    for anchor in sorted(anchors, key=lambda each: each.count):
+        if anchor.count > events:
             problem = f"missing: the anchor of {anchor.at} counted {anchor.count} events"
             return AnchorCheck(False, anchor, events + 1, problem)
-        expected = hmacs.get(anchor.last_id, GENESIS_HMAC)
-        if not hmac.compare_digest(expected, anchor.last_hmac):
+        if not _lies_on_chain(anchor, links, old_hmacs):
             problem = f"differs from the anchor of {anchor.at}"
             return AnchorCheck(False, anchor, anchor.last_id, problem)
     return AnchorCheck(True, furthest(anchors))
@@ -189,24 +216,28 @@ def check_anchors(
 
 def _sealed_head(session: DbSession, audit_key: bytes) -> tuple[int, int, str]:
     head = session.get(AuditHead, HEAD_ID)
+    if not head_is_sealed(audit_key, head):
+        raise AnchorError("the audit head is not sealed with the audit key; run `audit verify`")
     if head is None or head.count == 0:
         return 0, 0, GENESIS_HMAC
-    if head.head_mac is None or not hmac.compare_digest(head.head_mac, head_mac(audit_key, head)):
-        raise AnchorError("the audit head is not sealed with the audit key; run `audit verify`")
     return head.count, head.last_event_id, head.last_hmac
 
 
 def write_anchor(session: DbSession, audit_key: bytes, directory: Path) -> tuple[Anchor, Path]:
-    """Anchor the committed head, unless the chain no longer holds the newest anchor."""
+    """Seal, then anchor the sealed head, unless the chain no longer holds the newest anchor."""
+    try:
+        seal(session, audit_key, wait=True)
+    except SealRefused as refused:
+        raise AnchorError(str(refused)) from None
     # The anchors first, the head after: an anchor another worker wrote meanwhile then
     # never looks further along than the head we read (no false alarm in that race).
     previous = newest_anchors(directory, audit_key)
     count, last_id, last_hmac = _sealed_head(session, audit_key)
-    refused = compare_with_anchors(session, count, previous)
-    if not refused.ok:
+    check = compare_with_anchors(session, count, previous)
+    if not check.ok:
         raise AnchorError(
             f"the audit chain does not continue its newest anchor (event "
-            f"{refused.broken_event_id}: {refused.problem}); run `audit verify`"
+            f"{check.broken_event_id}: {check.problem}); run `audit verify`"
         )
     now = utcnow()
     anchor = seal_anchor(audit_key, count, last_id, last_hmac, now.isoformat())
@@ -214,43 +245,74 @@ def write_anchor(session: DbSession, audit_key: bytes, directory: Path) -> tuple
 
 
 class AutoAnchor:
-    """Anchors after a request's commit once the newest anchor is older than `interval`.
+    """After a request's commit that wrote audit events: seals once the last seal is
+    older than `seal_interval`, and anchors once the newest anchor is older than
+    `interval`.
 
-    Most requests cost one comparison with this process's clock; only when it is due does
-    the process look at the directory (another worker may have anchored meanwhile), and
-    only then read the head.
+    Most requests cost one comparison with this process's clock. A seal takes the
+    sealer's lock without waiting (another worker sealing links these events too); an
+    anchor looks at the directory first (another worker may have anchored meanwhile).
     """
 
-    def __init__(self, directory: Path, interval: float) -> None:
+    def __init__(self, directory: Path, interval: float, seal_interval: float = 1.0) -> None:
         self.directory = directory
         self.interval = interval
+        self.seal_interval = seal_interval
         self.clock: Callable[[], float] = time.time  # replaceable, to test the interval
         self._next_look = 0.0
+        self._next_seal = 0.0
         self._busy = threading.Lock()
 
     def after_commit(self, session: DbSession, audit_key: Callable[[], bytes]) -> None:
-        if not session.info.pop(AUDIT_WRITTEN, False) or self.clock() < self._next_look:
+        if not session.info.pop(AUDIT_WRITTEN, False):
+            return
+        now = self.clock()
+        if now < self._next_seal and now < self._next_look:
             return
         if not self._busy.acquire(blocking=False):
-            return  # another thread of this process is anchoring right now
+            return  # another thread of this process is sealing or anchoring right now
         try:
-            self._anchor_unless_recent(session, audit_key)
-        except Exception as error:  # the answer is committed: this must not become a 500
-            # Our own reasons and file errors only: a database error's text may hold SQL.
-            reason = str(error) if isinstance(error, AnchorError | OSError) else ""
-            log.error("audit anchor not written: %s %s", type(error).__name__, reason)
-            self._next_look = self.clock() + min(self.interval, RETRY_SECONDS)
+            if now >= self._next_look:
+                self._look_after(session, audit_key, self._anchor_unless_recent, "anchor")
+            else:
+                self._look_after(session, audit_key, self._seal, "seal")
         finally:
             self._busy.release()
+
+    def _look_after(
+        self,
+        session: DbSession,
+        audit_key: Callable[[], bytes],
+        task: Callable[[DbSession, Callable[[], bytes]], None],
+        name: str,
+    ) -> None:
+        try:
+            task(session, audit_key)
+        except Exception as error:  # the answer is committed: this must not become a 500
+            session.rollback()
+            # Our own reasons and file errors only: a database error's text may hold SQL.
+            known = isinstance(error, AnchorError | SealRefused | OSError)
+            reason = str(error) if known else ""
+            log.error("audit %s not written: %s %s", name, type(error).__name__, reason)
+            retry = self.clock() + min(self.interval, RETRY_SECONDS)
+            self._next_seal = retry
+            if name == "anchor":
+                self._next_look = retry
+
+    def _seal(self, session: DbSession, audit_key: Callable[[], bytes]) -> None:
+        seal(session, audit_key())
+        self._next_seal = self.clock() + self.seal_interval
 
     def _anchor_unless_recent(self, session: DbSession, audit_key: Callable[[], bytes]) -> None:
         newest = newest_file(self.directory) if self.directory.is_dir() else None
         written_at = newest.stat().st_mtime if newest else 0.0
         if self.clock() - written_at < self.interval:
             self._next_look = written_at + self.interval
+            self._seal(session, audit_key)
             return
         try:
             write_anchor(session, audit_key(), self.directory)
         finally:
             session.rollback()  # ends the read: on SQLite every transaction holds the lock
         self._next_look = self.clock() + self.interval
+        self._next_seal = self.clock() + self.seal_interval

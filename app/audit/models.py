@@ -1,4 +1,5 @@
-"""The audit log: append-only rows chained by HMAC."""
+"""The audit log: append-only events, each with its own HMAC, and the links that chain
+them in order (written by the sealer, `app/audit/seal.py`)."""
 
 from __future__ import annotations
 
@@ -32,13 +33,29 @@ class AuditEvent(Base):
     reason: Mapped[str | None] = mapped_column(String(500))
     # Codes and counts only (e.g. "status=accepted"): never a name or narrative.
     detail: Mapped[str | None] = mapped_column(String(200))
-    prev_hmac: Mapped[str] = mapped_column(String(64))
+    # Events written before the sealer (migration 0018) carry their chain link here.
+    prev_hmac: Mapped[str | None] = mapped_column(String(64))
+    hmac: Mapped[str] = mapped_column(String(64))
+    # PostgreSQL: the writing transaction's id, set by the database (see seal.py).
+    xact: Mapped[int | None] = mapped_column(BigInteger, index=True)
+
+
+class AuditLink(Base):
+    """One event's place in the chain: its HMAC over the event's id and HMAC and the
+    previous link's. Written by the sealer only, never by a request."""
+
+    __tablename__ = "audit_links"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    event_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     hmac: Mapped[str] = mapped_column(String(64))
 
 
 class AuditHead(Base):
-    """The chain's last link. Locked by every writer so links never fork; it also
-    shows when rows were cut off the end of the chain."""
+    """The chain's last link, moved by the sealer alone (requests never touch it); it
+    shows when links were cut off the end of the chain."""
 
     __tablename__ = "audit_head"
 
@@ -48,7 +65,9 @@ class AuditHead(Base):
     )
     last_hmac: Mapped[str] = mapped_column(String(64))
     count: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
-    # HMAC of the three fields above: the head cannot be moved back without the audit key.
+    # Below it every event is linked: a transaction id on PostgreSQL, an event id on SQLite.
+    floor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # HMAC of the fields above: the head cannot be moved back without the audit key.
     head_mac: Mapped[str | None] = mapped_column(String(64))
 
 

@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app.audit.anchors import AnchorCheck, AnchorError, check_anchors, write_anchor
+from app.audit.seal import SealRefused, seal
 from app.audit.service import Actor, record_event, verify_chain
 from app.auth.service import (
     create_user,
@@ -335,12 +336,27 @@ def audit_verify() -> None:
     if not result.ok:
         _broken(result.broken_event_id, result.problem)
     anchor_dir = current_app.config["RUTA_AUDIT_ANCHOR_DIR"]
-    check = check_anchors(db.session, audit_key, anchor_dir, result.events)
+    check = check_anchors(db.session, audit_key, anchor_dir, result.events - result.pending)
     if not check.ok:
         _broken(check.broken_event_id, check.problem)
     click.echo(f"ok {result.events} events")
     # On stderr: scripts read stdout, which stays `ok N events` (CONTRACT.md §2).
     click.echo(_anchor_note(check), err=True)
+    if result.pending:
+        click.echo(f"{result.pending} of them not sealed yet (`audit seal` links them)", err=True)
+
+
+@audit_cli.command("seal")
+def audit_seal() -> None:
+    """Chain the audit events written since the last seal (the application does it by
+    itself every RUTA_AUDIT_SEAL_SECONDS while it writes)."""
+    try:
+        result = seal(db.session, _keyring_or_exit().audit_key, wait=True)
+    except SealRefused as refused:
+        raise click.ClickException(str(refused)) from None
+    if result.problem:
+        raise click.ClickException(f"sealing stopped: {result.problem}; run `audit verify`")
+    click.echo(f"sealed {result.linked} events; the chain holds {result.count}")
 
 
 def register(app: Flask) -> None:
