@@ -4,7 +4,7 @@
 VENV := .venv
 PY   := $(VENV)/bin/python
 
-.PHONY: run test dev lint format typecheck security bench
+.PHONY: run test dev lint format typecheck security bench bench-http
 
 run:
 	./run.sh
@@ -36,3 +36,6 @@ security: dev
 
 bench: dev
 	$(PY) bench/case_read.py
+
+bench-http: dev
+	$(PY) bench/http_read.py

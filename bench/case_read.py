@@ -25,17 +25,13 @@ from typing import Any
 if __package__ in (None, ""):  # run as `python bench/case_read.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flask import Flask, abort, jsonify
-from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Integer, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
 from app.core.time import local_today
 from bench.common import (
     RESULTS_DIR,
     RutaBench,
     SqlCounter,
     add_database_argument,
+    bare_app,
     database_kind,
     environment,
     expect_status,
@@ -51,44 +47,6 @@ from bench.common import (
 
 TARGET_RATIO = 0.5
 COUNTED_READS = 20
-
-
-# ---- the bare baseline -----------------------------------------------------------------
-
-
-class BareBase(DeclarativeBase):
-    pass
-
-
-def bare_app(database_url: str) -> tuple[Flask, SQLAlchemy]:
-    """One table, one endpoint, Flask-SQLAlchemy defaults: the floor a Flask app pays."""
-    bare_db = SQLAlchemy(model_class=BareBase)
-
-    class Row(bare_db.Model):  # type: ignore[name-defined,misc]
-        __tablename__ = "bench_rows"
-        id: Mapped[int] = mapped_column(Integer, primary_key=True)
-        name: Mapped[str] = mapped_column(String(100))
-        municipality: Mapped[str] = mapped_column(String(40))
-        count: Mapped[int] = mapped_column(Integer)
-
-    app = Flask("bare")
-    app.config["SQLALCHEMY_DATABASE_URI"] = database_url
-    bare_db.init_app(app)
-
-    @app.get("/rows/<int:row_id>")
-    def read_row(row_id: int) -> Any:
-        row = bare_db.session.get(Row, row_id)
-        if row is None:
-            abort(404)
-        return jsonify(id=row.id, name=row.name, municipality=row.municipality, count=row.count)
-
-    with app.app_context():
-        bare_db.create_all()
-        bare_db.session.add_all(
-            Row(id=i, name=f"row {i}", municipality="sonsonate", count=i) for i in range(1, 101)
-        )
-        bare_db.session.commit()
-    return app, bare_db
 
 
 # ---- Ruta's case -----------------------------------------------------------------------

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as `python bench/x.py`: make `app` and `config` importable
     sys.path.insert(0, str(ROOT))
 
-from flask import Flask  # noqa: E402
+from flask import Flask, abort, jsonify  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
-from sqlalchemy import create_engine, event, text  # noqa: E402
+from flask_sqlalchemy import SQLAlchemy  # noqa: E402
+from sqlalchemy import DateTime, Integer, String, create_engine, event, text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.auth import passwords  # noqa: E402
@@ -45,6 +48,9 @@ from config import Settings  # noqa: E402
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MIGRATIONS_DIR = ROOT / "migrations"
 PASSWORD = "correct horse battery"
+# Every measured read is the same user reading a case: the production cap (300 an hour,
+# app/auth/read_limit.py) would refuse the 301st. Each read is still charged, as always.
+READS_PER_HOUR = 1_000_000_000
 
 # Cheap argon2 for the setup (users, status PINs). No measured request hashes anything.
 passwords.use_fast_hashing_for_tests()
@@ -103,7 +109,8 @@ def scratch_database(tmp: Path, name: str, base_url: str) -> Iterator[str]:
 
 def make_settings(tmp: Path, database_url: str) -> Settings:
     """Production-like: no TESTING, rate limiter on (memory storage), MFA off only
-    because the benchmark issues tokens directly instead of logging in."""
+    because the benchmark issues tokens directly instead of logging in, the hourly read
+    cap out of reach (READS_PER_HOUR)."""
     key_file = tmp / "keys" / "kek"
     if not key_file.exists():
         write_key_file(key_file, KeyMaterial.generate())
@@ -117,6 +124,7 @@ def make_settings(tmp: Path, database_url: str) -> Settings:
         redis_url=None,
         testing=False,
         secure_cookies=False,
+        case_reads_per_hour=READS_PER_HOUR,
     )
     settings.extra.update({"RATELIMIT_ENABLED": True})
     return settings
@@ -212,6 +220,98 @@ def ruta_app(tmp: Path, base_url: str) -> Iterator[RutaBench]:
             yield bench
         finally:
             bench.close()
+
+
+# ---- the bare baseline -----------------------------------------------------------------
+
+
+def bare_app(database_url: str, seed: bool = True) -> tuple[Flask, SQLAlchemy]:
+    """Flask-SQLAlchemy defaults: the floor a Flask app pays.
+
+    `GET /rows/<id>` returns one row of one table as JSON; `GET /rows/<id>/with-insert`
+    also inserts one audit-sized row (12 short columns, another table) and commits.
+    `seed`: create the tables and 100 rows (once, before any server process builds the
+    app with seed=False)."""
+
+    class Base(DeclarativeBase):
+        pass
+
+    bare_db = SQLAlchemy(model_class=Base)
+
+    class Row(bare_db.Model):  # type: ignore[name-defined]
+        __tablename__ = "bench_rows"
+        id: Mapped[int] = mapped_column(Integer, primary_key=True)
+        name: Mapped[str] = mapped_column(String(100))
+        municipality: Mapped[str] = mapped_column(String(40))
+        count: Mapped[int] = mapped_column(Integer)
+
+    class AuditRow(bare_db.Model):  # type: ignore[name-defined]
+        __tablename__ = "bench_audit"
+        id: Mapped[int] = mapped_column(Integer, primary_key=True)
+        at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+        user_id: Mapped[int] = mapped_column(Integer)
+        username: Mapped[str] = mapped_column(String(80))
+        institution: Mapped[str] = mapped_column(String(20))
+        role: Mapped[str] = mapped_column(String(20))
+        action: Mapped[str] = mapped_column(String(40))
+        object_type: Mapped[str] = mapped_column(String(20))
+        object_id: Mapped[str] = mapped_column(String(40))
+        case_id: Mapped[str] = mapped_column(String(36))
+        detail: Mapped[str] = mapped_column(String(100))
+        ip: Mapped[str] = mapped_column(String(45))
+        request_id: Mapped[str] = mapped_column(String(16))
+
+    app = Flask("bare")
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url
+    bare_db.init_app(app)
+
+    def row_or_404(row_id: int) -> dict[str, Any]:
+        row = bare_db.session.get(Row, row_id)
+        if row is None:
+            abort(404)
+        return {
+            "id": row.id,
+            "name": row.name,
+            "municipality": row.municipality,
+            "count": row.count,
+        }
+
+    @app.get("/rows/<int:row_id>")
+    def read_row(row_id: int) -> Any:
+        return jsonify(row_or_404(row_id))
+
+    @app.get("/rows/<int:row_id>/with-insert")
+    def read_row_with_insert(row_id: int) -> Any:
+        # The answer is built before the commit: read after it, the expired row would
+        # cost another SELECT, which is not what is being compared.
+        answer = row_or_404(row_id)
+        bare_db.session.add(
+            AuditRow(
+                at=datetime.now(UTC),
+                user_id=1,
+                username="agente.bench",
+                institution="PNC-SON",
+                role="pnc_agent",
+                action="case_view",
+                object_type="case",
+                object_id=str(row_id),
+                case_id=str(uuid.UUID(int=row_id)),
+                detail="view=full",
+                ip="127.0.0.1",
+                request_id=uuid.uuid4().hex[:16],
+            )
+        )
+        bare_db.session.commit()
+        return jsonify(answer)
+
+    if seed:
+        with app.app_context():
+            bare_db.create_all()
+            bare_db.session.add_all(
+                Row(id=i, name=f"row {i}", municipality="sonsonate", count=i) for i in range(1, 101)
+            )
+            bare_db.session.commit()
+    return app, bare_db
 
 
 # ---- counting SQL ----------------------------------------------------------------------
