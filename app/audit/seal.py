@@ -37,9 +37,13 @@ from app.core.db import DbSession
 log = logging.getLogger("ruta.audit")
 BATCH = 5000
 # One sealer per schema (the tests run one schema per worker in one database).
-_LOCK_KEY = "hashtext(current_schema() || '.ruta_audit_seal')"
-_TRY_LOCK = text(f"SELECT pg_try_advisory_xact_lock({_LOCK_KEY})")
-_WAIT_LOCK = text(f"SELECT true FROM (SELECT pg_advisory_xact_lock({_LOCK_KEY})) AS taken")
+_TRY_LOCK = text(
+    "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.ruta_audit_seal'))"
+)
+_WAIT_LOCK = text(
+    "SELECT true FROM "
+    "(SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.ruta_audit_seal'))) AS taken"
+)
 # In the same statement as the scan, so from the same snapshot.
 _HORIZON: Any = literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 

@@ -67,9 +67,7 @@ class BasePage:
             target.click()
 
     def nav(self, label: str) -> None:
-        menu = self.page.get_by_role(
-            "navigation", name=re.compile("Menú principal|Main menu")
-        )
+        menu = self.page.get_by_role("navigation", name=re.compile("Menú principal|Main menu"))
         self.click_and_wait(menu.get_by_role("link", name=label, exact=True))
 
     def switch_language(self) -> None:
@@ -161,9 +159,7 @@ class LoginPage(BasePage):
         self.page.locator("#otp").fill(code)
 
     def submit(self) -> None:
-        self.click_and_wait(
-            self.page.get_by_role("button", name=re.compile("^(Entrar|Sign in)$"))
-        )
+        self.click_and_wait(self.page.get_by_role("button", name=re.compile("^(Entrar|Sign in)$")))
 
     def values(self) -> dict[str, str]:
         return {
