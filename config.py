@@ -153,7 +153,10 @@ class Settings:
         )
 
     def to_flask(self) -> dict[str, Any]:
-        engine_options: dict[str, Any] = {"pool_pre_ping": True}
+        # No ping before each checkout (a round trip per request): connections older
+        # than five minutes are replaced, and a read that meets one the database
+        # dropped is tried again (app/core/http.py).
+        engine_options: dict[str, Any] = {"pool_recycle": 300}
         if self.database_url.startswith("sqlite"):
             engine_options = {"connect_args": {"timeout": 30}}
         config: dict[str, Any] = {

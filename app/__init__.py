@@ -49,6 +49,7 @@ def configure_engine(engine: Any) -> None:
 
 def register_security(app: Flask, *, for_cli: bool) -> None:
     from app.core.http import (
+        retry_reads_on_dead_connection,
         send_hsts,
         sign_cookies_with_sha256,
         trust_proxies,
@@ -66,6 +67,7 @@ def register_security(app: Flask, *, for_cli: bool) -> None:
     sign_cookies_with_sha256(app)
     use_id_converter(app.url_map)  # before the blueprints add their routes
     trust_proxies(app)
+    retry_reads_on_dead_connection(app)  # inside ProxyFix: it sees the request as served
     send_hsts(app)
     require_secret_key(app, strict=not for_cli)
     load_keys(app, strict=not for_cli)

@@ -24,6 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import Conflict, HTTPException, InternalServerError
 
 from app.core.errors import DomainError, Unavailable
+from app.core.http import mark_read_for_retry
 from app.core.transaction import mark_failed, record_despite_failure
 
 log = logging.getLogger("ruta")
@@ -104,6 +105,9 @@ def register_error_handlers(
                 request.path,
                 "".join(traceback.format_tb(error.__traceback__)),
             )
+        if mark_read_for_retry(request.environ, _connection_dropped(error)):
+            mark_failed()
+            log.warning("dropped connection: %s %s tried again", request.method, request.path)
         if not isinstance(error, Unavailable):
             error = Unavailable(UNAVAILABLE, {"cause": type(error).__name__})
         return answer_unavailable(app, face(), error)
@@ -126,6 +130,10 @@ def register_error_handlers(
 # What a request needs from outside the process; when it fails, the answer is 503.
 DEPENDENCY_DOWN = (OperationalError, InterfaceError, PoolTimeout, OSError, Unavailable)
 UNAVAILABLE = "The service is unavailable for a moment; try again shortly."
+
+
+def _connection_dropped(error: Exception) -> bool:
+    return bool(getattr(error, "connection_invalidated", False))
 
 
 def _lost_to_another_transaction(error: Exception) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from io import BytesIO
-from typing import IO
+from typing import IO, Any
 
 from flask import Flask, Request, Response
 from flask.sessions import SecureCookieSessionInterface
@@ -51,6 +51,53 @@ def trust_proxies(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
+
+
+# ---- a pooled connection the database dropped ---------------------------------------------
+
+# Set by the 503 handler when a read met a connection the database had closed.
+RETRY_READ = "ruta.retry_read"
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+def mark_read_for_retry(environ: dict[str, Any], connection_invalidated: bool) -> bool:
+    """A GET or HEAD whose first try met a dead pooled connection is tried once more:
+    the pool has dropped its connections meanwhile, and a read changes nothing."""
+    if not connection_invalidated or environ.get("REQUEST_METHOD") not in SAFE_METHODS:
+        return False
+    if environ.get(RETRY_READ) is not None:
+        return False  # already the second try
+    environ[RETRY_READ] = True
+    return True
+
+
+class RetryReadsOnDeadConnection:
+    """Instead of pinging the database before every request (one more round trip each),
+    the pool recycles old connections and a read that meets a dropped one is answered
+    by a second try; a write gets the 503 with Retry-After it always got."""
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        held: list[Any] = []
+
+        def hold(status: str, headers: list[Any], exc_info: Any = None) -> Any:
+            held[:] = [status, headers, exc_info]
+            return lambda data: None  # the first try's body is never sent
+
+        answer = self.wsgi_app(environ, hold)
+        if environ.get(RETRY_READ):
+            environ[RETRY_READ] = False  # tried: the second answer goes out as it is
+            if hasattr(answer, "close"):
+                answer.close()
+            return self.wsgi_app(environ, start_response)
+        start_response(*held)
+        return answer
+
+
+def retry_reads_on_dead_connection(app: Flask) -> None:
+    app.wsgi_app = RetryReadsOnDeadConnection(app.wsgi_app)  # type: ignore[method-assign]
 
 
 # A year, subdomains included: a browser that has seen Ruta once never tries plain HTTP
