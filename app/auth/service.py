@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from app.auth import totp
 from app.auth.models import APPROVED_ROLES, CASE_ROLES, ROLE_KINDS, ROLES, ApiToken, User
@@ -289,6 +289,10 @@ def token_is_live(row: ApiToken, idle: timedelta | None, now: datetime) -> bool:
     )
 
 
+# Every API request starts here: the statement is built once (the digest is bound).
+_TOKEN_BY_DIGEST = select(ApiToken).where(ApiToken.token_hash == bindparam("digest"))
+
+
 def token_and_user(
     session: DbSession,
     token: str,
@@ -300,9 +304,7 @@ def token_and_user(
     the request's commit."""
     if not token or len(token) > 200:
         return None
-    row = session.execute(
-        select(ApiToken).where(ApiToken.token_hash == token_digest(token))
-    ).scalar_one_or_none()
+    row = session.execute(_TOKEN_BY_DIGEST, {"digest": token_digest(token)}).scalar_one_or_none()
     now = now or utcnow()
     if row is None or not token_is_live(row, idle, now):
         return None
