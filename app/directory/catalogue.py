@@ -57,7 +57,7 @@ def missing_codes(session: DbSession, column: Any, wanted: list[str]) -> set[str
 
 def load_catalogues(session: DbSession) -> LoadReport:
     """The territory, services and protection measures; says what the territory load did."""
-    report = load_territory(session)
+    report = load_territory(session)  # which forgets the cached catalogue
     for code in missing_codes(session, Service.code, list(SERVICES)):
         name_es, name_en = SERVICES[code]
         session.add(Service(code=code, name_es=name_es, name_en=name_en))

@@ -14,6 +14,7 @@ from app.core.db import DbSession
 from app.core.errors import Forbidden, NotFound
 from app.crypto.blind_index import normalise_name
 from app.directory import territory
+from app.directory.cache import CATALOGUE
 from app.directory.models import Institution, MeasureType, Service
 
 
@@ -60,35 +61,52 @@ def get_institution(session: DbSession, institution_id: int) -> Institution:
     return institution
 
 
+Choices = list[tuple[str, str]]
+
+
 def institution_choices(session: DbSession) -> list[tuple[str, str]]:
     rows = session.execute(select(Institution.code, Institution.name).order_by(Institution.code))
     return [(code, f"{code} · {name}") for code, name in rows]
 
 
 def service_choices(session: DbSession) -> list[tuple[str, str]]:
-    rows = session.execute(select(Service.code, Service.name_es).order_by(Service.name_es))
-    return [(code, name) for code, name in rows]
+    def build() -> Choices:
+        rows = session.execute(select(Service.code, Service.name_es).order_by(Service.name_es))
+        return [(code, name) for code, name in rows]
+
+    return CATALOGUE.get(session, "services", build)
 
 
 def receiver_choices(session: DbSession) -> list[tuple[str, str]]:
     """Institutions a case may be referred to, by id: the active ones of the network."""
-    stmt = (
-        select(Institution.id, Institution.name)
-        .where(Institution.active.is_(True), Institution.kind != "system")
-        .order_by(Institution.name)
-    )
-    return [(str(institution_id), name) for institution_id, name in session.execute(stmt)]
+
+    def build() -> Choices:
+        stmt = (
+            select(Institution.id, Institution.name)
+            .where(Institution.active.is_(True), Institution.kind != "system")
+            .order_by(Institution.name)
+        )
+        return [(str(institution_id), name) for institution_id, name in session.execute(stmt)]
+
+    return CATALOGUE.get(session, "receivers", build)
 
 
 def municipality_choices(session: DbSession) -> list[tuple[str, str]]:
     """The districts by name (the former municipalities); a shared name says its department."""
-    names = territory.district_names(session)
-    return sorted(names.items(), key=lambda item: (normalise_name(item[1]), item[0]))
+
+    def build() -> Choices:
+        names = territory.district_names(session)
+        return sorted(names.items(), key=lambda item: (normalise_name(item[1]), item[0]))
+
+    return CATALOGUE.get(session, "districts", build)
 
 
 def measure_choices(session: DbSession) -> list[tuple[str, str]]:
-    stmt = select(MeasureType.code, MeasureType.name_es).where(MeasureType.active.is_(True))
-    return [(code, name) for code, name in session.execute(stmt)]
+    def build() -> Choices:
+        stmt = select(MeasureType.code, MeasureType.name_es).where(MeasureType.active.is_(True))
+        return [(code, name) for code, name in session.execute(stmt)]
+
+    return CATALOGUE.get(session, "measures", build)
 
 
 class Administrator(HasActor, Protocol):
@@ -126,6 +144,7 @@ def update_institution(
     institution.active = details.active
     chosen = select(Service).where(Service.code.in_(details.service_codes))
     institution.services = list(session.execute(chosen.order_by(Service.name_es)).scalars())
+    CATALOGUE.forget()
     audit(
         session,
         audit_key,

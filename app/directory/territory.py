@@ -24,6 +24,7 @@ from sqlalchemy import select
 from app.core.db import DbSession
 from app.core.errors import InvalidInput
 from app.crypto.blind_index import normalise_name
+from app.directory.cache import CATALOGUE
 from app.directory.models import Department, District, Institution, Municipality2024
 
 DATA_FILE = Path(__file__).parent / "data" / "territory_2024.csv"
@@ -141,6 +142,7 @@ def _upsert(session: DbSession, model: Any, wanted: dict[str, dict[str, Any]]) -
 
 def load_territory(session: DbSession, territory: TerritoryMap | None = None) -> LoadReport:
     """Departments, municipalities and districts from the map; idempotent."""
+    CATALOGUE.forget()
     territory = territory or read_map()
     report = LoadReport()
     for level, model, rows in (
@@ -173,7 +175,11 @@ class Place:
 
 
 def places(session: DbSession) -> dict[str, Place]:
-    """Every district, in one query."""
+    """Every district, in one query (at most once a minute: `cache.py`)."""
+    return CATALOGUE.get(session, "places", lambda: _read_places(session))
+
+
+def _read_places(session: DbSession) -> dict[str, Place]:
     stmt = (
         select(
             District.code,

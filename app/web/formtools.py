@@ -4,13 +4,16 @@ schemas and services (the rules): one set of rules for the pages and the API."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from flask import request
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from marshmallow import Schema, ValidationError
-from wtforms import SelectField
+from wtforms import SelectField, widgets
+from wtforms.widgets import html_params
 
 from app.auth.caller import Caller
 from app.core.errors import InvalidInput
@@ -19,8 +22,30 @@ from app.core.transaction import discard_changes
 T = TypeVar("T")
 
 
+@lru_cache(maxsize=8192)
+def _option(value: str, label: str, selected: bool) -> Markup:
+    options: dict[str, Any] = {"value": value}
+    if selected:
+        options["selected"] = True
+    attributes = Markup(html_params(**options))  # noqa: S704 - html_params escapes each value
+    return Markup("<option {}>{}</option>").format(attributes, label)
+
+
+class OptionCachingSelect(widgets.Select):
+    """WTForms' select, with each option's HTML kept once made: the case page carries a
+    263-district list, and building each option's attributes was most of its rendering."""
+
+    @classmethod
+    def render_option(cls, choice: Any, **kwargs: Any) -> Markup:
+        if kwargs or choice.render_kw:
+            return super().render_option(choice, **kwargs)
+        value = str(choice.value)
+        return _option(value, str(choice.label or value), bool(choice.selected))
+
+
 def Select(*args: Any, **kwargs: Any) -> SelectField:
     """A select whose codes are checked by the schemas, not twice by WTForms."""
+    kwargs.setdefault("widget", OptionCachingSelect())
     return SelectField(*args, validate_choice=False, **kwargs)
 
 
