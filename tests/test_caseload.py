@@ -286,7 +286,9 @@ def test_the_administrator_sets_and_removes_the_lead_flag_audited(app, client, p
     with app.app_context():
         assert db.session.get(User, pnc.id).lead is False
         details = db.session.execute(
-            select(AuditEvent.detail).where(AuditEvent.action == "user_update")
+            select(AuditEvent.detail)
+            .where(AuditEvent.action == "user_update")
+            .order_by(AuditEvent.id)
         ).scalars()
         assert list(details) == ["make_lead", "remove_lead"]
 

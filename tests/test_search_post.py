@@ -98,7 +98,9 @@ def found(client: FlaskClient, person: Person, **body: str) -> list[str]:
 def events(app: Flask, action: str) -> list[AuditEvent]:
     with app.app_context():
         rows = list(
-            db.session.execute(select(AuditEvent).where(AuditEvent.action == action)).scalars()
+            db.session.execute(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+            ).scalars()
         )
         for row in rows:
             db.session.expunge(row)
