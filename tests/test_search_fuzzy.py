@@ -211,7 +211,7 @@ def test_a_search_is_audited_with_its_count_and_never_what_was_typed(app, client
     search(client, pnc, name_like="Zuleima")
     with app.app_context():
         rows = db.session.execute(
-            select(AuditEvent).where(AuditEvent.action == "case_search")
+            select(AuditEvent).where(AuditEvent.action == "case_search").order_by(AuditEvent.id)
         ).scalars()
         details = [(row.detail, row.object_id, row.reason) for row in rows]
     assert details == [
