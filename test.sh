@@ -58,6 +58,17 @@ if [[ "${RUTA_SKIP_BROWSER:-0}" != 1 && ! -x /usr/bin/chromium ]]; then
     fi
 fi
 
+# axe-core (npm, pinned in package-lock.json) is injected into pages by the browser tests.
+if [[ "${RUTA_SKIP_BROWSER:-0}" != 1 && ! -f node_modules/axe-core/axe.min.js ]]; then
+    if command -v npm >/dev/null; then
+        echo "Installing axe-core for the browser tests ..."
+        npm ci --no-audit --no-fund --loglevel=error >/dev/null
+    else
+        echo "test.sh: WARNING: npm missing; the browser tests cannot check accessibility" \
+             "and will fail (install nodejs and npm, or set RUTA_SKIP_BROWSER=1)." >&2
+    fi
+fi
+
 # pytest exit 5 means "no tests collected" (e.g. a -k that matches nothing): not a failure.
 run_pytest() {
     local rc=0

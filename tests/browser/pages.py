@@ -10,8 +10,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # ./test.sh installs it (npm ci)
+WIDE = {"width": 1366, "height": 768}
 PHONE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1024, "height": 768}
+# WCAG 2.1 A and AA, as the network's accessibility commitment; only these impacts fail.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_FAILING = ("critical", "serious")
 
 # Page health, checked on every screenshot: one element per id, so that every label and
 # anchor finds its target (hidden inputs, never labelled, are left out: each form on a page
@@ -97,15 +104,41 @@ class BasePage:
     def focused(self) -> dict[str, Any] | None:
         return self.page.evaluate(_FOCUS)
 
+    def accessibility_problems(self) -> list[str]:
+        """axe-core's critical and serious WCAG 2.1 A/AA violations of the page as it is now,
+        one line each (rule, impact, the first offending elements)."""
+        assert AXE.exists(), f"{AXE} is missing: run ./test.sh (it runs npm ci) or npm ci"
+        # Evaluated through the DevTools protocol, which the page's CSP does not govern;
+        # injecting a <script> would be refused by it, as it should be.
+        if not self.page.evaluate("() => typeof window.axe === 'object'"):
+            self.page.evaluate(AXE.read_text())
+        found = self.page.evaluate(
+            """(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})
+                 .then(r => r.violations.map(v => ({id: v.id, impact: v.impact,
+                   nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})))""",
+            AXE_TAGS,
+        )
+        return [
+            f"{v['id']} ({v['impact']}): {', '.join(v['nodes'])}"
+            for v in found
+            if v["impact"] in AXE_FAILING
+        ]
+
     def screenshot(self, name: str) -> None:
-        """Whole page at 1024×768 and at a phone's 375 px; both must fit their width."""
+        """Whole page at 1366 px and at a phone's 375 px, after the page health checks:
+        one element per id, no critical or serious axe-core violation, and no sideways
+        scrolling at 1366, 1024 or 375 px."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         desktop = self.page.viewport_size
         assert not self.duplicate_ids(), f"{name}: duplicate ids {self.duplicate_ids()}"
-        for label, size in (("1024", desktop), ("375", PHONE)):
+        problems = self.accessibility_problems()
+        assert not problems, f"{name}: axe-core found " + "; ".join(problems)
+        for label, size in (("1366", WIDE), ("1024", DESKTOP), ("375", PHONE)):
             self.page.set_viewport_size(size)
             overflow = self.sideways_overflow()
-            self.page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+            if label != "1024":
+                shot = SCREENSHOTS / f"{name}-{label}.png"
+                self.page.screenshot(path=str(shot), full_page=True)
             assert overflow <= 0, f"{name} at {label} px is {overflow} px too wide"
         self.page.set_viewport_size(desktop)
 

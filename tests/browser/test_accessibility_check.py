@@ -1,0 +1,21 @@
+"""The accessibility check of every screenshot can fail: a page given a known WCAG
+violation is reported by axe-core, and the same page without it is not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.browser.pages import BasePage
+
+
+def test_axe_reports_a_known_violation_and_passes_the_clean_page(browsing: Any) -> None:
+    page = browsing.new_page()
+    login = BasePage(page)
+    login.open("/login")
+    assert login.accessibility_problems() == []
+    page.evaluate(
+        """() => { const b = document.createElement('button');
+                   document.querySelector('main').appendChild(b); }"""
+    )
+    problems = login.accessibility_problems()
+    assert any(p.startswith("button-name (critical)") for p in problems), problems
