@@ -130,8 +130,9 @@
 
   /* A key, a click, a scroll: her session is in use. One ping at most every
    * `pingEveryMs`; activity in between is carried by the next one. */
-  function activity() {
-    if (lock) { return; }
+  function activity(event) {
+    // Keys in the warning are its own (Tab stays, Enter and Esc answer it).
+    if (lock || (warning && warning.contains(event.target))) { return; }
     var since = now() - lastPing;
     if (since >= pingEveryMs) {
       ping();
