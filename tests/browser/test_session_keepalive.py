@@ -8,12 +8,16 @@ time: the server's clock is the one that ends sessions.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select, update
 
-from app.core.time import local_today
+from app.auth.models import User, UserSession
+from app.cases.models import Case
+from app.core.time import local_today, utcnow
+from app.extensions import db
 from config import Settings
 from tests.browser.pages import BasePage, DashboardPage, IntakePage, LoginPage
 from tests.conftest import make_settings
@@ -237,6 +241,47 @@ def test_someone_else_signing_in_at_the_panel_gets_her_own_dashboard(browsing, m
     # The old page is gone from the tab, not one step back in it.
     page.go_back()
     assert story not in page.content()
+
+
+def _end_sessions_of(live_server, username: str) -> None:
+    """Her session went unused past the idle time, as the server sees it."""
+    with live_server.app.app_context():
+        user_id = db.session.execute(select(User.id).filter_by(username=username)).scalar_one()
+        db.session.execute(
+            update(UserSession)
+            .where(UserSession.user_id == user_id)
+            .values(last_seen_at=utcnow() - timedelta(seconds=IDLE + 5))
+        )
+        db.session.commit()
+
+
+def _cases(live_server) -> int:
+    with live_server.app.app_context():
+        return db.session.execute(select(func.count()).select_from(Case)).scalar_one()
+
+
+def test_a_form_sent_after_the_end_opens_the_panel_instead(browsing, make_account, live_server):
+    """The page's clock stands still (a PC that slept): the end has come before the page
+    could lock. Sending the form then opens the panel, not the login page."""
+    account = make_account("pnc_agent", "PNC-SON")
+    page = browsing.new_page()
+    page.clock.install()
+    LoginPage(page).log_in(account)
+    intake = start_intake(page)
+    story = "Escrito antes de que la computadora se suspendiera."
+    page.locator("#narrative").fill(story)
+    page.clock.pause_at(datetime.now() + timedelta(seconds=1))  # no timer runs from here
+    _end_sessions_of(live_server, account.username)
+    page.clock.set_system_time(datetime.now() + timedelta(seconds=IDLE + 10))
+    page.get_by_role("button", name="Guardar ingreso").click()
+    session = SessionPage(page)
+    session.wait_for_panel()
+    assert intake.url_path == "/cases/new" and _cases(live_server) == 0
+    session.sign_in_again(account.username, account.password, account.code())
+    page.locator("#main").wait_for(state="visible")
+    assert intake.value("narrative") == story
+    assert intake.save().status == 200
+    assert _cases(live_server) == 1
 
 
 def test_a_page_opened_after_the_idle_end_says_why_and_returns_there(browsing, make_account):
