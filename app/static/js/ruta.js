@@ -132,7 +132,8 @@
    * `pingEveryMs`; activity in between is carried by the next one. */
   function activity(event) {
     // Keys in the warning are its own (Tab stays, Enter and Esc answer it).
-    if (lock || (warning && warning.contains(event.target))) { return; }
+    var target = event.target;
+    if (lock || (warning && target && target.nodeType && warning.contains(target))) { return; }
     var since = now() - lastPing;
     if (since >= pingEveryMs) {
       ping();
