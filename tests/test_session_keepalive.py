@@ -2,7 +2,8 @@
 page sends while she types, the status a tab asks for without using the session, the
 login page's word after an idle end, and where a sign-in returns to (never elsewhere).
 
-CSRF stays on, as in production; the browser's side is tests/browser/test_session_keepalive.py.
+CSRF stays on, as in production. The browser's side:
+tests/browser/test_session_keepalive_browser.py.
 """
 
 from __future__ import annotations
