@@ -174,6 +174,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/account/totp", "GET"): web_page(302, 302),  # enrolled already: back to the dashboard
     ("/account/totp", "POST"): web_page(302, 302),
     ("/account/sessions", "GET"): web_page(302, 200),
+    # A page's keep-alive and its session's time left: JSON, 401 once the session is over.
+    ("/session/ping", "POST"): web_page(401, 200),
+    ("/session/status", "GET"): web_page(401, 200),
     # The fixture's session and token are the supervisor's: anyone else's ids are unknown.
     ("/account/sessions/<int:session_id>/end", "POST"): expect(302, 404, 404, 302, 404),
     ("/account/tokens/<int:token_id>/revoke", "POST"): expect(302, 404, 404, 302, 404),

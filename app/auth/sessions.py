@@ -48,6 +48,14 @@ def start_session(session: DbSession, user: User, ip: str | None, restricted: bo
     return token
 
 
+def _session_behind(session: DbSession, token: str | None) -> UserSession | None:
+    if not token or len(token) > 100:
+        return None
+    return session.execute(
+        select(UserSession).where(UserSession.token_hash == _digest(token))
+    ).scalar_one_or_none()
+
+
 def live_session(
     session: DbSession,
     token: str,
@@ -56,11 +64,7 @@ def live_session(
     now: datetime | None = None,
 ) -> UserSession | None:
     """The session behind the cookie, if still valid; ends it when it has run out."""
-    if not token or len(token) > 100:
-        return None
-    record = session.execute(
-        select(UserSession).where(UserSession.token_hash == _digest(token))
-    ).scalar_one_or_none()
+    record = _session_behind(session, token)
     now = now or utcnow()
     if record is None or record.ended_at is not None:
         return None
@@ -69,7 +73,9 @@ def live_session(
         # the cookie comes back, and is refused all the same: these checks run every time.
         record.ended_at = now
         return None
-    if now - record.last_seen_at > TOUCH_EVERY:
+    # A short idle time (the browser tests') is touched more often, or pages alone
+    # would never keep it.
+    if now - record.last_seen_at > min(TOUCH_EVERY, idle / 10):
         record.last_seen_at = now
     return record
 
@@ -85,6 +91,68 @@ def session_is_live(
         and user.active
         and record.security_stamp == user.security_stamp
     )
+
+
+# ---- the pages' keep-alive: what the browser learns of its session's time ---------------
+
+
+@dataclass(frozen=True)
+class SessionTime:
+    """What a page's script may know of the session its cookie names: no more than it
+    needs to warn her before the end, and to tell her own session from another's."""
+
+    user_id: int
+    seconds_left: int  # till the idle end, or the absolute one when that comes first
+    restricted: bool  # still on the first-login setup pages
+
+
+def time_left(
+    record: UserSession, idle: timedelta, absolute: timedelta, now: datetime | None = None
+) -> SessionTime | None:
+    now = now or utcnow()
+    if not session_is_live(record, idle, absolute, now):
+        return None
+    left = min(idle - (now - record.last_seen_at), absolute - (now - record.created_at))
+    return SessionTime(record.user_id, max(0, int(left.total_seconds())), record.restricted)
+
+
+def session_time(
+    session: DbSession,
+    token: str | None,
+    idle: timedelta,
+    absolute: timedelta,
+    now: datetime | None = None,
+) -> SessionTime | None:
+    """How long the session behind `token` has left, without using it: a tab that asks
+    before it warns or locks must not keep an abandoned PC signed in. None: it is over."""
+    record = _session_behind(session, token)
+    if record is None or record.ended_at is not None:
+        return None
+    return time_left(record, idle, absolute, now or utcnow())
+
+
+def keep_alive(
+    record: UserSession, idle: timedelta, absolute: timedelta, now: datetime | None = None
+) -> SessionTime | None:
+    """She is typing or reading on a page: her live session counts as used now. Not a
+    read of any case and not audited: it only moves `last_seen_at`, and only a page's
+    script sends it, after a key or a click (app/static/js/ruta.js)."""
+    now = now or utcnow()
+    if not session_is_live(record, idle, absolute, now):
+        return None
+    record.last_seen_at = now
+    return time_left(record, idle, absolute, now)
+
+
+def ended_by_idleness(session: DbSession, token: str | None, idle: timedelta) -> bool:
+    """Whether the session behind `token` ended (or is due to end) because it went
+    unused for `idle`, not by a logout, a new password or its absolute lifetime: the
+    login page then says so."""
+    record = _session_behind(session, token)
+    if record is None:
+        return False
+    end = record.ended_at or utcnow()
+    return end - record.last_seen_at > idle
 
 
 def end_session(session: DbSession, token: str) -> None:

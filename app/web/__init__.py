@@ -25,6 +25,7 @@ def register_pages(app: Flask) -> None:
     from app.web.dashboard import public
     from app.web.referrals import bp as referrals
     from app.web.reports import bp as reports
+    from app.web.session import bp as session_clock
 
     for blueprint in (
         account,
@@ -37,5 +38,6 @@ def register_pages(app: Flask) -> None:
         audit_pages,
         admin,
         reports,
+        session_clock,
     ):
         app.register_blueprint(blueprint)

@@ -3,8 +3,6 @@ sesiones": the user's live logins, each of which she may end."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import segno
 from flask import (
     Blueprint,
@@ -37,21 +35,9 @@ from app.crypto.service import get_keyring
 from app.extensions import db, limiter
 from app.web.account_forms import ChangePasswordForm, EnrolForm, LoginForm
 from app.web.formtools import show_errors, web_caller
-from app.web.login import device_proof, remember_device, sign_in, sign_out
+from app.web.login import device_proof, remember_device, safe_next, sign_in, sign_out
 
 bp = Blueprint("auth", __name__)
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site: an open redirect would help a phishing page."""
-    if (
-        target
-        and target.startswith("/")
-        and not target.startswith("//")
-        and not urlsplit(target).netloc
-    ):
-        return target
-    return url_for("main.dashboard")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -88,7 +74,7 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
     sign_in(signed_in.user, signed_in.token)
     if signed_in.needs_setup:
         return redirect(_setup_page(signed_in.user))
-    return remember_device(redirect(_safe_next(request.args.get("next"))), signed_in.device_cookie)
+    return remember_device(redirect(safe_next(request.args.get("next"))), signed_in.device_cookie)
 
 
 def _refused(
