@@ -25,10 +25,9 @@ from app.cases import care
 from app.cases import policy as case_policy
 from app.cases import service as cases
 from app.cases.models import Case
-from app.cases.present import survivor_record
 from app.cases.vocab import age_on
 from app.core.db import DbSession
-from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.errors import Conflict, Forbidden, InvalidInput
 from app.core.ids import is_db_id
 from app.core.time import local_today, utcnow
 from app.crypto.envelope import FieldCipher
@@ -43,6 +42,7 @@ from app.referrals.access import (
     referrals_of_case,
     sides_of,
 )
+from app.referrals.counter import CounterReferral, pack
 from app.referrals.models import Referral, ReferralEvent
 from app.referrals.present import present_referral, with_referrals
 
@@ -56,10 +56,13 @@ MOVES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "complete": ("receiver", ("in_progress",), "completed"),
     "cancel": ("sender", LIVE, "cancelled"),
 }
+# One request, two moves in order, each recorded and audited as itself ("Aceptar y atender").
+COMBINED: dict[str, tuple[str, ...]] = {"accept_and_start": ("accept", "start")}
 NOTE_REQUIRED = {
     "decline": "Indique por qué se rechaza la remisión.",
     "complete": "Registre lo que se hizo (la contrarreferencia).",
 }
+NEXT_STEP_REQUIRED = "Indique el próximo paso para la sobreviviente."
 side_of = sides_of
 
 
@@ -266,61 +269,53 @@ def read_referral(
 
 
 @dataclass(frozen=True)
-class Sheet:
-    referral: dict[str, Any]
-    row: Referral
-    number: str
-    name: str
-
-
-def referral_sheet(
-    session: DbSession, ring: KeyRing, caller: Caller, referral_id: uuid.UUID | None
-) -> Sheet:
-    """The printable sheet carries her name: only for a side that reads the referral
-    and sees her whole record; a former party gets 404."""
-    found = referral_for(session, caller, referral_id, with_survivor=True)
-    if not found.reads_text:
-        raise NotFound("referral not found")
-    try:
-        view = case_access.case_for(session, caller, found.case.id, need=case_policy.READ).view
-    except Forbidden as refused:
-        raise NotFound("referral not found") from refused
-    if view != case_policy.FULL:
-        raise NotFound("referral not found")
-    cipher = cipher_for(ring, found.case.data_key)
-    identity = survivor_record(cipher, found.case.survivor)
-    audit(
-        session,
-        ring.audit_key,
-        caller,
-        "case_view",
-        object_type="referral_sheet",
-        object_id=found.referral.id,
-        case_id=found.case.id,
-        detail="referral_sheet",
-    )
-    return Sheet(
-        referral=present_referral(ring, found),
-        row=found.referral,
-        number=found.case.number,
-        name=f"{identity['given_names'] or ''} {identity['family_names'] or ''}".strip(),
-    )
-
-
-@dataclass(frozen=True)
 class Move:
     action: str
     note: str | None = None
     expected_version: int | None = None
+    # The counter-referral, on `complete`: what was done (or `note`), the next step
+    # (required once any of the three is given) and whom to contact (optional).
+    done: str | None = None
+    next_step: str | None = None
+    contact: str | None = None
+
+    def counter_referral(self) -> CounterReferral | None:
+        """The counter-referral this move carries; None when it lacks what was done."""
+        done = (self.done or self.note or "").strip()
+        if not done:
+            return None
+        return CounterReferral(
+            done, (self.next_step or "").strip() or None, (self.contact or "").strip() or None
+        )
+
+    @property
+    def structured(self) -> bool:
+        return any(value is not None for value in (self.done, self.next_step, self.contact))
 
 
 def move_referral(
     session: DbSession, ring: KeyRing, caller: Caller, referral_id: uuid.UUID | None, move: Move
 ) -> Referral:
+    """One move, or the moves of a combined action (`COMBINED`) in one transaction: each
+    is checked, recorded and audited as if it came alone."""
+    if move.action not in COMBINED:
+        return _move_once(session, ring, caller, referral_id, move)
+    first, *then = COMBINED[move.action]
+    opening = Move(first, None, move.expected_version)
+    referral = _move_once(session, ring, caller, referral_id, opening)
+    for action in then:
+        referral = _move_once(session, ring, caller, referral_id, Move(action))
+    return referral
+
+
+def _move_once(
+    session: DbSession, ring: KeyRing, caller: Caller, referral_id: uuid.UUID | None, move: Move
+) -> Referral:
     found = referral_for(session, caller, referral_id)
     referral = found.referral
     if move.action not in MOVES:
-        raise InvalidInput("unknown action", {"action": [f"Una de: {', '.join(MOVES)}."]})
+        actions = ", ".join([*MOVES, *COMBINED])
+        raise InvalidInput("unknown action", {"action": [f"Una de: {actions}."]})
     side, sources, target = MOVES[move.action]
     if side not in found.sides:
         raise Forbidden(f"only the {side} may {move.action} this referral")
@@ -329,10 +324,12 @@ def move_referral(
     if referral.status not in sources:
         raise Conflict(f"cannot {move.action} a referral that is {referral.status}")
     note = (move.note or "").strip()
-    if move.action in NOTE_REQUIRED and not note:
+    counter = _checked_counter_referral(move) if move.action == "complete" else None
+    if move.action in NOTE_REQUIRED and not (note or counter):
         raise InvalidInput("note required", {"note": [NOTE_REQUIRED[move.action]]})
     lock_for_move(session, found)  # referral, then case: before the first write
-    _apply(session, ring, caller, found, move.action, target, note)
+    event_note = note or (counter.done if counter else "")
+    _apply(session, ring, caller, found, (move.action, target), event_note, counter)
     audit(
         session,
         ring.audit_key,
@@ -346,15 +343,30 @@ def move_referral(
     return referral
 
 
+def _checked_counter_referral(move: Move) -> CounterReferral:
+    """What `complete` records: what was done always; the next step too once the
+    structured form (done, next step, contact) is used, as the pages always do."""
+    counter = move.counter_referral()
+    field = "done" if move.structured else "note"
+    if counter is None:
+        raise InvalidInput("counter-referral required", {field: [NOTE_REQUIRED["complete"]]})
+    if move.structured and counter.next_step is None:
+        raise InvalidInput("next step required", {"next_step": [NEXT_STEP_REQUIRED]})
+    return counter
+
+
 def _apply(
     session: DbSession,
     ring: KeyRing,
     user: Caller,
     found: ReferralAccess,
-    action: str,
-    target: str,
+    move: tuple[str, str],
     note: str,
+    counter: CounterReferral | None,
 ) -> None:
+    """The move (action, target status) on the row, its event, the party it makes or
+    ends, and the notices; `counter` is the counter-referral of `complete`."""
+    action, target = move
     referral, case = found.referral, found.case
     cipher = cipher_for(ring, case.data_key)
     before = referral.status
@@ -362,8 +374,8 @@ def _apply(
     note_enc = cipher.seal("referral_events", referral.id, f"note:{action}", note or None)
     if action == "decline":
         referral.decline_reason_enc = cipher.seal("referrals", referral.id, "decline_reason", note)
-    if action == "complete":
-        referral.outcome_enc = cipher.seal("referrals", referral.id, "outcome", note)
+    if counter is not None:
+        referral.outcome_enc = cipher.seal("referrals", referral.id, "outcome", pack(counter))
     if target in ("completed", "declined", "cancelled"):
         referral.closed_at = utcnow()
     if action == "accept":
