@@ -176,6 +176,7 @@ def test_a_former_party_sees_codes_and_dates_only(app, client, pnc, health, sent
     assert "Solo códigos y fechas" in row_html
     assert REASON not in row_html and "Sin cupo hoy" not in row_html
     assert f"/referrals/{referral}/sheet" not in row_html  # the sheet would be 404
+    assert web(app, health).get(f"/referrals/{referral}").status_code == 404  # and its page
     # Only the other referral (still live, its reason shown) was audited.
     assert [oid for oid, _ in views_of(app)[before:]] == [sent["routine"]]
 

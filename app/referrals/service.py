@@ -27,7 +27,7 @@ from app.cases import service as cases
 from app.cases.models import Case
 from app.cases.vocab import age_on
 from app.core.db import DbSession
-from app.core.errors import Conflict, Forbidden, InvalidInput
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.ids import is_db_id
 from app.core.time import local_today, utcnow
 from app.crypto.envelope import FieldCipher
@@ -250,10 +250,19 @@ def change_case_status(
 
 
 def read_referral(
-    session: DbSession, ring: KeyRing, caller: Caller, referral_id: uuid.UUID | None
+    session: DbSession,
+    ring: KeyRing,
+    caller: Caller,
+    referral_id: uuid.UUID | None,
+    *,
+    text_only: bool = False,
 ) -> dict[str, Any]:
-    """The referral as this side may read it, audited before it is answered."""
+    """The referral as this side may read it, audited before it is answered. With
+    `text_only` (the referral's page) a former party gets 404, as for the sheet: its
+    inbox row already shows all it may see, codes and dates."""
     found = referral_for(session, caller, referral_id)
+    if text_only and not found.reads_text:
+        raise NotFound("referral not found")
     record = present_referral(ring, found)
     audit(
         session,

@@ -93,7 +93,7 @@ def render_referral(
 ) -> tuple[str, int]:
     """The referral as this side reads it (audited), with the forms of its moves."""
     record = referrals.read_referral(
-        db.session, get_keyring(), web_caller(), parse_uuid(referral_id)
+        db.session, get_keyring(), web_caller(), parse_uuid(referral_id), text_only=True
     )
     return render_template(
         "referrals/referral.html",
