@@ -174,7 +174,7 @@ def test_case_goes_round_the_network(browsing, make_account, live_server):
     assert inbox.status(number) == "Aceptada"
     inbox.act(number, "Iniciar atención")
     assert inbox.status(number) == "En atención"
-    # The counter-referral is written on the referral's page (tests/browser/test_referral_inbox.py).
+    # The counter-referral is written on the referral's page (test_referral_inbox_flow.py).
     inbox.click_and_wait(inbox.row(number).get_by_role("link", name="Completar…"))
     completing = page.locator("form#completar")
     completing.get_by_label("Qué se hizo").fill("Curación de lesiones; control en 8 días.")
