@@ -10,7 +10,7 @@ from app.core.ids import parse_uuid
 from app.crypto.service import get_keyring
 from app.extensions import db
 from app.notifications.service import KINDS, mark_read, notifications_for
-from app.referrals import listing
+from app.referrals import listing, moves
 from app.referrals import service as referrals
 from app.referrals.schemas import (
     NotificationListOut,
@@ -56,7 +56,7 @@ def read_referral(referral_id: str) -> Response:
 @bp.post("/referrals/<referral_id>/transition")
 def move_referral(referral_id: str) -> Response:
     data = load(TransitionIn, json_body())
-    move = referrals.Move(
+    move = moves.Move(
         data["action"],
         data.get("note"),
         data.get("version"),
@@ -65,9 +65,7 @@ def move_referral(referral_id: str) -> Response:
         contact=data.get("contact"),
     )
     caller = api_caller()
-    referral = referrals.move_referral(
-        db.session, get_keyring(), caller, parse_uuid(referral_id), move
-    )
+    referral = moves.move_referral(db.session, get_keyring(), caller, parse_uuid(referral_id), move)
     payload = referrals.read_referral(db.session, get_keyring(), caller, referral.id)
     return answer(ReferralOut, payload)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.referrals.counter import MAX_LENGTH
-from app.referrals.service import COMBINED, MOVES, URGENCY_DAYS
+from app.referrals.moves import COMBINED, MOVES
+from app.referrals.service import URGENCY_DAYS
 
 STATUSES = ("sent", "accepted", "in_progress", "completed", "declined", "cancelled")
 

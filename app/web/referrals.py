@@ -22,7 +22,7 @@ from app.core.ids import parse_uuid
 from app.core.transaction import discard_changes
 from app.crypto.service import get_keyring
 from app.extensions import db
-from app.referrals import listing
+from app.referrals import listing, moves
 from app.referrals import service as referrals
 from app.referrals import sheet as sheets
 from app.web.formtools import web_caller
@@ -101,7 +101,7 @@ def render_referral(
         back=back_args(request.values),
         typed=typed or {},
         errors=errors or {},
-        moves=referrals.MOVES,
+        moves=moves.MOVES,
     ), status
 
 
@@ -113,7 +113,7 @@ def back_args(values: MultiDict[str, str]) -> dict[str, Any]:
 @bp.post("/referrals/<referral_id>/transition")
 def transition(referral_id: str) -> Response | tuple[str, int]:
     form = request.form
-    move = referrals.Move(
+    move = moves.Move(
         form.get("action", ""),
         form.get("note"),
         int(form["version"]) if form.get("version", "").isdigit() else None,
@@ -122,9 +122,7 @@ def transition(referral_id: str) -> Response | tuple[str, int]:
         contact=form.get("contact"),
     )
     try:
-        referrals.move_referral(
-            db.session, get_keyring(), web_caller(), parse_uuid(referral_id), move
-        )
+        moves.move_referral(db.session, get_keyring(), web_caller(), parse_uuid(referral_id), move)
     except InvalidInput as error:
         discard_changes()  # the page shown again is read, and audited, in this request
         typed = {name: form.get(name, "") for name in MOVE_FIELDS}
