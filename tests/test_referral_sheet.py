@@ -82,7 +82,7 @@ def test_the_senders_sheet_carries_the_networks_fields(app, client, pnc, health)
         "Inmediata",
         REASON,
         NAME,
-        "7777-1234",  # a way to reach her: she has no safe contact recorded
+        "Teléfono 7777-1234",  # a way to reach her: she has no safe contact recorded
         f"La sobreviviente autorizó compartir su información con la red el {TODAY}.",
         "Firma y sello de quien remite",
         "Firma y sello de quien recibe",
@@ -161,3 +161,12 @@ def test_a_minors_mandatory_report_says_so_instead_of_consent(app, client, healt
     text = _text(_sheet(app, health, referral).get_data(as_text=True))
     assert "Aviso obligatorio: la sobreviviente es menor de edad" in text
     assert "autorizó compartir" not in text
+
+
+def test_her_safe_contact_goes_on_the_sheet_instead_of_her_phone(app, client, pnc):
+    safe = "Llamar a su hermana Rosibel al 6123-4598"
+    case_id = open_case(client, pnc, safe_contact=safe)
+    referral = refer(client, pnc, case_id, institution_id(client, pnc, "US-SON"))
+    text = _text(_sheet(app, pnc, referral).get_data(as_text=True))
+    assert f"Contacto seguro {safe}" in text
+    assert "7777-1234" not in text

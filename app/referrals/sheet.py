@@ -100,7 +100,12 @@ def _survivor(cipher: FieldCipher, behind: case_access.ReferralCase) -> dict[str
         return cipher.open_text("survivors", person.id, field, getattr(person, f"{field}_enc"))
 
     name = " ".join(part for part in (opened("given_names"), opened("family_names")) if part)
-    return {"name": name, "contact": opened("safe_contact") or opened("phone")}
+    safe = opened("safe_contact")
+    return {
+        "name": name,
+        "contact": safe or opened("phone"),
+        "safe_contact": "yes" if safe else None,
+    }
 
 
 def _display_name(session: DbSession, user_id: int | None) -> str:
