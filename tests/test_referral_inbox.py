@@ -411,3 +411,21 @@ def test_the_counter_referral_from_the_page_is_sealed_in_the_database(app, healt
     shown = client.get(f"/referrals/{referral}").get_data(as_text=True)
     assert all(text in shown for text in COUNTER.values())
     assert leaked(database_bytes(app), {*COUNTER.values(), REASON}) == []
+
+
+def test_the_inbox_referral_page_and_sheet_speak_english_when_asked(app, client, health, sent):
+    assert move(client, health, sent["urgent"], "accept_and_start").status_code == 200
+    browser = web(app, health)
+    with browser.session_transaction() as session:
+        session["lang"] = "en"
+    pages = {
+        "/referrals": ("Accept and start", "Overdue only"),
+        f"/referrals/{sent['urgent']}": ("Complete with the counter-referral", "Next step"),
+        f"/referrals/{sent['urgent']}/sheet": ("Referral and counter-referral sheet", "Cut here"),
+    }
+    spanish = ("Aceptar y atender", "Solo vencidas", "Próximo paso", "Cortar aquí", "Sobreviviente")
+    for path, english in pages.items():
+        html = browser.get(path).get_data(as_text=True)
+        for text in english:
+            assert text in html, (path, text)
+        assert not [text for text in spanish if text in html], path
