@@ -226,6 +226,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/cases/<case_id>/referrals", "POST"): page_of_case(302),
     ("/cases/<case_id>/break-glass", "POST"): expect(302, 403, 403, 302, 403),
     ("/referrals", "GET"): expect(302, 200, 200, 403, 403),
+    ("/referrals/<referral_id>", "GET"): only(page_of_case(404), pnc_agent__party=200),
     ("/referrals/<referral_id>/transition", "POST"): only(page_of_case(404), pnc_agent__party=302),
     ("/referrals/<referral_id>/sheet", "GET"): only(page_of_case(404), pnc_agent__party=200),
     ("/audit", "GET"): expect(302, 403, 403, 200, 403),

@@ -575,12 +575,16 @@ OPERATIONS: list[Operation] = [
     Operation(
         "/referrals",
         "get",
-        "Incoming or outgoing referrals with counts",
+        "Incoming or outgoing referrals, 50 a page, with the counts of every filter value; "
+        "her name and the case's risk only with the whole record, the texts only for a "
+        "side that reads the referral (each such row audited as referral_view)",
         ReferralListOut,
         query=(
             ("box", "incoming|outgoing"),
             ("status", "a referral status"),
+            ("urgency", "immediate|priority|routine"),
             ("overdue", "true for overdue only"),
+            ("page", "1, 2, … (next_page says whether there is one)"),
         ),
         errors=(401, 403, 422),
     ),
@@ -607,7 +611,9 @@ OPERATIONS: list[Operation] = [
     Operation(
         "/referrals/{referral_id}/transition",
         "post",
-        "accept, decline, start, complete (receiver) or cancel (sender)",
+        "accept, decline, start, complete (receiver) or cancel (sender); accept_and_start "
+        "takes a sent referral to in_progress in one call (two moves, each audited); "
+        "complete takes the counter-referral: done (or note), next_step, contact",
         ReferralOut,
         body=TransitionIn,
         errors=(400, 401, 403, 404, 409, 422),

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response, request
 
 from app.api import bp
 from app.api.helpers import answer, api_caller, json_body, load
 from app.core.ids import parse_uuid
-from app.core.time import local_today
 from app.crypto.service import get_keyring
 from app.extensions import db
 from app.notifications.service import KINDS, mark_read, notifications_for
+from app.referrals import listing, moves
 from app.referrals import service as referrals
-from app.referrals.models import Referral
 from app.referrals.schemas import (
     NotificationListOut,
     ReferralIn,
@@ -23,32 +20,6 @@ from app.referrals.schemas import (
     ReferralQueryIn,
     TransitionIn,
 )
-
-
-def _overdue(referral: Referral) -> bool:
-    return referral.status in referrals.LIVE and referral.due_on < local_today()
-
-
-def _listed(referral: Referral, number: str) -> dict[str, Any]:
-    """Inbox rows carry codes and dates only: no decryption for a list."""
-    return {
-        "id": str(referral.id),
-        "case_id": str(referral.case_id),
-        "case_number": number,
-        "status": referral.status,
-        "from_institution": referral.from_institution.code,
-        "to_institution": referral.to_institution.code,
-        "to_institution_id": referral.to_institution_id,
-        "service": referral.service,
-        "urgency": referral.urgency,
-        "due_on": referral.due_on.isoformat(),
-        "overdue": _overdue(referral),
-        "consent": referral.consent,
-        "mandatory_report": referral.mandatory_report,
-        "tracked_by_sender": referral.tracked_by_sender,
-        "created_at": referral.created_at.isoformat(),
-        "version": referral.version,
-    }
 
 
 @bp.post("/cases/<case_id>/referrals")
@@ -64,11 +35,14 @@ def refer_case(case_id: str) -> Response:
 def list_referrals() -> Response:
     query = load(ReferralQueryIn, request.args.to_dict())
     caller = api_caller()
-    rows = referrals.list_referrals(
-        db.session, caller, query["box"], query.get("status"), overdue_only=query["overdue"]
-    )
-    counts = referrals.inbox_counts(db.session, caller)
-    return answer(ReferralListOut, {"items": [_listed(r, n) for r, n in rows], "counts": counts})
+    found = listing.inbox(db.session, get_keyring(), caller, listing.InboxQuery(**query))
+    payload = {
+        "items": found.items,
+        "counts": found.counts,
+        "facets": found.facets,
+        "next_page": found.next_page,
+    }
+    return answer(ReferralListOut, payload)
 
 
 @bp.get("/referrals/<referral_id>")
@@ -82,11 +56,16 @@ def read_referral(referral_id: str) -> Response:
 @bp.post("/referrals/<referral_id>/transition")
 def move_referral(referral_id: str) -> Response:
     data = load(TransitionIn, json_body())
-    move = referrals.Move(data["action"], data.get("note"), data.get("version"))
-    caller = api_caller()
-    referral = referrals.move_referral(
-        db.session, get_keyring(), caller, parse_uuid(referral_id), move
+    move = moves.Move(
+        data["action"],
+        data.get("note"),
+        data.get("version"),
+        done=data.get("done"),
+        next_step=data.get("next_step"),
+        contact=data.get("contact"),
     )
+    caller = api_caller()
+    referral = moves.move_referral(db.session, get_keyring(), caller, parse_uuid(referral_id), move)
     payload = referrals.read_referral(db.session, get_keyring(), caller, referral.id)
     return answer(ReferralOut, payload)
 

@@ -1695,3 +1695,40 @@ def purged_cases(session: DbSession, limit: int = 200) -> list[Case]:
         .limit(limit)
     )
     return list(session.execute(stmt).scalars())
+
+
+# ---- the cases behind a page of referrals (app/referrals/listing.py) --------------------
+
+
+@dataclass(frozen=True)
+class ReferralCase:
+    """What a referral inbox row may learn of the case behind it: the case (number,
+    consent, risk, sealed identity and key) and the caller's institution's view of it as
+    a live party (None: not a party, or no longer one), and whether she excluded it."""
+
+    case: Case
+    view: str | None
+    excluded: bool
+
+
+def cases_behind_referrals(
+    session: DbSession, subject: Subject, case_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, ReferralCase]:
+    """One query for a page of referrals the referral query already limited to the
+    subject's institution (sender or receiver): the caller decides from `view` what to
+    decrypt, so a former party, or a receiver not yet a party, is shown codes only."""
+    if not case_ids or not works_on_cases(subject):
+        return {}
+    institution_id = subject.institution_id
+    stmt = (
+        select(Case, _party_access(institution_id), _excluded(institution_id))
+        .join(Case.survivor)
+        .options(contains_eager(Case.survivor), joinedload(Case.data_key))
+        .where(Case.id.in_(set(case_ids)))
+    )
+    found = {}
+    for case, party_access, excluded in session.execute(stmt).unique().all():
+        live = case.merged_into_id is None and case.purged_at is None
+        view = policy.party_view(party_access, bool(excluded)) if live else None
+        found[case.id] = ReferralCase(case, view, bool(excluded))
+    return found

@@ -11,6 +11,7 @@ from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
 from app.referrals.access import ReferralAccess
+from app.referrals.counter import unpack
 from app.referrals.models import Referral
 
 LIVE = ("sent", "accepted", "in_progress")
@@ -20,6 +21,7 @@ def referral_record(cipher: FieldCipher, referral: Referral) -> dict[str, Any]:
     def opened(field: str, blob: bytes | None) -> str | None:
         return cipher.open_text("referrals", referral.id, field, blob)
 
+    counter = unpack(opened("outcome", referral.outcome_enc))
     return {
         "id": str(referral.id),
         "case_id": str(referral.case_id),
@@ -27,6 +29,8 @@ def referral_record(cipher: FieldCipher, referral: Referral) -> dict[str, Any]:
         "from_institution": referral.from_institution.code,
         "to_institution": referral.to_institution.code,
         "to_institution_id": referral.to_institution_id,
+        "from_institution_name": referral.from_institution.name,
+        "to_institution_name": referral.to_institution.name,
         "service": referral.service,
         "urgency": referral.urgency,
         "due_on": iso(referral.due_on),
@@ -35,7 +39,9 @@ def referral_record(cipher: FieldCipher, referral: Referral) -> dict[str, Any]:
         "tracked_by_sender": referral.tracked_by_sender,
         "reason": opened("reason", referral.reason_enc),
         "decline_reason": opened("decline_reason", referral.decline_reason_enc),
-        "outcome": opened("outcome", referral.outcome_enc),
+        # What was done, as before the counter-referral had parts; then all its parts.
+        "outcome": counter.done if counter else None,
+        "counter_referral": counter.as_dict() if counter else None,
         "created_at": iso(referral.created_at),
         "version": referral.version,
     }
@@ -49,6 +55,7 @@ def present_referral(ring: KeyRing, found: ReferralAccess) -> dict[str, Any]:
         case_number=found.case.number,
         overdue=referral.status in LIVE and referral.due_on < local_today(),
         text_withheld=not found.reads_text,
+        sides=sorted(found.sides),
     )
     return record
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from app.referrals.service import MOVES, URGENCY_DAYS
+from app.referrals.counter import MAX_LENGTH
+from app.referrals.moves import COMBINED, MOVES
+from app.referrals.service import URGENCY_DAYS
 
 STATUSES = ("sent", "accepted", "in_progress", "completed", "declined", "cancelled")
 
@@ -24,9 +26,29 @@ class TransitionIn(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    action = fields.String(required=True, validate=validate.OneOf(list(MOVES)))
+    action = fields.String(required=True, validate=validate.OneOf([*MOVES, *COMBINED]))
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
     version = fields.Integer(load_default=None, allow_none=True)
+    # The counter-referral of `complete`: with any of these, `done` (or `note`) and
+    # `next_step` are required; `contact` stays optional.
+    done = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=MAX_LENGTH),
+        metadata={"description": "complete: what was done (defaults to note)"},
+    )
+    next_step = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=MAX_LENGTH),
+        metadata={"description": "complete: the survivor's next step"},
+    )
+    contact = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=MAX_LENGTH),
+        metadata={"description": "complete: whom to contact at the receiver, and how"},
+    )
 
 
 class ReferralQueryIn(Schema):
@@ -35,7 +57,15 @@ class ReferralQueryIn(Schema):
 
     box = fields.String(load_default="incoming", validate=validate.OneOf(["incoming", "outgoing"]))
     status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    urgency = fields.String(load_default=None, validate=validate.OneOf(list(URGENCY_DAYS)))
     overdue = fields.Boolean(load_default=False)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
+
+
+class CounterReferralOut(Schema):
+    done = fields.String()
+    next_step = fields.String(allow_none=True)
+    contact = fields.String(allow_none=True)
 
 
 class ReferralOut(Schema):
@@ -46,6 +76,8 @@ class ReferralOut(Schema):
     from_institution = fields.String()
     to_institution = fields.String()
     to_institution_id = fields.Integer()
+    from_institution_name = fields.String()
+    to_institution_name = fields.String()
     service = fields.String()
     urgency = fields.String()
     due_on = fields.String()
@@ -59,8 +91,22 @@ class ReferralOut(Schema):
     reason = fields.String(allow_none=True)
     decline_reason = fields.String(allow_none=True)
     outcome = fields.String(allow_none=True)
+    counter_referral = fields.Nested(
+        CounterReferralOut,
+        allow_none=True,
+        metadata={"description": "the receiver's counter-referral, once completed"},
+    )
     created_at = fields.String()
     version = fields.Integer()
+
+
+class ReferralListedOut(ReferralOut):
+    """An inbox row: her name and the case's risk only where the caller's institution
+    sees her whole record; the texts only for a side that reads the referral."""
+
+    survivor_name = fields.String(allow_none=True)
+    risk_level = fields.String(allow_none=True)
+    updated_at = fields.String()
 
 
 class ReferralCountsOut(Schema):
@@ -71,8 +117,17 @@ class ReferralCountsOut(Schema):
 
 
 class ReferralListOut(Schema):
-    items = fields.List(fields.Nested(ReferralOut))
+    items = fields.List(fields.Nested(ReferralListedOut))
     counts = fields.Nested(ReferralCountsOut)
+    facets = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(keys=fields.String(), values=fields.Integer()),
+        metadata={
+            "description": "box, status, urgency, overdue: for each value, how many "
+            "referrals the list would hold with it chosen and the other filters kept"
+        },
+    )
+    next_page = fields.Integer(allow_none=True)
 
 
 class NotificationOut(Schema):

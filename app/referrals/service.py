@@ -4,13 +4,14 @@ Statuses (CONTRACT.md): sent → accepted → in_progress → completed; sent �
 sent|accepted|in_progress → cancelled. The receiver moves it forward, the sender
 cancels; for a receiver with no users in Ruta the sender records what happened. The
 receiver becomes a party of the case when it accepts, with the whole record only while
-her consent to share (or a mandatory report) stands.
+her consent to share (or a mandatory report) stands. The moves are in `moves.py`, the
+inbox in `listing.py`, the printed sheet in `sheet.py`.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -25,10 +26,9 @@ from app.cases import care
 from app.cases import policy as case_policy
 from app.cases import service as cases
 from app.cases.models import Case
-from app.cases.present import survivor_record
 from app.cases.vocab import age_on
 from app.core.db import DbSession
-from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.errors import Forbidden, InvalidInput, NotFound
 from app.core.ids import is_db_id
 from app.core.time import local_today, utcnow
 from app.crypto.envelope import FieldCipher
@@ -37,30 +37,14 @@ from app.crypto.service import cipher_for
 from app.directory.models import Institution
 from app.notifications.service import notify_institution, notify_supervisors
 from app.referrals.access import (
-    ReferralAccess,
-    lock_for_move,
     referral_for,
     referrals_of_case,
-    sides_of,
 )
 from app.referrals.models import Referral, ReferralEvent
 from app.referrals.present import present_referral, with_referrals
 
 URGENCY_DAYS = {"immediate": 0, "priority": 3, "routine": 10}
 LIVE = ("sent", "accepted", "in_progress")
-# action -> (side that may take it, statuses it starts from, status it leads to)
-MOVES: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "accept": ("receiver", ("sent",), "accepted"),
-    "decline": ("receiver", ("sent",), "declined"),
-    "start": ("receiver", ("accepted",), "in_progress"),
-    "complete": ("receiver", ("in_progress",), "completed"),
-    "cancel": ("sender", LIVE, "cancelled"),
-}
-NOTE_REQUIRED = {
-    "decline": "Indique por qué se rechaza la remisión.",
-    "complete": "Registre lo que se hizo (la contrarreferencia).",
-}
-side_of = sides_of
 
 
 def due_date(urgency: str, sent_on: date) -> date:
@@ -139,7 +123,7 @@ def refer_case(
     )
     session.add(referral)
     session.flush()
-    _log(session, referral, caller, "send", None, "sent", None)
+    log_event(session, referral, caller, "send", None, "sent", None)
     notify_institution(session, receiver.id, "referral_new", case_id=case.id, reference=case.number)
     case.updated_at = utcnow()
     audit(
@@ -175,7 +159,7 @@ def _check_consent(case: Case, confirmed: bool, mandatory: bool) -> None:
         )
 
 
-def _log(
+def log_event(
     session: DbSession,
     referral: Referral,
     user: Caller,
@@ -247,10 +231,19 @@ def change_case_status(
 
 
 def read_referral(
-    session: DbSession, ring: KeyRing, caller: Caller, referral_id: uuid.UUID | None
+    session: DbSession,
+    ring: KeyRing,
+    caller: Caller,
+    referral_id: uuid.UUID | None,
+    *,
+    text_only: bool = False,
 ) -> dict[str, Any]:
-    """The referral as this side may read it, audited before it is answered."""
+    """The referral as this side may read it, audited before it is answered. With
+    `text_only` (the referral's page) a former party gets 404, as for the sheet: its
+    inbox row already shows all it may see, codes and dates."""
     found = referral_for(session, caller, referral_id)
+    if text_only and not found.reads_text:
+        raise NotFound("referral not found")
     record = present_referral(ring, found)
     audit(
         session,
@@ -263,137 +256,6 @@ def read_referral(
         detail="text" if found.reads_text else "codes",
     )
     return record
-
-
-@dataclass(frozen=True)
-class Sheet:
-    referral: dict[str, Any]
-    row: Referral
-    number: str
-    name: str
-
-
-def referral_sheet(
-    session: DbSession, ring: KeyRing, caller: Caller, referral_id: uuid.UUID | None
-) -> Sheet:
-    """The printable sheet carries her name: only for a side that reads the referral
-    and sees her whole record; a former party gets 404."""
-    found = referral_for(session, caller, referral_id, with_survivor=True)
-    if not found.reads_text:
-        raise NotFound("referral not found")
-    try:
-        view = case_access.case_for(session, caller, found.case.id, need=case_policy.READ).view
-    except Forbidden as refused:
-        raise NotFound("referral not found") from refused
-    if view != case_policy.FULL:
-        raise NotFound("referral not found")
-    cipher = cipher_for(ring, found.case.data_key)
-    identity = survivor_record(cipher, found.case.survivor)
-    audit(
-        session,
-        ring.audit_key,
-        caller,
-        "case_view",
-        object_type="referral_sheet",
-        object_id=found.referral.id,
-        case_id=found.case.id,
-        detail="referral_sheet",
-    )
-    return Sheet(
-        referral=present_referral(ring, found),
-        row=found.referral,
-        number=found.case.number,
-        name=f"{identity['given_names'] or ''} {identity['family_names'] or ''}".strip(),
-    )
-
-
-@dataclass(frozen=True)
-class Move:
-    action: str
-    note: str | None = None
-    expected_version: int | None = None
-
-
-def move_referral(
-    session: DbSession, ring: KeyRing, caller: Caller, referral_id: uuid.UUID | None, move: Move
-) -> Referral:
-    found = referral_for(session, caller, referral_id)
-    referral = found.referral
-    if move.action not in MOVES:
-        raise InvalidInput("unknown action", {"action": [f"Una de: {', '.join(MOVES)}."]})
-    side, sources, target = MOVES[move.action]
-    if side not in found.sides:
-        raise Forbidden(f"only the {side} may {move.action} this referral")
-    if move.expected_version is not None and move.expected_version != referral.version:
-        raise Conflict("the referral changed since it was read")
-    if referral.status not in sources:
-        raise Conflict(f"cannot {move.action} a referral that is {referral.status}")
-    note = (move.note or "").strip()
-    if move.action in NOTE_REQUIRED and not note:
-        raise InvalidInput("note required", {"note": [NOTE_REQUIRED[move.action]]})
-    lock_for_move(session, found)  # referral, then case: before the first write
-    _apply(session, ring, caller, found, move.action, target, note)
-    audit(
-        session,
-        ring.audit_key,
-        caller,
-        "referral_transition",
-        object_type="referral",
-        object_id=referral.id,
-        case_id=referral.case_id,
-        detail=f"{move.action}->{target}",
-    )
-    return referral
-
-
-def _apply(
-    session: DbSession,
-    ring: KeyRing,
-    user: Caller,
-    found: ReferralAccess,
-    action: str,
-    target: str,
-    note: str,
-) -> None:
-    referral, case = found.referral, found.case
-    cipher = cipher_for(ring, case.data_key)
-    before = referral.status
-    referral.status = target
-    note_enc = cipher.seal("referral_events", referral.id, f"note:{action}", note or None)
-    if action == "decline":
-        referral.decline_reason_enc = cipher.seal("referrals", referral.id, "decline_reason", note)
-    if action == "complete":
-        referral.outcome_enc = cipher.seal("referrals", referral.id, "outcome", note)
-    if target in ("completed", "declined", "cancelled"):
-        referral.closed_at = utcnow()
-    if action == "accept":
-        _receiver_joins(session, case, referral, user)
-    if target in ("declined", "cancelled"):
-        case_access.end_referral_party(session, referral.id)
-    _log(session, referral, user, action, before, target, note_enc)
-    if action in ("accept", "decline", "complete"):
-        notify_institution(
-            session,
-            referral.from_institution_id,
-            "referral_answered",
-            case_id=case.id,
-            reference=case.number,
-        )
-    case.updated_at = utcnow()
-    session.flush()
-
-
-def _receiver_joins(session: DbSession, case: Case, referral: Referral, user: Caller) -> None:
-    """Accepting makes the receiver a party: the whole record while her consent (or a
-    mandatory report) stands and she has not excluded it; its own parts otherwise."""
-    granted = case_policy.receiver_access(
-        case.consent_network,
-        referral.mandatory_report,
-        case_access.is_excluded(session, case.id, referral.to_institution_id),
-    )
-    case_access.add_party(
-        session, case, referral.to_institution_id, "referral", granted, user.id, referral.id
-    )
 
 
 def overdue_clause(today: date) -> Any:

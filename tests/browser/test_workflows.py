@@ -146,8 +146,8 @@ def test_case_goes_round_the_network(browsing, make_account, live_server):
         "Unidad de Salud Sonsonate", "Atención médica", "Lesiones en brazos y rostro."
     )
     assert "Remisión enviada." in sheet.flash()
-    assert sheet.heading() == "Hoja de remisión"
-    assert "María José López Hernández" in sheet.facts()
+    assert sheet.heading() == "Hoja de referencia y contrarreferencia"
+    assert "María José López Hernández" in sheet.page.locator("article.hoja").inner_text()
     assert "Relato confidencial" not in sheet.page.content()  # the sheet leaves her account out
     case = sheet.back_to_case()
     sheet = case.refer(
@@ -170,11 +170,16 @@ def test_case_goes_round_the_network(browsing, make_account, live_server):
     inbox.open()
     assert inbox.status(number) == "Enviada"
     inbox.screenshot("referral-inbox")
-    inbox.act(number, "Aceptar")
+    inbox.act(number, "Solo aceptar")
     assert inbox.status(number) == "Aceptada"
     inbox.act(number, "Iniciar atención")
     assert inbox.status(number) == "En atención"
-    inbox.act(number, "Completar", note="Curación de lesiones; control en 8 días.")
+    # The counter-referral is written on the referral's page (test_referral_inbox_flow.py).
+    inbox.click_and_wait(inbox.row(number).get_by_role("link", name="Completar…"))
+    completing = page.locator("form#completar")
+    completing.get_by_label("Qué se hizo").fill("Curación de lesiones; control en 8 días.")
+    completing.get_by_label("Próximo paso").fill("Control en la unidad de salud en 8 días.")
+    inbox.click_and_wait(completing.get_by_role("button", name="Completar", exact=True))
     assert "Remisión actualizada." in inbox.flash()
     assert inbox.status(number) == "Completada"
     case = inbox.open_case(number)
@@ -187,7 +192,7 @@ def test_case_goes_round_the_network(browsing, make_account, live_server):
     # A receiver sees her record once it has accepted the referral (CONTRACT §3).
     inbox = ReferralInboxPage(page)
     inbox.open()
-    inbox.act(number, "Aceptar")
+    inbox.act(number, "Solo aceptar")
     assert inbox.status(number) == "Aceptada"
     case = CasePage(page)
     case.open_case(case_id)
