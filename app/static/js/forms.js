@@ -54,6 +54,17 @@
   function start() {
     wireReferralForms();
     focusFirstError();
+    // Chromium clears the focus when it scrolls to the address's #section (a section is
+    // not focusable), once the page has loaded: give it back to the errors then.
+    function refocus() {
+      if (!document.activeElement || document.activeElement === document.body) {
+        focusFirstError();
+      }
+    }
+    window.addEventListener("load", function () {
+      window.setTimeout(refocus, 0);
+      window.setTimeout(refocus, 250);
+    });
   }
 
   if (document.readyState === "loading") {
