@@ -140,7 +140,9 @@ def test_a_failed_intake_keeps_what_was_typed_and_focuses_the_summary(
     assert intake.value("narrative") == "Lo que ella contó, palabra por palabra."
     assert page.locator("#family_names").get_attribute("aria-required") == "true"
     assert page.locator("#address").get_attribute("aria-required") is None
-    assert "*" in page.locator("label[for=family_names]").inner_text()
+    mark = "el => getComputedStyle(el, '::after').content"
+    assert "*" in page.locator("label[for=family_names]").evaluate(mark)
+    assert page.locator("label[for=address]").evaluate(mark) == "none"
     intake.screenshot("intake-refused-focus")
     assert count(live_server, Case) == 0
 
