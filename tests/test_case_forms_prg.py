@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
 from app.core.time import utcnow
+from app.crypto import stash
 from app.crypto.models import FormStash
 from app.extensions import db
 from tests.auth_helpers import SESSION_COOKIE, csrf_token, start_web_session
@@ -391,3 +392,29 @@ def test_the_api_refuses_a_referral_to_her_own_institution(client, pnc, world):
     )
     assert answer.status_code == 422
     assert answer.get_json()["fields"]["to_institution"] == ["Remita a otra institución."]
+
+
+# ---- the sealed store itself (app/crypto/stash.py) ----------------------------------------
+
+
+def test_a_stash_opens_only_for_its_purpose_and_once(app, pnc):
+    with app.test_request_context():
+        ring = app.extensions["ruta.keyring"]
+        owner = stash.Owner(pnc.id, 1, None)
+        kept = stash.put(db.session, ring, owner, "form", {"values": [["text", "Su relato"]]})
+        assert stash.take(db.session, ring, kept, owner, "slip") is None  # not a slip
+        assert stash.take(db.session, ring, kept, stash.Owner(pnc.id, 2, None), "form") is None
+        assert stash.take(db.session, ring, kept, owner, "form") == {
+            "values": [["text", "Su relato"]]
+        }
+        assert stash.take(db.session, ring, kept, owner, "form") is None  # read once
+
+
+def test_a_stash_sealed_before_a_key_rotation_still_opens(app, pnc):
+    with app.test_request_context():
+        ring = app.extensions["ruta.keyring"]
+        owner = stash.Owner(pnc.id, 1, None)
+        kept = stash.put(db.session, ring, owner, "slip", {"pin": "123456"})
+        db.session.commit()
+        ring.rotate()
+        assert stash.take(db.session, ring, kept, owner, "slip") == {"pin": "123456"}
