@@ -378,9 +378,10 @@ def test_a_note_on_a_closed_case_page_says_so_in_place(app, client, world):
     refused = client.post(
         f"{page}/notes", data={"kind": "legal", "text": "Asesoría escrita", "csrf_token": token}
     )
-    assert refused.status_code == 409
-    assert CLOSED_MESSAGE in refused.get_data(as_text=True)
-    assert "Asesoría escrita" in refused.get_data(as_text=True)  # what she typed is kept
+    assert refused.status_code == 303 and refused.headers["Location"].endswith("#notas")
+    shown = client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert CLOSED_MESSAGE in shown
+    assert "Asesoría escrita" in shown  # what she typed is kept
     risk = client.get(f"{page}/risk")
     assert risk.status_code == 409 and CLOSED_MESSAGE in risk.get_data(as_text=True)
 
@@ -401,15 +402,16 @@ def test_the_close_form_lists_what_is_still_open_and_the_page_reopens(app, clien
             "csrf_token": csrf_token(html),
         },
     )
-    assert closed.status_code == 302
+    assert closed.status_code == 303
     html = client.get(page).get_data(as_text=True)
     version = str(world.record()["version"])
     no_reason = client.post(
         f"{page}/status",
         data={"status": "open", "version": version, "csrf_token": csrf_token(html)},
     )
-    assert no_reason.status_code == 422
-    assert "Indique por qué se reabre el caso." in no_reason.get_data(as_text=True)
+    assert no_reason.status_code == 303
+    shown = client.get(no_reason.headers["Location"]).get_data(as_text=True)
+    assert "Indique por qué se reabre el caso." in shown
     reopened = client.post(
         f"{page}/status",
         data={
@@ -420,7 +422,7 @@ def test_the_close_form_lists_what_is_still_open_and_the_page_reopens(app, clien
             "csrf_token": csrf_token(html),
         },
     )
-    assert reopened.status_code == 302
+    assert reopened.status_code == 303
     assert world.record()["status"] == "open"
     assert world.record()["corrections"][-1]["reason"] == "Pidió retomar la atención psicológica"
 
@@ -443,5 +445,5 @@ def test_a_new_incident_page_on_a_closed_case_warns_and_reopens(app, client, wor
             "csrf_token": csrf_token(page.get_data(as_text=True)),
         },
     )
-    assert saved.status_code == 302
+    assert saved.status_code == 303
     assert world.record()["status"] == "open"

@@ -442,7 +442,7 @@ def test_the_web_join_keeps_her_consent_when_no_box_is_ticked(app, client, pnc, 
         "perpetrator_relationship": "partner",
     }
     joined = client.post("/cases/new", data=form)
-    assert joined.status_code == 302
+    assert joined.status_code == 303
     consent = read(client, pnc, opened["id"]).get_json()["consent"]
     assert consent["share_with_network"] is True
     assert read(client, health, opened["id"]).get_json()["access"] == "own_parts"

@@ -451,7 +451,7 @@ def test_the_case_page_corrects_her_phone_and_shows_the_history(app, client, pnc
         f"{page}/survivor",
         data={**survivor_form(phone=NEW_PHONE), "csrf_token": page_token(client, page)},
     )
-    assert answer.status_code == 302
+    assert answer.status_code == 303
     shown = client.get(page).get_data(as_text=True)
     assert "Datos corregidos" in shown and NEW_PHONE in shown
     assert "Correcciones" in shown and "7777-1234" in shown  # the old value, in the history
@@ -464,8 +464,8 @@ def test_a_correction_without_reason_comes_back_with_what_was_typed(app, client,
     page = f"/cases/{case_id}"
     form = {**survivor_form(phone=NEW_PHONE, reason=""), "csrf_token": page_token(client, page)}
     answer = client.post(f"{page}/survivor", data=form)
-    assert answer.status_code == 422
-    html = answer.get_data(as_text=True)
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("#identidad")
+    html = client.get(answer.headers["Location"]).get_data(as_text=True)
     assert "Explique por qué se corrige." in html
     assert f'value="{NEW_PHONE}"' in html  # what she typed, kept
     assert record(client, pnc, case_id)["survivor"]["phone"] == "7777-1234"
@@ -478,8 +478,8 @@ def test_a_stale_page_correction_is_shown_in_place(app, client, pnc):
     page = f"/cases/{case_id}"
     form = {**survivor_form(phone=NEW_PHONE), "csrf_token": page_token(client, page)}
     answer = client.post(f"{page}/survivor", data=form)  # version 1: read before the change
-    assert answer.status_code == 409
-    html = answer.get_data(as_text=True)
+    assert answer.status_code == 303
+    html = client.get(answer.headers["Location"]).get_data(as_text=True)
     assert "Alguien cambió este registro" in html and f'value="{NEW_PHONE}"' in html
 
 
@@ -503,9 +503,10 @@ def test_the_incident_page_corrects_an_incident(app, client, pnc):
         "csrf_token": csrf_token(html),
     }
     missing = client.post(path, data={**form, "reason": ""})
-    assert missing.status_code == 422 and 'value="2026-10-29"' in missing.get_data(as_text=True)
+    assert missing.status_code == 303 and missing.headers["Location"].endswith(path)
+    assert 'value="2026-10-29"' in client.get(path).get_data(as_text=True)
     saved = client.post(path, data={**form, "reason": "La fecha era el día anterior"})
-    assert saved.status_code == 302
+    assert saved.status_code == 303
     assert first_incident(client, pnc, case_id)["occurred_on"] == "2026-10-29"
     history = record(client, pnc, case_id)["corrections"]
     assert [c["fields"] for c in history] == [["occurred_on"]]
@@ -524,12 +525,13 @@ def test_the_case_page_voids_an_incident_and_shows_it_anulado(app, client, pnc):
         f"{page}/incidents/{second}/void",
         data={"reason": "", "csrf_token": page_token(client, page)},
     )
-    assert empty.status_code == 422
-    assert f'id="void-{second}-error"' in empty.get_data(as_text=True)  # next to its form
+    assert empty.status_code == 303
+    shown = client.get(empty.headers["Location"]).get_data(as_text=True)
+    assert f'id="void-{second}-error"' in shown  # next to its form
     answer = client.post(
         f"{page}/incidents/{second}/void",
         data={"reason": "Se registró dos veces", "csrf_token": page_token(client, page)},
     )
-    assert answer.status_code == 302
+    assert answer.status_code == 303
     html = client.get(page).get_data(as_text=True)
     assert "anulado" in html and "Se registró dos veces" in html

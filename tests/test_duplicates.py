@@ -200,15 +200,16 @@ def test_the_incident_page_warns_and_offers_the_confirmation(app, client, pnc):
         "violence_types": ["physical"],
         "perpetrator_relationship": "partner",
     }
-    page = post_form(client, f"/cases/{case_id}/incidents/new", form)
+    posted = post_form(client, f"/cases/{case_id}/incidents/new", form)
+    assert posted.status_code == 303  # post/redirect/get: the form comes back by GET
+    page = client.get(posted.headers["Location"])
     html = page.get_data(as_text=True)
-    assert page.status_code == 422
     assert "ya tiene un hecho del 2026-10-30" in html and 'name="confirm_new"' in html
     confirmed = client.post(
         f"/cases/{case_id}/incidents/new",
         data={**form, "confirm_new": "y", "csrf_token": csrf_token(html)},
     )
-    assert confirmed.status_code == 302
+    assert confirmed.status_code == 303
 
 
 @pytest.mark.parametrize(
@@ -251,7 +252,7 @@ def test_the_intake_page_warns_of_the_same_incident_and_saves_once_confirmed(
     saved = client.post(
         "/cases/new", data={**form, "confirm_new": "y", "csrf_token": csrf_token(html)}
     )
-    assert saved.status_code == 302
+    assert saved.status_code == 303
     assert created["id"] in saved.headers["Location"]
 
 

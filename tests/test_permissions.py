@@ -202,29 +202,26 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/audit/merges/<merge_id>/revert", "POST"): expect(302, 403, 403, 302, 403),
     ("/cases/<case_id>", "GET"): expect(302, 200, 404, 200, 403),  # supervisor: metadata
     ("/cases/<case_id>/incidents/new", "GET"): page_of_case(200),
-    ("/cases/<case_id>/incidents/new", "POST"): page_of_case(302),
-    ("/cases/<case_id>/survivor", "POST"): only(page_of_case(409), pnc_agent__party=302),
+    ("/cases/<case_id>/slip", "GET"): page_of_case(200),  # the PIN only once, to its session
+    ("/cases/<case_id>/incidents/new", "POST"): page_of_case(303),  # post/redirect/get
+    ("/cases/<case_id>/survivor", "POST"): page_of_case(303),  # a refusal too: back to the page
     ("/cases/<case_id>/incidents/<incident_id>/edit", "GET"): page_of_case(200),
-    ("/cases/<case_id>/incidents/<incident_id>/edit", "POST"): only(
-        page_of_case(409), pnc_agent__party=302
-    ),
-    ("/cases/<case_id>/incidents/<incident_id>/void", "POST"): only(
-        page_of_case(409), pnc_agent__party=302
-    ),
+    ("/cases/<case_id>/incidents/<incident_id>/edit", "POST"): page_of_case(303),
+    ("/cases/<case_id>/incidents/<incident_id>/void", "POST"): page_of_case(303),
     ("/cases/<case_id>/risk", "GET"): page_of_case(200),
-    ("/cases/<case_id>/risk", "POST"): page_of_case(302),
-    ("/cases/<case_id>/notes", "POST"): page_of_case(302),
-    ("/cases/<case_id>/follow-ups", "POST"): page_of_case(302),
-    ("/cases/<case_id>/follow-ups/<follow_up_id>/outcome", "POST"): page_of_case(302),
-    ("/cases/<case_id>/safety-plan", "POST"): page_of_case(302),
-    ("/cases/<case_id>/status", "POST"): page_of_case(409),
-    ("/cases/<case_id>/consent", "POST"): page_of_case(302),
-    ("/cases/<case_id>/complaints", "POST"): police_only(302, 302),
-    ("/cases/<case_id>/measures/<measure_id>", "POST"): police_only(302, 302),
-    ("/cases/<case_id>/attachments", "POST"): page_of_case(302),
+    ("/cases/<case_id>/risk", "POST"): page_of_case(303),
+    ("/cases/<case_id>/notes", "POST"): page_of_case(303),
+    ("/cases/<case_id>/follow-ups", "POST"): page_of_case(303),
+    ("/cases/<case_id>/follow-ups/<follow_up_id>/outcome", "POST"): page_of_case(303),
+    ("/cases/<case_id>/safety-plan", "POST"): page_of_case(303),
+    ("/cases/<case_id>/status", "POST"): page_of_case(303),
+    ("/cases/<case_id>/consent", "POST"): page_of_case(303),
+    ("/cases/<case_id>/complaints", "POST"): police_only(302, 303),
+    ("/cases/<case_id>/measures/<measure_id>", "POST"): police_only(302, 303),
+    ("/cases/<case_id>/attachments", "POST"): page_of_case(303),
     ("/cases/<case_id>/attachments/<attachment_id>", "GET"): page_of_case(200),
-    ("/cases/<case_id>/referrals", "POST"): page_of_case(302),
-    ("/cases/<case_id>/break-glass", "POST"): expect(302, 403, 403, 302, 403),
+    ("/cases/<case_id>/referrals", "POST"): page_of_case(303),
+    ("/cases/<case_id>/break-glass", "POST"): expect(302, 403, 403, 303, 403),
     ("/referrals", "GET"): expect(302, 200, 200, 403, 403),
     ("/referrals/<referral_id>", "GET"): only(page_of_case(404), pnc_agent__party=200),
     ("/referrals/<referral_id>/transition", "POST"): only(page_of_case(404), pnc_agent__party=302),

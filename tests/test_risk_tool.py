@@ -290,8 +290,8 @@ def test_an_untouched_risk_form_saves_nothing_and_shows_errors(app, client, pnc)
     case_id = open_case(client, pnc)
     path, html = risk_page(app, client, pnc, case_id)
     answer = client.post(path, data={"csrf_token": csrf_token(html)})
-    assert answer.status_code == 422
-    shown = answer.get_data(as_text=True)
+    assert answer.status_code == 303 and answer.headers["Location"].endswith(path)
+    shown = client.get(path).get_data(as_text=True)
     assert "Preguntas sin responder (24)" in shown
     assert shown.count("Responda Sí, No o No sabe.") == 24
     assert assessments(app, case_id) == 0
@@ -305,8 +305,8 @@ def test_a_partial_risk_form_keeps_what_was_chosen_and_marks_the_rest(app, clien
     chosen["q1"] = "yes"
     chosen["q2"] = "unknown"
     answer = client.post(path, data={**chosen, "csrf_token": csrf_token(html)})
-    assert answer.status_code == 422
-    shown = answer.get_data(as_text=True)
+    assert answer.status_code == 303
+    shown = client.get(answer.headers["Location"]).get_data(as_text=True)
     assert 'id="q5-error"' in shown and 'id="q20-error"' in shown
     assert shown.count("Responda Sí, No o No sabe.") == 2
     assert re.search(r'name="q1" value="yes"[^>]*checked', shown)
@@ -321,7 +321,7 @@ def test_a_complete_risk_form_saves_and_says_why(app, client, pnc):
     chosen = {f"q{key}": "unknown" for key in KEYS}
     chosen.update(q1="yes", q15="yes")
     saved = client.post(path, data={**chosen, "csrf_token": csrf_token(html)})
-    assert saved.status_code == 302
+    assert saved.status_code == 303
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
     assert "Riesgo alto (2 respuestas sí)." in page and "estrangulamiento" in page
     assert record(client, pnc, case_id)["risk_assessments"][0]["answers"]["2"] is None
@@ -333,14 +333,14 @@ def test_lowering_from_high_in_the_page_asks_why(app, client, pnc):
     path, html = risk_page(app, client, pnc, case_id)
     chosen = {f"q{key}": "no" for key in KEYS}
     refused = client.post(path, data={**chosen, "csrf_token": csrf_token(html)})
-    assert refused.status_code == 422
-    shown = refused.get_data(as_text=True)
+    assert refused.status_code == 303
+    shown = client.get(refused.headers["Location"]).get_data(as_text=True)
     assert "explique por qué baja" in shown
     assert re.search(r'name="q7" value="no"[^>]*checked', shown)
     saved = client.post(
         path,
         data={**chosen, "reason": "Se mudó lejos del agresor", "csrf_token": csrf_token(html)},
     )
-    assert saved.status_code == 302
+    assert saved.status_code == 303
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
     assert "bajó de alto porque" in page and "Se mudó lejos del agresor" in page

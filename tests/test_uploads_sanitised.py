@@ -438,12 +438,13 @@ def test_api_refuses_the_bomb_and_non_files_with_422_and_stores_nothing(app, cli
 def test_the_case_page_form_cleans_a_pdf_and_a_polyglot_and_refuses_a_bomb(app, client, pnc):
     case_id = open_case(client, pnc)
     page, saved = web_upload(app, pnc, case_id, hostile_pdf(), "a.pdf", "application/pdf")
-    assert saved.status_code == 302
+    assert saved.status_code == 303
     page, saved = web_upload(app, pnc, case_id, png() + HTML, "b.html", "text/html")
-    assert saved.status_code == 302
+    assert saved.status_code == 303
     page, refused = web_upload(app, pnc, case_id, bomb_png(), "c.png", "image/png")
-    assert refused.status_code == 422
-    assert "La imagen es demasiado grande" in refused.get_data(as_text=True)
+    assert refused.status_code == 303 and refused.headers["Location"].endswith("#adjuntos")
+    shown = page.get(refused.headers["Location"]).get_data(as_text=True)
+    assert "La imagen es demasiado grande" in shown
     pdf_row, png_row = stored(app)
     assert (pdf_row.content_type, png_row.content_type) == ("application/pdf", "image/png")
     pdf = page.get(f"/cases/{case_id}/attachments/{pdf_row.id}")

@@ -134,7 +134,7 @@ def test_the_case_page_over_the_cap_explains_itself(app, pnc, case_id):
     start_web_session(app, browser, pnc.username)
     page = browser.get(f"/cases/{case_id}").get_data(as_text=True)
     first = browser.post(f"/cases/{case_id}/notes", data={**NOTE, "csrf_token": csrf_token(page)})
-    assert first.status_code == 302
+    assert first.status_code == 303
     refused = browser.post(f"/cases/{case_id}/notes", data={**NOTE, "csrf_token": csrf_token(page)})
     assert refused.status_code == 429
     text = refused.get_data(as_text=True)

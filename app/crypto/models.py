@@ -1,11 +1,11 @@
-"""Wrapped data keys and the start-up canary."""
+"""Wrapped data keys, the start-up canary, retention cohorts and sealed form stashes."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, LargeBinary, String, Uuid
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import UTCDateTime
@@ -51,3 +51,20 @@ class RetentionCohort(Base):
     month: Mapped[str] = mapped_column(String(7))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FormStash(Base):
+    """A form that failed, or a slip's code and PIN, kept sealed for the next page only
+    (app/crypto/stash.py): bound to one user's session (and case), read once, short-lived."""
+
+    __tablename__ = "form_stashes"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    user_session_id: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    purpose: Mapped[str] = mapped_column(String(40))
+    kek_id: Mapped[str] = mapped_column(String(32))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

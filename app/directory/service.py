@@ -15,7 +15,7 @@ from app.core.errors import Forbidden, NotFound
 from app.crypto.blind_index import normalise_name
 from app.directory import territory
 from app.directory.cache import CATALOGUE
-from app.directory.models import Institution, MeasureType, Service
+from app.directory.models import Institution, MeasureType, Service, institution_services
 
 
 def list_institutions(session: DbSession) -> list[dict[str, Any]]:
@@ -154,3 +154,17 @@ def update_institution(
         object_id=institution.id,
     )
     return institution
+
+
+def receiver_services(session: DbSession) -> dict[str, list[str]]:
+    """The service codes each receiver (by id, as in `receiver_choices`) gives: the
+    referral form offers for a service only the institutions that give it."""
+
+    def build() -> dict[str, list[str]]:
+        rows = session.execute(select(institution_services).order_by("service_code"))
+        given: dict[str, list[str]] = {}
+        for institution_id, code in rows:
+            given.setdefault(str(institution_id), []).append(code)
+        return given
+
+    return CATALOGUE.get(session, "receiver_services", build)

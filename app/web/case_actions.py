@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -49,12 +50,13 @@ from app.web.case_forms import (
     StatusForm,
 )
 from app.web.case_page import complaint_form, referral_form
-from app.web.cases import render_case
 from app.web.errors import conflict_text
 from app.web.formtools import attempt, blank_to_none, load, web_caller
 from app.web.labels import RISK, lookup
+from app.web.stash import refused, restored_forms
 
 bp = Blueprint("case_forms", __name__)
+REFERRALS, EMERGENCY = "remisiones", "emergencia"  # the sections' anchors on the case page
 
 
 def _data(form: Any, *names: str) -> dict[str, Any]:
@@ -69,7 +71,7 @@ def _data(form: Any, *names: str) -> dict[str, Any]:
 
 def _back(case_id: Any, anchor: str, message: str) -> Response:
     flash(message, "info")
-    return redirect(url_for("cases.case_page", case_id=case_id, _anchor=anchor))
+    return redirect(url_for("cases.case_page", case_id=case_id, _anchor=anchor or None), code=303)
 
 
 def _submit(
@@ -80,28 +82,26 @@ def _submit(
     anchor: str,
     message: str,
     **shown: Any,
-) -> Response | tuple[str, int]:
-    """Validate CSRF and run the service; or show the page with the errors in view (a
-    closed case or a stale version too: the form keeps what was typed). `shown`: what
-    else the page needs to put the errors in place (which incident's form)."""
+) -> Response:
+    """Validate CSRF and run the service; on success, or on a refusal (bad input, a
+    closed case, a stale version), redirect to the case page at the form's section (post/
+    redirect/get): a refused form comes back there once, with what was typed and its
+    errors (app/web/stash.py). `shown`: what else the page needs to put the errors in
+    place (which incident's form)."""
     if not form.validate_on_submit():
-        return render_case(case_id, 400, **{form_name: form, **shown})
+        return refused(case_id, form_name, form, [], anchor, **shown)
     try:
         result, problems = attempt(form, {}, action)
     except Conflict as error:
         discard_changes()
-        return render_case(
-            case_id,
-            error.status,
-            **{form_name: form, "problems": [conflict_text(error)], **shown},
-        )
+        return refused(case_id, form_name, form, [conflict_text(error)], anchor, **shown)
     if result is None:
-        return render_case(case_id, 422, **{form_name: form, "problems": problems, **shown})
+        return refused(case_id, form_name, form, problems, anchor, **shown)
     return _back(case_id, anchor, message)
 
 
 @bp.post("/cases/<case_id>/notes")
-def add_note(case_id: str) -> Response | tuple[str, int]:
+def add_note(case_id: str) -> Response:
     form = NoteForm()
     return _submit(
         case_id,
@@ -120,7 +120,7 @@ def add_note(case_id: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/cases/<case_id>/follow-ups")
-def add_follow_up(case_id: str) -> Response | tuple[str, int]:
+def add_follow_up(case_id: str) -> Response:
     form = FollowUpForm()
     return _submit(
         case_id,
@@ -139,7 +139,7 @@ def add_follow_up(case_id: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/cases/<case_id>/follow-ups/<follow_up_id>/outcome")
-def record_follow_up(case_id: str, follow_up_id: str) -> Response | tuple[str, int]:
+def record_follow_up(case_id: str, follow_up_id: str) -> Response:
     form = FollowUpOutcomeForm()
     return _submit(
         case_id,
@@ -159,7 +159,7 @@ def record_follow_up(case_id: str, follow_up_id: str) -> Response | tuple[str, i
 
 
 @bp.post("/cases/<case_id>/safety-plan")
-def save_safety_plan(case_id: str) -> Response | tuple[str, int]:
+def save_safety_plan(case_id: str) -> Response:
     form = SafetyPlanForm()
     return _submit(
         case_id,
@@ -178,7 +178,7 @@ def save_safety_plan(case_id: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/cases/<case_id>/status")
-def change_status(case_id: str) -> Response | tuple[str, int]:
+def change_status(case_id: str) -> Response:
     form = StatusForm()
 
     def change() -> Any:
@@ -198,7 +198,7 @@ def change_status(case_id: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/cases/<case_id>/consent")
-def record_consent(case_id: str) -> Response | tuple[str, int]:
+def record_consent(case_id: str) -> Response:
     form = ConsentForm()
 
     def record() -> Any:
@@ -219,7 +219,7 @@ def record_consent(case_id: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/cases/<case_id>/complaints")
-def file_complaint(case_id: str) -> Response | tuple[str, int]:
+def file_complaint(case_id: str) -> Response:
     form = complaint_form(ComplaintForm())
 
     def file() -> Any:
@@ -241,7 +241,7 @@ def file_complaint(case_id: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/cases/<case_id>/measures/<measure_id>")
-def update_measure(case_id: str, measure_id: str) -> Response | tuple[str, int]:
+def update_measure(case_id: str, measure_id: str) -> Response:
     form = MeasureForm()
     return _submit(
         case_id,
@@ -261,7 +261,7 @@ def update_measure(case_id: str, measure_id: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/cases/<case_id>/referrals")
-def refer(case_id: str) -> Response | tuple[str, int]:
+def refer(case_id: str) -> Response:
     form = referral_form(ReferralForm())
 
     def send() -> Any:
@@ -271,22 +271,20 @@ def refer(case_id: str) -> Response | tuple[str, int]:
         )
 
     if not form.validate_on_submit():
-        return render_case(case_id, 400, referral_form=form)
+        return refused(case_id, "referral_form", form, [], REFERRALS)
     try:
         referral, problems = attempt(form, {}, send)
     except Conflict as error:  # a closed case: said in place, with what was typed
         discard_changes()
-        return render_case(
-            case_id, error.status, referral_form=form, problems=[conflict_text(error)]
-        )
+        return refused(case_id, "referral_form", form, [conflict_text(error)], REFERRALS)
     if referral is None:
-        return render_case(case_id, 422, referral_form=form, problems=problems)
+        return refused(case_id, "referral_form", form, problems, REFERRALS)
     flash(_("Remisión enviada."), "info")
-    return redirect(url_for("referrals.sheet", referral_id=referral.id))
+    return redirect(url_for("referrals.sheet", referral_id=referral.id), code=303)
 
 
 @bp.post("/cases/<case_id>/attachments")
-def upload(case_id: str) -> Response | tuple[str, int]:
+def upload(case_id: str) -> Response:
     form = AttachmentForm()
 
     def store() -> Any:
@@ -329,10 +327,10 @@ def download(case_id: str, attachment_id: str) -> Response:
 
 
 @bp.post("/cases/<case_id>/break-glass")
-def break_glass(case_id: str) -> Response | tuple[str, int]:
+def break_glass(case_id: str) -> Response:
     form = BreakGlassForm()
     if not form.validate_on_submit():
-        return render_case(case_id, 400, break_glass_form=form)
+        return refused(case_id, "break_glass_form", form, [], EMERGENCY)
 
     def start() -> Any:
         return breakglass.start_break_glass(
@@ -347,7 +345,7 @@ def break_glass(case_id: str) -> Response | tuple[str, int]:
 
     grant, problems = attempt(form, {}, start)
     if grant is None:
-        return render_case(case_id, 422, break_glass_form=form, problems=problems)
+        return refused(case_id, "break_glass_form", form, problems, EMERGENCY)
     return _back(
         case_id,
         "",
@@ -366,10 +364,19 @@ ANSWER_FIELDS = {f"answers.{key}": f"q{key}" for key in QUESTION_KEYS}
 @bp.route("/cases/<case_id>/risk", methods=["GET", "POST"])
 def risk(case_id: str) -> Response | str | tuple[str, int]:
     case = access.case_for(db.session, web_caller(), parse_uuid(case_id)).case
-    form = RiskForm()
     questions = list(zip(QUESTION_KEYS, QUESTIONS, strict=True))
+    if request.method == "GET":  # after a refusal, the answers as she gave them, once
+        given = restored_forms(case_id, {"risk_form": partial(RiskForm, prefix="")})
+        return render_template(
+            "cases/risk.html",
+            form=given.get("risk_form") or RiskForm(),
+            case=case,
+            questions=questions,
+            problems=given.get("problems", []),
+        )
+    form = RiskForm()
     if not form.validate_on_submit():
-        return render_template("cases/risk.html", form=form, case=case, questions=questions)
+        return refused(case_id, "risk_form", form, [], "", endpoint="case_forms.risk")
     # Only the questions answered: one left blank is refused, never read as "no sabe".
     answers = {
         key: ANSWER_VALUES[chosen]
@@ -390,9 +397,7 @@ def risk(case_id: str) -> Response | str | tuple[str, int]:
 
     outcome, problems = attempt(form, ANSWER_FIELDS, assess)
     if outcome is None:
-        return render_template(
-            "cases/risk.html", form=form, case=case, questions=questions, problems=problems
-        ), 422
+        return refused(case_id, "risk_form", form, problems, "", endpoint="case_forms.risk")
     return _back(case.id, "riesgo", _risk_message(outcome[1]))
 
 

@@ -5,14 +5,14 @@ a refusal comes back in place, with what was typed."""
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from app.cases import access, corrections, incident_corrections
-from app.cases.policy import READ
+from app.cases import corrections, incident_corrections
 from app.cases.present import still_open_in
 from app.cases.schemas import IncidentCorrectionIn, SurvivorCorrectionIn, VoidIn
 from app.core.errors import Conflict
@@ -25,9 +25,11 @@ from app.web.case_forms import IncidentCorrectionForm, SurvivorCorrectionForm, V
 from app.web.cases import incident_payload, municipality_choices
 from app.web.errors import conflict_text
 from app.web.formtools import attempt, blank_to_none, load, web_caller
+from app.web.stash import refused, restored_forms
 
 bp = Blueprint("case_corrections", __name__)
 
+CORRECTION_FORM = "incident_correction_form"
 SURVIVOR_PREFIX = "fix"  # the case page holds other forms: ids of their own
 OPTIONAL = ("dui", "phone", "address", "safe_contact")
 
@@ -145,16 +147,13 @@ def _incident_data(form: IncidentCorrectionForm) -> dict[str, Any]:
 
 
 @bp.route("/cases/<case_id>/incidents/<incident_id>/edit", methods=["GET", "POST"])
-def correct_incident(case_id: str, incident_id: str) -> Response | str | tuple[str, int]:
+def correct_incident(case_id: str, incident_id: str) -> Response | str:
+    if request.method == "GET":
+        return _correction_page(case_id, incident_id)
     form = IncidentCorrectionForm()
     form.incident_municipality.choices = municipality_choices()
     if not form.validate_on_submit():
-        found = incident_corrections.incident_to_correct(
-            db.session, get_keyring(), web_caller(), parse_uuid(case_id), parse_uuid(incident_id)
-        )
-        if not form.is_submitted():
-            _filled(form, found)
-        return render_template("cases/incident.html", form=form, case=found.case, editing=True)
+        return _refused(case_id, form, [])
 
     def correct() -> Any:
         return incident_corrections.correct_incident(
@@ -168,14 +167,35 @@ def correct_incident(case_id: str, incident_id: str) -> Response | str | tuple[s
 
     try:
         result, problems = attempt(form, {"municipality": "incident_municipality"}, correct)
-        status = 422
     except Conflict as error:  # stale, voided meanwhile, or the case was closed
         discard_changes()
-        result, problems, status = None, [conflict_text(error)], error.status
+        result, problems = None, [conflict_text(error)]
     if result is None:
-        case = access.case_for(db.session, web_caller(), parse_uuid(case_id), need=READ).case
-        return render_template(
-            "cases/incident.html", form=form, case=case, editing=True, problems=problems
-        ), status
+        return _refused(case_id, form, problems)
     flash(_("Hecho corregido. La corrección quedó en el historial."), "info")
-    return redirect(url_for("cases.case_page", case_id=case_id, _anchor="hechos"))
+    return redirect(url_for("cases.case_page", case_id=case_id, _anchor="hechos"), code=303)
+
+
+def _refused(case_id: str, form: IncidentCorrectionForm, problems: list[str]) -> Response:
+    return refused(
+        case_id, CORRECTION_FORM, form, problems, "", endpoint="case_corrections.correct_incident"
+    )
+
+
+def _correction_page(case_id: str, incident_id: str) -> str:
+    """The incident as it stands, or (after a refusal) as she typed it, once."""
+    found = incident_corrections.incident_to_correct(
+        db.session, get_keyring(), web_caller(), parse_uuid(case_id), parse_uuid(incident_id)
+    )
+    given = restored_forms(case_id, {CORRECTION_FORM: partial(IncidentCorrectionForm, prefix="")})
+    form = given.get(CORRECTION_FORM) or IncidentCorrectionForm(formdata=None)
+    form.incident_municipality.choices = municipality_choices()
+    if CORRECTION_FORM not in given:
+        _filled(form, found)
+    return render_template(
+        "cases/incident.html",
+        form=form,
+        case=found.case,
+        editing=True,
+        problems=given.get("problems", []),
+    )

@@ -23,7 +23,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.cases.care import CHANNELS, CLOSE_REASONS, FOLLOW_UP_OUTCOMES, NOTE_KINDS, REOPEN_REASONS
 from app.cases.risk import QUESTION_KEYS, QUESTIONS
 from app.cases.vocab import PLACE_TYPES, RELATIONSHIPS, SEXES, VIOLENCE_TYPES, WEAPONS
-from app.web.formtools import Select
+from app.web.formtools import NEEDED, Select
 
 NOTE_KIND_LABELS = {
     "medical": _l("Médica"),
@@ -67,29 +67,29 @@ class MultiCheckbox(SelectMultipleField):
 # Fields are declared in the order of the page: WTForms iterates them by creation, and
 # the error summary at the top of a form lists them that way.
 class SurvivorFields(FlaskForm):
-    given_names = StringField(_l("Nombres"), render_kw={"autocomplete": "off"})
-    family_names = StringField(_l("Apellidos"), render_kw={"autocomplete": "off"})
+    given_names = StringField(_l("Nombres"), NEEDED, render_kw={"autocomplete": "off"})
+    family_names = StringField(_l("Apellidos"), NEEDED, render_kw={"autocomplete": "off"})
     dui = StringField(
         _l("DUI (si lo tiene)"), render_kw={"placeholder": "########-#", "autocomplete": "off"}
     )
-    birth_date = DateField(_l("Fecha de nacimiento"), validators=[Optional()])
-    sex = Select(_l("Sexo"), choices=_choices(SEXES, blank=True))
-    municipality = Select(_l("Municipio de residencia"), choices=[])
+    birth_date = DateField(_l("Fecha de nacimiento"), validators=[Optional(), *NEEDED])
+    sex = Select(_l("Sexo"), NEEDED, choices=_choices(SEXES, blank=True))
+    municipality = Select(_l("Municipio de residencia"), NEEDED, choices=[])
     phone = StringField(_l("Teléfono"), render_kw={"autocomplete": "off"})
     address = StringField(_l("Dirección"), render_kw={"autocomplete": "off"})
     safe_contact = TextAreaField(_l("Contacto seguro (cómo y cuándo llamarla)"))
 
 
 class IncidentFields(FlaskForm):
-    occurred_on = DateField(_l("Fecha del hecho"), validators=[Optional()])
-    incident_municipality = Select(_l("Municipio del hecho"), choices=[])
+    occurred_on = DateField(_l("Fecha del hecho"), validators=[Optional(), *NEEDED])
+    incident_municipality = Select(_l("Municipio del hecho"), NEEDED, choices=[])
     place_type = Select(_l("Lugar"), choices=_choices(PLACE_TYPES, blank=True))
     perpetrator_relationship = Select(
-        _l("Relación con el agresor"), choices=_choices(RELATIONSHIPS, blank=True)
+        _l("Relación con el agresor"), NEEDED, choices=_choices(RELATIONSHIPS, blank=True)
     )
     weapon = Select(_l("Arma"), choices=_choices(WEAPONS, blank=True))
     violence_types = MultiCheckbox(
-        _l("Tipos de violencia (LEIV)"), choices=_choices(VIOLENCE_TYPES)
+        _l("Tipos de violencia (LEIV)"), NEEDED, choices=_choices(VIOLENCE_TYPES)
     )
     penetration = BooleanField(_l("Hubo penetración (violencia sexual)"))
     children_present = BooleanField(_l("Había niñas o niños presentes"))
@@ -113,26 +113,26 @@ class IncidentForm(IncidentFields):
 
 
 class NoteForm(FlaskForm):
-    kind = Select(_l("Tipo de atención"), choices=_choices(NOTE_KINDS, NOTE_KIND_LABELS))
+    kind = Select(_l("Tipo de atención"), NEEDED, choices=_choices(NOTE_KINDS, NOTE_KIND_LABELS))
     given_on = DateField(_l("Fecha"), validators=[Optional()])
-    text = TextAreaField(_l("Nota"))
+    text = TextAreaField(_l("Nota"), NEEDED)
     confidential = BooleanField(_l("Confidencial: solo mi institución podrá leerla"))
 
 
 class FollowUpForm(FlaskForm):
-    due_on = DateField(_l("Fecha prevista"), validators=[Optional()])
-    channel = Select(_l("Medio"), choices=_choices(CHANNELS, CHANNEL_LABELS))
+    due_on = DateField(_l("Fecha prevista"), validators=[Optional(), *NEEDED])
+    channel = Select(_l("Medio"), NEEDED, choices=_choices(CHANNELS, CHANNEL_LABELS))
 
 
 class FollowUpOutcomeForm(FlaskForm):
-    outcome = Select(_l("Resultado"), choices=_choices(FOLLOW_UP_OUTCOMES, OUTCOME_LABELS))
+    outcome = Select(_l("Resultado"), NEEDED, choices=_choices(FOLLOW_UP_OUTCOMES, OUTCOME_LABELS))
     note = TextAreaField(_l("Observación"))
     version = HiddenField()
 
 
 class SafetyPlanForm(FlaskForm):
     # Own ids: the case page holds several forms, and "plan" is its section's anchor.
-    plan = TextAreaField(_l("Plan de seguridad"), id="safety_plan")
+    plan = TextAreaField(_l("Plan de seguridad"), NEEDED, id="safety_plan")
     version = HiddenField()
 
 
@@ -148,6 +148,7 @@ REOPEN_LABELS = {
 class StatusForm(FlaskForm):
     status = Select(
         _l("Nuevo estado"),
+        NEEDED,
         choices=[
             ("open", _l("Abierto")),
             ("follow_up", _l("En seguimiento")),
@@ -170,12 +171,12 @@ class SurvivorCorrectionForm(SurvivorFields):
     """Her identity and contact as they are, to correct; drawn with the prefix `fix-`
     beside the case page's other forms."""
 
-    reason = TextAreaField(_l("Motivo de la corrección"))
+    reason = TextAreaField(_l("Motivo de la corrección"), NEEDED)
     version = HiddenField()
 
 
 class IncidentCorrectionForm(IncidentFields):
-    reason = TextAreaField(_l("Motivo de la corrección"), id="correction_reason")
+    reason = TextAreaField(_l("Motivo de la corrección"), NEEDED, id="correction_reason")
     version = HiddenField()
     # A box left unticked says "no" only where it was ticked before; otherwise an
     # unknown (never asked) stays unknown.
@@ -184,7 +185,7 @@ class IncidentCorrectionForm(IncidentFields):
 
 
 class VoidForm(FlaskForm):
-    reason = TextAreaField(_l("Motivo de la anulación"))
+    reason = TextAreaField(_l("Motivo de la anulación"), NEEDED)
 
 
 class ConsentForm(FlaskForm):
@@ -194,8 +195,8 @@ class ConsentForm(FlaskForm):
 
 
 class ReferralForm(FlaskForm):
-    to_institution = Select(_l("Institución que recibe"), choices=[])
-    service = Select(_l("Servicio"), choices=[])
+    to_institution = Select(_l("Institución que recibe"), NEEDED, choices=[])
+    service = Select(_l("Servicio"), NEEDED, choices=[])
     urgency = RadioField(
         _l("Urgencia"),
         default="routine",
@@ -210,7 +211,7 @@ class ReferralForm(FlaskForm):
 
 
 class ComplaintForm(FlaskForm):
-    number = StringField(_l("Número de denuncia"))
+    number = StringField(_l("Número de denuncia"), NEEDED)
     filed_on = DateField(_l("Fecha de la denuncia"), validators=[Optional()])
     forward_to_prosecutor = BooleanField(_l("Desea que se remita a la Fiscalía (FGR)"))
     measure = Select(_l("Medida de protección solicitada"), choices=[])
@@ -236,24 +237,29 @@ class MeasureForm(FlaskForm):
 
 
 class AttachmentForm(FlaskForm):
-    file = FileField(_l("Archivo (PDF, JPEG o PNG, hasta 20 MB)"))
+    file = FileField(_l("Archivo (PDF, JPEG o PNG, hasta 20 MB)"), NEEDED)
     description = StringField(_l("Descripción"))
 
 
 class BreakGlassForm(FlaskForm):
-    reason = TextAreaField(_l("Motivo del acceso de emergencia"))
+    reason = TextAreaField(_l("Motivo del acceso de emergencia"), NEEDED)
     password = StringField(
-        _l("Su contraseña"), render_kw={"type": "password", "autocomplete": "current-password"}
+        _l("Su contraseña"),
+        NEEDED,
+        render_kw={"type": "password", "autocomplete": "current-password"},
     )
 
 
 class LegalHoldForm(FlaskForm):
-    reason = TextAreaField(_l("Motivo de la retención legal (o de levantarla)"), id="hold_reason")
+    reason = TextAreaField(
+        _l("Motivo de la retención legal (o de levantarla)"), NEEDED, id="hold_reason"
+    )
 
 
 class ErasureForm(FlaskForm):
     legal_basis = SelectField(
         _l("Base legal"),
+        NEEDED,
         choices=[
             ("consent_withdrawn", _l("Retiró su consentimiento y pide la supresión")),
             ("no_longer_needed", _l("Los datos ya no son necesarios para su fin")),
@@ -261,7 +267,7 @@ class ErasureForm(FlaskForm):
             ("other", _l("Otra base legal (explíquela en el motivo)")),
         ],
     )
-    reason = TextAreaField(_l("Lo que ella pidió, y cuándo"), id="erasure_reason")
+    reason = TextAreaField(_l("Lo que ella pidió, y cuándo"), NEEDED, id="erasure_reason")
 
 
 class SearchForm(FlaskForm):

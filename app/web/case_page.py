@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from flask_babel import gettext as _
@@ -22,6 +24,8 @@ from app.web.case_forms import (
     ReferralForm,
     SafetyPlanForm,
     StatusForm,
+    SurvivorCorrectionForm,
+    VoidForm,
 )
 from app.web.formtools import web_caller
 
@@ -43,9 +47,24 @@ def _with_blank(choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [("", "—"), *choices]
 
 
+def receivers_for(service: str | None, own_institution_id: int) -> list[Any]:
+    """The institutions the caller may refer to: never her own, and for a chosen service
+    only those that give it. Each option names its services for forms.js to filter by."""
+    given = directory.receiver_services(db.session)
+    return [
+        (value, name, {"data-services": " ".join(given.get(value, []))})
+        for value, name in directory.receiver_choices(db.session)
+        if value != str(own_institution_id) and (not service or service in given.get(value, []))
+    ]
+
+
 def referral_form(form: ReferralForm | None = None) -> ReferralForm:
     form = form or ReferralForm(formdata=None)
-    form.to_institution.choices = _with_blank(directory.receiver_choices(db.session))
+    service = form.service.data or None
+    form.to_institution.choices = [
+        ("", "—"),
+        *receivers_for(service, web_caller().institution_id),
+    ]
     form.service.choices = _with_blank(directory.service_choices(db.session))
     return form
 
@@ -73,7 +92,25 @@ def case_page_context(record: dict[str, Any], view: str, given: dict[str, Any]) 
         for name in ("share_with_network", "statistics", "police"):
             getattr(forms["consent_form"], name).data = record["consent"][name]
     responsible = assignment_context(record, view, given.get("assignment_form"))
-    return {**forms, **responsible, "problems": given.get("problems", [])}
+    return {
+        **forms,
+        **responsible,
+        "problems": given.get("problems", []),
+        "failed_section": given.get("failed_section"),
+    }
+
+
+def page_form_makers() -> dict[str, Callable[[Any], Any]]:
+    """How each form of the case page is made again from what was typed (app/web/stash.py)."""
+    from app.web.case_corrections import SURVIVOR_PREFIX
+
+    makers: dict[str, Callable[[Any], Any]] = {
+        name: partial(cls, prefix="") for name, cls in FORMS.items()
+    }
+    makers["referral_form"] = partial(ReferralForm, prefix="")
+    makers["void_form"] = partial(VoidForm, prefix="")
+    makers["survivor_form"] = partial(SurvivorCorrectionForm, prefix=SURVIVOR_PREFIX)
+    return makers
 
 
 def assignment_context(record: dict[str, Any], view: str, form: Any) -> dict[str, Any]:

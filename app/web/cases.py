@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import (
@@ -31,6 +32,7 @@ from app.extensions import db
 from app.referrals import service as referrals
 from app.web.case_forms import IncidentForm, IntakeForm
 from app.web.formtools import attempt, blank_to_none, load, web_caller
+from app.web.stash import refused, restored_forms, slip_kept, slip_taken
 
 bp = Blueprint("cases", __name__)
 
@@ -111,10 +113,29 @@ def intake() -> Response | str | tuple[str, int]:
         return render_template("cases/intake.html", form=form, problems=problems), 422
     if result.matched_existing:
         flash(joined_message(result), "info")
-        return redirect(url_for("cases.case_page", case_id=result.case.id))
-    # The code and PIN exist in clear only now: the slip is printed from this answer.
+        return redirect(url_for("cases.case_page", case_id=result.case.id), code=303)
+    # The code and PIN exist in clear only now: sealed for the slip's one GET (post/
+    # redirect/get: Back or a reload never posts the intake again nor shows the PIN).
+    slip_kept(result.case.id, {"code": result.status_code, "pin": result.status_pin})
+    return redirect(url_for("cases.slip", case_id=result.case.id), code=303)
+
+
+@bp.get("/cases/<case_id>/slip")
+def slip(case_id: str) -> str:
+    """The survivor's slip: the status code and PIN once, then only how to look her case
+    up. The address of /status comes from this server's own address."""
+    require_case_worker()
+    case = access.case_for(
+        db.session, web_caller(), parse_uuid(case_id), need=policy.READ, closed_ok=True
+    ).case
+    shown = slip_taken(case.id) or {}
     return render_template(
-        "cases/slip.html", case=result.case, code=result.status_code, pin=result.status_pin
+        "cases/slip.html",
+        case=case,
+        code=shown.get("code"),
+        pin=shown.get("pin"),
+        status_url=url_for("public.status", _external=True),
+        office=current_user.institution,
     )
 
 
@@ -171,13 +192,18 @@ def render_case(case_id: str, status: int = 200, **forms: Any) -> tuple[str, int
         record=record,
         view=view,
         may=policy.actions_for(view, current_user.role, record.get("status")),
+        failed=bool(context["failed_section"]) or status >= 400,
         **context,
     ), status
 
 
 @bp.get("/cases/<case_id>")
 def case_page(case_id: str) -> tuple[str, int]:
-    return render_case(case_id)
+    """The case page; after a refused form (post/redirect/get), with that form as she
+    left it and its errors, once."""
+    from app.web.case_page import page_form_makers
+
+    return render_case(case_id, **restored_forms(case_id, page_form_makers()))
 
 
 @bp.route("/cases/<case_id>/incidents/new", methods=["GET", "POST"])
@@ -185,10 +211,17 @@ def add_incident(case_id: str) -> Response | str | tuple[str, int]:
     require_case_worker()
     # A closed case takes a new incident: saving it reopens the case.
     case = access.case_for(db.session, web_caller(), parse_uuid(case_id), closed_ok=True).case
+    if request.method == "GET":
+        given = restored_forms(case_id, {"incident_form": partial(IncidentForm, prefix="")})
+        form = given.get("incident_form") or IncidentForm()
+        form.incident_municipality.choices = municipality_choices()
+        return render_template(
+            "cases/incident.html", form=form, case=case, problems=given.get("problems", [])
+        )
     form = IncidentForm()
     form.incident_municipality.choices = municipality_choices()
     if not form.validate_on_submit():
-        return render_template("cases/incident.html", form=form, case=case)
+        return refused(case_id, "incident_form", form, [], "", endpoint="cases.add_incident")
 
     def add() -> Any:
         return cases.add_incident(
@@ -202,6 +235,6 @@ def add_incident(case_id: str) -> Response | str | tuple[str, int]:
     names = {"municipality": "incident_municipality"}
     incident, problems = attempt(form, names, add)
     if incident is None:
-        return render_template("cases/incident.html", form=form, case=case, problems=problems), 422
+        return refused(case_id, "incident_form", form, problems, "", endpoint="cases.add_incident")
     flash(_("Hecho agregado al expediente."), "info")
-    return redirect(url_for("cases.case_page", case_id=case.id))
+    return redirect(url_for("cases.case_page", case_id=case.id, _anchor="hechos"), code=303)

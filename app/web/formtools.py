@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from flask import request
 from flask_login import current_user
@@ -47,6 +47,19 @@ def Select(*args: Any, **kwargs: Any) -> SelectField:
     """A select whose codes are checked by the schemas, not twice by WTForms."""
     kwargs.setdefault("widget", OptionCachingSelect())
     return SelectField(*args, validate_choice=False, **kwargs)
+
+
+class Needed:
+    """Marks a field the rules require (the schemas and services check it, not WTForms):
+    `_form.html` draws it with a visible mark and `aria-required="true"`."""
+
+    field_flags: ClassVar[dict[str, bool]] = {"needed": True}
+
+    def __call__(self, form: Any, field: Any) -> None:
+        return None
+
+
+NEEDED = [Needed()]
 
 
 def flatten(messages: Mapping[str, Any], prefix: str = "") -> dict[str, list[str]]:
