@@ -1355,6 +1355,11 @@ def case_by_id(session: DbSession, case_id: uuid.UUID | None) -> Case:
     return case
 
 
+def case_id_by_number(session: DbSession, number: str) -> uuid.UUID | None:
+    """The id behind a case number, for the supervisors' audit filter (no case data)."""
+    return session.execute(select(Case.id).where(Case.number == number)).scalar_one_or_none()
+
+
 def party_at_the_time(case_id: Any, institution_id: Any, at: Any) -> Any:
     """SQL: the institution was a live party of the case at that moment (audit reports)."""
     return exists().where(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import uuid
-from datetime import datetime, time, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, Integer, distinct, func, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.audit.models import AuditEvent, BreakGlass
 from app.auth.models import User
@@ -20,6 +24,119 @@ from app.directory.models import Institution
 OFFICE_OPENS = time(7, 0)
 OFFICE_CLOSES = time(18, 0)
 MAX_ROWS = 1000
+PER_PAGE = 50
+T = TypeVar("T")
+
+
+# ---- El Salvador's clock in SQL ----------------------------------------------------------
+# Times are stored as naive UTC. PostgreSQL knows the zone by name; SQLite has no zone
+# database, so it gets the zone's offset, which is fixed: El Salvador has kept UTC-6 with
+# no daylight saving since 1988.
+
+
+def _sqlite_offset() -> str:
+    offset = datetime.now(LOCAL_TZ).utcoffset() or timedelta(0)
+    return f"{int(offset.total_seconds() // 60):+d} minutes"
+
+
+def _pg_local(compiler: Any, element: Any, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"(({column}) AT TIME ZONE 'UTC') AT TIME ZONE '{LOCAL_TZ.key}'"
+
+
+class LocalDay(FunctionElement[date]):
+    """The El Salvador date of a stored moment."""
+
+    type = Date()
+    inherit_cache = True
+
+
+class LocalHour(FunctionElement[int]):
+    """The El Salvador hour (0-23) of a stored moment."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+class LocalWeekday(FunctionElement[int]):
+    """The El Salvador weekday of a stored moment: 0 is Sunday, 6 Saturday."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(LocalDay)
+def _day_sqlite(element: LocalDay, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, '{_sqlite_offset()}')"
+
+
+@compiles(LocalHour)
+def _hour_sqlite(element: LocalHour, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"CAST(strftime('%H', {column}, '{_sqlite_offset()}') AS INTEGER)"
+
+
+@compiles(LocalWeekday)
+def _weekday_sqlite(element: LocalWeekday, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"CAST(strftime('%w', {column}, '{_sqlite_offset()}') AS INTEGER)"
+
+
+@compiles(LocalDay, "postgresql")
+def _day_pg(element: LocalDay, compiler: Any, **kw: Any) -> str:
+    return f"CAST({_pg_local(compiler, element, **kw)} AS DATE)"
+
+
+@compiles(LocalHour, "postgresql")
+def _hour_pg(element: LocalHour, compiler: Any, **kw: Any) -> str:
+    return f"CAST(EXTRACT(HOUR FROM {_pg_local(compiler, element, **kw)}) AS INTEGER)"
+
+
+@compiles(LocalWeekday, "postgresql")
+def _weekday_pg(element: LocalWeekday, compiler: Any, **kw: Any) -> str:
+    return f"CAST(EXTRACT(DOW FROM {_pg_local(compiler, element, **kw)}) AS INTEGER)"
+
+
+def outside_office_hours(moment: Any) -> Any:
+    """SQL: before 7:00, from 18:00 on, or at a weekend, El Salvador time."""
+    hour, weekday = LocalHour(moment), LocalWeekday(moment)
+    return or_(hour < OFFICE_OPENS.hour, hour >= OFFICE_CLOSES.hour, weekday.in_((0, 6)))
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list that can grow: its rows, which page, and how many in all."""
+
+    items: list[T]
+    number: int
+    total: int
+    per_page: int = PER_PAGE
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def first_row(self) -> int:
+        return (self.number - 1) * self.per_page + 1 if self.total else 0
+
+    @property
+    def last_row(self) -> int:
+        return min(self.number * self.per_page, self.total)
+
+
+def page_number(raw: object) -> int:
+    """A page number from a query string: anything odd is the first page."""
+    text = str(raw or "")
+    return int(text) if text.isdigit() and 0 < int(text) < 100_000 else 1
+
+
+def _paged(session: DbSession, stmt: Any, number: int) -> tuple[list[Any], int, int]:
+    """Rows of page `number` (moved back to the last page when past it) and the total."""
+    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    number = min(number, max(1, math.ceil(total / PER_PAGE)))
+    rows = session.execute(stmt.limit(PER_PAGE).offset((number - 1) * PER_PAGE)).all()
+    return list(rows), number, total
 
 
 def _require_supervisor(user: User) -> None:
@@ -44,6 +161,34 @@ def event_dict(event: AuditEvent) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class EventFilters:
+    """What the supervisor narrows the log to. `day` is an El Salvador date."""
+
+    since: datetime | None = None
+    username: str | None = None
+    action: str | None = None
+    case_id: uuid.UUID | None = None
+    day: date | None = None
+    out_of_hours: bool = False
+
+
+def _filtered(stmt: Any, filters: EventFilters) -> Any:
+    if filters.case_id:
+        stmt = stmt.where(AuditEvent.case_id == filters.case_id)
+    if filters.username:
+        stmt = stmt.where(AuditEvent.username == filters.username.strip().lower())
+    if filters.since:
+        stmt = stmt.where(AuditEvent.at >= filters.since)
+    if filters.action:
+        stmt = stmt.where(AuditEvent.action == filters.action)
+    if filters.day:
+        stmt = stmt.where(LocalDay(AuditEvent.at) == filters.day)
+    if filters.out_of_hours:
+        stmt = stmt.where(outside_office_hours(AuditEvent.at))
+    return stmt
+
+
 def list_events(
     session: DbSession,
     user: User,
@@ -55,63 +200,142 @@ def list_events(
     limit: int = 200,
 ) -> list[AuditEvent]:
     _require_supervisor(user)
-    stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(min(limit, MAX_ROWS))
-    if case_id:
-        stmt = stmt.where(AuditEvent.case_id == case_id)
-    if username:
-        stmt = stmt.where(AuditEvent.username == username.strip().lower())
-    if since:
-        stmt = stmt.where(AuditEvent.at >= since)
-    if action:
-        stmt = stmt.where(AuditEvent.action == action)
+    filters = EventFilters(since=since, username=username, action=action, case_id=case_id)
+    stmt = _filtered(select(AuditEvent), filters)
+    stmt = stmt.order_by(AuditEvent.id.desc()).limit(min(limit, MAX_ROWS))
     return list(session.execute(stmt).scalars())
+
+
+def event_page(
+    session: DbSession, user: User, filters: EventFilters, number: int = 1
+) -> Page[AuditEvent]:
+    """One page of the log, newest first, with the count of all that match."""
+    _require_supervisor(user)
+    stmt = _filtered(select(AuditEvent), filters).order_by(AuditEvent.id.desc())
+    rows, number, total = _paged(session, stmt, number)
+    return Page([row[0] for row in rows], number, total)
+
+
+def _reads_per_user_day(since: datetime) -> Any:
+    day = LocalDay(AuditEvent.at).label("day")
+    return (
+        select(
+            AuditEvent.user_id,
+            AuditEvent.username,
+            AuditEvent.institution,
+            day,
+            func.count().label("reads"),
+        )
+        .where(AuditEvent.action == "case_view", AuditEvent.at >= since)
+        .group_by(AuditEvent.user_id, AuditEvent.username, AuditEvent.institution, day)
+        .order_by(func.count().desc(), day.desc(), AuditEvent.username)
+    )
+
+
+def _day_row(row: Any) -> dict[str, Any]:
+    day = row.day if isinstance(row.day, date) else date.fromisoformat(str(row.day))
+    return {
+        "user_id": row.user_id,
+        "username": row.username,
+        "institution": row.institution,
+        "day": day.isoformat(),
+        "reads": row.reads,
+    }
 
 
 def accesses_per_user_per_day(
     session: DbSession, user: User, since: datetime
 ) -> list[dict[str, Any]]:
-    """Case reads per user and (UTC) day, busiest first."""
+    """Case reads per user and El Salvador day, busiest first."""
     _require_supervisor(user)
-    day = func.date(AuditEvent.at)
-    stmt = (
-        select(AuditEvent.username, AuditEvent.institution, day.label("day"), func.count())
-        .where(AuditEvent.action == "case_view", AuditEvent.at >= since)
-        .group_by(AuditEvent.username, AuditEvent.institution, day)
-        .order_by(func.count().desc())
-        .limit(MAX_ROWS)
-    )
-    return [
-        {"username": name, "institution": inst, "day": str(d), "reads": count}
-        for name, inst, d, count in session.execute(stmt)
-    ]
+    rows = session.execute(_reads_per_user_day(since).limit(MAX_ROWS))
+    return [_day_row(row) for row in rows]
+
+
+def reads_per_user_day_page(
+    session: DbSession, user: User, since: datetime, number: int = 1
+) -> Page[dict[str, Any]]:
+    _require_supervisor(user)
+    rows, number, total = _paged(session, _reads_per_user_day(since), number)
+    return Page([_day_row(row) for row in rows], number, total)
 
 
 def reads_outside_office_hours(session: DbSession, user: User, since: datetime) -> list[AuditEvent]:
-    """Case reads before 7:00, after 18:00 or at weekends, El Salvador time."""
+    """Case reads before 7:00, after 18:00 or at weekends, El Salvador time, newest first."""
     _require_supervisor(user)
     stmt = (
         select(AuditEvent)
-        .where(AuditEvent.action == "case_view", AuditEvent.at >= since)
+        .where(
+            AuditEvent.action == "case_view",
+            AuditEvent.at >= since,
+            outside_office_hours(AuditEvent.at),
+        )
         .order_by(AuditEvent.id.desc())
-        .execution_options(yield_per=1000)
+        .limit(MAX_ROWS)
     )
-    found = []
-    with session.execute(stmt) as result:  # closes the server-side cursor on `break`
-        for event in result.scalars():
-            local = event.at.astimezone(LOCAL_TZ)
-            if local.weekday() >= 5 or not OFFICE_OPENS <= local.time() < OFFICE_CLOSES:
-                found.append(event)
-                if len(found) >= MAX_ROWS:
-                    break
-    return found
+    return list(session.execute(stmt).scalars())
 
 
-def reads_by_non_parties(session: DbSession, user: User, since: datetime) -> list[AuditEvent]:
-    """Full case reads by an institution that was not a party at that moment. Should be
-    none: any row here is a defect or a break-in, not a user's mistake."""
+@dataclass(frozen=True)
+class NightReads:
+    """One user's case reads out of office hours on one El Salvador day."""
+
+    user_id: int | None
+    username: str | None
+    institution: str | None
+    day: date
+    reads: int
+    first: datetime
+    last: datetime
+    cases: int
+
+
+def out_of_hours_groups(
+    session: DbSession, user: User, since: datetime, number: int = 1
+) -> Page[NightReads]:
+    """Reads out of office hours grouped per user and local day: dozens of reads of one
+    night are one line with their count, first and last time and the cases touched."""
     _require_supervisor(user)
-    was_party = access.party_at_the_time(AuditEvent.case_id, Institution.id, AuditEvent.at)
+    day = LocalDay(AuditEvent.at).label("day")
     stmt = (
+        select(
+            AuditEvent.user_id,
+            AuditEvent.username,
+            AuditEvent.institution,
+            day,
+            func.count().label("reads"),
+            func.min(AuditEvent.at).label("first"),
+            func.max(AuditEvent.at).label("last"),
+            func.count(distinct(AuditEvent.case_id)).label("cases"),
+        )
+        .where(
+            AuditEvent.action == "case_view",
+            AuditEvent.at >= since,
+            outside_office_hours(AuditEvent.at),
+        )
+        .group_by(AuditEvent.user_id, AuditEvent.username, AuditEvent.institution, day)
+        .order_by(day.desc(), func.count().desc(), AuditEvent.username)
+    )
+    rows, number, total = _paged(session, stmt, number)
+    groups = [
+        NightReads(
+            row.user_id,
+            row.username,
+            row.institution,
+            row.day if isinstance(row.day, date) else date.fromisoformat(str(row.day)),
+            row.reads,
+            row.first,
+            row.last,
+            row.cases,
+        )
+        for row in rows
+    ]
+    return Page(groups, number, total)
+
+
+def _non_party_reads(since: datetime) -> Any:
+    was_party = access.party_at_the_time(AuditEvent.case_id, Institution.id, AuditEvent.at)
+    return (
         select(AuditEvent)
         .join(Institution, Institution.code == AuditEvent.institution)
         .where(
@@ -121,24 +345,109 @@ def reads_by_non_parties(session: DbSession, user: User, since: datetime) -> lis
             ~was_party,
         )
         .order_by(AuditEvent.id.desc())
-        .limit(MAX_ROWS)
     )
-    return list(session.execute(stmt).scalars())
+
+
+def reads_by_non_parties(session: DbSession, user: User, since: datetime) -> list[AuditEvent]:
+    """Full case reads by an institution that was not a party at that moment. Should be
+    none: any row here is a defect or a break-in, not a user's mistake."""
+    _require_supervisor(user)
+    return list(session.execute(_non_party_reads(since).limit(MAX_ROWS)).scalars())
+
+
+def non_party_reads_page(
+    session: DbSession, user: User, since: datetime, number: int = 1
+) -> Page[AuditEvent]:
+    _require_supervisor(user)
+    rows, number, total = _paged(session, _non_party_reads(since), number)
+    return Page([row[0] for row in rows], number, total)
+
+
+def _failed_logins(since: datetime) -> Any:
+    return (
+        select(
+            AuditEvent.username,
+            AuditEvent.ip,
+            func.count().label("failures"),
+            func.max(AuditEvent.at).label("last"),
+        )
+        .where(AuditEvent.action == "login_failed", AuditEvent.at >= since)
+        .group_by(AuditEvent.username, AuditEvent.ip)
+        .order_by(func.count().desc(), AuditEvent.username, AuditEvent.ip)
+    )
+
+
+def _failure(row: Any) -> dict[str, Any]:
+    return {"username": row.username, "ip": row.ip, "failures": row.failures, "last": row.last}
 
 
 def failed_logins(session: DbSession, user: User, since: datetime) -> list[dict[str, Any]]:
     _require_supervisor(user)
+    return [_failure(row) for row in session.execute(_failed_logins(since).limit(MAX_ROWS))]
+
+
+def failed_logins_page(
+    session: DbSession, user: User, since: datetime, number: int = 1
+) -> Page[dict[str, Any]]:
+    _require_supervisor(user)
+    rows, number, total = _paged(session, _failed_logins(since), number)
+    return Page([_failure(row) for row in rows], number, total)
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who a row is about, as a supervisor recognises her: name, username, institution."""
+
+    id: int
+    username: str
+    display_name: str
+    institution: str
+    institution_code: str
+
+    @property
+    def label(self) -> str:
+        name = self.display_name.strip()
+        return f"{name} ({self.username})" if name else self.username
+
+
+def people(session: DbSession, user_ids: set[int | None]) -> dict[int, Person]:
+    """Users by id with their names and institution's name, in one query."""
+    wanted = {i for i in user_ids if i is not None}
+    if not wanted:
+        return {}
     stmt = (
-        select(AuditEvent.username, AuditEvent.ip, func.count(), func.max(AuditEvent.at))
-        .where(AuditEvent.action == "login_failed", AuditEvent.at >= since)
-        .group_by(AuditEvent.username, AuditEvent.ip)
-        .order_by(func.count().desc())
-        .limit(MAX_ROWS)
+        select(User.id, User.username, User.display_name, Institution.name, Institution.code)
+        .join(Institution, Institution.id == User.institution_id)
+        .where(User.id.in_(wanted))
     )
-    return [
-        {"username": name, "ip": ip, "failures": count, "last": last}
-        for name, ip, count, last in session.execute(stmt)
-    ]
+    return {row[0]: Person(*row) for row in session.execute(stmt).all()}
+
+
+def institution_names(session: DbSession, codes: set[str | None]) -> dict[str, str]:
+    wanted = {c for c in codes if c}
+    if not wanted:
+        return {}
+    stmt = select(Institution.code, Institution.name).where(Institution.code.in_(wanted))
+    return {code: name for code, name in session.execute(stmt).all()}
+
+
+def fellow_supervisors(session: DbSession, user: User) -> list[Person]:
+    """Every other supervisor who may act today (active, approved), by name. The network
+    has one pool of supervisors: whoever is not party to an item may review it."""
+    _require_supervisor(user)
+    stmt = (
+        select(User.id)
+        .where(
+            User.role == "supervisor",
+            User.active.is_(True),
+            User.approved_at.is_not(None),
+            User.id != user.id,
+        )
+        .order_by(User.display_name, User.username)
+    )
+    ids = list(session.execute(stmt).scalars())
+    found = people(session, set(ids))
+    return [found[i] for i in ids]
 
 
 def break_glass_uses(session: DbSession, user: User, since: datetime) -> list[BreakGlass]:

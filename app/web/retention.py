@@ -17,6 +17,7 @@ from app.crypto.service import get_keyring
 from app.extensions import db
 from app.retention import service as retention
 from app.retention.policy import LEGAL_BASES
+from app.supervision import overview
 from app.web.audit import bp as audit_pages
 from app.web.case_actions import bp
 from app.web.case_forms import ErasureForm, LegalHoldForm
@@ -84,8 +85,8 @@ def _require_supervisor() -> None:
 @audit_pages.get("/audit/retention", endpoint="retention")
 def retention_page() -> str:
     _require_supervisor()
-    overview = retention.retention_overview(db.session, web_caller())
-    return render_template("audit/retention.html", legal_bases=LEGAL_BASES, **overview)
+    shown = overview.retention_overview(db.session, web_caller())
+    return render_template("audit/retention.html", legal_bases=LEGAL_BASES, **shown)
 
 
 @audit_pages.post("/audit/erasures/<erasure_id>/review", endpoint="review_erasure")
