@@ -17,7 +17,7 @@ from app.auth.models import User
 from app.auth.policy import may_read_audit
 from app.cases import access
 from app.core.db import DbSession
-from app.core.errors import Forbidden
+from app.core.errors import Forbidden, InvalidInput
 from app.core.time import LOCAL_TZ
 from app.directory.models import Institution
 
@@ -197,13 +197,37 @@ def list_events(
     username: str | None = None,
     since: datetime | None = None,
     action: str | None = None,
+    case_number: str | None = None,
     limit: int = 200,
 ) -> list[AuditEvent]:
     _require_supervisor(user)
+    if case_number is not None:
+        case_id = _case_of_number(session, case_number, case_id)
     filters = EventFilters(since=since, username=username, action=action, case_id=case_id)
     stmt = _filtered(select(AuditEvent), filters)
     stmt = stmt.order_by(AuditEvent.id.desc()).limit(min(limit, MAX_ROWS))
     return list(session.execute(stmt).scalars())
+
+
+def _case_of_number(session: DbSession, number: str, case_id: uuid.UUID | None) -> uuid.UUID | None:
+    found = access.case_id_by_number(session, number.strip().upper())
+    if found is None:
+        raise InvalidInput(
+            "unknown case number",
+            {"case_number": [f"No hay ningún expediente con el número {number}."]},
+        )
+    if case_id is not None and case_id != found:
+        return uuid.UUID(int=0)  # two filters that name different cases: nothing matches
+    return found
+
+
+def event_dicts(session: DbSession, events: list[AuditEvent]) -> list[dict[str, Any]]:
+    """The API's rows: each with its case's number beside the id."""
+    numbers = access.case_numbers(session, {e.case_id for e in events if e.case_id})
+    return [
+        {**event_dict(e), "case_number": numbers.get(e.case_id) if e.case_id else None}
+        for e in events
+    ]
 
 
 def event_page(
