@@ -24,6 +24,7 @@ from tests.auth_helpers import start_web_session
 from tests.conftest import PASSWORD
 from tests.factories import OTHER_DUI, intake
 
+RED = "Red Interinstitucional de Atención de Sonsonate"
 NAMES = {
     "ana.pnc": "Ana Martínez",
     "beto.salud": "Alberto Ruiz",
@@ -195,10 +196,7 @@ def test_break_glass_shows_the_supervisors_name_and_the_case_number(app, client,
     assert grant.status_code == 201
     queue = _text(_section(_page(scene.web), "revision"))
     assert "usuario #" not in queue
-    assert (
-        f"Sonia Hernández (sup.red) · Red Interinstitucional de Atención de Sonsonate · {scene.number_b}"
-        in queue
-    )
+    assert f"Sonia Hernández (sup.red) · {RED} · {scene.number_b}" in queue
 
 
 def test_event_rows_show_name_username_institution_and_case_number(app, scene):
@@ -318,10 +316,7 @@ def test_her_own_break_glass_names_the_supervisors_who_may_review_it(
     _break_glass(client, scene.sup, scene.case_a)
     queue = _section(_page(scene.web), "revision")
     assert "Registrar revisión" not in queue
-    assert (
-        "Pueden hacerlo: Carmen Rivas (sup.colega) · Red Interinstitucional de Atención de Sonsonate"
-        in _text(queue)
-    )
+    assert f"Pueden hacerlo: Carmen Rivas (sup.colega) · {RED}" in _text(queue)
     assert "Sonia Hernández (sup.red) · Red" not in _text(queue).split("Pueden hacerlo:")[1]
     colleague = app.test_client()
     start_web_session(app, colleague, "sup.colega")

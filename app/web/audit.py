@@ -4,6 +4,7 @@ joins to review, and the accounts and account recoveries waiting for approval.""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -59,8 +60,8 @@ def audit_query(args: MultiDict[str, str]) -> overview.AuditQuery:
 
 def page_href(list_name: str, number: int, anchor: str) -> str:
     """The same page with the same filters, another page of one list."""
-    params = {**request.args.to_dict(), f"{list_name}_page": str(number)}
-    return url_for("audit_pages.audit", **params, _anchor=anchor)
+    params: dict[str, Any] = {**request.args.to_dict(), f"{list_name}_page": str(number)}
+    return url_for("audit_pages.audit", _anchor=anchor, **params)
 
 
 CASE_ERRORS = {

@@ -171,7 +171,7 @@ def _segments(coords: list[tuple[float, float] | None]) -> list[str]:
 
 def line_chart(title: str, points: list[Point], width: int = 640, height: int = 240) -> Markup:
     """Counts over time (months), with a labelled axis and the hidden months marked."""
-    left, right, plot_top, plot_h = 52, width - 16, 12, height - 64
+    left, right, plot_top, plot_h = 52, width - 32, 12, height - 64  # room for "oct 26"
     ticks = nice_ticks(max(_numbers(points), default=0))
     top, hatch = ticks[-1], _hatch_id(title)
     gap = (right - left) / max(len(points) - 1, 1)
