@@ -15,6 +15,7 @@ from sqlalchemy import update
 
 from app.audit.service import Actor, record_event
 from app.auth.models import User
+from app.cases.models import Case
 from app.core.time import LOCAL_TZ, utcnow
 from app.crypto.service import get_keyring
 from app.extensions import db
@@ -23,6 +24,7 @@ from app.supervision import queries
 from tests.auth_helpers import start_web_session
 from tests.conftest import PASSWORD
 from tests.factories import OTHER_DUI, intake
+from tests.report_helpers import valid_dui
 
 RED = "Red Interinstitucional de Atención de Sonsonate"
 NAMES = {
@@ -363,3 +365,24 @@ def test_an_erasure_she_asked_for_names_who_may_decide_it(app, client, scene, ma
     erasures = _text(_section(page, "supresiones"))
     assert scene.number_b in erasures and "Aprobar la supresión" not in erasures
     assert "Pueden hacerlo: Carmen Rivas (sup.colega)" in erasures
+
+
+def test_purged_records_page_by_50_with_their_count(app, client, scene):
+    for n in range(51):
+        body = intake(survivor_overrides={"dui": valid_dui(700 + n), "given_names": f"Ana {n}"})
+        assert client.post("/api/v1/cases", json=body, headers=scene.ana.headers).status_code == 201
+    with app.app_context():
+        db.session.execute(update(Case).values(purged_at=utcnow()))
+        db.session.commit()
+    first = _section(scene.web.get("/audit/retention").get_data(as_text=True), "depurados")
+    assert first.count("<li><span") == 50 and "1 a 50 de 53 · página 1 de 2" in _text(first)
+    following = re.search(r'<a rel="next" href="([^"]+)"', first)
+    assert following and html.unescape(following.group(1)).startswith("/audit/retention?")
+    second = scene.web.get(html.unescape(following.group(1))).get_data(as_text=True)
+    assert _section(second, "depurados").count("<li><span") == 3
+
+
+def test_the_dashboard_counts_the_accesses_to_review_and_leads_to_them(client, scene):
+    _break_glass(client, scene.sup, scene.case_a)
+    page = scene.web.get("/").get_data(as_text=True)
+    assert re.search(r'<a href="/audit#revision">1 acceso por revisar</a>', page)

@@ -1682,21 +1682,22 @@ def keys_out_of_place(session: DbSession, limit: int) -> list[Case]:
     return list(session.execute(stmt).scalars())
 
 
-def held_cases(session: DbSession, limit: int = 200) -> list[Case]:
-    stmt = (
-        select(Case)
-        .where(Case.legal_hold_at.is_not(None), Case.purged_at.is_(None))
-        .order_by(Case.legal_hold_at)
-        .limit(limit)
-    )
-    return list(session.execute(stmt).scalars())
+_HELD = (Case.legal_hold_at.is_not(None), Case.purged_at.is_(None))
+_PURGED = (Case.purged_at.is_not(None),)
 
 
-def purged_cases(session: DbSession, limit: int = 200) -> list[Case]:
-    stmt = (
-        select(Case)
-        .where(Case.purged_at.is_not(None))
-        .order_by(Case.purged_at.desc(), Case.number)
-        .limit(limit)
-    )
-    return list(session.execute(stmt).scalars())
+def held_cases(session: DbSession, limit: int = 200, offset: int = 0) -> list[Case]:
+    stmt = select(Case).where(*_HELD).order_by(Case.legal_hold_at, Case.number)
+    return list(session.execute(stmt.limit(limit).offset(offset)).scalars())
+
+
+def purged_cases(session: DbSession, limit: int = 200, offset: int = 0) -> list[Case]:
+    stmt = select(Case).where(*_PURGED).order_by(Case.purged_at.desc(), Case.number)
+    return list(session.execute(stmt.limit(limit).offset(offset)).scalars())
+
+
+def count_held_and_purged(session: DbSession) -> tuple[int, int]:
+    """How many records are held and how many purged (the pages of those lists)."""
+    held = session.execute(select(func.count()).select_from(Case).where(*_HELD)).scalar_one()
+    purged = session.execute(select(func.count()).select_from(Case).where(*_PURGED)).scalar_one()
+    return held, purged

@@ -20,7 +20,7 @@ from app.core.time import utcnow
 from app.crypto.keyring import KeyRing
 from app.retention import service as retention
 from app.supervision import breakglass, queries
-from app.supervision.queries import EventFilters, Person
+from app.supervision.queries import EventFilters, Page, Person
 
 # The shape of every number Ruta gives (SON-2026-000123); anything else is a typo.
 CASE_NUMBER = re.compile(r"^[A-Z0-9]{1,8}-\d{4}-\d{6,}$", re.ASCII)
@@ -158,12 +158,34 @@ def audit_overview(
     }
 
 
-def retention_overview(session: DbSession, caller: Caller) -> dict[str, Any]:
+def _case_page(cases: list[Any], at: str, number: int, total: int) -> Page[dict[str, Any]]:
+    rows = [{"case_id": str(c.id), "number": c.number, "at": getattr(c, at)} for c in cases]
+    return Page(rows, number, total)
+
+
+def _last_page(number: int, total: int) -> int:
+    return max(1, min(number, -(-total // queries.PER_PAGE)))
+
+
+def retention_overview(
+    session: DbSession, caller: Caller, pages: dict[str, int] | None = None
+) -> dict[str, Any]:
     """/audit/retention: erasures to decide (and who else may, when the viewer asked for
-    one), held and purged records."""
-    overview = retention.retention_overview(session, caller)
+    one), and the held and purged records, 50 a page (the purged ones add up over years)."""
+    erasures = retention.erasure_list(session, caller)
     reviewers = _Reviewers(session, caller)
-    for item in overview["erasures"]:
+    for item in erasures:
         if item["status"] == "pending":
             reviewers.check(f"erasure-{item['id']}", item["requested_by_user_id"])
-    return {**overview, "reviewers": reviewers.blocked}
+    held_total, purged_total = access.count_held_and_purged(session)
+    held_page = _last_page((pages or {}).get("held", 1), held_total)
+    purged_page = _last_page((pages or {}).get("purged", 1), purged_total)
+    per_page = queries.PER_PAGE
+    held = access.held_cases(session, per_page, (held_page - 1) * per_page)
+    purged = access.purged_cases(session, per_page, (purged_page - 1) * per_page)
+    return {
+        "erasures": erasures,
+        "held": _case_page(held, "legal_hold_at", held_page, held_total),
+        "purged": _case_page(purged, "purged_at", purged_page, purged_total),
+        "reviewers": reviewers.blocked,
+    }

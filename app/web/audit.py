@@ -61,7 +61,7 @@ def audit_query(args: MultiDict[str, str]) -> overview.AuditQuery:
 def page_href(list_name: str, number: int, anchor: str) -> str:
     """The same page with the same filters, another page of one list."""
     params: dict[str, Any] = {**request.args.to_dict(), f"{list_name}_page": str(number)}
-    return url_for("audit_pages.audit", _anchor=anchor, **params)
+    return url_for(request.endpoint or "audit_pages.audit", _anchor=anchor, **params)
 
 
 CASE_ERRORS = {
