@@ -24,6 +24,7 @@ from app.auth.service import issue_token
 from app.core.time import LOCAL_TZ
 from app.crypto.service import get_keyring
 from app.extensions import db
+from app.retention.models import ErasureRequest
 from tests.browser.pages import BasePage, LoginPage
 from tests.conftest import PASSWORD
 from tests.factories import intake
@@ -102,6 +103,22 @@ def _night_reads(live_server: Any, username: str, case_id: str) -> None:
                     detail="full",
                     at=_night(night, minute),
                 )
+        db.session.commit()
+
+
+def _erasure_asked_by(live_server: Any, username: str, case_id: str) -> None:
+    with live_server.app.app_context():
+        user = db.session.execute(select(User).filter_by(username=username)).scalar_one()
+        db.session.add(
+            ErasureRequest(
+                id=uuid.uuid4(),
+                case_id=uuid.UUID(case_id),
+                legal_basis="consent_withdrawn",
+                reason_enc=b"",
+                requested_by_user_id=user.id,
+                requested_by_institution_id=user.institution_id,
+            )
+        )
         db.session.commit()
 
 
@@ -187,3 +204,14 @@ def test_supervisor_walks_her_pages_at_1024_px(browsing, make_account, live_serv
     assert min(page.evaluate(_SMALLEST_CHART_TEXT)) >= 12
     assert "Rayado: dato oculto" in page.locator("section.charts").inner_text()
     reports.screenshot("supervisor-reports-charts")
+    reports.open("/reports/monthly?month=2026-10")
+    assert min(page.evaluate(_SMALLEST_CHART_TEXT)) >= 12
+    reports.screenshot("supervisor-reports-monthly")
+
+    # An erasure she asked for herself: the page says who else may decide it (nobody).
+    _erasure_asked_by(live_server, supervisor.username, case_id)
+    reports.open("/audit/retention")
+    erasures = page.locator("section#supresiones").inner_text()
+    assert number in erasures and "Aprobar la supresión" not in erasures
+    assert "Nadie más puede decidir sobre esto por ahora" in erasures
+    reports.screenshot("supervisor-retention")
