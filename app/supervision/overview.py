@@ -19,8 +19,10 @@ from app.core.db import DbSession
 from app.core.time import utcnow
 from app.crypto.keyring import KeyRing
 from app.retention import service as retention
-from app.supervision import breakglass, queries
-from app.supervision.queries import EventFilters, Page, Person
+from app.supervision import breakglass, people, queries
+from app.supervision.paging import PER_PAGE, Page
+from app.supervision.people import Person
+from app.supervision.queries import EventFilters
 
 # The shape of every number Ruta gives (SON-2026-000123); anything else is a typo.
 CASE_NUMBER = re.compile(r"^[A-Z0-9]{1,8}-\d{4}-\d{6,}$", re.ASCII)
@@ -63,7 +65,7 @@ class _Reviewers:
 
     def __init__(self, session: DbSession, caller: Caller) -> None:
         self.viewer = caller.id
-        self.fellows = queries.fellow_supervisors(session, caller.user)
+        self.fellows = people.fellow_supervisors(session, caller.user)
         self.blocked: dict[str, list[Person]] = {}
 
     def check(self, key: str, *concerned: int | None) -> None:
@@ -151,8 +153,8 @@ def audit_overview(
         "since": since,
         **queues,
         **reports,
-        "people": queries.people(session, user_ids),
-        "institutions": queries.institution_names(session, codes),
+        "people": people.people(session, user_ids),
+        "institutions": people.institution_names(session, codes),
         "case_numbers": access.case_numbers(session, {e.case_id for e in shown if e.case_id})
         | queues["grant_numbers"],
     }
@@ -164,7 +166,7 @@ def _case_page(cases: list[Any], at: str, number: int, total: int) -> Page[dict[
 
 
 def _last_page(number: int, total: int) -> int:
-    return max(1, min(number, -(-total // queries.PER_PAGE)))
+    return max(1, min(number, -(-total // PER_PAGE)))
 
 
 def retention_overview(
@@ -180,7 +182,7 @@ def retention_overview(
     held_total, purged_total = access.count_held_and_purged(session)
     held_page = _last_page((pages or {}).get("held", 1), held_total)
     purged_page = _last_page((pages or {}).get("purged", 1), purged_total)
-    per_page = queries.PER_PAGE
+    per_page = PER_PAGE
     held = access.held_cases(session, per_page, (held_page - 1) * per_page)
     purged = access.purged_cases(session, per_page, (purged_page - 1) * per_page)
     return {

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from typing import Any, Generic, TypeVar
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Date, Integer, distinct, func, or_, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import distinct, func, select
 
 from app.audit.models import AuditEvent, BreakGlass
 from app.auth.models import User
@@ -18,125 +15,11 @@ from app.auth.policy import may_read_audit
 from app.cases import access
 from app.core.db import DbSession
 from app.core.errors import Forbidden, InvalidInput
-from app.core.time import LOCAL_TZ
 from app.directory.models import Institution
+from app.supervision.clock import LocalDay, outside_office_hours
+from app.supervision.paging import Page, paged
 
-OFFICE_OPENS = time(7, 0)
-OFFICE_CLOSES = time(18, 0)
 MAX_ROWS = 1000
-PER_PAGE = 50
-T = TypeVar("T")
-
-
-# ---- El Salvador's clock in SQL ----------------------------------------------------------
-# Times are stored as naive UTC. PostgreSQL knows the zone by name; SQLite has no zone
-# database, so it gets the zone's offset, which is fixed: El Salvador has kept UTC-6 with
-# no daylight saving since 1988.
-
-
-def _sqlite_offset() -> str:
-    offset = datetime.now(LOCAL_TZ).utcoffset() or timedelta(0)
-    return f"{int(offset.total_seconds() // 60):+d} minutes"
-
-
-def _pg_local(compiler: Any, element: Any, **kw: Any) -> str:
-    column = compiler.process(element.clauses, **kw)
-    return f"(({column}) AT TIME ZONE 'UTC') AT TIME ZONE '{LOCAL_TZ.key}'"
-
-
-class LocalDay(FunctionElement[date]):
-    """The El Salvador date of a stored moment."""
-
-    type = Date()
-    inherit_cache = True
-
-
-class LocalHour(FunctionElement[int]):
-    """The El Salvador hour (0-23) of a stored moment."""
-
-    type = Integer()
-    inherit_cache = True
-
-
-class LocalWeekday(FunctionElement[int]):
-    """The El Salvador weekday of a stored moment: 0 is Sunday, 6 Saturday."""
-
-    type = Integer()
-    inherit_cache = True
-
-
-@compiles(LocalDay)
-def _day_sqlite(element: LocalDay, compiler: Any, **kw: Any) -> str:
-    return f"date({compiler.process(element.clauses, **kw)}, '{_sqlite_offset()}')"
-
-
-@compiles(LocalHour)
-def _hour_sqlite(element: LocalHour, compiler: Any, **kw: Any) -> str:
-    column = compiler.process(element.clauses, **kw)
-    return f"CAST(strftime('%H', {column}, '{_sqlite_offset()}') AS INTEGER)"
-
-
-@compiles(LocalWeekday)
-def _weekday_sqlite(element: LocalWeekday, compiler: Any, **kw: Any) -> str:
-    column = compiler.process(element.clauses, **kw)
-    return f"CAST(strftime('%w', {column}, '{_sqlite_offset()}') AS INTEGER)"
-
-
-@compiles(LocalDay, "postgresql")
-def _day_pg(element: LocalDay, compiler: Any, **kw: Any) -> str:
-    return f"CAST({_pg_local(compiler, element, **kw)} AS DATE)"
-
-
-@compiles(LocalHour, "postgresql")
-def _hour_pg(element: LocalHour, compiler: Any, **kw: Any) -> str:
-    return f"CAST(EXTRACT(HOUR FROM {_pg_local(compiler, element, **kw)}) AS INTEGER)"
-
-
-@compiles(LocalWeekday, "postgresql")
-def _weekday_pg(element: LocalWeekday, compiler: Any, **kw: Any) -> str:
-    return f"CAST(EXTRACT(DOW FROM {_pg_local(compiler, element, **kw)}) AS INTEGER)"
-
-
-def outside_office_hours(moment: Any) -> Any:
-    """SQL: before 7:00, from 18:00 on, or at a weekend, El Salvador time."""
-    hour, weekday = LocalHour(moment), LocalWeekday(moment)
-    return or_(hour < OFFICE_OPENS.hour, hour >= OFFICE_CLOSES.hour, weekday.in_((0, 6)))
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a list that can grow: its rows, which page, and how many in all."""
-
-    items: list[T]
-    number: int
-    total: int
-    per_page: int = PER_PAGE
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def first_row(self) -> int:
-        return (self.number - 1) * self.per_page + 1 if self.total else 0
-
-    @property
-    def last_row(self) -> int:
-        return min(self.number * self.per_page, self.total)
-
-
-def page_number(raw: object) -> int:
-    """A page number from a query string: anything odd is the first page."""
-    text = str(raw or "")
-    return int(text) if text.isdigit() and 0 < int(text) < 100_000 else 1
-
-
-def _paged(session: DbSession, stmt: Any, number: int) -> tuple[list[Any], int, int]:
-    """Rows of page `number` (moved back to the last page when past it) and the total."""
-    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    number = min(number, max(1, math.ceil(total / PER_PAGE)))
-    rows = session.execute(stmt.limit(PER_PAGE).offset((number - 1) * PER_PAGE)).all()
-    return list(rows), number, total
 
 
 def _require_supervisor(user: User) -> None:
@@ -236,7 +119,7 @@ def event_page(
     """One page of the log, newest first, with the count of all that match."""
     _require_supervisor(user)
     stmt = _filtered(select(AuditEvent), filters).order_by(AuditEvent.id.desc())
-    rows, number, total = _paged(session, stmt, number)
+    rows, number, total = paged(session, stmt, number)
     return Page([row[0] for row in rows], number, total)
 
 
@@ -280,7 +163,7 @@ def reads_per_user_day_page(
     session: DbSession, user: User, since: datetime, number: int = 1
 ) -> Page[dict[str, Any]]:
     _require_supervisor(user)
-    rows, number, total = _paged(session, _reads_per_user_day(since), number)
+    rows, number, total = paged(session, _reads_per_user_day(since), number)
     return Page([_day_row(row) for row in rows], number, total)
 
 
@@ -340,7 +223,7 @@ def out_of_hours_groups(
         .group_by(AuditEvent.user_id, AuditEvent.username, AuditEvent.institution, day)
         .order_by(day.desc(), func.count().desc(), AuditEvent.username)
     )
-    rows, number, total = _paged(session, stmt, number)
+    rows, number, total = paged(session, stmt, number)
     groups = [
         NightReads(
             row.user_id,
@@ -383,7 +266,7 @@ def non_party_reads_page(
     session: DbSession, user: User, since: datetime, number: int = 1
 ) -> Page[AuditEvent]:
     _require_supervisor(user)
-    rows, number, total = _paged(session, _non_party_reads(since), number)
+    rows, number, total = paged(session, _non_party_reads(since), number)
     return Page([row[0] for row in rows], number, total)
 
 
@@ -414,64 +297,8 @@ def failed_logins_page(
     session: DbSession, user: User, since: datetime, number: int = 1
 ) -> Page[dict[str, Any]]:
     _require_supervisor(user)
-    rows, number, total = _paged(session, _failed_logins(since), number)
+    rows, number, total = paged(session, _failed_logins(since), number)
     return Page([_failure(row) for row in rows], number, total)
-
-
-@dataclass(frozen=True)
-class Person:
-    """Who a row is about, as a supervisor recognises her: name, username, institution."""
-
-    id: int
-    username: str
-    display_name: str
-    institution: str
-    institution_code: str
-
-    @property
-    def label(self) -> str:
-        name = self.display_name.strip()
-        return f"{name} ({self.username})" if name else self.username
-
-
-def people(session: DbSession, user_ids: set[int | None]) -> dict[int, Person]:
-    """Users by id with their names and institution's name, in one query."""
-    wanted = {i for i in user_ids if i is not None}
-    if not wanted:
-        return {}
-    stmt = (
-        select(User.id, User.username, User.display_name, Institution.name, Institution.code)
-        .join(Institution, Institution.id == User.institution_id)
-        .where(User.id.in_(wanted))
-    )
-    return {row[0]: Person(*row) for row in session.execute(stmt).all()}
-
-
-def institution_names(session: DbSession, codes: set[str | None]) -> dict[str, str]:
-    wanted = {c for c in codes if c}
-    if not wanted:
-        return {}
-    stmt = select(Institution.code, Institution.name).where(Institution.code.in_(wanted))
-    return {code: name for code, name in session.execute(stmt).all()}
-
-
-def fellow_supervisors(session: DbSession, user: User) -> list[Person]:
-    """Every other supervisor who may act today (active, approved), by name. The network
-    has one pool of supervisors: whoever is not party to an item may review it."""
-    _require_supervisor(user)
-    stmt = (
-        select(User.id)
-        .where(
-            User.role == "supervisor",
-            User.active.is_(True),
-            User.approved_at.is_not(None),
-            User.id != user.id,
-        )
-        .order_by(User.display_name, User.username)
-    )
-    ids = list(session.execute(stmt).scalars())
-    found = people(session, set(ids))
-    return [found[i] for i in ids]
 
 
 def break_glass_uses(session: DbSession, user: User, since: datetime) -> list[BreakGlass]:

@@ -21,7 +21,8 @@ from app.core.time import LOCAL_TZ
 from app.core.transaction import mark_failed
 from app.crypto.service import get_keyring
 from app.extensions import db
-from app.supervision import breakglass, overview, queries
+from app.supervision import breakglass, overview
+from app.supervision.paging import page_number
 from app.web.admin import ROLE_LABELS
 from app.web.formtools import web_caller
 
@@ -54,7 +55,7 @@ def audit_query(args: MultiDict[str, str]) -> overview.AuditQuery:
         case_number=overview.normalised_number(args.get("case")),
         day=_day(args.get("day", "")),
         out_of_hours=args.get("out") == "1",
-        pages={name: queries.page_number(args.get(f"{name}_page")) for name in overview.LISTS},
+        pages={name: page_number(args.get(f"{name}_page")) for name in overview.LISTS},
     )
 
 

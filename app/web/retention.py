@@ -18,7 +18,7 @@ from app.extensions import db
 from app.retention import service as retention
 from app.retention.policy import LEGAL_BASES
 from app.supervision import overview
-from app.supervision.queries import page_number
+from app.supervision.paging import page_number
 from app.web.audit import bp as audit_pages
 from app.web.audit import page_href
 from app.web.case_actions import bp
