@@ -386,3 +386,22 @@ def test_the_dashboard_counts_the_accesses_to_review_and_leads_to_them(client, s
     _break_glass(client, scene.sup, scene.case_a)
     page = scene.web.get("/").get_data(as_text=True)
     assert re.search(r'<a href="/audit#revision">1 acceso por revisar</a>', page)
+
+
+def test_in_english_the_new_parts_of_the_page_are_english(app, client, scene):
+    _reads(app, scene.ana, scene.case_a, [_local(_workday(1), 22, m) for m in range(3)])
+    _break_glass(client, scene.sup, scene.case_a)
+    with scene.web.session_transaction() as session:
+        session["lang"] = "en"
+    page = _page(scene.web, case="SON-2026")
+    text = _text(page)
+    for english in (
+        "All dates and times on this page are El Salvador time",
+        "See the 3 reads",
+        "Nobody else can decide on this for now",
+        "The case number is not valid",
+        "Case number",
+    ):
+        assert english in text, english
+    for spanish in ("Todas las fechas", "Ver las 3 lecturas", "Nadie más", "no es válido"):
+        assert spanish not in text, spanish
