@@ -80,7 +80,8 @@ def test_charts_hide_what_the_table_hides():
     bars = str(
         bar_chart("Prueba", [Point("Física", 12), Point("Sexual", "<5"), Point("<script>", "*")])
     )
-    assert bars.count("<rect") == 1  # only the visible count gets a bar
+    # Only the visible count gets a solid bar; the hidden ones a hatched marker (issue 12).
+    assert bars.count('fill="#5b2a86"/>') == 1 and bars.count('class="chart-hidden"') == 2
     assert "&lt;5" in bars and "&lt;script&gt;" in bars and "<script>" not in bars
     line = str(
         line_chart("Meses", [Point("ene", 6), Point("feb", "<5"), Point("mar", 7), Point("abr", 9)])

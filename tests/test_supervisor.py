@@ -228,7 +228,8 @@ def test_reports_endpoint_shows_reads_outside_hours_and_failed_logins(client, sc
     per_day = {
         (row["username"], row["day"]): row["reads"] for row in report["accesses_per_user_per_day"]
     }
-    assert per_day[("ana.pnc", "2026-11-16")] == 5  # UTC days: 09:00 to 23:59 of the 16th
+    # El Salvador days: the seven reads of Monday the 16th, 03:00 to 23:30 local time.
+    assert per_day[("ana.pnc", "2026-11-16")] == 7
 
 
 def test_no_reads_by_non_parties_in_normal_operation(app, client, scene):

@@ -81,7 +81,7 @@ def audit_events() -> Response:
     if since is not None and since.tzinfo is None:
         query["since"] = since.replace(tzinfo=UTC)
     events = queries.list_events(db.session, current_api_user(), **query)
-    return answer(AuditListOut, {"items": [queries.event_dict(e) for e in events]})
+    return answer(AuditListOut, {"items": queries.event_dicts(db.session, events)})
 
 
 @bp.get("/audit/reports")

@@ -1355,6 +1355,11 @@ def case_by_id(session: DbSession, case_id: uuid.UUID | None) -> Case:
     return case
 
 
+def case_id_by_number(session: DbSession, number: str) -> uuid.UUID | None:
+    """The id behind a case number, for the supervisors' audit filter (no case data)."""
+    return session.execute(select(Case.id).where(Case.number == number)).scalar_one_or_none()
+
+
 def party_at_the_time(case_id: Any, institution_id: Any, at: Any) -> Any:
     """SQL: the institution was a live party of the case at that moment (audit reports)."""
     return exists().where(
@@ -1677,24 +1682,25 @@ def keys_out_of_place(session: DbSession, limit: int) -> list[Case]:
     return list(session.execute(stmt).scalars())
 
 
-def held_cases(session: DbSession, limit: int = 200) -> list[Case]:
-    stmt = (
-        select(Case)
-        .where(Case.legal_hold_at.is_not(None), Case.purged_at.is_(None))
-        .order_by(Case.legal_hold_at)
-        .limit(limit)
-    )
-    return list(session.execute(stmt).scalars())
+_HELD = (Case.legal_hold_at.is_not(None), Case.purged_at.is_(None))
+_PURGED = (Case.purged_at.is_not(None),)
 
 
-def purged_cases(session: DbSession, limit: int = 200) -> list[Case]:
-    stmt = (
-        select(Case)
-        .where(Case.purged_at.is_not(None))
-        .order_by(Case.purged_at.desc(), Case.number)
-        .limit(limit)
-    )
-    return list(session.execute(stmt).scalars())
+def held_cases(session: DbSession, limit: int = 200, offset: int = 0) -> list[Case]:
+    stmt = select(Case).where(*_HELD).order_by(Case.legal_hold_at, Case.number)
+    return list(session.execute(stmt.limit(limit).offset(offset)).scalars())
+
+
+def purged_cases(session: DbSession, limit: int = 200, offset: int = 0) -> list[Case]:
+    stmt = select(Case).where(*_PURGED).order_by(Case.purged_at.desc(), Case.number)
+    return list(session.execute(stmt.limit(limit).offset(offset)).scalars())
+
+
+def count_held_and_purged(session: DbSession) -> tuple[int, int]:
+    """How many records are held and how many purged (the pages of those lists)."""
+    held = session.execute(select(func.count()).select_from(Case).where(*_HELD)).scalar_one()
+    purged = session.execute(select(func.count()).select_from(Case).where(*_PURGED)).scalar_one()
+    return held, purged
 
 
 # ---- the cases behind a page of referrals (app/referrals/listing.py) --------------------

@@ -272,17 +272,3 @@ def erasure_list(session: DbSession, caller: Caller) -> list[dict[str, Any]]:
 def approved_erasures(session: DbSession) -> dict[uuid.UUID, ErasureRequest]:
     stmt = select(ErasureRequest).where(ErasureRequest.status == "approved")
     return {row.case_id: row for row in session.execute(stmt).scalars()}
-
-
-def retention_overview(session: DbSession, caller: Caller) -> dict[str, Any]:
-    """The supervisors' page: erasures to decide, held records, records purged."""
-    _require_supervisor(caller)
-
-    def listed(case: Case, at: Any) -> dict[str, Any]:
-        return {"case_id": str(case.id), "number": case.number, "at": at.isoformat()}
-
-    return {
-        "erasures": erasure_list(session, caller),
-        "held": [listed(c, c.legal_hold_at) for c in access.held_cases(session)],
-        "purged": [listed(c, c.purged_at) for c in access.purged_cases(session)],
-    }

@@ -12,6 +12,12 @@ class AuditQueryIn(Schema):
         unknown = EXCLUDE
 
     case_id = fields.UUID()
+    case_number = fields.String(
+        validate=validate.Regexp(
+            r"^\s*[A-Za-z0-9]{1,8}-\d{4}-\d{6,}\s*$",
+            error="Número de expediente no válido (por ejemplo SON-2026-000123).",
+        )
+    )
     username = fields.String(validate=validate.Length(max=60))
     # A bare date or time without an offset is read as UTC, like every stored time.
     since = fields.AwareDateTime(default_timezone=UTC)
@@ -36,6 +42,7 @@ class AuditEventOut(Schema):
     object_type = fields.String(allow_none=True)
     object_id = fields.String(allow_none=True)
     case_id = fields.String(allow_none=True)
+    case_number = fields.String(allow_none=True)
     ip = fields.String(allow_none=True)
     reason = fields.String(allow_none=True)
     detail = fields.String(allow_none=True)

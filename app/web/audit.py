@@ -3,76 +3,91 @@ joins to review, and the accounts and account recoveries waiting for approval.""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from app.auth import accounts, recovery
 from app.auth.policy import may_read_audit
-from app.cases import merge
 from app.cases import service as cases
 from app.core.errors import Conflict, Forbidden, NotFound
-from app.core.ids import parse_uuid
-from app.core.time import utcnow
+from app.core.time import LOCAL_TZ
 from app.core.transaction import mark_failed
 from app.crypto.service import get_keyring
 from app.extensions import db
-from app.supervision import breakglass, queries
+from app.supervision import breakglass, overview
+from app.supervision.paging import page_number
 from app.web.admin import ROLE_LABELS
 from app.web.formtools import web_caller
 
 bp = Blueprint("audit_pages", __name__)
 
 
-def _since() -> datetime:
-    days = request.args.get("days", "30")
-    return utcnow() - timedelta(days=int(days) if days.isdigit() and 0 < int(days) <= 366 else 30)
+@bp.app_template_filter("localtime")
+def local_time(value: datetime | None) -> str:
+    """HH:MM on El Salvador's clock (the day is in another column)."""
+    return value.astimezone(LOCAL_TZ).strftime("%H:%M") if value else ""
+
+
+def _days(raw: str) -> int:
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= overview.MAX_DAYS else 30
+
+
+def _day(raw: str) -> date | None:
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def audit_query(args: MultiDict[str, str]) -> overview.AuditQuery:
+    """The filters and page numbers of the query string; anything odd is left out."""
+    return overview.AuditQuery(
+        days=_days(args.get("days", "30")),
+        username=args.get("username", "").strip() or None,
+        action=args.get("action", "").strip() or None,
+        case_number=overview.normalised_number(args.get("case")),
+        day=_day(args.get("day", "")),
+        out_of_hours=args.get("out") == "1",
+        pages={name: page_number(args.get(f"{name}_page")) for name in overview.LISTS},
+    )
+
+
+def page_href(list_name: str, number: int, anchor: str) -> str:
+    """The same page with the same filters, another page of one list."""
+    params: dict[str, Any] = {**request.args.to_dict(), f"{list_name}_page": str(number)}
+    return url_for(request.endpoint or "audit_pages.audit", _anchor=anchor, **params)
+
+
+CASE_ERRORS = {
+    "malformed": _l(
+        "El número de expediente no es válido. Escríbalo como aparece en el expediente, "
+        "por ejemplo SON-2026-000123."
+    ),
+    "unknown": _l("No hay ningún expediente con el número %(number)s. Revise el número."),
+}
 
 
 @bp.get("/audit")
 def audit() -> str:
     if not may_read_audit(current_user):
         abort(403)
-    since = _since()
-    ring = get_keyring()
-    queue = breakglass.pending_reviews(db.session, current_user)
-    uses = queries.break_glass_uses(db.session, current_user, since)
-    waiting = accounts.pending_accounts(db.session, web_caller())
-    recoveries = recovery.pending_recoveries(db.session, web_caller())
-    events = queries.list_events(
-        db.session,
-        current_user,
-        case_id=parse_uuid(request.args.get("case_id", "")),
-        username=request.args.get("username") or None,
-        since=since,
-        action=request.args.get("action") or None,
-        limit=200,
-    )
+    query = audit_query(request.args)
+    shown = overview.audit_overview(db.session, get_keyring(), web_caller(), query)
     return render_template(
         "audit/audit.html",
-        events=events,
-        since=since,
         args=request.args,
-        per_day=queries.accesses_per_user_per_day(db.session, current_user, since),
-        after_hours=queries.reads_outside_office_hours(db.session, current_user, since),
-        non_party=queries.reads_by_non_parties(db.session, current_user, since),
-        failed=queries.failed_logins(db.session, current_user, since),
-        queue=queue,
-        uses=uses,
-        reasons=breakglass.open_reasons(db.session, ring, current_user, queue),
-        waiting=waiting,
+        query=query,
+        case_errors=CASE_ERRORS,
+        page_href=page_href,
         role_labels=ROLE_LABELS,
-        recoveries=recoveries,
-        names=accounts.usernames(
-            db.session,
-            {u.requested_by_user_id for u in waiting}
-            | {r.requested_by_user_id for r in recoveries},
-        ),
-        joins=cases.pending_joins(db.session, web_caller()),
-        merges=merge.merge_list(db.session, web_caller()),
+        **shown,
     )
 
 

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 from marshmallow import ValidationError
@@ -96,10 +97,12 @@ def month_points(table: StatsTable) -> list[Point]:
 
 
 def dashboard_charts(table: StatsTable, months: StatsTable) -> list[Markup]:
-    charts = [bar_chart(f"Hechos por {table.rows.label.lower()}", row_points(table))]
+    by_rows = _("Hechos por %(what)s", what=str(table.rows.label).lower())
+    charts = [bar_chart(by_rows, row_points(table))]
     if table.columns is not None:
-        charts.append(bar_chart(f"Hechos por {table.columns.label.lower()}", column_points(table)))
-    charts.append(line_chart("Hechos por mes", month_points(months)))
+        by_columns = _("Hechos por %(what)s", what=str(table.columns.label).lower())
+        charts.append(bar_chart(by_columns, column_points(table)))
+    charts.append(line_chart(_("Hechos por mes"), month_points(months)))
     return charts
 
 
@@ -152,8 +155,8 @@ def monthly() -> str:
         municipalities=report.municipalities,
         selected=report.place,
         tables=report.tables,
-        violence_chart=bar_chart("Hechos por tipo de violencia", row_points(violence)),
-        trend_chart=line_chart("Hechos por mes, últimos doce meses", month_points(report.trend)),
+        violence_chart=bar_chart(_("Hechos por tipo de violencia"), row_points(violence)),
+        trend_chart=line_chart(_("Hechos por mes, últimos doce meses"), month_points(report.trend)),
         indicators=report.indicators,
     )
 

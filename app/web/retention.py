@@ -17,7 +17,10 @@ from app.crypto.service import get_keyring
 from app.extensions import db
 from app.retention import service as retention
 from app.retention.policy import LEGAL_BASES
+from app.supervision import overview
+from app.supervision.paging import page_number
 from app.web.audit import bp as audit_pages
+from app.web.audit import page_href
 from app.web.case_actions import bp
 from app.web.case_forms import ErasureForm, LegalHoldForm
 from app.web.formtools import web_caller
@@ -84,8 +87,11 @@ def _require_supervisor() -> None:
 @audit_pages.get("/audit/retention", endpoint="retention")
 def retention_page() -> str:
     _require_supervisor()
-    overview = retention.retention_overview(db.session, web_caller())
-    return render_template("audit/retention.html", legal_bases=LEGAL_BASES, **overview)
+    pages = {name: page_number(request.args.get(f"{name}_page")) for name in ("held", "purged")}
+    shown = overview.retention_overview(db.session, web_caller(), pages)
+    return render_template(
+        "audit/retention.html", legal_bases=LEGAL_BASES, page_href=page_href, **shown
+    )
 
 
 @audit_pages.post("/audit/erasures/<erasure_id>/review", endpoint="review_erasure")

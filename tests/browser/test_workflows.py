@@ -235,8 +235,8 @@ def test_case_goes_round_the_network(browsing, make_account, live_server):
     audit = AuditPage(page)
     audit.open()
     audit.screenshot("audit")
-    audit.filter(case_id=case_id)
-    readers = {row[1] for row in audit.events() if row[3] == "case_view"}
+    audit.filter(case_id=number)  # the case filter takes the case's number (issue 12)
+    readers = {row[1].splitlines()[-1] for row in audit.events() if row[3] == "case_view"}
     assert {pnc.username, health.username, womens.username} <= readers
     assert outsider.username not in readers
     assert audit.non_party_reads() == ["Ninguna."]
