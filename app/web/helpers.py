@@ -22,6 +22,9 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+ROBOTS = "noindex, nofollow"
+
+
 def select_locale() -> str:
     chosen = session.get("lang")
     return chosen if chosen in LOCALES else "es"
@@ -42,6 +45,8 @@ def add_security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    # No search engine lists or keeps any answer, the API's and the files' included.
+    headers["X-Robots-Tag"] = ROBOTS
     if request.endpoint != "static":
         # Case data must never sit in a shared PC's cache or history.
         headers["Cache-Control"] = "no-store"

@@ -14,6 +14,7 @@ from app.extensions import db, login
 # Pages anyone may open; everything else needs a live session.
 PUBLIC_ENDPOINTS = frozenset(
     {"auth.login", "static", "public.status", "public.health", "public.favicon", "main.language"}
+    | {"public.robots"}
 )
 # The only pages a user who has not finished setting up may open.
 SETUP_ENDPOINTS = frozenset({"auth.change_password", "auth.enrol", "auth.logout", "static"})
