@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask, Response, render_template, request, session
+from flask import Flask, Response, has_request_context, render_template, request, session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -26,6 +26,9 @@ ROBOTS = "noindex, nofollow"
 
 
 def select_locale() -> str:
+    """The language she chose in the header; Spanish outside a request (the CLI)."""
+    if not has_request_context():
+        return "es"
     chosen = session.get("lang")
     return chosen if chosen in LOCALES else "es"
 

@@ -63,7 +63,7 @@ def status() -> str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     try:
         stage = look_up_status(db.session, get_keyring(), form.code.data or "", form.pin.data or "")
     except NotFound:
-        return render_template(PAGE, **page, error=NOT_FOUND_MESSAGE), 404
+        return render_template(PAGE, **page, error=_(NOT_FOUND_MESSAGE)), 404
     except StatusLookupThrottled as error:
         message = _(
             "Demasiados intentos con este código. Espere %(seconds)s segundos.",

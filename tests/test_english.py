@@ -1,0 +1,313 @@
+"""English complete or absent: every msgid has its English, and the pages people use
+(intake, case, risk, administration) show no Spanish once English is chosen.
+
+The catalogue test extracts the messages in-process with babel, as babel.cfg says, and
+compares them with app/translations/en/LC_MESSAGES/messages.po. The page test strips what
+is rightly Spanish in English mode — her own data and the proper names of the directory
+(institutions, places, people) — and then looks for Spanish function words and for the
+letters only Spanish uses (á é í ó ú ñ ¿ ¡).
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.auth.models import User
+from app.cases import risk, vocab
+from app.directory.models import Department, District, Institution, Municipality2024
+from app.extensions import db
+from tests.auth_helpers import csrf_token, otp, post_form, web_login
+from tests.conftest import PASSWORD
+from tests.factories import intake
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOGUE = ROOT / "app" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
+KEYWORDS = {"_l": None, "lazy_gettext": None}  # besides babel's own (_, gettext, N_, …)
+
+# Words that are Spanish and never English (or never in Ruta's English).
+SPANISH_WORDS = frozenset(
+    (  # noqa: SIM905 - a list of words reads best as words
+        "de del la las los el que y en un una unos unas por para con sin su sus se al es está "
+        "están este esta estos estas ese esa como más pero ya sí hay ni le les lo muy tiene "
+        "puede debe aquí todo toda cuando donde sobre entre otro otra hasta desde fue ser"
+    ).split()
+)
+SPANISH_LETTERS = re.compile(r"[áéíóúñ¿¡ÁÉÍÓÚÑ]")
+WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+SHOWN_ATTRIBUTES = ("aria-label", "title", "placeholder", "alt", "aria-description")
+
+
+# --- the catalogue ---------------------------------------------------------------------
+def extracted_msgids() -> dict[str, str]:
+    """Every msgid of the sources babel.cfg names, with one place it comes from."""
+    method_map = [("app/**.py", "python"), ("app/templates/**.html", "jinja2")]
+    found: dict[str, str] = {}
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+        str(ROOT), method_map, keywords={**_default_keywords(), **KEYWORDS}
+    ):
+        for msgid in message if isinstance(message, tuple) else (message,):
+            if msgid:
+                found.setdefault(msgid, f"{filename}:{lineno}")
+    return found
+
+
+def _default_keywords() -> dict[str, Any]:
+    from babel.messages.extract import DEFAULT_KEYWORDS
+
+    return dict(DEFAULT_KEYWORDS)
+
+
+def untranslated(po_path: Path, msgids: dict[str, str]) -> list[str]:
+    with po_path.open("rb") as source:
+        catalogue = read_po(source)
+    gaps = []
+    for msgid, where in sorted(msgids.items(), key=lambda item: item[1]):
+        entry = catalogue.get(msgid)
+        found = () if entry is None else entry.string
+        strings = found if isinstance(found, tuple) else (found,)
+        if entry is None or entry.fuzzy or not strings or not all(strings):
+            gaps.append(f"{where}: {msgid!r}")
+    return gaps
+
+
+def test_babel_finds_the_messages_of_templates_and_code():
+    msgids = extracted_msgids()
+    assert "Salida rápida" in msgids  # a template
+    assert "Agente PNC" in msgids  # a lazy label in Python
+    assert risk.QUESTIONS[0] in msgids  # a catalogue text marked with N_
+    assert vocab.VIOLENCE_TYPES["physical"] in msgids
+
+
+def test_every_message_has_its_english(tmp_path):
+    gaps = untranslated(CATALOGUE, extracted_msgids())
+    assert not gaps, f"{len(gaps)} msgids without English:\n" + "\n".join(gaps)
+
+
+def test_an_untranslated_or_fuzzy_msgid_is_caught(tmp_path):
+    """The check itself: a missing, an empty and a fuzzy entry are each reported."""
+    po = tmp_path / "messages.po"
+    po.write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        'msgid "Hecho"\nmsgstr "Done"\n\n'
+        'msgid "Vacío"\nmsgstr ""\n\n'
+        '#, fuzzy\nmsgid "Dudoso"\nmsgstr "Doubtful"\n',
+        encoding="utf-8",
+    )
+    wanted = {"Hecho": "a:1", "Vacío": "a:2", "Dudoso": "a:3", "Nuevo": "a:4"}
+    assert untranslated(po, wanted) == ["a:2: 'Vacío'", "a:3: 'Dudoso'", "a:4: 'Nuevo'"]
+
+
+# --- the pages -------------------------------------------------------------------------
+class ShownText(HTMLParser):
+    """The text a person sees or hears: text nodes and the attributes read aloud, outside
+    <script>, <style> and anything marked lang="es" (the "Español" button)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self.skipping: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if self.skipping or tag in ("script", "style") or values.get("lang") == "es":
+            if tag not in ("input", "meta", "link", "br", "img", "hr"):
+                self.skipping.append(tag)
+            return
+        self.parts += [values[name] or "" for name in SHOWN_ATTRIBUTES if values.get(name)]
+        if tag == "input" and values.get("type") in ("submit", "button"):
+            self.parts.append(values.get("value") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.skipping and self.skipping[-1] == tag:
+            self.skipping.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def shown_text(html: str) -> list[str]:
+    parser = ShownText()
+    parser.feed(html)
+    return [" ".join(part.split()) for part in parser.parts if part.strip()]
+
+
+def proper_names(app: Flask) -> list[str]:
+    """What stays Spanish in English: the directory's names and the people's."""
+    with app.app_context():
+        names: list[str] = []
+        for column in (
+            Institution.name,
+            District.name,
+            Municipality2024.name,
+            Department.name,
+            User.display_name,
+        ):
+            names += [name for name in db.session.execute(select(column)).scalars() if name]
+    return names
+
+
+def her_data() -> list[str]:
+    body = intake()
+    values = [*body["survivor"].values(), body["incident"]["narrative"]]
+    # Longer than a code: her sex is stored as "F", which is no word to strip from a page.
+    return [str(value) for value in values if isinstance(value, str) and len(value) > 3]
+
+
+def spanish_msgids(po_path: Path = CATALOGUE) -> frozenset[str]:
+    """The catalogue's Spanish texts whose English differs: one shown as it is, however
+    short ("Cerrar", "Sexo"), was not translated."""
+    with po_path.open("rb") as source:
+        catalogue = read_po(source)
+    return frozenset(
+        message.id
+        for message in catalogue
+        if isinstance(message.id, str) and message.id and message.string not in ("", message.id)
+    )
+
+
+def spanish_in(text: str, allowed: list[str], msgids: frozenset[str]) -> list[str]:
+    if text.strip(" :*·()") in msgids:
+        return [text]
+    for name in sorted(allowed, key=len, reverse=True):
+        text = text.replace(name, " ")
+    words = WORD.findall(text)
+    if SPANISH_LETTERS.search(text) or any(word.lower() in SPANISH_WORDS for word in words):
+        return [text]
+    return []
+
+
+def spanish_on(html: str, allowed: list[str], msgids: frozenset[str] | None = None) -> list[str]:
+    known = spanish_msgids() if msgids is None else msgids
+    return [found for part in shown_text(html) for found in spanish_in(part, allowed, known)]
+
+
+def in_english(client: FlaskClient) -> None:
+    page = client.get("/login")
+    answer = client.post(
+        "/language",
+        data={"lang": "en", "next": "/", "csrf_token": csrf_token(page.get_data(as_text=True))},
+    )
+    assert answer.status_code == 302
+
+
+def signed_in(app: Flask, person: Any) -> FlaskClient:
+    client = app.test_client()
+    in_english(client)
+    answer = web_login(client, person.username, PASSWORD, otp(person.totp_secret, steps_ahead=1))
+    assert answer.status_code == 302, answer.status_code
+    return client
+
+
+@pytest.fixture
+def allowed(app: Flask) -> list[str]:
+    return proper_names(app) + her_data()
+
+
+def test_the_checker_sees_spanish_and_lets_names_through():
+    allowed = ["Unidad de Salud Sonsonate", "María José"]
+    html = (
+        '<p>Unidad de Salud Sonsonate</p><p lang="es">Español</p>'
+        '<p title="Sexo">María José: <b>Open</b></p><button aria-label="Cerrar">x</button>'
+        '<script>var a = "de la";</script><p>Abierto por la agente</p>'
+    )
+    found = spanish_on(html, allowed, frozenset({"Cerrar"}))
+    assert found == ["Cerrar", "Abierto por la agente"]
+    assert spanish_on("<p>Case opened by the agent</p>", allowed, frozenset({"Cerrar"})) == []
+
+
+def open_case(client: FlaskClient, person: Any) -> str:
+    answer = client.post("/api/v1/cases", json=intake(), headers=person.headers)
+    assert answer.status_code == 201, answer.get_json()
+    case_id = answer.get_json()["id"]
+    answers = {str(n): n in (2, 3, 15) for n in range(1, 25)}
+    assessed = client.post(
+        f"/api/v1/cases/{case_id}/risk-assessments",
+        json={"answers": answers},
+        headers=person.headers,
+    )
+    assert assessed.status_code == 201, assessed.get_json()
+    return str(case_id)
+
+
+def assert_english(answer: Any, allowed: list[str], what: str) -> None:
+    html = answer.get_data(as_text=True)
+    assert '<html lang="en">' in html, what
+    found = spanish_on(html, allowed)
+    assert not found, f"{what}: Spanish in English mode:\n" + "\n".join(found)
+
+
+def test_intake_case_and_risk_pages_have_no_spanish_in_english(app, pnc, allowed):
+    client = signed_in(app, pnc)
+    case_id = open_case(app.test_client(), pnc)
+    for path in ("/", "/cases/new", f"/cases/{case_id}", f"/cases/{case_id}/risk", "/cases"):
+        answer = client.get(path)
+        assert answer.status_code == 200, (path, answer.status_code)
+        assert_english(answer, allowed, path)
+
+
+def test_a_failed_intake_explains_itself_in_english(app, pnc, allowed):
+    client = signed_in(app, pnc)
+    answer = post_form(client, "/cases/new", {"given_names": "", "occurred_on": "mañana"})
+    import sys
+
+    print(shown_text(answer.get_data(as_text=True)), file=sys.stderr)
+    assert_english(answer, allowed, "failed intake")
+
+
+def test_admin_pages_have_no_spanish_in_english(app, admin, pnc, allowed):
+    client = signed_in(app, admin)
+    with app.app_context():
+        institution_id = db.session.execute(
+            select(Institution.id).filter_by(code="US-SON")
+        ).scalar_one()
+    for path in (
+        "/admin/users",
+        f"/admin/users/{pnc.id}",
+        "/admin/institutions",
+        f"/admin/institutions/{institution_id}",
+    ):
+        answer = client.get(path)
+        assert answer.status_code == 200, (path, answer.status_code)
+        assert_english(answer, allowed, path)
+
+
+def test_a_role_that_does_not_fit_is_refused_with_labels_in_either_language(app, admin, allowed):
+    client = signed_in(app, admin)
+    form = {"username": "nueva.agente", "display_name": "", "institution": "US-SON"}
+    english = post_form(client, "/admin/users", {**form, "role": "pnc_agent"})
+    assert english.status_code == 422
+    text = english.get_data(as_text=True)
+    assert "A «PNC officer» role cannot belong to a «Health unit» institution." in text
+    assert_english(english, allowed, "refused account")
+    spanish = app.test_client()
+    web_login(spanish, admin.username, PASSWORD, otp(admin.totp_secret, steps_ahead=1))
+    answer = post_form(spanish, "/admin/users", {**form, "role": "pnc_agent"})
+    assert (
+        "Un rol «Agente PNC» no puede pertenecer a una institución de tipo «Unidad de salud»."
+        in answer.get_data(as_text=True)
+    )
+    assert "pnc_agent" not in answer.get_data(as_text=True).split("<select")[0]
+
+
+def test_admin_institutions_list_names_the_district_not_its_code(app, admin):
+    client = signed_in(app, admin)
+    html = client.get("/admin/institutions").get_data(as_text=True)
+    with app.app_context():
+        code, district = db.session.execute(
+            select(Institution.municipality, District.name)
+            .join(District, District.code == Institution.municipality)
+            .where(Institution.code == "US-SON")
+        ).one()
+    assert district in html
+    assert f">{code}<" not in html
