@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
-from flask import Flask
+from flask import Flask, session
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.auth.models import User
 from app.cases import risk, vocab
+from app.cases.corrections import STALE
+from app.core.errors import Conflict
 from app.directory.models import Department, District, Institution, Municipality2024
 from app.extensions import db
 from tests.auth_helpers import csrf_token, otp, post_form, web_login
@@ -311,3 +313,82 @@ def test_admin_institutions_list_names_the_district_not_its_code(app, admin):
         ).one()
     assert district in html
     assert f">{code}<" not in html
+
+
+def status_slip(client: FlaskClient, person: Any) -> tuple[str, str]:
+    from tests.report_helpers import Seeded, open_cases
+
+    seeded = Seeded()
+    open_cases(client, person, seeded, 1, municipality="Sonsonate", types=["physical"])
+    return seeded.slips[0]
+
+
+def test_status_page_answers_her_in_english_and_the_api_stays_spanish(app, pnc, allowed):
+    code, pin = status_slip(app.test_client(), pnc)
+    browser = app.test_client()
+    in_english(browser)
+    page = browser.get("/status")
+    answer = browser.post(
+        "/status",
+        data={"code": code, "pin": pin, "csrf_token": csrf_token(page.get_data(as_text=True))},
+    )
+    assert answer.status_code == 200
+    html = answer.get_data(as_text=True)
+    assert "case open" in html
+    assert "Someone from the network will contact you soon. If you are in danger, call 911." in html
+    assert_english(answer, allowed, "status found")
+    wrong = browser.post(
+        "/status",
+        data={"code": "ZZZZ-ZZZZ", "pin": pin, "csrf_token": csrf_token(html)},
+    )
+    assert wrong.status_code == 404
+    assert "We found no case with that code and PIN." in wrong.get_data(as_text=True)
+    # The same lookup through the API: Spanish, as the contract says, same fields.
+    api = app.test_client().post("/api/v1/status", json={"code": code, "pin": pin})
+    assert api.get_json() == {
+        "status": "caso abierto",
+        "next_step": "Una persona de la red se comunicará con usted pronto. "
+        "Si está en peligro, llame al 911.",
+    }
+
+
+def test_login_and_error_pages_are_english(app, allowed):
+    client = app.test_client()
+    in_english(client)
+    assert_english(client.get("/login"), allowed, "login")
+    assert_english(client.get("/status"), allowed, "status")
+    assert_english(client.get("/static/no-such-file.css"), allowed, "404")
+
+
+def test_the_api_keeps_its_codes_and_spanish_messages(client, pnc):
+    """The pages translate; the API answers as before, whatever a browser chose."""
+    body = intake(survivor_overrides={"dui": "1234"}, incident_overrides={"violence_types": []})
+    answer = client.post("/api/v1/cases", json=body, headers=pnc.headers)
+    assert answer.status_code == 422
+    error = answer.get_json()
+    assert error["error"] == "invalid"
+    assert error["fields"]["survivor"]["dui"] == [
+        "DUI no válido (########-#, revise el dígito verificador)."
+    ]
+    assert error["fields"]["incident"]["violence_types"] == [
+        "Marque al menos un tipo de violencia."
+    ]
+    missing = client.post("/api/v1/cases", json={"survivor": {}}, headers=pnc.headers)
+    assert missing.get_json()["fields"]["incident"] == ["Este dato es obligatorio."]
+
+
+def test_a_service_error_is_said_in_the_language_of_the_request(app):
+    """A typed error raised with a Spanish text kept in a constant: English for a page
+    in English, Spanish for the API and the command line, the same code for both."""
+    with app.test_request_context("/api/v1/cases"):
+        spanish = Conflict(STALE)
+    with app.test_request_context("/cases/new"):
+        session["lang"] = "en"
+        english = Conflict(STALE)
+    with app.app_context():  # the CLI: no request, no session
+        command_line = Conflict(STALE)
+    assert spanish.message == command_line.message == STALE
+    assert (
+        english.message == "Someone changed this record while you were editing it. Reload the page."
+    )
+    assert spanish.code == english.code == "conflict"
