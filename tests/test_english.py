@@ -392,3 +392,27 @@ def test_a_service_error_is_said_in_the_language_of_the_request(app):
         english.message == "Someone changed this record while you were editing it. Reload the page."
     )
     assert spanish.code == english.code == "conflict"
+
+
+def test_changing_to_a_role_that_does_not_fit_says_so_with_labels(app, admin, pnc):
+    page = "/admin/users"
+    for lang, expected in (
+        ("en", "A «Health staff» role cannot belong to a «Police (family unit)» institution."),
+        (
+            "es",
+            "Un rol «Personal de salud» no puede pertenecer a una institución de tipo "
+            "«Policía (unidad de familia)».",
+        ),
+    ):
+        client = signed_in(app, admin) if lang == "en" else app.test_client()
+        if lang == "es":
+            web_login(client, admin.username, PASSWORD, otp(admin.totp_secret, steps_ahead=1))
+        token = csrf_token(client.get(page).get_data(as_text=True))
+        answer = client.post(
+            f"/admin/users/{pnc.id}",
+            data={"action": "role", "role": "health_staff", "csrf_token": token},
+            follow_redirects=True,
+        )
+        html = answer.get_data(as_text=True)
+        assert expected in html, lang
+        assert "health_staff" not in html.split('name="role"')[0], lang

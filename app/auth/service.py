@@ -351,9 +351,12 @@ def set_role(session: DbSession, user: User, role: str, requested_by: User | Non
     """A case role given by an administrator (`requested_by`) waits for approval again."""
     institution = session.get_one(Institution, user.institution_id)
     if role not in ROLES or institution.kind not in ROLE_KINDS[role]:
-        raise InvalidInput(
-            "role does not fit", {"role": [gettext("Este rol no corresponde a la institución.")]}
+        said = (
+            role_does_not_fit(role, institution.kind)
+            if role in ROLES
+            else gettext("Este rol no corresponde a la institución.")
         )
+        raise InvalidInput("role does not fit", {"role": [said]})
     if requested_by is not None and role in APPROVED_ROLES and role != user.role:
         user.approved_at = None
         user.approved_by_user_id = None

@@ -103,8 +103,8 @@ def update_user(user_id: int) -> Response:
         discard_changes()
         if "lead" in error.fields:
             flash(_("Solo quien atiende casos puede coordinar su institución."), "error")
-        else:
-            flash(_("Ese rol no corresponde a la institución del usuario."), "error")
+        else:  # says which role and which kind of institution, by their labels
+            flash(error.fields.get("role", [error.message])[0], "error")
         return redirect(url_for("admin.users"))
     if request.form.get("action") in ("make_lead", "remove_lead"):
         flash(_("Usuario actualizado: coordinación de casos cambiada."), "info")
