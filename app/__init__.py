@@ -48,6 +48,7 @@ def configure_engine(engine: Any) -> None:
 
 
 def register_security(app: Flask, *, for_cli: bool) -> None:
+    from app.core.compress import compress_responses
     from app.core.http import (
         retry_reads_on_dead_connection,
         send_hsts,
@@ -62,6 +63,7 @@ def register_security(app: Flask, *, for_cli: bool) -> None:
     from app.web.labels import register_labels
     from app.web.login import init_web_login
 
+    compress_responses(app)  # before log_requests: its hook must run last but one
     log_requests(app, user_id=signed_in_user_id)
     use_in_memory_uploads(app)
     sign_cookies_with_sha256(app)

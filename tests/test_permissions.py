@@ -182,6 +182,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/account/tokens/<int:token_id>/revoke", "POST"): expect(302, 404, 404, 302, 404),
     ("/healthz", "GET"): same_for_all(200),
     ("/favicon.ico", "GET"): same_for_all(301),
+    ("/robots.txt", "GET"): same_for_all(200),
     ("/static/<path:filename>", "GET"): same_for_all(200),
     ("/status", "GET"): same_for_all(200),
     ("/status", "POST"): same_for_all(200),  # public; empty form: the form again

@@ -5,6 +5,7 @@ operator."""
 
 from __future__ import annotations
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app.audit.service import audit, record_event
@@ -39,7 +40,7 @@ class UnknownAction(DomainError):
 
 def require_admin(caller: Caller) -> None:
     if not may_manage_users(caller):
-        raise Forbidden("Solo la administración gestiona usuarios.")
+        raise Forbidden(gettext("Solo la administración gestiona usuarios."))
 
 
 def list_users(session: DbSession, caller: Caller) -> list[User]:
@@ -134,7 +135,7 @@ def end_every_session(
 
 def require_approver(caller: Caller) -> None:
     if not (caller.active and caller.role == "supervisor"):
-        raise Forbidden("Solo una supervisora aprueba cuentas.")
+        raise Forbidden(gettext("Solo una supervisora aprueba cuentas."))
 
 
 def pending_accounts(session: DbSession, caller: Caller) -> list[User]:
@@ -156,9 +157,9 @@ def approve_account(
     if user is None:
         raise NotFound("Cuenta desconocida.")
     if not (user.active and user.awaiting_approval):
-        raise Conflict("Esta cuenta no espera aprobación.")
+        raise Conflict(gettext("Esta cuenta no espera aprobación."))
     if caller.id in (user.id, user.requested_by_user_id):
-        raise Forbidden("Otra supervisora debe decidir sobre una cuenta que usted pidió.")
+        raise Forbidden(gettext("Otra supervisora debe decidir sobre una cuenta que usted pidió."))
     if approve:
         user.approved_at = utcnow()
         user.approved_by_user_id = caller.id

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from flask_babel import gettext
+
 from app.audit.service import Actor, audit, record_event
 from app.auth import totp
 from app.auth.caller import Caller
@@ -230,11 +232,12 @@ def change_password(user: User, current: str, new: str) -> None:
     """Her current password, and a new one that meets the strength rules."""
     if not verify_password(user.password_hash, current):
         raise InvalidInput(
-            "wrong password", {"current_password": ["La contraseña no es correcta."]}
+            "wrong password", {"current_password": [gettext("La contraseña no es correcta.")]}
         )
     if new == current:
         raise InvalidInput(
-            "same password", {"new_password": ["Elija una contraseña distinta de la actual."]}
+            "same password",
+            {"new_password": [gettext("Elija una contraseña distinta de la actual.")]},
         )
     password_rules_for(user, new)
     user.password_hash = hash_password(new)

@@ -15,8 +15,10 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask_babel import gettext
 
 from app.core.errors import InvalidInput
+from app.core.i18n import N_
 
 MIN_LENGTH = 12
 # Checked before hashing: an attacker's megabyte "password" must not cost us a megabyte hash.
@@ -47,7 +49,7 @@ NETWORK_WORDS = (
     "clave",
     "contraseña",
 )
-CHOOSING_ADVICE = (
+CHOOSING_ADVICE = N_(
     "Use una frase de cuatro o más palabras que solo usted conozca y que no tengan que ver "
     "con su nombre, su trabajo ni su institución."
 )
@@ -79,9 +81,11 @@ def _refuse(message: str) -> InvalidInput:
 def check_password_rules(password: str) -> None:
     """Length only: what every stored password meets, generated ones included."""
     if len(password) < MIN_LENGTH:
-        raise _refuse(f"La contraseña debe tener al menos {MIN_LENGTH} caracteres.")
+        raise _refuse(gettext("La contraseña debe tener al menos %(n)s caracteres.", n=MIN_LENGTH))
     if len(password) > MAX_LENGTH:
-        raise _refuse(f"La contraseña puede tener como máximo {MAX_LENGTH} caracteres.")
+        raise _refuse(
+            gettext("La contraseña puede tener como máximo %(n)s caracteres.", n=MAX_LENGTH)
+        )
 
 
 def password_context(*values: str | None) -> list[str]:
@@ -98,21 +102,22 @@ def password_context(*values: str | None) -> list[str]:
 
 # Why zxcvbn found it guessable, from the kind of pattern it matched, most telling first.
 _REASONS = (
-    ("user_inputs", "se parece a su usuario, su nombre, su institución o un lugar de la red"),
-    ("passwords", "es una de las contraseñas más usadas"),
-    ("spatial", "sigue las teclas del teclado (como «qwerty»)"),
-    ("sequence", "es una serie (como «1234» o «abcd»)"),
-    ("repeat", "repite caracteres o grupos (como «aaaa» o «abcabc»)"),
-    ("date", "contiene una fecha o un año"),
-    ("regex", "contiene una fecha o un año"),
-    ("dictionary", "se basa en palabras o nombres comunes"),
+    ("user_inputs", N_("se parece a su usuario, su nombre, su institución o un lugar de la red")),
+    ("passwords", N_("es una de las contraseñas más usadas")),
+    ("spatial", N_("sigue las teclas del teclado (como «qwerty»)")),
+    ("sequence", N_("es una serie (como «1234» o «abcd»)")),
+    ("repeat", N_("repite caracteres o grupos (como «aaaa» o «abcabc»)")),
+    ("date", N_("contiene una fecha o un año")),
+    ("regex", N_("contiene una fecha o un año")),
+    ("dictionary", N_("se basa en palabras o nombres comunes")),
 )
 
 
 def _reason(matches: Iterable[dict[str, Any]]) -> str:
     kinds = {m.get("dictionary_name") or m.get("pattern") for m in matches}
     kinds |= {m.get("pattern") for m in matches}
-    return next((text for kind, text in _REASONS if kind in kinds), "es fácil de adivinar")
+    reason = next((text for kind, text in _REASONS if kind in kinds), N_("es fácil de adivinar"))
+    return gettext(reason)
 
 
 def _only_known_words(lowered: str, context: list[str]) -> bool:
@@ -141,13 +146,18 @@ def check_new_password(
     lowered = password.lower()
     if any(len(name) >= 4 and name.lower() in lowered for name in (username, display_name)):
         raise _refuse(
-            "Esta contraseña contiene su nombre de usuario o su nombre. " + CHOOSING_ADVICE
+            gettext("Esta contraseña contiene su nombre de usuario o su nombre. ")
+            + gettext(CHOOSING_ADVICE)
         )
     context = password_context(username, display_name, institution_code, institution_name)
     result = zxcvbn(password[:SCORED_LENGTH], user_inputs=context)
     if result["score"] < MIN_SCORE or _only_known_words(lowered, context):
         reason = _reason(result["sequence"])
-        raise _refuse(f"Esta contraseña es fácil de adivinar: {reason}. {CHOOSING_ADVICE}")
+        raise _refuse(
+            gettext("Esta contraseña es fácil de adivinar: %(reason)s.", reason=reason)
+            + " "
+            + gettext(CHOOSING_ADVICE)
+        )
 
 
 def hash_password(password: str) -> str:

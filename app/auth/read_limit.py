@@ -17,7 +17,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from flask_babel import gettext
+
 from app.auth.hourly_cap import CapReached, HourlyCap
+from app.core.i18n import N_
 
 WEIGHTS = {"case": 1, "search": 1, "attachment": 1, "export": 10}
 
@@ -25,13 +28,17 @@ WEIGHTS = {"case": 1, "search": 1, "attachment": 1, "export": 10}
 class TooManyReads(CapReached):
     code = "too_many_reads"
     action = "read_limit"
-    title = "Límite de lecturas alcanzado"  # the page's heading (app/web/errors.py)
+    title = N_("Límite de lecturas alcanzado")  # the page's heading (app/web/errors.py)
 
     def __init__(self, per_hour: int, retry_after: int, kind: str, notify: bool) -> None:
         minutes = max(1, math.ceil(retry_after / 60))
         super().__init__(
-            f"Abrió más de {per_hour} expedientes en la última hora. Podrá seguir en unos "
-            f"{minutes} minutos; si su trabajo lo necesita, hable con su supervisora.",
+            gettext(
+                "Abrió más de %(per_hour)s expedientes en la última hora. Podrá seguir en unos "
+                "%(minutes)s minutos; si su trabajo lo necesita, hable con su supervisora.",
+                per_hour=per_hour,
+                minutes=minutes,
+            ),
             per_hour,
             retry_after,
             kind,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app.audit.service import audit
@@ -79,14 +80,22 @@ def start_recovery(
     user = _account(session, user_id)
     reason = " ".join((reason or "").split())
     if len(reason) < REASON_MIN or len(reason) > REASON_MAX:
-        message = f"Explique el motivo, entre {REASON_MIN} y {REASON_MAX} caracteres."
+        message = gettext(
+            "Explique el motivo, entre %(least)s y %(most)s caracteres.",
+            least=REASON_MIN,
+            most=REASON_MAX,
+        )
         raise InvalidInput("bad reason", {"reason": [message]})
     if user.id == caller.id:
-        raise Forbidden("Otra persona de administración debe pedir la recuperación de su cuenta.")
+        raise Forbidden(
+            gettext("Otra persona de administración debe pedir la recuperación de su cuenta.")
+        )
     if not user.active:
-        raise Conflict("La cuenta está desactivada.")
+        raise Conflict(gettext("La cuenta está desactivada."))
     if _waiting(session, user.id) is not None:
-        raise Conflict("Ya hay una recuperación de esta cuenta que espera a una supervisora.")
+        raise Conflict(
+            gettext("Ya hay una recuperación de esta cuenta que espera a una supervisora.")
+        )
     recovery = AccountRecovery(user_id=user.id, reason=reason, requested_by_user_id=caller.id)
     session.add(recovery)
     session.flush()
@@ -111,11 +120,11 @@ def decide_recovery(
     require_approver(caller)
     recovery = session.get(AccountRecovery, recovery_id)
     if recovery is None:
-        raise NotFound("Recuperación desconocida.")
+        raise NotFound(gettext("Recuperación desconocida."))
     if not recovery.pending:
-        raise Conflict("Esta recuperación ya fue decidida.")
+        raise Conflict(gettext("Esta recuperación ya fue decidida."))
     if caller.id in (recovery.user_id, recovery.requested_by_user_id):
-        raise Forbidden("Otra supervisora debe decidir sobre esta recuperación.")
+        raise Forbidden(gettext("Otra supervisora debe decidir sobre esta recuperación."))
     recovery.decided_at = utcnow()
     recovery.decided_by_user_id = caller.id
     recovery.approved = approve
@@ -152,10 +161,10 @@ def issue_one_time_password(
     require_admin(caller)
     user = _account(session, user_id)
     if user.id == caller.id or not user.active:
-        raise Forbidden("No puede emitir una contraseña temporal para esta cuenta.")
+        raise Forbidden(gettext("No puede emitir una contraseña temporal para esta cuenta."))
     if not user.must_change_password:
         raise Conflict(
-            "La cuenta ya está en uso: pida una recuperación, que aprueba una supervisora."
+            gettext("La cuenta ya está en uso: pida una recuperación, que aprueba una supervisora.")
         )
     password = set_one_time_password(user)
     audit(

@@ -7,9 +7,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import bindparam, select, update
 
 from app.auth import totp
+from app.auth.labels import ROLE_LABELS
 from app.auth.models import APPROVED_ROLES, CASE_ROLES, ROLE_KINDS, ROLES, ApiToken, User
 from app.auth.passwords import (
     check_new_password,
@@ -24,6 +26,7 @@ from app.core.time import utcnow
 from app.crypto.keyring import KeyRing
 from app.crypto.models import DataKey
 from app.crypto.service import cipher_for, create_data_key
+from app.directory.labels import INSTITUTION_KIND_LABELS
 from app.directory.models import Institution
 
 USERNAME_MAX = 60
@@ -79,27 +82,40 @@ def _check_new_user(
         or len(username) > USERNAME_MAX
         or not all(ch.isalnum() or ch in "._-" for ch in username)
     ):
-        raise InvalidInput("bad username", {"username": ["Use letras, números, '.', '_' o '-'."]})
-    if role not in ROLES:
         raise InvalidInput(
-            f"unknown role {role!r}", {"role": [f"Choose one of {', '.join(ROLES)}."]}
+            "bad username", {"username": [gettext("Use letras, números, '.', '_' o '-'.")]}
+        )
+    if role not in ROLES:
+        known = ", ".join(f"«{ROLE_LABELS[code]}» ({code})" for code in ROLES)
+        raise InvalidInput(
+            f"unknown role {role!r}", {"role": [gettext("Elija uno de: %(roles)s.", roles=known)]}
         )
     if institution is None:
         raise InvalidInput(
             f"unknown institution {institution_code!r}",
-            {"institution": ["Institución desconocida."]},
+            {"institution": [gettext("Institución desconocida.")]},
         )
     if institution.kind not in ROLE_KINDS[role]:
         raise InvalidInput(
             f"role {role} does not fit institution kind {institution.kind}",
-            {"role": [f"A {role} cannot belong to a {institution.kind} institution."]},
+            {"role": [role_does_not_fit(role, institution.kind)]},
         )
     exists = session.execute(select(User.id).where(User.username == username)).first()
     if exists:
         raise Conflict(
-            f"user {username!r} already exists", {"username": ["Ese nombre de usuario ya existe."]}
+            f"user {username!r} already exists",
+            {"username": [gettext("Ese nombre de usuario ya existe.")]},
         )
     return institution
+
+
+def role_does_not_fit(role: str, kind: str) -> str:
+    """Said with the labels people know, never the codes."""
+    return gettext(
+        "Un rol «%(role)s» no puede pertenecer a una institución de tipo «%(kind)s».",
+        role=ROLE_LABELS.get(role, role),
+        kind=INSTITUTION_KIND_LABELS.get(kind, kind),
+    )
 
 
 def create_user(
@@ -238,13 +254,13 @@ def authenticate(
             raise AuthenticationFailed("invalid credentials")
         user.totp_last_step = step
     if user.awaiting_approval:
-        raise AwaitingApproval("Su cuenta espera la aprobación de una supervisora.")
+        raise AwaitingApproval(gettext("Su cuenta espera la aprobación de una supervisora."))
     needs_setup = user.must_change_password or (require_mfa and not user.totp_enrolled)
     if needs_setup and not allow_setup:
         raise AuthenticationFailed("invalid credentials")
     if one_time_password_expired(user):
         raise OneTimePasswordExpired(
-            "Su contraseña temporal venció; pida una nueva al administrador."
+            gettext("Su contraseña temporal venció; pida una nueva al administrador.")
         )
     if needs_rehash(user.password_hash):
         user.password_hash = rehash_password(password)  # parameters raised since it was set
@@ -335,9 +351,12 @@ def set_role(session: DbSession, user: User, role: str, requested_by: User | Non
     """A case role given by an administrator (`requested_by`) waits for approval again."""
     institution = session.get_one(Institution, user.institution_id)
     if role not in ROLES or institution.kind not in ROLE_KINDS[role]:
-        raise InvalidInput(
-            "role does not fit", {"role": ["Este rol no corresponde a la institución."]}
+        said = (
+            role_does_not_fit(role, institution.kind)
+            if role in ROLES
+            else gettext("Este rol no corresponde a la institución.")
         )
+        raise InvalidInput("role does not fit", {"role": [said]})
     if requested_by is not None and role in APPROVED_ROLES and role != user.role:
         user.approved_at = None
         user.approved_by_user_id = None

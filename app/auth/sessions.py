@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import select, update
 
 from app.audit.service import Actor, audit, record_event
@@ -258,7 +259,9 @@ def confirm_password(caller: Caller, password: str | None) -> None:
     down at her open browser cannot throw her out of her other devices, or cut off her
     scripts, without knowing it."""
     if not verify_password(caller.password_hash, password or ""):
-        raise InvalidInput("wrong password", {"password": ["La contraseña no es correcta."]})
+        raise InvalidInput(
+            "wrong password", {"password": [gettext("La contraseña no es correcta.")]}
+        )
 
 
 def end_my_session(
@@ -273,7 +276,7 @@ def end_my_session(
     Another of hers needs her password again; this one is a plain logout."""
     record = session.get(UserSession, session_id)
     if record is None or record.user_id != caller.id or record.ended_at is not None:
-        raise NotFound("Sesión desconocida.")
+        raise NotFound(gettext("Sesión desconocida."))
     if record.id != current_session_id:
         confirm_password(caller, password)
     record.ended_at = utcnow()

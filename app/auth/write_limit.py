@@ -17,7 +17,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from flask_babel import gettext
+
 from app.auth.hourly_cap import CapReached, HourlyCap
+from app.core.i18n import N_
 
 WEIGHTS = {
     "intake": 1,
@@ -34,14 +37,18 @@ WEIGHTS = {
 class TooManyWrites(CapReached):
     code = "too_many_writes"
     action = "write_limit"
-    title = "Límite de registros alcanzado"  # the page's heading (app/web/errors.py)
+    title = N_("Límite de registros alcanzado")  # the page's heading (app/web/errors.py)
 
     def __init__(self, per_hour: int, retry_after: int, kind: str, notify: bool) -> None:
         minutes = max(1, math.ceil(retry_after / 60))
         super().__init__(
-            f"Registró más de {per_hour} datos en la última hora (un adjunto cuenta como "
-            f"10). Podrá seguir en unos {minutes} minutos; si su trabajo lo necesita, "
-            "hable con su supervisora.",
+            gettext(
+                "Registró más de %(per_hour)s datos en la última hora (un adjunto cuenta como "
+                "10). Podrá seguir en unos %(minutes)s minutos; si su trabajo lo necesita, "
+                "hable con su supervisora.",
+                per_hour=per_hour,
+                minutes=minutes,
+            ),
             per_hour,
             retry_after,
             kind,

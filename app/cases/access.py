@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Protocol, cast
 
+from flask_babel import gettext
 from sqlalchemy import Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -153,7 +154,9 @@ class CaseMerged(Conflict):
     code = "case_merged"
 
     def __init__(self) -> None:
-        super().__init__("Este expediente se unió a otro: registre en el expediente que quedó.")
+        super().__init__(
+            gettext("Este expediente se unió a otro: registre en el expediente que quedó.")
+        )
 
 
 @dataclass(frozen=True)

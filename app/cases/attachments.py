@@ -22,6 +22,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from flask_babel import gettext
+
 from app.audit.service import audit, audit_change
 from app.auth.caller import Caller
 from app.auth.throttle_store import charge_read, charge_write
@@ -127,7 +129,7 @@ def read_attachment(cipher: FieldCipher, attachment: Attachment, directory: Path
         blob = path.read_bytes()
     except FileNotFoundError as exc:
         raise NotFound(
-            "attachment file missing", {"file": ["El archivo no se encuentra."]}
+            "attachment file missing", {"file": [gettext("El archivo no se encuentra.")]}
         ) from exc
     except OSError as exc:  # the store is there but cannot be read (permissions, I/O)
         raise Unavailable("attachment store not readable", {"cause": store_failure(exc)}) from exc

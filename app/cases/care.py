@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app.audit.service import audit_change
@@ -21,6 +22,7 @@ from app.cases.models import Case
 from app.cases.risk import RiskResult, assess, lowers_from_high
 from app.core.db import DbSession
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.i18n import N_
 from app.core.time import local_today, utcnow
 from app.crypto.cohorts import into_cohort, out_of_cohort
 from app.crypto.keyring import KeyRing
@@ -68,7 +70,7 @@ def add_note(
     charge_write(user.id, "note")
     case = access.case_for(session, user, case_id).case
     if data["given_on"] > local_today():
-        raise InvalidInput("future date", {"given_on": ["La fecha no puede ser futura."]})
+        raise InvalidInput("future date", {"given_on": [gettext("La fecha no puede ser futura.")]})
     note = CareNote(
         id=uuid.uuid4(),
         case_id=case.id,
@@ -172,7 +174,7 @@ def _incident_flags(session: DbSession, case: Case) -> tuple[bool, bool, bool]:
     return feminicidal, firearm, strangulation
 
 
-LOWERING_NEEDS_REASON = (
+LOWERING_NEEDS_REASON = N_(
     "El riesgo de este caso es alto: explique por qué baja antes de guardar la valoración."
 )
 
@@ -189,7 +191,7 @@ def assess_risk(
     judgement = bool(data.get("judgement_high"))
     if judgement and not (data.get("judgement_reason") or "").strip():
         raise InvalidInput(
-            "reason required", {"judgement_reason": ["Explique el criterio profesional."]}
+            "reason required", {"judgement_reason": [gettext("Explique el criterio profesional.")]}
         )
     feminicidal, firearm, strangulation = _incident_flags(session, case)
     result = assess(
@@ -202,7 +204,7 @@ def assess_risk(
     lowering = lowers_from_high(case.risk_level, result.level)
     lowering_reason = (data.get("reason") or "").strip() or None
     if lowering and found.view == policy.FULL and lowering_reason is None:
-        raise InvalidInput("reason required", {"reason": [LOWERING_NEEDS_REASON]})
+        raise InvalidInput("reason required", {"reason": [gettext(LOWERING_NEEDS_REASON)]})
     row = _assessment_row(ring, user, case, data, result)
     if lowering and found.view == policy.FULL:
         row.lowering_reason_enc = cipher_for(ring, case.data_key).seal(
@@ -350,10 +352,14 @@ def change_status(
         raise Conflict(f"a case that is {case.status} cannot become {target}")
     reason = (data.get("reason") or "").strip() or None
     if target == "closed" and reason not in CLOSE_REASONS:
-        raise InvalidInput("reason required", {"reason": ["Indique por qué se cierra el caso."]})
+        raise InvalidInput(
+            "reason required", {"reason": [gettext("Indique por qué se cierra el caso.")]}
+        )
     reopening = case.status == "closed"
     if reopening and reason is None:
-        raise InvalidInput("reason required", {"reason": ["Indique por qué se reabre el caso."]})
+        raise InvalidInput(
+            "reason required", {"reason": [gettext("Indique por qué se reabre el caso.")]}
+        )
     code = reason if target == "closed" or reason in REOPEN_REASONS else None
     if reopening and code is None:
         code = "other"

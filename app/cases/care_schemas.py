@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from app.cases.care import CHANNELS, CLOSE_REASONS, FOLLOW_UP_OUTCOMES, NOTE_KINDS, REOPEN_REASONS
@@ -12,12 +13,13 @@ from app.cases.risk import QUESTION_KEYS, missing_answers
 from app.cases.risk import REASONS as RISK_REASONS
 from app.cases.schemas import ConsentIn, CorrectionIn, InputSchema
 from app.cases.vocab import CASE_STATUSES
+from app.core.i18n import N_, later
 from app.core.time import local_today
 
 
 def _one_of(values: tuple[str, ...] | list[str] | dict[str, str]) -> validate.OneOf:
     return validate.OneOf(
-        list(values), error="Código desconocido: {input}. Valores válidos: {choices}."
+        list(values), error=later(N_("Código desconocido: {input}. Valores válidos: {choices}."))
     )
 
 
@@ -40,7 +42,7 @@ class FollowUpOutcomeIn(InputSchema):
     version = fields.Integer(load_default=None, allow_none=True)
 
 
-UNANSWERED = "Responda Sí, No o No sabe."
+UNANSWERED = N_("Responda Sí, No o No sabe.")
 
 
 class RiskIn(InputSchema):
@@ -65,10 +67,14 @@ class RiskIn(InputSchema):
     def check_answers(self, value: dict[str, Any], **_: Any) -> None:
         unknown = sorted(set(value) - set(QUESTION_KEYS))
         if unknown:
-            raise ValidationError(f'Preguntas desconocidas: {", ".join(unknown)}; use "1" a "24".')
+            raise ValidationError(
+                gettext(
+                    'Preguntas desconocidas: %(keys)s; use "1" a "24".', keys=", ".join(unknown)
+                )
+            )
         missing = missing_answers(value)
         if missing:
-            raise ValidationError({key: [UNANSWERED] for key in missing})
+            raise ValidationError({key: [gettext(UNANSWERED)] for key in missing})
 
 
 class SafetyPlanIn(InputSchema):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import or_, select
 
 from app.audit.service import audit
@@ -25,11 +26,12 @@ from app.cases.complaints import EXPIRY_WARNING_DAYS
 from app.cases.service import require_case_role
 from app.core.db import DbSession
 from app.core.errors import Conflict, Forbidden, InvalidInput
+from app.core.i18n import N_
 from app.core.time import local_today, utcnow
 from app.crypto.keyring import KeyRing
 from app.notifications.service import notify_user
 
-NOT_A_WORKER = "Debe ser una persona activa de su institución que atiende casos."
+NOT_A_WORKER = N_("Debe ser una persona activa de su institución que atiende casos.")
 
 
 class AlreadyAssigned(Conflict):
@@ -37,8 +39,10 @@ class AlreadyAssigned(Conflict):
 
     def __init__(self) -> None:
         super().__init__(
-            "Otra persona ya es responsable de este caso: pida a la persona coordinadora "
-            "que se lo reasigne."
+            gettext(
+                "Otra persona ya es responsable de este caso: pida a la persona coordinadora "
+                "que se lo reasigne."
+            )
         )
 
 
@@ -80,7 +84,9 @@ def _worker(session: DbSession, caller: Caller, user_id: int, field: str) -> Use
     """An active case-role worker of the caller's institution, or 422 on that field."""
     user = session.get(User, user_id)
     if user is None or not is_active_worker(user, caller.institution_id):
-        raise InvalidInput("not an active worker of the institution", {field: [NOT_A_WORKER]})
+        raise InvalidInput(
+            "not an active worker of the institution", {field: [gettext(NOT_A_WORKER)]}
+        )
     return user
 
 
@@ -152,7 +158,7 @@ def _target(
             raise AlreadyAssigned()
         return caller.user
     if not policy.may_reassign(lead):
-        raise Forbidden("Solo la persona coordinadora de su institución reasigna casos.")
+        raise Forbidden(gettext("Solo la persona coordinadora de su institución reasigna casos."))
     return None if user_id is None else _worker(session, caller, user_id, "user_id")
 
 
@@ -177,15 +183,15 @@ def move_caseload(
     leaving, or away): one audit row per case, one notice to the new responsible."""
     require_case_role(caller)
     if not policy.may_move_caseload(caller_is_lead(caller)):
-        raise Forbidden("Solo la persona coordinadora de su institución mueve casos.")
+        raise Forbidden(gettext("Solo la persona coordinadora de su institución mueve casos."))
     leaver = session.get(User, from_user_id)
     if leaver is None or leaver.institution_id != caller.institution_id:
         raise InvalidInput(
             "not a user of the institution",
-            {"from_user_id": ["Esa persona no es de su institución."]},
+            {"from_user_id": [gettext("Esa persona no es de su institución.")]},
         )
     if from_user_id == to_user_id:
-        raise InvalidInput("same worker", {"to_user_id": ["Elija a otra persona."]})
+        raise InvalidInput("same worker", {"to_user_id": [gettext("Elija a otra persona.")]})
     target = _worker(session, caller, to_user_id, "to_user_id")
     held = access.held_assignments(session, caller, from_user_id)
     for row, _number in held:

@@ -6,6 +6,7 @@ import uuid
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -38,12 +39,12 @@ def _check_measure(session: DbSession, data: dict[str, Any], index: int) -> None
     field = f"measures.{index}"
     if session.get(MeasureType, data["measure"]) is None:
         raise InvalidInput(
-            "unknown measure", {field: {"measure": ["Medida de protección desconocida."]}}
+            "unknown measure", {field: {"measure": [gettext("Medida de protección desconocida.")]}}
         )
     starts, ends = data.get("starts_on"), data.get("ends_on")
     if starts and ends and ends < starts:
         raise InvalidInput(
-            "dates", {field: {"ends_on": ["La fecha de fin es anterior a la de inicio."]}}
+            "dates", {field: {"ends_on": [gettext("La fecha de fin es anterior a la de inicio.")]}}
         )
 
 
@@ -61,7 +62,7 @@ def file_complaint(
     charge_write(user.id, "complaint")
     case = access.case_for(session, user, case_id).case
     if data["filed_on"] > local_today():
-        raise InvalidInput("future date", {"filed_on": ["La fecha no puede ser futura."]})
+        raise InvalidInput("future date", {"filed_on": [gettext("La fecha no puede ser futura.")]})
     incident_ids = _case_incidents(session, case, data.get("incident_ids") or [])
     for index, measure in enumerate(data.get("measures") or []):
         _check_measure(session, measure, index)
@@ -121,7 +122,7 @@ def _case_incidents(session: DbSession, case: Case, wanted: list[uuid.UUID]) -> 
     unknown = [str(i) for i in wanted if i not in set(ids)]
     if unknown:
         raise InvalidInput(
-            "unknown incident", {"incident_ids": ["No es un hecho de este expediente."]}
+            "unknown incident", {"incident_ids": [gettext("No es un hecho de este expediente.")]}
         )
     return list(dict.fromkeys(wanted))
 
@@ -155,7 +156,9 @@ def update_measure(
         cipher = access.cipher_of_loaded_case(ring, session, case.id)
         measure.court_enc = cipher.seal("protection_measures", measure.id, "court", data["court"])
     if measure.starts_on and measure.ends_on and measure.ends_on < measure.starts_on:
-        raise InvalidInput("dates", {"ends_on": ["La fecha de fin es anterior a la de inicio."]})
+        raise InvalidInput(
+            "dates", {"ends_on": [gettext("La fecha de fin es anterior a la de inicio.")]}
+        )
     case.updated_at = utcnow()
     session.flush()
     audit_change(
@@ -213,7 +216,7 @@ def correct_complaint(
     current = _complaint_values(cipher, complaint)
     changes = changed(current, _wanted_complaint(session, case, data))
     if not changes:
-        raise InvalidInput("nothing changed", {"_schema": [NOTHING_CHANGED]})
+        raise InvalidInput("nothing changed", {"_schema": [gettext(NOTHING_CHANGED)]})
     _write_complaint(session, cipher, complaint, changes)
     row = record_correction(
         session, cipher, user, case.id, ("complaint", str(complaint.id)), changes, data["reason"]
@@ -240,7 +243,9 @@ def _wanted_complaint(session: DbSession, case: Case, data: dict[str, Any]) -> d
         wanted["number"] = data["number"].strip()
     if "filed_on" in data:
         if data["filed_on"] > local_today():
-            raise InvalidInput("future date", {"filed_on": ["La fecha no puede ser futura."]})
+            raise InvalidInput(
+                "future date", {"filed_on": [gettext("La fecha no puede ser futura.")]}
+            )
         wanted["filed_on"] = data["filed_on"].isoformat()
     if "forward_to_prosecutor" in data:
         wanted["forward_to_prosecutor"] = bool(data["forward_to_prosecutor"])

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app.audit.service import audit_change
@@ -28,6 +29,7 @@ from app.cases.validators import normalise_dui
 from app.cases.vocab import age_group, age_on, context_of
 from app.core.db import DbSession
 from app.core.errors import Conflict, InvalidInput
+from app.core.i18n import N_
 from app.core.time import local_today, utcnow
 from app.crypto.blind_index import blind_index, name_dob_key
 from app.crypto.envelope import FieldCipher
@@ -47,8 +49,8 @@ SURVIVOR_FIELDS = (
 )
 PLAIN_SURVIVOR_FIELDS = ("sex", "municipality")  # plain columns: statistics need them
 NAME_FIELDS = ("given_names", "family_names")
-NOTHING_CHANGED = "No cambió ningún dato: corrija al menos uno."
-STALE = "Alguien cambió este registro mientras usted lo editaba. Recargue la página."
+NOTHING_CHANGED = N_("No cambió ningún dato: corrija al menos uno.")
+STALE = N_("Alguien cambió este registro mientras usted lo editaba. Recargue la página.")
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class DuiOnAnotherRecord(IdentityConflict):
 
     def __init__(self, case_id: uuid.UUID) -> None:
         super().__init__(case_id)
-        self.message = (
+        self.message = gettext(
             "Ese DUI ya está registrado en otro expediente. Si es la misma persona, pida "
             "unir los expedientes; si no, revise el número."
         )
@@ -76,7 +78,7 @@ def check_version(current: int, given: int) -> None:
     """The version the caller read must still be the row's (the version column checks
     again at the UPDATE, for a change made in between)."""
     if given != current:
-        raise Conflict(STALE)
+        raise Conflict(gettext(STALE))
 
 
 def record_correction(
@@ -136,7 +138,7 @@ def correct_survivor(
     current = survivor_values(cipher, survivor)
     changes = changed(current, _wanted_survivor(session, data))
     if not changes:
-        raise InvalidInput("nothing changed", {"_schema": [NOTHING_CHANGED]})
+        raise InvalidInput("nothing changed", {"_schema": [gettext(NOTHING_CHANGED)]})
     after = {**current, **{field: pair[1] for field, pair in changes.items()}}
     if "dui" in changes and after["dui"]:
         _refuse_dui_on_file(session, ring, survivor, after["dui"], after["birth_date"])
@@ -215,7 +217,7 @@ def _follow_birth_date(session: DbSession, case: Case, birth: date) -> None:
     age group and context of each incident (what statistics count) follow it."""
     incidents = list(session.execute(select(Incident).where(Incident.case_id == case.id)).scalars())
     if any(incident.occurred_on < birth for incident in incidents):
-        message = "Un hecho del expediente es anterior a esa fecha de nacimiento."
+        message = gettext("Un hecho del expediente es anterior a esa fecha de nacimiento.")
         raise InvalidInput("birth after incident", {"birth_date": [message]})
     case.mandatory_report = age_on(birth, local_today()) < 18
     for incident in incidents:

@@ -12,6 +12,7 @@ import uuid
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app.audit.service import audit
@@ -24,6 +25,7 @@ from app.cases.name_tokens import Ranking, name_codes, phone_digits, phone_index
 from app.cases.validators import normalise_dui
 from app.core.db import DbSession
 from app.core.errors import Forbidden, InvalidInput
+from app.core.i18n import N_
 from app.crypto.blind_index import blind_index
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
@@ -32,7 +34,7 @@ NAME_THRESHOLD = 0.6  # below it, a shared word ("María") is not a reason to lo
 # How much each reason weighs in the ranking: a DUI or a phone says more than a name.
 WEIGHTS = {"dui": 3.0, "phone": 2.0, "birth_year": 0.5}
 STRONG_REASONS = frozenset({"name", "phone", "dui"})  # the birth year alone is no match
-NOTHING_TO_COMPARE = "Escriba al menos el nombre, el teléfono o el DUI."
+NOTHING_TO_COMPARE = N_("Escriba al menos el nombre, el teléfono o el DUI.")
 
 
 class PossibleDuplicateIncident(InvalidInput):
@@ -44,9 +46,10 @@ class PossibleDuplicateIncident(InvalidInput):
 
     def __init__(self, incidents: list[Incident]) -> None:
         days = ", ".join(sorted({incident.occurred_on.isoformat() for incident in incidents}))
-        message = (
-            f"Este expediente ya tiene un hecho del {days} con ese tipo de violencia. "
-            "Si es un hecho distinto, marque la confirmación y guarde de nuevo."
+        message = gettext(
+            "Este expediente ya tiene un hecho del %(days)s con ese tipo de violencia. "
+            "Si es un hecho distinto, marque la confirmación y guarde de nuevo.",
+            days=days,
         )
         super().__init__(message, {"confirm_new": [message]})
 
@@ -148,7 +151,7 @@ def _duplicates(
     digits, phone_bidx = phone_digits(phone), phone_index(ring, phone)
     dui = normalise_dui(dui) if dui else None
     if not (codes or digits or dui):
-        raise InvalidInput("nothing to compare", {"_schema": [NOTHING_TO_COMPARE]})
+        raise InvalidInput("nothing to compare", {"_schema": [gettext(NOTHING_TO_COMPARE)]})
     ids = name_candidate_ids(session, ring, caller, codes, None) if codes else []
     for column, value in (
         ("phone_bidx", phone_bidx),

@@ -15,6 +15,8 @@ import struct
 import unicodedata
 import zlib
 
+from flask_babel import gettext
+
 from app.core.errors import InvalidInput
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -131,7 +133,9 @@ def strip_jpeg_metadata(data: bytes) -> bytes:
     try:
         return _jpeg_kept(data)
     except _Malformed as exc:
-        raise InvalidInput("malformed JPEG", {"file": ["La imagen JPEG está dañada."]}) from exc
+        raise InvalidInput(
+            "malformed JPEG", {"file": [gettext("La imagen JPEG está dañada.")]}
+        ) from exc
 
 
 # ---- PNG -------------------------------------------------------------------------------
@@ -171,7 +175,9 @@ def strip_png_metadata(data: bytes) -> bytes:
     try:
         return _png_kept(data)
     except _Malformed as exc:
-        raise InvalidInput("malformed PNG", {"file": ["La imagen PNG está dañada."]}) from exc
+        raise InvalidInput(
+            "malformed PNG", {"file": [gettext("La imagen PNG está dañada.")]}
+        ) from exc
 
 
 # ---- the upload ------------------------------------------------------------------------
@@ -198,14 +204,14 @@ def sniff_type(data: bytes) -> str | None:
 def clean_upload(data: bytes) -> tuple[str, bytes]:
     """Check size and real type; return the content type and the bytes to store."""
     if not data:
-        raise InvalidInput("empty file", {"file": ["El archivo está vacío."]})
+        raise InvalidInput("empty file", {"file": [gettext("El archivo está vacío.")]})
     if len(data) > MAX_BYTES:
         raise InvalidInput(
-            "file too large", {"file": ["El archivo puede tener como máximo 20 MB."]}
+            "file too large", {"file": [gettext("El archivo puede tener como máximo 20 MB.")]}
         )
     found = _identify(data)
     if found is None:
-        message = "Solo se aceptan archivos PDF, JPEG o PNG."
+        message = gettext("Solo se aceptan archivos PDF, JPEG o PNG.")
         raise InvalidInput(message, {"file": [message]})
     return found
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import delete, func, insert, select
 
 from app.audit.service import audit, audit_change
@@ -32,6 +33,7 @@ from app.cases.service import _incident_date_problem, open_survivor, resolve_mun
 from app.cases.vocab import age_group, age_on, context_of, gbvims_type
 from app.core.db import DbSession
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.i18n import N_
 from app.core.time import utcnow
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
@@ -49,8 +51,8 @@ PLAIN_FIELDS = (
     "strangulation",
 )
 SEALED_FIELDS = ("perpetrator_details", "narrative")
-VOIDED = "El hecho está anulado: ya no se corrige."
-LAST_INCIDENT = (
+VOIDED = N_("El hecho está anulado: ya no se corrige.")
+LAST_INCIDENT = N_(
     "Es el único hecho vigente del expediente y no se puede anular. Si el expediente se "
     "abrió por error, ciérrelo."
 )
@@ -72,7 +74,7 @@ def _incident_of(
     ):
         raise NotFound("incident not found")
     if incident.voided_at is not None:
-        raise Conflict(VOIDED)
+        raise Conflict(gettext(VOIDED))
     return found.case, incident
 
 
@@ -94,7 +96,7 @@ def correct_incident(
     changes = changed(current, _wanted(session, data))
     after = {**current, **{field: pair[1] for field, pair in changes.items()}}
     if not changes:
-        raise InvalidInput("nothing changed", {"_schema": [NOTHING_CHANGED]})
+        raise InvalidInput("nothing changed", {"_schema": [gettext(NOTHING_CHANGED)]})
     row = None
     if changes:
         _check(cipher, case, after)
@@ -158,7 +160,9 @@ def _check(cipher: FieldCipher, case: Case, after: dict[str, Any]) -> None:
     if problem:
         raise InvalidInput(problem, {"occurred_on": [problem]})
     if after["penetration"] and "sexual" not in after["violence_types"]:
-        raise InvalidInput("penetration", {"penetration": ["Solo aplica a la violencia sexual."]})
+        raise InvalidInput(
+            "penetration", {"penetration": [gettext("Solo aplica a la violencia sexual.")]}
+        )
 
 
 def _write(
@@ -237,7 +241,7 @@ def void_incident(
         )
     ).scalar_one()
     if not in_force:
-        raise InvalidInput("last incident", {"_schema": [LAST_INCIDENT]})
+        raise InvalidInput("last incident", {"_schema": [gettext(LAST_INCIDENT)]})
     cipher = cipher_for(ring, case.data_key)
     incident.voided_at = utcnow()
     incident.voided_by_user_id = caller.id

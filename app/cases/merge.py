@@ -25,6 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app.audit.service import audit
@@ -134,13 +135,15 @@ def request_merge(
 ) -> dict[str, Any]:
     """A party with the whole of both records asks; a supervisor decides (202)."""
     if surviving_id is not None and surviving_id == absorbed_id:
-        raise InvalidInput("same case", {"absorb": ["Elija otro expediente, no este mismo."]})
+        raise InvalidInput(
+            "same case", {"absorb": [gettext("Elija otro expediente, no este mismo.")]}
+        )
     surviving = access.case_for(
         session, caller, surviving_id, need=policy.WHOLE, closed_ok=True
     ).case
     absorbed = access.case_for(session, caller, absorbed_id, need=policy.WHOLE, closed_ok=True).case
     if _pending_for(session, [surviving.id, absorbed.id]):
-        raise Conflict("Ya hay una unión pendiente para uno de estos expedientes.")
+        raise Conflict(gettext("Ya hay una unión pendiente para uno de estos expedientes."))
     merge = CaseMerge(
         id=uuid.uuid4(),
         surviving_case_id=surviving.id,
@@ -241,7 +244,7 @@ def review_merge(
     if merge.requested_by_user_id == caller.id:
         raise Forbidden("who asked for a merge does not approve it")
     if merge.status != "pending":
-        raise Conflict("Esta unión ya fue decidida.")
+        raise Conflict(gettext("Esta unión ya fue decidida."))
     merge.decided_by_user_id, merge.decided_at = caller.id, utcnow()
     if not approve:
         merge.status = "rejected"
@@ -250,7 +253,7 @@ def review_merge(
     surviving = access.case_by_id(session, merge.surviving_case_id)
     absorbed = access.case_by_id(session, merge.absorbed_case_id)
     if surviving.merged_into_id or absorbed.merged_into_id:
-        raise Conflict("Uno de los expedientes ya se unió a otro.")
+        raise Conflict(gettext("Uno de los expedientes ya se unió a otro."))
     relocation = Relocation(
         absorbed,
         surviving,
@@ -279,13 +282,15 @@ def revert_merge(
     _require_supervisor(caller)
     merge = _merge(session, merge_id)
     if merge.status != "approved" or merge.decided_at is None:
-        raise Conflict("Solo una unión aprobada se puede deshacer.")
+        raise Conflict(gettext("Solo una unión aprobada se puede deshacer."))
     if not policy.may_revert_merge(merge.decided_at, utcnow(), REVERT_WINDOW):
-        raise Conflict("Pasaron más de 30 días: esta unión ya no se puede deshacer.")
+        raise Conflict(gettext("Pasaron más de 30 días: esta unión ya no se puede deshacer."))
     surviving = access.case_by_id(session, merge.surviving_case_id)
     absorbed = access.case_by_id(session, merge.absorbed_case_id)
     if surviving.merged_into_id is not None:
-        raise Conflict("El expediente que quedó se unió después a otro: deshaga esa unión antes.")
+        raise Conflict(
+            gettext("El expediente que quedó se unió después a otro: deshaga esa unión antes.")
+        )
     moved = json.loads(merge.moved or "{}")
     relocation = Relocation(
         surviving,

@@ -14,19 +14,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext
+
 from app.auth.caller import Caller
 from app.cases import access, policy
 from app.cases.models import Case
 from app.cases.name_tokens import Ranking, name_codes, phone_digits, phone_index, token_of
 from app.core.db import DbSession
 from app.core.errors import InvalidInput
+from app.core.i18n import N_
 from app.crypto.keyring import KeyRing
 from app.crypto.models import DataKey
 from app.crypto.service import cipher_for
 
 CANDIDATE_CAP = 200  # decrypted per search at most: the cost stays bounded
 SHOWN = 20
-NO_NAME_WORDS = "Escriba al menos un nombre o apellido (dos letras o más)."
+NO_NAME_WORDS = N_("Escriba al menos un nombre o apellido (dos letras o más).")
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def open_identity(ring: KeyRing, row: Any, contact: bool = True) -> Opened:
 def typed_codes(text: str) -> list[str]:
     codes = name_codes(text)
     if not codes:
-        raise InvalidInput("no name words", {"name_like": [NO_NAME_WORDS]})
+        raise InvalidInput("no name words", {"name_like": [gettext(NO_NAME_WORDS)]})
     return codes
 
 
@@ -142,7 +145,7 @@ def by_phone(session: DbSession, ring: KeyRing, caller: Caller, phone: str) -> l
     """Exact, once both numbers are digits only (a blind index, confirmed by decrypting)."""
     digits, bidx = phone_digits(phone), phone_index(ring, phone)
     if bidx is None:
-        raise InvalidInput("no phone", {"phone": ["Número de teléfono no válido."]})
+        raise InvalidInput("no phone", {"phone": [gettext("Número de teléfono no válido.")]})
     cases = access.visible_by_survivor_index(session, caller, "phone_bidx", bidx)
     found = [
         with_name(Candidate(case, view, 1.0, ["phone"]), opened)

@@ -5,32 +5,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-# Our own Spanish wording, in DOMAIN.md's order; the API keys answers "1" to "24".
-QUESTIONS: tuple[str, ...] = (
-    "¿Está lesionada en este momento?",
-    "¿Tiene mucho miedo?",
-    "¿Teme que la vuelva a dañar?",
-    "¿Está aislada de su familia y amistades?",
-    "¿Se siente deprimida o ha pensado en quitarse la vida?",
-    "¿Se separó o intentó separarse en el último año?",
-    "¿Hay conflicto por las hijas o los hijos?",
-    "¿La sigue, la vigila o la llama y escribe sin parar?",
-    "¿Está embarazada o tiene un bebé de menos de 18 meses?",
-    "¿La violencia es cada vez más frecuente?",
-    "¿La violencia es cada vez más grave?",
-    "¿Es controlador o extremadamente celoso?",
-    "¿Ha usado un arma u objeto contra usted?",
-    "¿La ha amenazado de muerte y usted le creyó?",
-    "¿La ha estrangulado, asfixiado o intentado ahogar?",
-    "¿La ha agredido sexualmente?",
-    "¿La amenaza también otra persona?",
-    "¿Ha lastimado a otras personas (hijos, familiares, exparejas)?",
-    "¿Ha lastimado animales?",
-    "¿Depende de él económicamente o tiene problemas de dinero?",
-    "¿Él tiene problemas de drogas, alcohol o salud mental?",
-    "¿Él ha amenazado con suicidarse o lo ha intentado?",
-    "¿Ha incumplido una medida de protección u orden judicial?",
-    "¿Él tiene antecedentes penales?",
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+
+# Our own Spanish wording, in DOMAIN.md's order; the API keys answers "1" to "24". Lazy:
+# the risk form is built once, and each page shows the questions in its own language.
+QUESTIONS: tuple[LazyString, ...] = (
+    _l("¿Está lesionada en este momento?"),
+    _l("¿Tiene mucho miedo?"),
+    _l("¿Teme que la vuelva a dañar?"),
+    _l("¿Está aislada de su familia y amistades?"),
+    _l("¿Se siente deprimida o ha pensado en quitarse la vida?"),
+    _l("¿Se separó o intentó separarse en el último año?"),
+    _l("¿Hay conflicto por las hijas o los hijos?"),
+    _l("¿La sigue, la vigila o la llama y escribe sin parar?"),
+    _l("¿Está embarazada o tiene un bebé de menos de 18 meses?"),
+    _l("¿La violencia es cada vez más frecuente?"),
+    _l("¿La violencia es cada vez más grave?"),
+    _l("¿Es controlador o extremadamente celoso?"),
+    _l("¿Ha usado un arma u objeto contra usted?"),
+    _l("¿La ha amenazado de muerte y usted le creyó?"),
+    _l("¿La ha estrangulado, asfixiado o intentado ahogar?"),
+    _l("¿La ha agredido sexualmente?"),
+    _l("¿La amenaza también otra persona?"),
+    _l("¿Ha lastimado a otras personas (hijos, familiares, exparejas)?"),
+    _l("¿Ha lastimado animales?"),
+    _l("¿Depende de él económicamente o tiene problemas de dinero?"),
+    _l("¿Él tiene problemas de drogas, alcohol o salud mental?"),
+    _l("¿Él ha amenazado con suicidarse o lo ha intentado?"),
+    _l("¿Ha incumplido una medida de protección u orden judicial?"),
+    _l("¿Él tiene antecedentes penales?"),
 )
 QUESTION_KEYS = tuple(str(number) for number in range(1, len(QUESTIONS) + 1))
 WEAPON_QUESTION = "13"

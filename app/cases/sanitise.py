@@ -22,6 +22,7 @@ from io import BytesIO
 from typing import Any
 
 import pikepdf
+from flask_babel import gettext
 from PIL import Image
 
 from app.cases.files import JPEG, MAX_BYTES, PDF, PNG, clean_upload
@@ -80,7 +81,7 @@ def sanitise(data: bytes) -> Clean:
     else:
         cleaned = reencode_image(stripped, content_type, original=data)
     if len(cleaned) > MAX_BYTES:
-        raise RefusedFile("Una vez limpiado, el archivo supera los 20 MB permitidos.")
+        raise RefusedFile(gettext("Una vez limpiado, el archivo supera los 20 MB permitidos."))
     return Clean(cleaned, content_type, EXTENSIONS[content_type])
 
 
@@ -92,7 +93,7 @@ def clean_pdf(data: bytes) -> bytes:
     try:
         with pikepdf.open(BytesIO(data)) as pdf:
             if len(pdf.pages) == 0:
-                raise RefusedFile("El PDF no tiene páginas.")
+                raise RefusedFile(gettext("El PDF no tiene páginas."))
             _strip_document(pdf)
             out = BytesIO()
             # Streams are copied, not decoded: a compressed bomb stays compressed. The
@@ -108,9 +109,11 @@ def clean_pdf(data: bytes) -> bytes:
     except RefusedFile:
         raise
     except pikepdf.PasswordError as exc:
-        raise RefusedFile("El PDF está protegido con contraseña; súbalo sin ella.") from exc
+        raise RefusedFile(
+            gettext("El PDF está protegido con contraseña; súbalo sin ella.")
+        ) from exc
     except Exception as exc:  # qpdf, or a structure that is not what the standard says
-        raise RefusedFile("El PDF está dañado y no se puede revisar.") from exc
+        raise RefusedFile(gettext("El PDF está dañado y no se puede revisar.")) from exc
 
 
 def _strip_document(pdf: pikepdf.Pdf) -> None:
@@ -199,7 +202,7 @@ def declared_size(data: bytes, content_type: str) -> tuple[int, int]:
             height, width = struct.unpack_from(">HH", data, pos + 5)
             return width, height
         pos += 2 + length
-    raise RefusedFile("La imagen JPEG está dañada.")
+    raise RefusedFile(gettext("La imagen JPEG está dañada."))
 
 
 def reencode_image(data: bytes, content_type: str, original: bytes | None = None) -> bytes:
@@ -208,8 +211,13 @@ def reencode_image(data: bytes, content_type: str, original: bytes | None = None
     width, height = declared_size(data, content_type)
     if width * height > MAX_PIXELS:
         raise RefusedFile(
-            f"La imagen es demasiado grande ({width} × {height} píxeles); "
-            f"el máximo es {MAX_PIXELS // 1_000_000} megapíxeles."
+            gettext(
+                "La imagen es demasiado grande (%(width)s × %(height)s píxeles); "
+                "el máximo es %(most)s megapíxeles.",
+                width=width,
+                height=height,
+                most=MAX_PIXELS // 1_000_000,
+            )
         )
     turn = orientation(original) if original is not None and content_type == JPEG else 1
     try:
@@ -219,7 +227,7 @@ def reencode_image(data: bytes, content_type: str, original: bytes | None = None
             image.load()
             return _encode(image, content_type, turn)
     except Exception as exc:  # a decoder fed hostile bytes can fail in any way: refuse
-        raise RefusedFile("La imagen está dañada y no se puede revisar.") from exc
+        raise RefusedFile(gettext("La imagen está dañada y no se puede revisar.")) from exc
 
 
 def _encode(image: Image.Image, content_type: str, turn: int) -> bytes:

@@ -6,6 +6,7 @@ import re
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext
 from marshmallow import (
     EXCLUDE,
     Schema,
@@ -27,6 +28,7 @@ from app.cases.vocab import (
     VIOLENCE_TYPES,
     WEAPONS,
 )
+from app.core.i18n import N_, later
 from app.core.ids import MAX_ID
 from app.core.time import local_today
 
@@ -37,24 +39,24 @@ def _not_future(value: date) -> None:
         raise ValidationError(problem)
 
 
-DUI_INVALID = "DUI no válido (########-#, revise el dígito verificador)."
-REQUIRED = "Este dato es obligatorio."
+DUI_INVALID = N_("DUI no válido (########-#, revise el dígito verificador).")
+REQUIRED = N_("Este dato es obligatorio.")
 
 
 def _valid_dui(value: str) -> None:
     if value != "" and normalise_dui(value) is None:
-        raise ValidationError(DUI_INVALID)
+        raise ValidationError(gettext(DUI_INVALID))
 
 
 def _search_dui(value: str) -> None:
     if normalise_dui(value) is None:
-        raise ValidationError(DUI_INVALID)
+        raise ValidationError(gettext(DUI_INVALID))
 
 
 def _not_only_spaces(value: str) -> None:
     """With a minimum length, which refuses the empty string with its own message."""
     if value and not value.strip():
-        raise ValidationError(REQUIRED)
+        raise ValidationError(gettext(REQUIRED))
 
 
 def _name(**options: Any) -> fields.String:
@@ -63,7 +65,7 @@ def _name(**options: Any) -> fields.String:
 
 def _codes(choices: dict[str, str]) -> validate.OneOf:
     return validate.OneOf(
-        list(choices), error="Código desconocido: {input}. Valores válidos: {choices}."
+        list(choices), error=later(N_("Código desconocido: {input}. Valores válidos: {choices}."))
     )
 
 
@@ -96,7 +98,7 @@ class IncidentIn(InputSchema):
     violence_types = fields.List(
         fields.String(validate=_codes(VIOLENCE_TYPES)),
         required=True,
-        validate=validate.Length(min=1, error="Marque al menos un tipo de violencia."),
+        validate=validate.Length(min=1, error=later(N_("Marque al menos un tipo de violencia."))),
     )
     perpetrator_relationship = fields.String(required=True, validate=_codes(RELATIONSHIPS))
     place_type = fields.String(load_default=None, allow_none=True, validate=_codes(PLACE_TYPES))
@@ -122,7 +124,7 @@ class IncidentIn(InputSchema):
     @validates_schema
     def check_sexual_details(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("penetration") and "sexual" not in data.get("violence_types", []):
-            raise ValidationError("Solo aplica a la violencia sexual.", "penetration")
+            raise ValidationError(gettext("Solo aplica a la violencia sexual."), "penetration")
 
 
 class ConsentIn(InputSchema):
@@ -181,17 +183,22 @@ class SearchIn(InputSchema):
     @validates("number")
     def check_number(self, value: str, **_: Any) -> None:
         if not _CASE_NUMBER.match(value.strip().upper()):
-            raise ValidationError("Número de expediente no válido (por ejemplo SON-2026-000001).")
+            raise ValidationError(
+                gettext("Número de expediente no válido (por ejemplo SON-2026-000001).")
+            )
 
     @validates_schema
     def check_one_kind(self, data: dict[str, Any], **_: Any) -> None:
         kinds = [kind for kind, keys in SEARCH_KINDS.items() if any(k in data for k in keys)]
         if len(kinds) != 1:
             raise ValidationError(
-                "Busque por un solo criterio: el DUI, el nombre completo con la fecha de "
-                "nacimiento, el número de expediente, el teléfono o parte del nombre."
+                gettext(
+                    "Busque por un solo criterio: el DUI, el nombre completo con la fecha de "
+                    "nacimiento, el número de expediente, el teléfono o parte del nombre."
+                )
             )
-        missing = {key: ["Indique también este dato."] for key in SEARCH_REQUIRED[kinds[0]]}
+        also = gettext("Indique también este dato.")
+        missing = {key: [also] for key in SEARCH_REQUIRED[kinds[0]]}
         for key in data:
             missing.pop(key, None)
         if missing:
@@ -236,11 +243,12 @@ class AssignmentIn(InputSchema):
     def check_user(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("action") == ASSIGN and "user_id" not in data:
             raise ValidationError(
-                "Indique a quién se asigna (o null para dejarlo sin responsable).", "user_id"
+                gettext("Indique a quién se asigna (o null para dejarlo sin responsable)."),
+                "user_id",
             )
         if data.get("action") == TAKE and data.get("user_id") is not None:
             raise ValidationError(
-                "Tomar el caso es para usted misma: no indique user_id.", "user_id"
+                gettext("Tomar el caso es para usted misma: no indique user_id."), "user_id"
             )
 
 
@@ -545,7 +553,7 @@ class MergeIn(InputSchema):
     @validates("reason")
     def check_reason(self, value: str, **_: Any) -> None:
         if len(value.strip()) < 5:
-            raise ValidationError("Explique por qué son la misma persona.")
+            raise ValidationError(gettext("Explique por qué son la misma persona."))
 
 
 class MergeReviewIn(InputSchema):
@@ -576,7 +584,7 @@ class MergeListOut(Schema):
 
 def _reason_given(value: str) -> None:
     if not value.strip():
-        raise ValidationError("Explique por qué se corrige.")
+        raise ValidationError(gettext("Explique por qué se corrige."))
 
 
 class CorrectionIn(InputSchema):
@@ -608,7 +616,7 @@ class IncidentCorrectionIn(CorrectionIn):
     municipality = fields.String(validate=validate.Length(min=1, max=80))
     violence_types = fields.List(
         fields.String(validate=_codes(VIOLENCE_TYPES)),
-        validate=validate.Length(min=1, error="Marque al menos un tipo de violencia."),
+        validate=validate.Length(min=1, error=later(N_("Marque al menos un tipo de violencia."))),
     )
     perpetrator_relationship = fields.String(validate=_codes(RELATIONSHIPS))
     place_type = fields.String(allow_none=True, validate=_codes(PLACE_TYPES))

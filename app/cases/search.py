@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext
+
 from app.audit.service import audit
 from app.auth.caller import Caller
 from app.auth.throttle_store import charge_read
@@ -27,13 +29,14 @@ from app.cases.service import (
 from app.cases.validators import normalise_dui
 from app.core.db import DbSession
 from app.core.errors import InvalidInput
+from app.core.i18n import N_
 from app.core.time import local_today, utcnow
 from app.crypto.blind_index import blind_index, name_dob_key
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
 
 PAGE_SIZE = 50
-GIVE_ONE_KIND = (
+GIVE_ONE_KIND = N_(
     "Indique el DUI, el nombre completo con la fecha de nacimiento, el número de expediente, "
     "el teléfono o parte del nombre."
 )
@@ -104,7 +107,9 @@ def _index_lookup(
     if name and birth_date:
         key = name_dob_key(name, "", birth_date.isoformat())
         return "name_dob_bidx", blind_index(ring.index_key, "name_dob", key)
-    raise InvalidInput("give dui, name and birth_date, or number", {"_schema": [GIVE_ONE_KIND]})
+    raise InvalidInput(
+        "give dui, name and birth_date, or number", {"_schema": [gettext(GIVE_ONE_KIND)]}
+    )
 
 
 def _confirms(

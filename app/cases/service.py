@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import insert, text
 
 from app.audit.service import audit, audit_change
@@ -105,7 +106,7 @@ class IdentityConflict(Conflict):
     code = "identity_conflict"
 
     def __init__(self, case_id: uuid.UUID) -> None:
-        super().__init__("Ese DUI ya está registrado con otra fecha de nacimiento.")
+        super().__init__(gettext("Ese DUI ya está registrado con otra fecha de nacimiento."))
         self.case_id = case_id
 
 
@@ -189,7 +190,7 @@ def require_case_role(user: access.Subject) -> None:
 def _incident_date_problem(occurred_on: date, birth_date: date | None) -> str | None:
     problem = date_problem(occurred_on, local_today())
     if problem is None and birth_date and occurred_on < birth_date:
-        problem = "El hecho no puede ser anterior a la fecha de nacimiento."
+        problem = gettext("El hecho no puede ser anterior a la fecha de nacimiento.")
     return problem
 
 
@@ -589,14 +590,17 @@ def _exclude(
                 "own institution",
                 {
                     "exclude_institutions": [
-                        "No puede excluir a su propia institución; pida a otra que registre la "
-                        "exclusión."
+                        gettext(
+                            "No puede excluir a su propia institución; pida a otra que registre la "
+                            "exclusión."
+                        )
                     ]
                 },
             )
         if session.get(Institution, institution_id) is None:
             raise InvalidInput(
-                "unknown institution", {"exclude_institutions": ["Institución desconocida."]}
+                "unknown institution",
+                {"exclude_institutions": [gettext("Institución desconocida.")]},
             )
         if access.is_excluded(session, case.id, institution_id):
             continue

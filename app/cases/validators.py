@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from flask_babel import gettext
+
 _DUI = re.compile(r"^(\d{8})-?(\d)$", re.ASCII)  # ASCII: no other scripts' digits
 DUI_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2)
 
@@ -25,7 +27,7 @@ def normalise_dui(text: str) -> str | None:
 
 def date_problem(value: date, today: date, earliest: date = date(1900, 1, 1)) -> str | None:
     if value > today:
-        return "La fecha no puede ser futura."
+        return gettext("La fecha no puede ser futura.")
     if value < earliest:
-        return "La fecha es demasiado antigua."
+        return gettext("La fecha es demasiado antigua.")
     return None

@@ -1,63 +1,66 @@
-"""The fixed codes of DOMAIN.md, with their Spanish labels, and the derived values."""
+"""The fixed codes of DOMAIN.md, with their Spanish labels (marked for the English
+catalogue: the pages translate them), and the derived values."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
 
+from app.core.i18n import N_
+
 VIOLENCE_TYPES: dict[str, str] = {
-    "physical": "Física",
-    "psychological": "Psicológica y emocional",
-    "sexual": "Sexual",
-    "patrimonial": "Patrimonial",
-    "economic": "Económica",
-    "symbolic": "Simbólica",
-    "feminicidal": "Feminicida",
+    "physical": N_("Física"),
+    "psychological": N_("Psicológica y emocional"),
+    "sexual": N_("Sexual"),
+    "patrimonial": N_("Patrimonial"),
+    "economic": N_("Económica"),
+    "symbolic": N_("Simbólica"),
+    "feminicidal": N_("Feminicida"),
 }
 
 PLACE_TYPES: dict[str, str] = {
-    "home": "Vivienda",
-    "street": "Calle o espacio público",
-    "workplace": "Lugar de trabajo",
-    "school": "Centro educativo",
-    "transport": "Transporte",
-    "online": "En línea",
-    "other": "Otro",
+    "home": N_("Vivienda"),
+    "street": N_("Calle o espacio público"),
+    "workplace": N_("Lugar de trabajo"),
+    "school": N_("Centro educativo"),
+    "transport": N_("Transporte"),
+    "online": N_("En línea"),
+    "other": N_("Otro"),
 }
 
 RELATIONSHIPS: dict[str, str] = {
-    "partner": "Pareja",
-    "former_partner": "Expareja",
-    "family": "Familiar",
-    "acquaintance": "Conocido",
-    "stranger": "Desconocido",
-    "authority": "Autoridad",
-    "other": "Otro",
+    "partner": N_("Pareja"),
+    "former_partner": N_("Expareja"),
+    "family": N_("Familiar"),
+    "acquaintance": N_("Conocido"),
+    "stranger": N_("Desconocido"),
+    "authority": N_("Autoridad"),
+    "other": N_("Otro"),
 }
 
 WEAPONS: dict[str, str] = {
-    "none": "Ninguna",
-    "firearm": "Arma de fuego",
-    "knife": "Arma blanca",
-    "other": "Otra",
+    "none": N_("Ninguna"),
+    "firearm": N_("Arma de fuego"),
+    "knife": N_("Arma blanca"),
+    "other": N_("Otra"),
 }
 
-SEXES: dict[str, str] = {"F": "Mujer", "M": "Hombre", "X": "Otro / no indica"}
+SEXES: dict[str, str] = {"F": N_("Mujer"), "M": N_("Hombre"), "X": N_("Otro / no indica")}
 
 CASE_STATUSES: dict[str, str] = {
-    "open": "Abierto",
-    "follow_up": "En seguimiento",
-    "closed": "Cerrado",
+    "open": N_("Abierto"),
+    "follow_up": N_("En seguimiento"),
+    "closed": N_("Cerrado"),
 }
 # A record absorbed by a merge: never set by hand, so not among the statuses above.
 MERGED_STATUS = "merged"
-RECORD_STATUSES: dict[str, str] = {**CASE_STATUSES, MERGED_STATUS: "Unido a otro expediente"}
+RECORD_STATUSES: dict[str, str] = {**CASE_STATUSES, MERGED_STATUS: N_("Unido a otro expediente")}
 
 PARTY_REASONS: dict[str, str] = {
-    "opened": "Abrió el expediente",
-    "matched_intake": "Se unió por un ingreso coincidente",
-    "referral": "Recibió una remisión",
-    "merged": "Participaba en un expediente unido a este",
+    "opened": N_("Abrió el expediente"),
+    "matched_intake": N_("Se unió por un ingreso coincidente"),
+    "referral": N_("Recibió una remisión"),
+    "merged": N_("Participaba en un expediente unido a este"),
 }
 
 AGE_GROUPS = (

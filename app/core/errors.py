@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext
+
 
 class DomainError(Exception):
-    """Base of the errors services raise; routes turn them into HTTP answers."""
+    """Base of the errors services raise; routes turn them into HTTP answers.
+
+    `message` is said in the language of the request (Spanish for the API and the CLI):
+    a Spanish text kept in a constant (marked with `N_`) is translated here, one already
+    translated where it was raised goes through unchanged. `code` never changes."""
 
     code = "error"
     status = 400
 
     def __init__(self, message: str, fields: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+        said = gettext(str(message))
+        super().__init__(said)
+        self.message = said
         self.fields = fields or {}
 
 
@@ -52,7 +59,7 @@ class CaseClosed(Conflict):
     code = "case_closed"
 
     def __init__(self) -> None:
-        super().__init__("El caso está cerrado: reábralo para añadir información.")
+        super().__init__(gettext("El caso está cerrado: reábralo para añadir información."))
 
 
 class CasePurged(Conflict):
@@ -62,4 +69,4 @@ class CasePurged(Conflict):
     code = "case_purged"
 
     def __init__(self) -> None:
-        super().__init__("Expediente depurado: sus datos ya no se pueden leer.")
+        super().__init__(gettext("Expediente depurado: sus datos ya no se pueden leer."))

@@ -12,33 +12,47 @@ from typing import Any
 from sqlalchemy import select
 
 from app.core.db import DbSession
+from app.core.i18n import N_
 from app.directory.models import MeasureType, Service
 from app.directory.territory import LoadReport, load_territory
 
 SERVICES = {
-    "medical": ("Atención médica", "Medical care"),
-    "forensic_exam": ("Peritaje forense", "Forensic examination"),
-    "psychological": ("Atención psicológica", "Psychological care"),
-    "legal_aid": ("Asesoría jurídica", "Legal aid"),
-    "police_complaint": ("Denuncia policial", "Police complaint"),
-    "prosecution": ("Acción fiscal", "Prosecution"),
-    "protection_measures": ("Medidas de protección", "Protection measures"),
-    "shelter": ("Albergue", "Shelter"),
-    "social_support": ("Apoyo social", "Social support"),
-    "economic_empowerment": ("Autonomía económica", "Economic empowerment"),
-    "child_protection": ("Protección de la niñez", "Child protection"),
-    "other": ("Otro", "Other"),
+    "medical": (N_("Atención médica"), "Medical care"),
+    "forensic_exam": (N_("Peritaje forense"), "Forensic examination"),
+    "psychological": (N_("Atención psicológica"), "Psychological care"),
+    "legal_aid": (N_("Asesoría jurídica"), "Legal aid"),
+    "police_complaint": (N_("Denuncia policial"), "Police complaint"),
+    "prosecution": (N_("Acción fiscal"), "Prosecution"),
+    "protection_measures": (N_("Medidas de protección"), "Protection measures"),
+    "shelter": (N_("Albergue"), "Shelter"),
+    "social_support": (N_("Apoyo social"), "Social support"),
+    "economic_empowerment": (N_("Autonomía económica"), "Economic empowerment"),
+    "child_protection": (N_("Protección de la niñez"), "Child protection"),
+    "other": (N_("Otro"), "Other"),
 }
 
 MEASURE_TYPES = {
-    "stop_harassment": "Abstenerse de hostigar, intimidar o maltratar a la víctima y su familia",
-    "others_refrain": "Orden a otras personas involucradas de abstenerse de actos de violencia",
-    "no_threats": "Prohibición de amenazar a la víctima en público o en privado",
-    "no_alcohol_drugs": "Prohibición de consumir alcohol o drogas",
-    "leave_home": "Abandonar la vivienda que comparte con la víctima",
-    "keep_away": "Prohibición de acercarse a la vivienda, trabajo o centro de estudio",
-    "weapons_seized": "Decomiso de armas y suspensión de licencia",
-    "custody_support": "Cuidado personal provisional, régimen de visitas y cuota alimenticia",
+    "stop_harassment": N_(
+        "Abstenerse de hostigar, intimidar o maltratar a la víctima y su familia"
+    ),
+    "others_refrain": N_("Orden a otras personas involucradas de abstenerse de actos de violencia"),
+    "no_threats": N_("Prohibición de amenazar a la víctima en público o en privado"),
+    "no_alcohol_drugs": N_("Prohibición de consumir alcohol o drogas"),
+    "leave_home": N_("Abandonar la vivienda que comparte con la víctima"),
+    "keep_away": N_("Prohibición de acercarse a la vivienda, trabajo o centro de estudio"),
+    "weapons_seized": N_("Decomiso de armas y suspensión de licencia"),
+    "custody_support": N_("Cuidado personal provisional, régimen de visitas y cuota alimenticia"),
+}
+# The English of each measure, for the pages and for the rows `load_catalogues` adds.
+MEASURE_TYPES_EN = {
+    "stop_harassment": "Stop harassing, intimidating or mistreating the victim and her family",
+    "others_refrain": "Order to other people involved to refrain from acts of violence",
+    "no_threats": "Ban on threatening the victim in public or in private",
+    "no_alcohol_drugs": "Ban on consuming alcohol or drugs",
+    "leave_home": "Leave the home shared with the victim",
+    "keep_away": "Ban on approaching her home, workplace or place of study",
+    "weapons_seized": "Seizure of weapons and suspension of the licence",
+    "custody_support": "Provisional custody, visiting arrangements and child support",
 }
 
 
@@ -63,7 +77,7 @@ def load_catalogues(session: DbSession) -> LoadReport:
         session.add(Service(code=code, name_es=name_es, name_en=name_en))
     for code in missing_codes(session, MeasureType.code, list(MEASURE_TYPES)):
         session.add(
-            MeasureType(code=code, name_es=MEASURE_TYPES[code], name_en=MEASURE_TYPES[code])
+            MeasureType(code=code, name_es=MEASURE_TYPES[code], name_en=MEASURE_TYPES_EN[code])
         )
     session.flush()
     return report

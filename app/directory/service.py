@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -57,7 +58,7 @@ def all_institutions(session: DbSession) -> list[Institution]:
 def get_institution(session: DbSession, institution_id: int) -> Institution:
     institution = session.get(Institution, institution_id)
     if institution is None:
-        raise NotFound("Institución desconocida.")
+        raise NotFound(gettext("Institución desconocida."))
     return institution
 
 

@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app.core.db import DbSession
@@ -298,14 +299,21 @@ def _from_municipality(found: dict[str, Place], value: str) -> str | None:
     if inside:
         names = ", ".join(p.district for p in inside)
         raise UnknownPlace(
-            f"«{value}» es un municipio con varios distritos; indique el distrito: {names}."
+            gettext(
+                "«%(value)s» es un municipio con varios distritos; indique el distrito: %(names)s.",
+                value=value,
+                names=names,
+            )
         )
     return None
 
 
 def _choose_one(value: str, candidates: list[Place]) -> str:
-    options = "; ".join(f"{p.label} (código {p.code})" for p in candidates)
-    return f"Hay varios distritos «{value}»: {options}. Indique cuál."
+    code = gettext("código")
+    options = "; ".join(f"{p.label} ({code} {p.code})" for p in candidates)
+    return gettext(
+        "Hay varios distritos «%(value)s»: %(options)s. Indique cuál.", value=value, options=options
+    )
 
 
 def _unknown(found: dict[str, Place], value: str) -> NoReturn:
@@ -314,8 +322,8 @@ def _unknown(found: dict[str, Place], value: str) -> NoReturn:
     for place in found.values():
         named[_key(place.district)].append(place)
     close = difflib.get_close_matches(_key(value), list(named), n=SUGGESTIONS, cutoff=0.6)
-    message = f"Distrito desconocido: «{value}»."
+    message = gettext("Distrito desconocido: «%(value)s».", value=value)
     if close:
         labels = [place.label for key in close for place in named[key]][:SUGGESTIONS]
-        message += " ¿Quiso decir: " + "; ".join(labels) + "?"
+        message += " " + gettext("¿Quiso decir: %(labels)s?", labels="; ".join(labels))
     raise UnknownPlace(message)

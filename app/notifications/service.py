@@ -8,27 +8,29 @@ from sqlalchemy import or_, select
 
 from app.auth.models import User
 from app.core.db import DbSession
+from app.core.i18n import N_
 from app.notifications.models import Notification
 
+# Shown translated on the dashboard (`notification_label`); kept here in Spanish.
 KINDS = {
-    "break_glass": "Acceso de emergencia a un expediente",
-    "referral_new": "Nueva remisión recibida",
-    "referral_answered": "Remisión respondida",
-    "referral_overdue": "Remisión vencida",
-    "high_risk": "Caso de riesgo alto",
-    "case_join": "Otra institución se unió a un expediente",
-    "identity_conflict": "Conflicto de identidad en un registro",
-    "consent_revoked": "La sobreviviente retiró su consentimiento para compartir",
-    "read_limit": "Una cuenta superó el límite de lecturas de expedientes por hora",
-    "write_limit": "Una cuenta superó el límite de registros en expedientes por hora",
-    "case_reopened": "Un expediente cerrado se reabrió por un hecho nuevo",
-    "case_assigned": "Se le asignó un expediente",
-    "caseload_moved": "Se le traspasaron los expedientes de otra persona",
-    "case_merge": "Dos expedientes de la misma persona: unión pedida o aprobada",
-    "case_merge_reverted": "Se deshizo la unión de dos expedientes",
-    "legal_hold": "Se puso o levantó una retención legal de un expediente",
-    "erasure_request": "Solicitud de supresión de un expediente por decidir",
-    "records_purged": "Expedientes depurados al vencer su plazo de conservación",
+    "break_glass": N_("Acceso de emergencia a un expediente"),
+    "referral_new": N_("Nueva remisión recibida"),
+    "referral_answered": N_("Remisión respondida"),
+    "referral_overdue": N_("Remisión vencida"),
+    "high_risk": N_("Caso de riesgo alto"),
+    "case_join": N_("Otra institución se unió a un expediente"),
+    "identity_conflict": N_("Conflicto de identidad en un registro"),
+    "consent_revoked": N_("La sobreviviente retiró su consentimiento para compartir"),
+    "read_limit": N_("Una cuenta superó el límite de lecturas de expedientes por hora"),
+    "write_limit": N_("Una cuenta superó el límite de registros en expedientes por hora"),
+    "case_reopened": N_("Un expediente cerrado se reabrió por un hecho nuevo"),
+    "case_assigned": N_("Se le asignó un expediente"),
+    "caseload_moved": N_("Se le traspasaron los expedientes de otra persona"),
+    "case_merge": N_("Dos expedientes de la misma persona: unión pedida o aprobada"),
+    "case_merge_reverted": N_("Se deshizo la unión de dos expedientes"),
+    "legal_hold": N_("Se puso o levantó una retención legal de un expediente"),
+    "erasure_request": N_("Solicitud de supresión de un expediente por decidir"),
+    "records_purged": N_("Expedientes depurados al vencer su plazo de conservación"),
 }
 
 

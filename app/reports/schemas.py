@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from app.core.time import local_today
@@ -31,9 +32,9 @@ class PeriodIn(Schema):
     def check_period(self, data: dict[str, Any], **_: Any) -> None:
         start, end = data.get("start"), data.get("end")
         if start and end and start > end:
-            raise ValidationError("El periodo empieza después de terminar.", "from")
+            raise ValidationError(gettext("El periodo empieza después de terminar."), "from")
         if start and end and (end - start).days > MAX_PERIOD_DAYS:
-            raise ValidationError("Pida como máximo diez años.", "from")
+            raise ValidationError(gettext("Pida como máximo diez años."), "from")
 
 
 def _dimension_list(value: str) -> list[str]:
@@ -52,7 +53,7 @@ class StatsQueryIn(PeriodIn):
         if not keys or any(key not in DIMENSIONS for key in keys):
             raise ValidationError(f"Use una o dos de: {', '.join(DIMENSIONS)}.", "by")
         if len(keys) > 2 or len(set(keys)) != len(keys):
-            raise ValidationError("Indique una dimensión o dos distintas.", "by")
+            raise ValidationError(gettext("Indique una dimensión o dos distintas."), "by")
 
 
 # ---- answers (for the OpenAPI description) ----------------------------------------------

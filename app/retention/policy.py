@@ -12,27 +12,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import gettext
+
+from app.core.i18n import N_
+
 ADULT_AGE = 18
 
 LEGAL_BASES: dict[str, str] = {
-    "consent_withdrawn": "Retiró su consentimiento y pide la supresión",
-    "no_longer_needed": "Los datos ya no son necesarios para el fin que se recogieron",
-    "unlawful": "Los datos se trataron sin base legal",
-    "other": "Otra base legal (explicada en el motivo)",
+    "consent_withdrawn": N_("Retiró su consentimiento y pide la supresión"),
+    "no_longer_needed": N_("Los datos ya no son necesarios para el fin que se recogieron"),
+    "unlawful": N_("Los datos se trataron sin base legal"),
+    "other": N_("Otra base legal (explicada en el motivo)"),
 }
 
-REFUSAL = (
+REFUSAL = N_(
     "No se puede suprimir este expediente mientras la ley lo exige: {why}. La supresión "
     "solo procede con el caso cerrado, sin retención legal, sin remisiones en curso, sin "
     "medidas de protección vigentes y sin denuncia presentada ante la PNC o la Fiscalía."
 )
 WHY = {
-    "open": "el caso sigue abierto",
-    "held": "tiene una retención legal",
-    "referrals": "tiene remisiones en curso",
-    "measures": "tiene medidas de protección vigentes",
-    "complaint": "tiene una denuncia presentada ante la PNC o la Fiscalía",
-    "purged": "ya fue depurado",
+    "open": N_("el caso sigue abierto"),
+    "held": N_("tiene una retención legal"),
+    "referrals": N_("tiene remisiones en curso"),
+    "measures": N_("tiene medidas de protección vigentes"),
+    "complaint": N_("tiene una denuncia presentada ante la PNC o la Fiscalía"),
+    "purged": N_("ya fue depurado"),
 }
 
 
@@ -81,7 +85,7 @@ def erasure_obstacles(state: ErasureState) -> list[str]:
 
 
 def refusal_message(obstacles: list[str]) -> str:
-    return REFUSAL.format(why="; ".join(WHY[code] for code in obstacles))
+    return gettext(REFUSAL).format(why="; ".join(gettext(WHY[code]) for code in obstacles))
 
 
 def may_hold(role: str, active: bool) -> bool:

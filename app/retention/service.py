@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app.audit.service import audit
@@ -39,7 +40,11 @@ def _reason(reason: str | None) -> str:
     if len(text) < REASON_MIN:
         raise InvalidInput(
             "reason required",
-            {"reason": [f"Explique el motivo, en al menos {REASON_MIN} caracteres."]},
+            {
+                "reason": [
+                    gettext("Explique el motivo, en al menos %(n)s caracteres.", n=REASON_MIN)
+                ]
+            },
         )
     return text
 
@@ -81,9 +86,9 @@ def set_legal_hold(
     text = _reason(reason)
     if hold == (case.legal_hold_at is not None):
         raise Conflict(
-            "El expediente ya tiene esa retención legal."
+            gettext("El expediente ya tiene esa retención legal.")
             if hold
-            else "No hay retención legal que levantar."
+            else gettext("No hay retención legal que levantar.")
         )
     if hold:
         case.legal_hold_at, case.legal_hold_by_user_id = utcnow(), caller.id
@@ -172,11 +177,11 @@ def request_erasure(
     """Her request, recorded by a party with the whole record (202: a supervisor decides)."""
     case = access.case_for(session, caller, case_id, need=case_policy.WHOLE, closed_ok=True).case
     if legal_basis not in policy.LEGAL_BASES:
-        raise InvalidInput("legal basis", {"legal_basis": ["Elija la base legal."]})
+        raise InvalidInput("legal basis", {"legal_basis": [gettext("Elija la base legal.")]})
     text = _reason(reason)
     _refuse_if_kept(session, case)
     if _pending_or_approved(session, case.id):
-        raise Conflict("Ya hay una solicitud de supresión para este expediente.")
+        raise Conflict(gettext("Ya hay una solicitud de supresión para este expediente."))
     request = ErasureRequest(
         id=uuid.uuid4(),
         case_id=case.id,
@@ -212,7 +217,7 @@ def review_erasure(
     if request.requested_by_user_id == caller.id:
         raise Forbidden("who asked for an erasure does not approve it")
     if request.status != "pending":
-        raise Conflict("Esta solicitud ya fue decidida.")
+        raise Conflict(gettext("Esta solicitud ya fue decidida."))
     if approve:
         _refuse_if_kept(session, case)
     request.status = "approved" if approve else "rejected"

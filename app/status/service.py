@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import exists, select
 
 from app.auth.passwords import verify_password
@@ -28,6 +29,7 @@ from app.cases.models import Case
 from app.cases.service import verify_status_pin
 from app.core.db import DbSession
 from app.core.errors import DomainError, NotFound
+from app.core.i18n import N_
 from app.crypto.blind_index import blind_index
 from app.crypto.keyring import KeyRing
 from app.referrals.models import Referral
@@ -36,35 +38,59 @@ LIVE_REFERRAL = ("sent", "accepted", "in_progress")
 MAX_WRONG_TRIES = 10
 WINDOW_SECONDS = 15 * 60
 PER_ADDRESS_LIMIT = f"{MAX_WRONG_TRIES} per 15 minutes"
-NOT_FOUND_MESSAGE = "No encontramos un caso con ese código y PIN."
+NOT_FOUND_MESSAGE = N_("No encontramos un caso con ese código y PIN.")
 _NOT_CODE_CHARS = re.compile(r"[^0-9A-Z]")
 
 # What the survivor reads when her case has been referred: the service, never the place.
+# Marked for the catalogue and said in her language when the stage is made.
 REFERRED_TO = {
-    "medical": "remitida a salud",
-    "forensic_exam": "remitida a medicina legal",
-    "psychological": "remitida a atención psicológica",
-    "legal_aid": "remitida a asesoría legal",
-    "police_complaint": "remitida a la policía",
-    "prosecution": "remitida a la Fiscalía",
-    "protection_measures": "remitida para medidas de protección",
-    "social_support": "remitida a apoyo social",
-    "economic_empowerment": "remitida a apoyo económico",
-    "child_protection": "remitida a protección de la niñez",
+    "medical": N_("remitida a salud"),
+    "forensic_exam": N_("remitida a medicina legal"),
+    "psychological": N_("remitida a atención psicológica"),
+    "legal_aid": N_("remitida a asesoría legal"),
+    "police_complaint": N_("remitida a la policía"),
+    "prosecution": N_("remitida a la Fiscalía"),
+    "protection_measures": N_("remitida para medidas de protección"),
+    "social_support": N_("remitida a apoyo social"),
+    "economic_empowerment": N_("remitida a apoyo económico"),
+    "child_protection": N_("remitida a protección de la niñez"),
 }
-REFERRED_ELSEWHERE = "remitida a otra institución de la red"
-CALL_911 = "Si está en peligro, llame al 911."
+REFERRED_ELSEWHERE = N_("remitida a otra institución de la red")
+# Each ends with the 911 line where it applies (one text each, for the translators).
 NEXT_STEPS = {
-    "closed": "Si necesita ayuda otra vez, acuda a cualquier institución de la red: "
-    "su caso se puede reabrir.",
-    "measures": "Si la persona agresora no cumple las medidas, llame al 911 o acuda a la "
-    "policía de inmediato.",
-    "referral_sent": "La institución que recibió la remisión se comunicará con usted. " + CALL_911,
-    "referral_accepted": "Acuda a la cita que le indicaron. Si no puede ir, avise a la "
-    "institución. " + CALL_911,
-    "complaint": "Su denuncia sigue su trámite; la Fiscalía puede citarla. " + CALL_911,
-    "follow_up": "Una persona de la red se comunicará con usted para dar seguimiento. " + CALL_911,
-    "open": "Una persona de la red se comunicará con usted pronto. " + CALL_911,
+    "closed": N_(
+        "Si necesita ayuda otra vez, acuda a cualquier institución de la red: "
+        "su caso se puede reabrir."
+    ),
+    "measures": N_(
+        "Si la persona agresora no cumple las medidas, llame al 911 o acuda a la "
+        "policía de inmediato."
+    ),
+    "referral_sent": N_(
+        "La institución que recibió la remisión se comunicará con usted. "
+        "Si está en peligro, llame al 911."
+    ),
+    "referral_accepted": N_(
+        "Acuda a la cita que le indicaron. Si no puede ir, avise a la "
+        "institución. Si está en peligro, llame al 911."
+    ),
+    "complaint": N_(
+        "Su denuncia sigue su trámite; la Fiscalía puede citarla. Si está en peligro, llame al 911."
+    ),
+    "follow_up": N_(
+        "Una persona de la red se comunicará con usted para dar seguimiento. "
+        "Si está en peligro, llame al 911."
+    ),
+    "open": N_(
+        "Una persona de la red se comunicará con usted pronto. Si está en peligro, llame al 911."
+    ),
+}
+STAGES = {
+    "closed": N_("caso cerrado"),
+    "measures": N_("medidas de protección vigentes"),
+    "complaint": N_("denuncia recibida"),
+    "follow_up": N_("en seguimiento"),
+    "open": N_("caso abierto"),
 }
 
 
@@ -146,19 +172,25 @@ def stage_of(session: DbSession, case: Case) -> CaseStage:
     """The most telling stage, first that applies: closed, measures in force, a live
     referral, a complaint, follow-up, open."""
     if case.status == "closed":
-        return CaseStage("caso cerrado", NEXT_STEPS["closed"])
+        return said("closed")
     measures = (ProtectionMeasure.case_id == case.id) & (ProtectionMeasure.status == "active")
     if _has(session, measures):
-        return CaseStage("medidas de protección vigentes", NEXT_STEPS["measures"])
+        return said("measures")
     referral = _live_referral(session, case)
     if referral is not None:
         step = "referral_sent" if referral.status == "sent" else "referral_accepted"
-        return CaseStage(REFERRED_TO.get(referral.service, REFERRED_ELSEWHERE), NEXT_STEPS[step])
+        stage = REFERRED_TO.get(referral.service, REFERRED_ELSEWHERE)
+        return CaseStage(gettext(stage), gettext(NEXT_STEPS[step]))
     if _has(session, Complaint.case_id == case.id):
-        return CaseStage("denuncia recibida", NEXT_STEPS["complaint"])
+        return said("complaint")
     if case.status == "follow_up":
-        return CaseStage("en seguimiento", NEXT_STEPS["follow_up"])
-    return CaseStage("caso abierto", NEXT_STEPS["open"])
+        return said("follow_up")
+    return said("open")
+
+
+def said(stage: str) -> CaseStage:
+    """A stage and its next step, in the language of the request."""
+    return CaseStage(gettext(STAGES[stage]), gettext(NEXT_STEPS[stage]))
 
 
 def code_throttle() -> CodeThrottle:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app.audit.models import BreakGlass
@@ -54,11 +55,15 @@ def start_break_glass(
     reason = " ".join((reason or "").split())
     problems = {}
     if len(reason) < REASON_MIN:
-        problems["reason"] = [f"Explique el motivo, en al menos {REASON_MIN} caracteres."]
+        problems["reason"] = [
+            gettext("Explique el motivo, en al menos %(n)s caracteres.", n=REASON_MIN)
+        ]
     if not password:
-        problems["password"] = ["Escriba su contraseña: se pide en cada acceso de emergencia."]
+        problems["password"] = [
+            gettext("Escriba su contraseña: se pide en cada acceso de emergencia.")
+        ]
     elif not verify_password(user.password_hash, password):
-        problems["password"] = ["La contraseña no es correcta."]
+        problems["password"] = [gettext("La contraseña no es correcta.")]
     if problems:
         raise InvalidInput("break-glass refused", problems)
     case = access.case_by_id(session, case_id)

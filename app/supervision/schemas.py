@@ -6,6 +6,8 @@ from datetime import UTC
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from app.core.i18n import N_, later
+
 
 class AuditQueryIn(Schema):
     class Meta:
@@ -92,9 +94,9 @@ class ApprovalIn(Schema):
     approve = fields.Boolean(
         required=True,
         error_messages={
-            "required": "Indique si aprueba la cuenta: true o false.",
-            "null": "Indique si aprueba la cuenta: true o false.",
-            "invalid": "Indique si aprueba la cuenta: true o false.",
+            "required": later(N_("Indique si aprueba la cuenta: true o false.")),
+            "null": later(N_("Indique si aprueba la cuenta: true o false.")),
+            "invalid": later(N_("Indique si aprueba la cuenta: true o false.")),
         },
     )
 

@@ -13,6 +13,7 @@ from wtforms.validators import Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.auth import accounts, recovery
+from app.auth.labels import ROLE_LABELS
 from app.auth.models import ROLES
 from app.auth.policy import may_manage_users
 from app.auth.recovery import REASON_MAX, OneTimePassword
@@ -25,14 +26,6 @@ from app.web.formtools import Select, show_errors, web_caller
 from app.web.login import sign_out
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-ROLE_LABELS = {
-    "pnc_agent": _l("Agente PNC"),
-    "health_staff": _l("Personal de salud"),
-    "womens_office": _l("Unidad de la Mujer"),
-    "supervisor": _l("Supervisión"),
-    "admin": _l("Administración"),
-}
 
 
 class UserForm(FlaskForm):
@@ -110,8 +103,8 @@ def update_user(user_id: int) -> Response:
         discard_changes()
         if "lead" in error.fields:
             flash(_("Solo quien atiende casos puede coordinar su institución."), "error")
-        else:
-            flash(_("Ese rol no corresponde a la institución del usuario."), "error")
+        else:  # says which role and which kind of institution, by their labels
+            flash(error.fields.get("role", [error.message])[0], "error")
         return redirect(url_for("admin.users"))
     if request.form.get("action") in ("make_lead", "remove_lead"):
         flash(_("Usuario actualizado: coordinación de casos cambiada."), "info")
@@ -205,7 +198,7 @@ def institutions() -> str:
 def edit_institution(institution_id: int) -> Response | str:
     institution = directory.get_institution(db.session, institution_id)
     form = InstitutionForm(obj=None if request.method == "POST" else institution)
-    form.services.choices = directory.service_choices(db.session)
+    form.services.choices = [(c, _(name)) for c, name in directory.service_choices(db.session)]
     if request.method == "GET":
         form.services.data = [s.code for s in institution.services]
     if form.validate_on_submit():

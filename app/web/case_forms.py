@@ -53,9 +53,9 @@ YES_NO_UNKNOWN = [("yes", _l("Sí")), ("no", _l("No")), ("unknown", _l("No sabe"
 
 def _choices(
     codes: dict[str, str] | tuple[str, ...], labels: dict | None = None, blank: bool = False
-) -> list[tuple[str, str]]:
+) -> list[tuple[str, object]]:
     names = labels or (codes if isinstance(codes, dict) else {})
-    items = [(code, str(names.get(code, code))) for code in codes]
+    items = [(code, _l(str(names.get(code, code)))) for code in codes]  # shown translated
     return [("", "—"), *items] if blank else items
 
 

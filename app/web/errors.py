@@ -1,4 +1,4 @@
-"""How the pages answer errors: a plain page in Spanish, never a stack trace."""
+"""How the pages answer errors: a plain page in her language, never a stack trace."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def page_refusal(error: DomainError) -> ResponseReturnValue:
         return unavailable_page()
     title = getattr(error, "title", None)
     if title:  # a refusal that explains itself (the read cap)
-        page = render_template("errors/error.html", title=title, message=error.message)
+        page = render_template("errors/error.html", title=_(title), message=error.message)
         return page, error.status, {"Retry-After": str(getattr(error, "retry_after", 60))}
     return html_error(default_exceptions.get(error.status, InternalServerError)())
 

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any, ClassVar, TypeVar
 
 from flask import request
+from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -40,7 +41,8 @@ class OptionCachingSelect(widgets.Select):
         if kwargs or choice.render_kw:
             return super().render_option(choice, **kwargs)
         value = str(choice.value)
-        return _option(value, str(choice.label or value), bool(choice.selected))
+        # A catalogue's Spanish label (a service, a measure) is shown in the page's language.
+        return _option(value, gettext(str(choice.label or value)), bool(choice.selected))
 
 
 def Select(*args: Any, **kwargs: Any) -> SelectField:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask, Response, render_template, request, session
+from flask import Flask, Response, has_request_context, render_template, request, session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -22,7 +22,13 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+ROBOTS = "noindex, nofollow"
+
+
 def select_locale() -> str:
+    """The language she chose in the header; Spanish outside a request (the CLI)."""
+    if not has_request_context():
+        return "es"
     chosen = session.get("lang")
     return chosen if chosen in LOCALES else "es"
 
@@ -42,6 +48,8 @@ def add_security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    # No search engine lists or keeps any answer, the API's and the files' included.
+    headers["X-Robots-Tag"] = ROBOTS
     if request.endpoint != "static":
         # Case data must never sit in a shared PC's cache or history.
         headers["Cache-Control"] = "no-store"

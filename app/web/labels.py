@@ -1,4 +1,7 @@
-"""Spanish labels for the stored codes, and date filters, for the templates."""
+"""Labels for the stored codes, in the page's language, and date filters, for the templates.
+
+The domain keeps its labels in Spanish (`app/cases/vocab.py`, the catalogue); they are
+marked for the catalogue there and translated here, when a page shows them."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, g
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.cases import vocab
@@ -137,7 +142,15 @@ CODE_TABLES: dict[str, dict[str, Any]] = {
 
 
 def lookup(table: dict[str, Any], code: str | None) -> str:
-    return str(table.get(code, code)) if code else "—"
+    """The label of `code` in the page's language; an unknown code is shown as it is."""
+    if not code:
+        return "—"
+    label = table.get(code)
+    return _(label) if isinstance(label, str) else str(label if label is not None else code)
+
+
+def in_english() -> bool:
+    return str(get_locale() or "es") == "en"
 
 
 def iso_date(value: str | date | None) -> str:
@@ -170,13 +183,27 @@ def iso_datetime(value: str | datetime | None) -> str:
 def service_label(code: str) -> str:
     from app.directory.catalogue import SERVICES
 
-    return SERVICES.get(code, (code,))[0]
+    names = SERVICES.get(code)
+    return code if names is None else names[1 if in_english() else 0]
 
 
 def measure_label(code: str) -> str:
-    from app.directory.catalogue import MEASURE_TYPES
+    from app.directory.catalogue import MEASURE_TYPES, MEASURE_TYPES_EN
 
-    return MEASURE_TYPES.get(code, code)
+    names = MEASURE_TYPES_EN if in_english() else MEASURE_TYPES
+    return names.get(code, code)
+
+
+def institution_kind_label(code: str | None) -> str:
+    from app.directory.labels import INSTITUTION_KIND_LABELS
+
+    return lookup(INSTITUTION_KIND_LABELS, code)
+
+
+def role_label(code: str | None) -> str:
+    from app.auth.labels import ROLE_LABELS
+
+    return lookup(ROLE_LABELS, code)
 
 
 def register_labels(app: Flask) -> None:
@@ -207,6 +234,8 @@ def register_labels(app: Flask) -> None:
         service_label=service_label,
         municipality_label=municipality_label,
         measure_label=measure_label,
+        institution_kind_label=institution_kind_label,
+        role_label=role_label,
         outcome_choices=lambda: [(k, str(v)) for k, v in OUTCOME_LABELS.items()],
         measure_status_choices=lambda: [(k, str(v)) for k, v in MEASURE_STATUS.items()],
     )

@@ -24,6 +24,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "public.health",
         "public.favicon",
         "main.language",
+        "public.robots",
         # Reads the session's time left without using it (app/web/session.py).
         "session.status",
     }

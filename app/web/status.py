@@ -3,12 +3,13 @@
 Sent by POST so neither the code nor the answer lands in the browser's history or in a
 URL; no-store (set for every page) keeps it out of the cache; autocomplete is off so a
 shared computer does not offer the code to the next person. The quick-exit link leaves
-for a neutral page at once.
+for a neutral page at once. `/robots.txt`, the other page anyone may open, lives here too.
 """
 
 from __future__ import annotations
 
 from flask import Response, render_template
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -27,6 +28,9 @@ from app.web.dashboard import public
 
 QUICK_EXIT_URL = "https://www.google.com/search?q=clima"
 PAGE = "public/status.html"
+# No page of Ruta belongs in a search engine: a listed login or status page tells whoever
+# searches that an office uses it (every answer also says so in X-Robots-Tag).
+ROBOTS_TXT = "User-agent: *\nDisallow: /\n"
 
 
 class StatusForm(FlaskForm):
@@ -59,9 +63,17 @@ def status() -> str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     try:
         stage = look_up_status(db.session, get_keyring(), form.code.data or "", form.pin.data or "")
     except NotFound:
-        return render_template(PAGE, **page, error=NOT_FOUND_MESSAGE), 404
+        return render_template(PAGE, **page, error=_(NOT_FOUND_MESSAGE)), 404
     except StatusLookupThrottled as error:
-        message = f"Demasiados intentos con este código. Espere {error.retry_after} segundos."
+        message = _(
+            "Demasiados intentos con este código. Espere %(seconds)s segundos.",
+            seconds=error.retry_after,
+        )
         headers = {"Retry-After": str(error.retry_after)}
         return render_template(PAGE, **page, error=message), 429, headers
     return render_template(PAGE, **page, stage=stage)
+
+
+@public.get("/robots.txt")
+def robots() -> tuple[str, int, dict[str, str]]:
+    return ROBOTS_TXT, 200, {"Content-Type": "text/plain; charset=utf-8"}

@@ -1,0 +1,13 @@
+"""The roles as people call them, in the page's language (lazy: read when shown)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+ROLE_LABELS = {
+    "pnc_agent": _l("Agente PNC"),
+    "health_staff": _l("Personal de salud"),
+    "womens_office": _l("Unidad de la Mujer"),
+    "supervisor": _l("Supervisión"),
+    "admin": _l("Administración"),
+}
