@@ -57,9 +57,11 @@ def extracted_msgids() -> dict[str, str]:
     for filename, lineno, message, _comments, _context in extract_from_dir(
         str(ROOT), method_map, keywords={**_default_keywords(), **KEYWORDS}
     ):
-        for msgid in message if isinstance(message, tuple) else (message,):
-            if msgid:
-                found.setdefault(msgid, f"{filename}:{lineno}")
+        # A plural message is one catalogue entry, found by its singular msgid; its
+        # msgstr then holds every plural form, each checked below.
+        msgid = message[0] if isinstance(message, tuple) else message
+        if msgid:
+            found.setdefault(msgid, f"{filename}:{lineno}")
     return found
 
 

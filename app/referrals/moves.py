@@ -9,6 +9,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from flask_babel import gettext
+
 from app.audit.service import audit
 from app.auth.caller import Caller
 from app.cases import access as case_access
@@ -16,6 +18,7 @@ from app.cases import policy as case_policy
 from app.cases.models import Case
 from app.core.db import DbSession
 from app.core.errors import Conflict, Forbidden, InvalidInput
+from app.core.i18n import N_
 from app.core.time import utcnow
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
@@ -36,10 +39,10 @@ MOVES: dict[str, tuple[str, tuple[str, ...], str]] = {
 # One request, two moves in order, each recorded and audited as itself ("Aceptar y atender").
 COMBINED: dict[str, tuple[str, ...]] = {"accept_and_start": ("accept", "start")}
 NOTE_REQUIRED = {
-    "decline": "Indique por qué se rechaza la remisión.",
-    "complete": "Registre lo que se hizo (la contrarreferencia).",
+    "decline": N_("Indique por qué se rechaza la remisión."),
+    "complete": N_("Registre lo que se hizo (la contrarreferencia)."),
 }
-NEXT_STEP_REQUIRED = "Indique el próximo paso para la sobreviviente."
+NEXT_STEP_REQUIRED = N_("Indique el próximo paso para la sobreviviente.")
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,9 @@ def _move_once(
     referral = found.referral
     if move.action not in MOVES:
         actions = ", ".join([*MOVES, *COMBINED])
-        raise InvalidInput("unknown action", {"action": [f"Una de: {actions}."]})
+        raise InvalidInput(
+            "unknown action", {"action": [gettext("Una de: %(actions)s.", actions=actions)]}
+        )
     side, sources, target = MOVES[move.action]
     if side not in found.sides:
         raise Forbidden(f"only the {side} may {move.action} this referral")
@@ -100,7 +105,7 @@ def _move_once(
     note = (move.note or "").strip()
     counter = _checked_counter_referral(move) if move.action == "complete" else None
     if move.action in NOTE_REQUIRED and not (note or counter):
-        raise InvalidInput("note required", {"note": [NOTE_REQUIRED[move.action]]})
+        raise InvalidInput("note required", {"note": [gettext(NOTE_REQUIRED[move.action])]})
     lock_for_move(session, found)  # referral, then case: before the first write
     event_note = note or (counter.done if counter else "")
     _apply(session, ring, caller, found, (move.action, target), event_note, counter)
@@ -123,9 +128,10 @@ def _checked_counter_referral(move: Move) -> CounterReferral:
     counter = move.counter_referral()
     field = "done" if move.structured else "note"
     if counter is None:
-        raise InvalidInput("counter-referral required", {field: [NOTE_REQUIRED["complete"]]})
+        what_was_done = NOTE_REQUIRED["complete"]
+        raise InvalidInput("counter-referral required", {field: [gettext(what_was_done)]})
     if move.structured and counter.next_step is None:
-        raise InvalidInput("next step required", {"next_step": [NEXT_STEP_REQUIRED]})
+        raise InvalidInput("next step required", {"next_step": [gettext(NEXT_STEP_REQUIRED)]})
     return counter
 
 

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import and_, func, or_, select
 
 from app.audit.service import audit
@@ -55,7 +56,9 @@ def _receiver(session: DbSession, institution_id: int) -> Institution:
     # A number no id column holds is no institution (and must not reach the query).
     institution = session.get(Institution, institution_id) if is_db_id(institution_id) else None
     if institution is None or not institution.active:
-        raise InvalidInput("unknown institution", {"to_institution": ["Institución desconocida."]})
+        raise InvalidInput(
+            "unknown institution", {"to_institution": [gettext("Institución desconocida.")]}
+        )
     return institution
 
 
@@ -84,18 +87,20 @@ def refer_case(
     case = case_access.case_for(session, caller, case_id, need=case_policy.WHOLE).case
     receiver = _receiver(session, data["to_institution"])
     if receiver.id == caller.institution_id:
-        raise InvalidInput("same institution", {"to_institution": ["Remita a otra institución."]})
+        raise InvalidInput(
+            "same institution", {"to_institution": [gettext("Remita a otra institución.")]}
+        )
     if data["service"] not in {service.code for service in receiver.services}:
         raise InvalidInput(
             "service not given",
-            {"service": ["La institución receptora no presta este servicio."]},
+            {"service": [gettext("La institución receptora no presta este servicio.")]},
         )
     if case_access.is_excluded(session, case.id, receiver.id):
         raise InvalidInput(
             "excluded",
             {
                 "to_institution": [
-                    "La sobreviviente pidió que esta institución no vea su expediente."
+                    gettext("La sobreviviente pidió que esta institución no vea su expediente.")
                 ]
             },
         )
@@ -147,15 +152,21 @@ def _check_consent(case: Case, confirmed: bool, mandatory: bool) -> None:
             "consent not recorded",
             {
                 "consent": [
-                    "La sobreviviente no ha dado (o retiró) su consentimiento para compartir su "
-                    "expediente con la red. Regístrelo primero en el expediente."
+                    gettext(
+                        "La sobreviviente no ha dado (o retiró) su consentimiento para compartir "
+                        "su expediente con la red. Regístrelo primero en el expediente."
+                    )
                 ]
             },
         )
     if not confirmed:
         raise InvalidInput(
             "consent required",
-            {"consent": ["Confirme que la sobreviviente está de acuerdo con esta remisión."]},
+            {
+                "consent": [
+                    gettext("Confirme que la sobreviviente está de acuerdo con esta remisión.")
+                ]
+            },
         )
 
 
