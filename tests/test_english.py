@@ -418,3 +418,135 @@ def test_changing_to_a_role_that_does_not_fit_says_so_with_labels(app, admin, pn
         html = answer.get_data(as_text=True)
         assert expected in html, lang
         assert "health_staff" not in html.split('name="role"')[0], lang
+
+
+# --- the statistics pages ----------------------------------------------------------------
+# Their labels (violence types, GBVIMS types, institution kinds, referral outcomes, contexts,
+# days to report, age groups, months, the dimensions' names) are Spanish in the domain; the
+# pages translate them, the API and the CSV keep them.
+STATS_PERIOD = {"from": "2026-09-01", "to": "2026-10-31"}
+DASHBOARD_TABLES = (
+    ("violence_type", "municipality"),
+    ("gbvims_type", "age_group"),
+    ("context", "referral_outcome"),
+    ("entry_institution_kind", "days_to_report"),
+    ("referral_service", "sex"),
+    ("month", "perpetrator_relationship"),
+    ("department", "district"),
+)
+
+
+@pytest.fixture
+def observatory(client: FlaskClient, pnc: Any, health: Any) -> None:
+    """The statistics tests' data set, and medical referrals from five of its cases."""
+    from tests.report_helpers import seed_observatory
+
+    seeded = seed_observatory(client, pnc, health)
+    items = client.get("/api/v1/institutions", headers=pnc.headers).get_json()["items"]
+    unit = next(item["id"] for item in items if item["code"] == "US-SON")
+    for case_id in seeded.case_ids[:5]:
+        sent = client.post(
+            f"/api/v1/cases/{case_id}/referrals",
+            headers=pnc.headers,
+            json={
+                "to_institution": unit,
+                "service": "medical",
+                "urgency": "routine",
+                "consent": True,
+            },
+        )
+        assert sent.status_code == 201, sent.get_json()
+
+
+def dashboard_query(rows: str, columns: str) -> dict[str, Any]:
+    return {**STATS_PERIOD, "by": [rows, columns]}
+
+
+def test_the_statistics_pages_have_no_spanish_in_english(app, supervisor, observatory, allowed):
+    client = signed_in(app, supervisor)
+    for rows, columns in DASHBOARD_TABLES:
+        answer = client.get("/reports", query_string=dashboard_query(rows, columns))
+        assert answer.status_code == 200, (rows, columns)
+        assert_english(answer, allowed, f"/reports by {rows} × {columns}")
+    by_type = client.get(
+        "/reports", query_string=dashboard_query("violence_type", "municipality")
+    ).get_data(as_text=True)
+    assert '<th scope="row">Physical</th>' in by_type
+    assert "<caption>Type of violence (LEIV)</caption>" in by_type
+    assert "<title>Incidents by type of violence (LEIV)</title>" in by_type
+    assert ">Oct 26</text>" in by_type  # the months' chart
+    assert '<option value="days_to_report">Days from the incident to the report</option>' in (
+        by_type
+    )
+    by_month = client.get("/reports", query_string=dashboard_query("month", "sex"))
+    assert '<th scope="row">October 2026</th>' in by_month.get_data(as_text=True)
+    monthly = client.get("/reports/monthly", query_string={"month": "2026-10"})
+    assert monthly.status_code == 200
+    assert_english(monthly, allowed, "/reports/monthly")
+    html = monthly.get_data(as_text=True)
+    for label in (
+        "12-17 years",
+        "Health",
+        "Medical care",
+        "More than 30 days",
+        "Rape",
+        "No referral",
+    ):
+        assert f'<th scope="row">{label}</th>' in html, label
+
+
+def test_the_statistics_pages_stay_spanish_in_spanish(app, supervisor, observatory):
+    from tests.test_permissions import sign_in_web
+
+    client = app.test_client()
+    sign_in_web(app, client, supervisor.username)
+    html = client.get(
+        "/reports", query_string=dashboard_query("violence_type", "age_group")
+    ).get_data(as_text=True)
+    assert '<th scope="row">Física</th>' in html
+    assert '<th scope="col" class="num">12-17 años</th>' in html
+    assert "<title>Hechos por tipo de violencia (LEIV)</title>" in html
+    assert ">oct 26</text>" in html
+    monthly = client.get("/reports/monthly", query_string={"month": "2026-10"})
+    assert '<th scope="row">Atención médica</th>' in monthly.get_data(as_text=True)
+
+
+def test_the_csv_and_the_api_keep_their_spanish_labels_in_english(
+    app, pnc, supervisor, observatory
+):
+    from tests.report_helpers import get_stats, read_csv
+
+    client = signed_in(app, supervisor)
+    query = {**STATS_PERIOD, "by": "violence_type,age_group", "unit": "incidents"}
+    answer = client.get("/reports/stats.csv", query_string=query)
+    assert answer.status_code == 200
+    rows = read_csv(answer.get_data(as_text=True))
+    assert rows[0][0] == "Tipo de violencia (LEIV) / Grupo de edad"
+    assert "12-17 años" in rows[0] and "30-59 años" in rows[0]
+    assert [row[0] for row in rows[1:]] == ["Física", "Psicológica y emocional", "Sexual", "Total"]
+    for by, labels in (
+        ("violence_type", {"Física", "Psicológica y emocional", "Sexual"}),
+        ("month", {"septiembre 2026", "octubre 2026"}),
+        ("referral_service", {"Atención médica", "Sin remisión"}),
+        ("entry_institution_kind", {"Policía (unidad de familia)", "Salud"}),
+        ("days_to_report", {"Más de 30 días"}),
+    ):
+        payload = get_stats(client, pnc, by=by)
+        assert labels <= {row["label"] for row in payload["rows"]}, by
+    payload = get_stats(client, pnc, by="gbvims_type,age_group")
+    assert "Violación" in {row["label"] for row in payload["rows"]}
+    assert "Sin dato" not in {column["label"] for column in payload["columns"]}
+    assert {"12-17 años", "30-59 años"} <= {column["label"] for column in payload["columns"]}
+
+
+def test_the_retention_page_names_the_legal_basis_in_english(app, client, pnc, supervisor, allowed):
+    from tests.test_retention import ask_erasure, close, new_case
+
+    case_id = new_case(client, pnc)
+    close(client, pnc, case_id)
+    assert ask_erasure(client, pnc, case_id).status_code == 202
+    answer = signed_in(app, supervisor).get("/audit/retention")
+    assert answer.status_code == 200
+    assert "She withdrew her consent and asks for erasure" in answer.get_data(as_text=True)
+    # "El Salvador" is the country's name, not Spanish left untranslated.
+    assert_english(answer, [*allowed, "El Salvador"], "/audit/retention")

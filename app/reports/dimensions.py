@@ -14,6 +14,7 @@ from sqlalchemy import Select, case, extract, func, literal_column
 
 from app.cases.models import Case, Incident, Survivor, incident_violence_types
 from app.cases.vocab import AGE_GROUPS, RELATIONSHIPS, SEXES, VIOLENCE_TYPES
+from app.core.i18n import N_
 from app.directory.models import District, Institution
 from app.referrals.models import Referral
 from app.reports.labels import (
@@ -72,7 +73,7 @@ def _plain(column: Any) -> Expression:
 @dataclass(frozen=True)
 class Dimension:
     key: str
-    label: str
+    label: str  # Spanish, as the API and the CSV say it; marked for the pages
     expression: Expression
     join: str | None = None
     order: tuple[str, ...] = ()  # a fixed order of values; otherwise by label
@@ -111,51 +112,53 @@ JOINS: dict[str, Callable[[Select[Any]], Select[Any]]] = {
 }
 
 _DIMENSIONS = (
-    Dimension("month", "Mes", _month),
+    Dimension("month", N_("Mes"), _month),
     # The territory of the incident (DOMAIN.md): the district is the former municipality,
     # the municipality one of the 44 of 2024.
-    Dimension("district", "Distrito", _plain(Incident.municipality)),
+    Dimension("district", N_("Distrito"), _plain(Incident.municipality)),
     Dimension(
-        "municipality", "Municipio", _coalesced(District.municipality_2024, UNKNOWN),
+        "municipality", N_("Municipio"), _coalesced(District.municipality_2024, UNKNOWN),
         join="place",
     ),
-    Dimension("department", "Departamento", _plain(District.department), join="place"),
+    Dimension("department", N_("Departamento"), _plain(District.department), join="place"),
     Dimension(
         "violence_type",
-        "Tipo de violencia (LEIV)",
+        N_("Tipo de violencia (LEIV)"),
         _plain(incident_violence_types.c.violence_type),
         join="violence",
         order=tuple(VIOLENCE_TYPES),
         multi=True,
     ),
     Dimension(
-        "gbvims_type", "Tipo de violencia (GBVIMS)", _plain(Incident.gbvims_type),
+        "gbvims_type", N_("Tipo de violencia (GBVIMS)"), _plain(Incident.gbvims_type),
         order=tuple(GBVIMS_TYPES),
     ),
     Dimension(
-        "age_group", "Grupo de edad", _coalesced(Incident.age_group, UNKNOWN),
+        "age_group", N_("Grupo de edad"), _coalesced(Incident.age_group, UNKNOWN),
         order=(*(code for code, _, _ in AGE_GROUPS), UNKNOWN),
     ),
-    Dimension("sex", "Sexo", _plain(Survivor.sex), join="survivor", order=tuple(SEXES)),
+    Dimension("sex", N_("Sexo"), _plain(Survivor.sex), join="survivor", order=tuple(SEXES)),
     Dimension(
-        "perpetrator_relationship", "Relación con el agresor",
+        "perpetrator_relationship", N_("Relación con el agresor"),
         _plain(Incident.perpetrator_relationship), order=tuple(RELATIONSHIPS),
     ),
-    Dimension("context", "Contexto", _coalesced(Incident.context, NONE), order=tuple(CONTEXTS)),
     Dimension(
-        "entry_institution_kind", "Institución de entrada", _plain(Institution.kind),
+        "context", N_("Contexto"), _coalesced(Incident.context, NONE), order=tuple(CONTEXTS)
+    ),
+    Dimension(
+        "entry_institution_kind", N_("Institución de entrada"), _plain(Institution.kind),
         join="entry", order=tuple(INSTITUTION_KINDS),
     ),
     Dimension(
-        "referral_service", "Servicio de remisión", _coalesced(Referral.service, NONE),
+        "referral_service", N_("Servicio de remisión"), _coalesced(Referral.service, NONE),
         join="referral", multi=True,
     ),
     Dimension(
-        "referral_outcome", "Estado de la remisión", _coalesced(Referral.status, NONE),
+        "referral_outcome", N_("Estado de la remisión"), _coalesced(Referral.status, NONE),
         join="referral", order=tuple(REFERRAL_OUTCOMES), multi=True,
     ),
     Dimension(
-        "days_to_report", "Días del hecho a la denuncia", _days_to_report,
+        "days_to_report", N_("Días del hecho a la denuncia"), _days_to_report,
         order=tuple(DAYS_TO_REPORT),
     ),
 )  # fmt: skip

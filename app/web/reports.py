@@ -3,7 +3,7 @@ report and the CSV downloads (each one audited as an export)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -21,10 +21,10 @@ from app.extensions import db
 from app.reports import service
 from app.reports.dimensions import DIMENSIONS
 from app.reports.exports import CsvFile
-from app.reports.labels import short_month_label
+from app.reports.labels import AGE_YEARS, MONTH_NAMES, NO_DATA, NO_REFERRAL
 from app.reports.policy import may_view_reports
 from app.reports.schemas import PeriodIn, StatsQueryIn
-from app.reports.stats import StatsQuery, StatsTable, query_from_args
+from app.reports.stats import Axis, StatsQuery, StatsTable, query_from_args
 from app.reports.suppression import TOTAL
 from app.web.charts import Point, bar_chart, line_chart
 from app.web.formtools import web_caller
@@ -79,6 +79,58 @@ def download(file: CsvFile) -> Response:
     return csv_response(file.text, file.name)
 
 
+# ---- labels in the page's language --------------------------------------------------
+# The statistics keep their Spanish labels (the API and the CSV say them as they are);
+# a page shows them translated, in the order the Spanish labels set.
+
+# Labels that are proper names (places) and stay as they are, save "no data".
+PROPER_NAMES = frozenset({"district", "municipality", "department"})
+
+
+def month_name(value: str, short: bool = False) -> str:
+    """ "2026-10" → "octubre 2026" ("oct 26" on a chart's axis), in the page's language."""
+    year, _sep, month = value.partition("-")
+    if not month.isdigit() or not 1 <= int(month) <= 12:
+        return value
+    name = _(MONTH_NAMES[int(month) - 1])
+    return f"{name[:3]} {year[-2:]}" if short else f"{name} {year}"
+
+
+def value_label(dimension: str, value: str, label: str) -> str:
+    """The label of one value of a dimension, as this page says it."""
+    if dimension == "month":
+        return month_name(value)
+    if label in (NO_DATA, NO_REFERRAL):
+        return _(label)
+    if dimension == "age_group":
+        return _(AGE_YEARS, range=value)
+    if dimension in PROPER_NAMES or label == value:  # a name, or a code nobody labelled
+        return label
+    return _(label)
+
+
+def shown_axis(axis: Axis) -> Axis:
+    labels = {v: value_label(axis.dimension, v, axis.labels[v]) for v in axis.values}
+    return replace(axis, label=_(axis.label), labels=labels)
+
+
+def shown_table(table: StatsTable) -> StatsTable:
+    """The same counts, with the labels in the page's language."""
+    columns = shown_axis(table.columns) if table.columns is not None else None
+    return replace(table, rows=shown_axis(table.rows), columns=columns)
+
+
+def shown_indicators(indicators: dict[str, Any]) -> dict[str, Any]:
+    """The indicators with the services named in the page's language (the institutions'
+    names are proper names)."""
+    by_service = [{**item, "label": _(str(item.get("label")))} for item in indicators["by_service"]]
+    return {**indicators, "by_service": by_service}
+
+
+def dimension_names() -> dict[str, str]:
+    return {key: _(dimension.label) for key, dimension in DIMENSIONS.items()}
+
+
 # ---- charts ----------------------------------------------------------------------------
 
 
@@ -93,14 +145,20 @@ def column_points(table: StatsTable) -> list[Point]:
 
 
 def month_points(table: StatsTable) -> list[Point]:
-    return [Point(short_month_label(m), table.cell(m)) for m in table.rows.values]
+    return [Point(month_name(m, short=True), table.cell(m)) for m in table.rows.values]
+
+
+def _in_a_title(label: str) -> str:
+    """ "Tipo de violencia (LEIV)" → "tipo de violencia (LEIV)": the acronym stays."""
+    return label[:1].lower() + label[1:]
 
 
 def dashboard_charts(table: StatsTable, months: StatsTable) -> list[Markup]:
-    by_rows = _("Hechos por %(what)s", what=str(table.rows.label).lower())
+    """The charts of a table whose labels are already in the page's language."""
+    by_rows = _("Hechos por %(what)s", what=_in_a_title(table.rows.label))
     charts = [bar_chart(by_rows, row_points(table))]
     if table.columns is not None:
-        by_columns = _("Hechos por %(what)s", what=str(table.columns.label).lower())
+        by_columns = _("Hechos por %(what)s", what=_in_a_title(table.columns.label))
         charts.append(bar_chart(by_columns, column_points(table)))
     charts.append(line_chart(_("Hechos por mes"), month_points(months)))
     return charts
@@ -114,13 +172,14 @@ def dashboard() -> str:
     filters = read_filters()
     query = filters.query
     page = service.dashboard(db.session, query)
+    table = shown_table(page.table)
     return render_template(
         "reports/dashboard.html",
         filters=filters,
-        table=page.table,
-        charts=dashboard_charts(page.table, page.months),
-        indicators=page.indicators,
-        dimensions=DIMENSIONS,
+        table=table,
+        charts=dashboard_charts(table, page.months),
+        indicators=shown_indicators(page.indicators),
+        dimensions=dimension_names(),
         municipalities=page.municipalities,
         export_args={
             "from": query.start.isoformat(),
@@ -146,7 +205,8 @@ def month_bounds(value: str | None) -> tuple[date, date]:
 def monthly() -> str:
     start, end = month_bounds(request.args.get("month"))
     report = service.monthly_report(db.session, start, end, request.args.get("municipality"))
-    violence = report.tables[service.MONTHLY_DIMENSIONS.index("violence_type")]
+    tables = [shown_table(table) for table in report.tables]
+    violence = tables[service.MONTHLY_DIMENSIONS.index("violence_type")]
     return render_template(
         "reports/monthly.html",
         start=report.start,
@@ -154,10 +214,10 @@ def monthly() -> str:
         place=report.place_name,
         municipalities=report.municipalities,
         selected=report.place,
-        tables=report.tables,
+        tables=tables,
         violence_chart=bar_chart(_("Hechos por tipo de violencia"), row_points(violence)),
         trend_chart=line_chart(_("Hechos por mes, últimos doce meses"), month_points(report.trend)),
-        indicators=report.indicators,
+        indicators=shown_indicators(report.indicators),
     )
 
 
