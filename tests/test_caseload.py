@@ -400,8 +400,12 @@ def test_the_lead_reassigns_from_the_case_page(app, client, pnc, colleague, lead
     assert holder_of(app, case_id, "PNC-SON") == colleague.id
     form["user_id"] = "not-a-number"
     refused = page_client.post(f"/cases/{case_id}/assignment", data=form)
-    assert refused.status_code == 422
+    assert refused.status_code == 303
+    assert refused.headers["Location"].endswith(f"/cases/{case_id}#responsable")
     assert holder_of(app, case_id, "PNC-SON") == colleague.id
+    again = page_client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "<title>Error: " in again and 'class="error-box"' in again
+    assert "<title>Error: " not in page_client.get(f"/cases/{case_id}").get_data(as_text=True)
 
 
 def test_the_move_form_is_on_the_work_list_of_the_lead_only(app, client, pnc, colleague, lead):

@@ -27,9 +27,10 @@ from app.core.time import local_today
 from app.crypto.service import get_keyring
 from app.extensions import db
 from app.web.case_forms import AssignmentForm, MoveCaseloadForm, WorkListForm
-from app.web.cases import bp, municipality_choices, render_case, require_case_worker
+from app.web.cases import bp, municipality_choices, require_case_worker
 from app.web.formtools import attempt, blank_to_none, load, web_caller
 from app.web.labels import RISK, STATUS
+from app.web.stash import refused
 
 FILTERS = ("assigned", "status", "risk", "next_contact", "inactive_days", "municipality", "sort")
 SORTS = {
@@ -152,10 +153,10 @@ def _ids(form: Any, *names: str) -> dict[str, Any]:
 
 
 @bp.post("/cases/<case_id>/assignment", endpoint="assignment")
-def change_assignment(case_id: str) -> Response | tuple[str, int]:
+def change_assignment(case_id: str) -> Response:
     form = AssignmentForm()
     if not form.validate_on_submit():
-        return render_case(case_id, 400, assignment_form=form)
+        return refused(case_id, "assignment_form", form, [], "responsable")
 
     def change() -> caseload.Assignment:
         wanted = {"action": form.action.data}
@@ -173,7 +174,7 @@ def change_assignment(case_id: str) -> Response | tuple[str, int]:
 
     done, problems = attempt(form, {}, change)
     if done is None:
-        return render_case(case_id, 422, assignment_form=form, problems=problems)
+        return refused(case_id, "assignment_form", form, problems, "responsable")
     flash(_assignment_message(done), "info")
     return redirect(url_for("cases.case_page", case_id=done.case_id, _anchor="responsable"))
 
