@@ -14,7 +14,7 @@ from typing import Any, cast
 import pytest
 
 from tests.browser.pages import BasePage, LoginPage
-from tests.browser.test_english import assert_no_spanish
+from tests.browser.test_english_browser import assert_no_spanish
 from tests.browser.test_supervisor_day import _api, _erasure_asked_by
 from tests.factories import intake
 from tests.report_helpers import seed_observatory

@@ -129,7 +129,8 @@ def test_an_intake_typed_longer_than_the_idle_time_is_saved(browsing, make_accou
     assert not session.warning_shown() and not session.locked()
     assert session.pings(browsing.requests) >= 5
     assert intake.save().status == 200
-    assert intake.url_path == "/cases/new" and intake.slip()["pin"].isdigit()
+    assert re.fullmatch(r"/cases/[0-9a-f-]{36}/slip", intake.url_path)
+    assert intake.slip()["pin"].isdigit()
     case = intake.go_to_case()
     assert case.page.locator("p.narrative").inner_text() == "".join(STORY)
 
