@@ -32,6 +32,7 @@ from app.directory.models import Institution
 USERNAME_MAX = 60
 # Threat: a one-time password left in a drawer or an e-mail works for whoever finds it.
 ONE_TIME_PASSWORD_LIFETIME = timedelta(hours=72)
+ONE_TIME_PASSWORD_BYTES = 16
 # A token's last use is written at most this often: not a write on every API call.
 TOKEN_TOUCH_EVERY = timedelta(seconds=60)
 
@@ -173,8 +174,8 @@ def create_user(
 
 
 def new_one_time_password() -> str:
-    """16 random characters: generated, so the strength rules need not judge it."""
-    return secrets.token_urlsafe(12)
+    """22 random characters (128 bits): generated, so the strength rules need not judge it."""
+    return secrets.token_urlsafe(ONE_TIME_PASSWORD_BYTES)
 
 
 def set_one_time_password(user: User) -> str:
