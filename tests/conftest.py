@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
@@ -34,7 +35,15 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 USING_PG = PG_URL.startswith("postgresql")
 PASSWORD = "correct horse battery"
 
-passwords.use_fast_hashing_for_tests()
+
+def _use_fast_hashing() -> None:
+    """Cheap argon2 parameters, for the suite (it creates thousands of users). Kept here,
+    not in the application: a release has no switch that weakens its hashing."""
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    passwords._dummy_hash = None
+
+
+_use_fast_hashing()
 
 
 @pytest.fixture(autouse=True)

@@ -67,13 +67,6 @@ def _dummy() -> str:
     return _dummy_hash
 
 
-def use_fast_hashing_for_tests() -> None:
-    """Cheap argon2 parameters, for the test suite only (it creates thousands of users)."""
-    global _hasher, _dummy_hash
-    _hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    _dummy_hash = None
-
-
 def _refuse(message: str) -> InvalidInput:
     return InvalidInput(message, {"password": [message]})
 
