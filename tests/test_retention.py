@@ -4,8 +4,10 @@ backups included — while the statistics and the audit chain stay as they were.
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
+from app.cases.attachments import attachment_path
+from app.cases.care_models import Attachment
 from app.cases.models import Case, Survivor
 from app.cases.record_models import SurvivorNameToken
 from app.crypto.envelope import DecryptionError
@@ -24,7 +28,7 @@ from app.notifications.models import Notification
 from app.retention.models import ErasureRequest
 from tests.auth_helpers import start_web_session
 from tests.conftest import Person
-from tests.factories import intake
+from tests.factories import intake, one_page_pdf
 from tests.report_helpers import Seeded, get_stats, grid, open_cases
 
 API = "/api/v1"
@@ -495,4 +499,38 @@ def test_an_interrupted_purge_loses_nothing_and_the_next_run_finishes_it(
     assert "purged 2 records" in finished.output
     assert cohort not in read_key_file(app.config["RUTA_KEY_FILE"]).cohorts
     assert [opens(app, case_id) for case_id in ids] == [False, False, False, True]
+    audit_ok(app)
+
+
+def test_a_purged_records_attachment_files_are_deleted_and_the_others_stay(app, client, pnc):
+    ids = [new_case(client, pnc), new_case(client, pnc, given_names="Rosa Elena", dui="04567891-1")]
+    for case_id in ids:
+        sent = client.post(
+            f"{API}/cases/{case_id}/attachments",
+            headers=pnc.headers,
+            data={"file": (io.BytesIO(one_page_pdf()), "informe.pdf")},
+        )
+        assert sent.status_code == 201, sent.get_json()
+        close(client, pnc, case_id)
+    closed_years_ago(app, ids[0], 10.1)
+    directory = Path(app.config["RUTA_ATTACHMENTS_DIR"])
+    with app.app_context():
+        files = {
+            cid: attachment_path(
+                directory,
+                db.session.scalars(
+                    select(Attachment.storage_name).where(Attachment.case_id == uuid.UUID(cid))
+                ).one(),
+            )
+            for cid in ids
+        }
+    assert all(path.exists() for path in files.values())
+
+    result = purge(app)
+
+    assert "1 attachment files removed" in result.output
+    assert not files[ids[0]].exists()
+    assert files[ids[1]].exists()
+    downloaded = client.get(f"{API}/cases/{ids[1]}", headers=pnc.headers)
+    assert downloaded.status_code == 200
     audit_ok(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -25,7 +26,6 @@ from app.auth.service import (
 )
 from app.cases.access import case_numbers, count_survivors
 from app.cases.name_tokens import reindex_batch
-from app.cli.demo import load_demo_users, load_directory
 from app.core.errors import DomainError
 from app.crypto.keyring import KeyFileError, KeyMaterial, KeyRing, write_key_file
 from app.crypto.service import count_keys_to_rewrap, get_keyring, rewrap_all
@@ -36,18 +36,16 @@ from app.retention.purge import PurgeReport, due_cases, purge, sweep
 
 keys_cli = AppGroup("keys", help="Key-encryption keys and the Flask secret.")
 users_cli = AppGroup("users", help="User accounts.")
-demo_cli = AppGroup("demo", help="The Sonsonate demo network.")
 audit_cli = AppGroup("audit", help="The audit log.")
 referrals_cli = AppGroup("referrals", help="Referral housekeeping.")
 catalogue_cli = AppGroup("catalogue", help="Territory, services, protection measures.")
 search_cli = AppGroup("search", help="The blind indexes that find a survivor.")
 records_cli = AppGroup("records", help="Retention: purging records past their period.")
 
-DEMO_LOGINS_FILE = "demo-logins.txt"
 CLI_ACTOR = Actor(None, "cli", None, "operator")
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -67,7 +65,7 @@ def keys_init() -> None:
         write_key_file(key_file, material)
         click.echo(f"created key file {key_file} (active key {material.active_kek_id})")
     if not secret_file.exists() and not os.environ.get("RUTA_SECRET_KEY"):
-        _write_private(secret_file, secrets.token_hex(32))
+        write_private(secret_file, secrets.token_hex(32))
         click.echo(f"created secret key file {secret_file}")
 
 
@@ -218,32 +216,6 @@ def search_reindex(batch: int) -> None:
     click.echo(f"done: {done} survivors indexed")
 
 
-@demo_cli.command("load")
-def demo_load() -> None:
-    """Load the demo network and users (idempotent); prints logins only when it creates them."""
-    load_directory(db.session)
-    password = os.environ.get("RUTA_DEMO_PASSWORD") or secrets.token_urlsafe(12)
-    created = load_demo_users(
-        db.session, get_keyring(), password, with_totp=current_app.config["RUTA_REQUIRE_MFA"]
-    )
-    db.session.commit()
-    if not created:
-        click.echo("demo network present; demo users exist already")
-        return
-    lines = [f"Demo logins (password for all: {password})"]
-    lines += [
-        f"  {login.username:<12} {login.role:<14} {login.institution:<8} "
-        f"TOTP secret: {login.totp_secret or '-'}"
-        for login in created
-    ]
-    text = "\n".join(lines) + "\n"
-    # Beside the secret file (instance/ by default), so that a run with its own
-    # RUTA_SECRET_FILE, such as a test, never overwrites another instance's logins.
-    logins_file = Path(current_app.config["RUTA_SECRET_FILE"]).parent / DEMO_LOGINS_FILE
-    _write_private(logins_file, text)
-    click.echo(text)
-
-
 @records_cli.command("purge")
 @click.option("--dry-run", is_flag=True, help="Only list what would be purged.")
 @click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000))
@@ -268,7 +240,16 @@ def records_purge(dry_run: bool, batch: int) -> None:
             click.echo(f"  {numbers[case_id]}")
         return
     with click.progressbar(length=len(due), label="purging", file=sys.stderr) as bar:
-        report = purge(db.session, ring, years, batch, bar.update, due, erasures)
+        report = purge(
+            db.session,
+            ring,
+            years,
+            batch,
+            bar.update,
+            due,
+            erasures,
+            Path(current_app.config["RUTA_ATTACHMENTS_DIR"]),
+        )
     _print_purge(report, kept)
     click.echo(_anchor_now(ring))
 
@@ -277,7 +258,8 @@ def _print_purge(report: PurgeReport, kept: int) -> None:
     click.echo(
         f"purged {len(report.purged)} records ({len(report.erased)} by erasure request); "
         f"{kept} kept longer (minors); {report.rekeyed} data keys re-keyed; "
-        f"{len(report.cohorts_destroyed)} cohort keys destroyed"
+        f"{len(report.cohorts_destroyed)} cohort keys destroyed; "
+        f"{report.files_removed} attachment files removed"
     )
     for number in report.purged:
         click.echo(f"  {number}")
@@ -363,7 +345,6 @@ def register(app: Flask) -> None:
     for group in (
         keys_cli,
         users_cli,
-        demo_cli,
         audit_cli,
         catalogue_cli,
         referrals_cli,
@@ -371,3 +352,8 @@ def register(app: Flask) -> None:
         records_cli,
     ):
         app.cli.add_command(group)
+    # A release leaves the demo out (release.sh): its command is there only in a checkout.
+    if importlib.util.find_spec("app.cli.demo") is not None:
+        from app.cli.demo import demo_cli
+
+        app.cli.add_command(demo_cli)

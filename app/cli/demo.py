@@ -1,19 +1,34 @@
-"""The Sonsonate demo network (DOMAIN.md): its institutions and one demo user per role.
+"""The Sonsonate demo network (DOMAIN.md): its institutions and one demo user per role,
+and the `demo load` command.
 
-Demo data only; the production catalogues it builds on are `app.directory.catalogue`."""
+Demo data only; the production catalogues it builds on are `app.directory.catalogue`.
+A release (`release.sh`) leaves this file out, so a production server has no demo
+command; in a checkout, `demo load` refuses a database that already has real accounts."""
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
-from sqlalchemy import select
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, select
 
 from app.auth.models import User
 from app.auth.service import create_user
+from app.cli.commands import write_private
 from app.core.db import DbSession
 from app.crypto.keyring import KeyRing
+from app.crypto.service import get_keyring
 from app.directory.catalogue import load_catalogues, missing_codes, municipality_code
 from app.directory.models import Institution, Service
+from app.extensions import db
+
+demo_cli = AppGroup("demo", help="The Sonsonate demo network.")
+DEMO_LOGINS_FILE = "demo-logins.txt"
 
 KIND_SERVICES = {
     "pnc_family_unit": ("police_complaint", "protection_measures"),
@@ -116,3 +131,43 @@ def load_demo_users(
         )
         created.append(DemoLogin(username, role, institution, new.totp_secret))
     return created
+
+
+def holds_real_accounts(session: DbSession) -> bool:
+    """Accounts, none of them a demo one: a database in real use, which the demo must
+    never join (its users share one printed password)."""
+    demo_names = [row[0] for row in DEMO_USERS]
+    accounts = session.scalar(select(func.count()).select_from(User)) or 0
+    demo = session.scalar(select(func.count()).where(User.username.in_(demo_names))) or 0
+    return accounts > 0 and demo == 0
+
+
+@demo_cli.command("load")
+def demo_load() -> None:
+    """Load the demo network and users (idempotent); prints logins only when it creates them."""
+    if holds_real_accounts(db.session):
+        raise click.ClickException(
+            "this database has real accounts and no demo ones: the demo is never loaded "
+            "into a database in use (start from an empty database to try Ruta)"
+        )
+    load_directory(db.session)
+    password = os.environ.get("RUTA_DEMO_PASSWORD") or secrets.token_urlsafe(12)
+    created = load_demo_users(
+        db.session, get_keyring(), password, with_totp=current_app.config["RUTA_REQUIRE_MFA"]
+    )
+    db.session.commit()
+    if not created:
+        click.echo("demo network present; demo users exist already")
+        return
+    lines = [f"Demo logins (password for all: {password})"]
+    lines += [
+        f"  {login.username:<12} {login.role:<14} {login.institution:<8} "
+        f"TOTP secret: {login.totp_secret or '-'}"
+        for login in created
+    ]
+    text = "\n".join(lines) + "\n"
+    # Beside the secret file (instance/ by default), so that a run with its own
+    # RUTA_SECRET_FILE, such as a test, never overwrites another instance's logins.
+    logins_file = Path(current_app.config["RUTA_SECRET_FILE"]).parent / DEMO_LOGINS_FILE
+    write_private(logins_file, text)
+    click.echo(text)

@@ -19,11 +19,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from app.audit.service import Actor, record_event
 from app.cases import access
+from app.cases.attachments import attachment_path
+from app.cases.care_models import Attachment
 from app.cases.models import Case
 from app.cases.record_models import SurvivorNameToken
 from app.core.db import DbSession
@@ -51,6 +54,7 @@ class PurgeReport:
     not_yet: int = 0  # candidates kept by the minor rule
     rekeyed: int = 0  # data keys moved to a fresh cohort key
     cohorts_destroyed: list[str] = field(default_factory=list)
+    files_removed: int = 0  # attachment files deleted after their key was destroyed
 
 
 def _closing_month(case: Case) -> str:
@@ -171,20 +175,43 @@ def purge(
     progress: Callable[[int], None],
     due: list[uuid.UUID],
     erasures: dict[uuid.UUID, ErasureRequest],
+    attachments_dir: Path,
 ) -> PurgeReport:
     """Shred `due` in batches (one transaction each), then report to the supervisors."""
     report = PurgeReport()
     for start in range(0, len(due), batch):
         ids = due[start : start + batch]
         cases = access.cases_to_purge(session, ids)  # re-checked and locked
+        files = _storage_names(session, [case.id for case in cases])
         _purge_batch(session, ring, cases, erasures, report)
         session.commit()
+        report.files_removed += remove_files(attachments_dir, files)
         report.cohorts_destroyed += drop_destroyed(session, ring)
         progress(len(ids))
     report.cohorts_destroyed += drop_destroyed(session, ring)
     _summarise(session, ring, report)
     session.commit()
     return report
+
+
+def _storage_names(session: DbSession, case_ids: list[uuid.UUID]) -> list[str]:
+    query = select(Attachment.storage_name).where(Attachment.case_id.in_(case_ids))
+    return list(session.scalars(query))
+
+
+def remove_files(directory: Path, storage_names: list[str]) -> int:
+    """Delete a purged record's attachment files once its key is gone: they could not be
+    opened any more, but a disk full of ciphertext nobody can read helps no one. Run after
+    the commit, so a failed batch never loses a file its record still needs."""
+    removed = 0
+    for name in storage_names:
+        path = attachment_path(directory, name)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed += 1
+    return removed
 
 
 def _summarise(session: DbSession, ring: KeyRing, report: PurgeReport) -> None:
@@ -196,7 +223,8 @@ def _summarise(session: DbSession, ring: KeyRing, report: PurgeReport) -> None:
         object_type="purge_run",
         detail=(
             f"purged={len(report.purged)};erasures={len(report.erased)};"
-            f"cohort_keys_destroyed={len(report.cohorts_destroyed)}"
+            f"cohort_keys_destroyed={len(report.cohorts_destroyed)};"
+            f"files_removed={report.files_removed}"
         ),
     )
     if report.purged:
