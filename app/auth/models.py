@@ -14,8 +14,18 @@ from app.crypto.models import DataKey
 from app.directory.models import INSTITUTION_KINDS, Institution
 from app.extensions import Base
 
-ROLES = ("pnc_agent", "health_staff", "womens_office", "supervisor", "admin")
-CASE_ROLES = frozenset({"pnc_agent", "health_staff", "womens_office"})
+ROLES = (
+    "pnc_agent",
+    "health_staff",
+    "womens_office",
+    "prosecutor_staff",
+    "court_staff",
+    "legal_aid_staff",
+    "shelter_staff",
+    "supervisor",
+    "admin",
+)
+CASE_ROLES = frozenset(ROLES) - {"supervisor", "admin"}
 # Made by an administrator, these wait for a supervisor's approval: a case role reads
 # cases, and a supervisor could approve the administrator's own case-role account.
 APPROVED_ROLES = CASE_ROLES | {"supervisor"}
@@ -26,6 +36,10 @@ ROLE_KINDS: dict[str, frozenset[str]] = {
     "pnc_agent": frozenset({"pnc_family_unit"}),
     "health_staff": frozenset({"health_unit", "forensic"}),
     "womens_office": frozenset({"womens_office"}),
+    "prosecutor_staff": frozenset({"prosecutor"}),
+    "court_staff": frozenset({"court"}),
+    "legal_aid_staff": frozenset({"legal_aid"}),
+    "shelter_staff": frozenset({"shelter"}),
     "supervisor": frozenset(set(INSTITUTION_KINDS) - {"system"}),
     "admin": frozenset({"system"}),
 }

@@ -25,8 +25,18 @@ def may_work_on_cases(user: Subject) -> bool:
     return user.active and user.role in CASE_ROLES
 
 
+# A complaint (denuncia) is received by the PNC or the prosecutor (FGR); a protection
+# measure is also granted, changed or revoked by the court that orders it.
+COMPLAINT_ROLES = frozenset({"pnc_agent", "prosecutor_staff"})
+MEASURE_ROLES = COMPLAINT_ROLES | {"court_staff"}
+
+
 def may_file_complaint(user: Subject) -> bool:
-    return may_work_on_cases(user) and user.role == "pnc_agent"
+    return may_work_on_cases(user) and user.role in COMPLAINT_ROLES
+
+
+def may_update_measures(user: Subject) -> bool:
+    return may_work_on_cases(user) and user.role in MEASURE_ROLES
 
 
 def may_read_audit(user: Subject) -> bool:

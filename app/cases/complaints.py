@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from app.audit.service import audit_change
 from app.auth.caller import Caller
-from app.auth.policy import may_file_complaint
+from app.auth.policy import may_file_complaint, may_update_measures
 from app.auth.throttle_store import charge_write
 from app.cases import access, policy
 from app.cases.corrections import (
@@ -58,7 +58,7 @@ def file_complaint(
     session: DbSession, ring: KeyRing, user: Caller, case_id: uuid.UUID | None, data: dict[str, Any]
 ) -> Complaint:
     if not may_file_complaint(user):
-        raise Forbidden("only PNC agents register complaints")
+        raise Forbidden("only PNC and FGR staff register complaints")
     charge_write(user.id, "complaint")
     case = access.case_for(session, user, case_id).case
     if data["filed_on"] > local_today():
@@ -135,9 +135,10 @@ def update_measure(
     measure_id: uuid.UUID | None,
     data: dict[str, Any],
 ) -> ProtectionMeasure:
-    """Grant, deny, revoke, record a breach or an expiry; PNC agents of a party institution."""
-    if not may_file_complaint(user):
-        raise Forbidden("only PNC agents update protection measures")
+    """Grant, deny, revoke, record a breach or an expiry; PNC, FGR and court staff of a
+    party institution."""
+    if not may_update_measures(user):
+        raise Forbidden("only PNC, FGR and court staff update protection measures")
     found = access.case_for(session, user, case_id)
     case = found.case
     measure = session.get(ProtectionMeasure, measure_id) if measure_id else None
@@ -199,7 +200,7 @@ def correct_complaint(
     filed it corrects the number, the date, the incidents it concerns; with a reason and
     the version read, kept in the record's corrections like any other."""
     if not may_file_complaint(user):
-        raise Forbidden("only PNC agents correct complaints")
+        raise Forbidden("only PNC and FGR staff correct complaints")
     found = access.case_for(session, user, case_id)
     case = found.case
     complaint = session.get(Complaint, complaint_id) if complaint_id else None

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from app.auth.policy import COMPLAINT_ROLES, MEASURE_ROLES
 from app.cases.risk import LEVELS as RISK_LEVELS
 
 FULL = "full"
@@ -145,7 +146,8 @@ def actions_for(view: str, role: str, case_status: str | None = None) -> dict[st
         "plan": whole and writes,
         "status": whole,
         "consent": adds,
-        "complaint": adds and writes and role == "pnc_agent",
+        "complaint": adds and writes and role in COMPLAINT_ROLES,
+        "measure": adds and writes and role in MEASURE_ROLES,
         "correct": whole and writes,
         "correct_own": adds and writes,
         "break_glass": view == METADATA and role == "supervisor",
@@ -220,3 +222,58 @@ def needs_reassessment(last_assessed_at: datetime | None, now: datetime, window:
 def unprotected(has_safety_plan: bool, has_active_measure: bool) -> bool:
     """A high-risk woman with neither a safety plan nor a protection measure in force."""
     return not has_safety_plan and not has_active_measure
+
+
+# ---- each role's minimum view (DOMAIN.md, "Institutions and roles") --------------------
+# What a case role reads of the parts OTHER institutions wrote, when her institution sees
+# the whole record; what her own institution wrote she always reads, and her identity and
+# the level of risk every party with the whole record reads. Data, not code: a test walks
+# every role and part. The front line (police, health, women's offices) coordinates her
+# care and reads it all; the justice and shelter roles read what their work needs.
+NOTE_PARTS = {
+    kind: f"notes:{kind}"
+    for kind in ("medical", "forensic", "psychological", "legal", "social", "shelter")
+}
+PART_KINDS = (
+    "incidents",
+    *NOTE_PARTS.values(),
+    "follow_ups",
+    "safety_plan",
+    "attachments",
+    "complaints",
+)
+EVERY_PART = frozenset(PART_KINDS)
+ROLE_PARTS: dict[str, frozenset[str]] = {
+    "pnc_agent": EVERY_PART,
+    "health_staff": EVERY_PART,
+    "womens_office": EVERY_PART,
+    # The prosecution builds the case: the facts, the forensic findings and evidence,
+    # the complaint and measures; never the health or psychological notes.
+    "prosecutor_staff": frozenset(
+        {"incidents", "notes:forensic", "notes:legal", "safety_plan", "attachments", "complaints"}
+    ),
+    # A court: the facts, the complaint and its measures; never health or psychological
+    # notes, nor the files others attached (medical reports among them).
+    "court_staff": frozenset({"incidents", "notes:legal", "complaints"}),
+    "legal_aid_staff": frozenset(
+        {"incidents", "notes:legal", "notes:social", "safety_plan", "complaints"}
+    ),
+    # A shelter: the safety plan, the contact rules and measures that keep her safe, the
+    # follow-ups it shares; not the facts as told, nor the forensic findings.
+    "shelter_staff": frozenset(
+        {"notes:shelter", "notes:social", "follow_ups", "safety_plan", "complaints"}
+    ),
+}
+# A correction shows its old and new values with the part it corrects.
+CORRECTED_PARTS = {"incident": "incidents", "complaint": "complaints", "measure": "complaints"}
+
+
+def reads_others(role: str, part: str) -> bool:
+    """Whether this role reads what other institutions wrote of `part` (the supervisors'
+    break-glass reads all of it: the emergency is not a role's daily work)."""
+    return part in ROLE_PARTS.get(role, EVERY_PART)
+
+
+def withheld_parts(role: str) -> list[str]:
+    """The parts others wrote that this role never reads, in the record's order."""
+    return [part for part in PART_KINDS if not reads_others(role, part)]

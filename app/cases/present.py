@@ -150,9 +150,11 @@ def present_case(
     view: str,
     viewer_institution_id: int,
     responsible: access.Responsible | None = None,
+    role: str = "",
 ) -> dict[str, Any]:
-    """The record as this view may see it. Needs a case loaded by `access.case_for(...,
-    whole_record=True)` unless the view is metadata. `responsible`: the viewer's own
+    """The record as this view and the caller's role may see it (`policy.ROLE_PARTS`).
+    Needs a case loaded by `access.case_for(..., whole_record=True)` unless the view is
+    metadata. `responsible`: the viewer's own
     institution's worker (a party sees its own, never another institution's)."""
     if view == policy.METADATA:
         return case_metadata(case)
@@ -161,16 +163,19 @@ def present_case(
         record = _own_parts_record(cipher, case, viewer_institution_id)
         return {**record, "responsible": responsible_record(responsible)}
     consent = case.consents[-1] if case.consents else None
+    withheld = policy.withheld_parts(role) if view == policy.FULL else []
+    parts = cast(Case, _RoleParts(case, viewer_institution_id, role)) if withheld else case
     record = case_metadata(case)
     record.update(
         survivor=survivor_record(cipher, case.survivor),
-        incidents=[incident_record(cipher, incident) for incident in case.incidents],
+        incidents=[incident_record(cipher, incident) for incident in parts.incidents],
         consent=consent_record(consent) if consent else None,
         consents=[consent_record(c) for c in case.consents],
         close_reason=case.close_reason,
         risk=risk_state(case),
         responsible=responsible_record(responsible),
-        **care_parts(cipher, case, viewer_institution_id),
+        parts_withheld=withheld,
+        **care_parts(cipher, parts, viewer_institution_id),
     )
     return record
 
@@ -200,6 +205,38 @@ class _OwnParts:
         self.complaints = own(case.complaints)
         self.status_changes = own(case.status_changes)
         self.parties = own(case.parties)
+
+
+class _RoleParts:
+    """The whole record as a role with a minimum view reads it: every part her own
+    institution wrote, and of the others' only the kinds her role reads."""
+
+    def __init__(self, case: Case, institution_id: int, role: str) -> None:
+        def kept(rows: list[Any], part: str, column: str = "institution_id") -> list[Any]:
+            if policy.reads_others(role, part):
+                return list(rows)
+            return [row for row in rows if getattr(row, column) == institution_id]
+
+        plan = case.safety_plan
+        self.id, self.number, self.created_at = case.id, case.number, case.created_at
+        self.incidents = kept(case.incidents, "incidents", "entry_institution_id")
+        self.consents = case.consents
+        self.notes = [
+            note
+            for note in case.notes
+            if note.institution_id == institution_id
+            or policy.reads_others(role, policy.NOTE_PARTS.get(note.kind, "notes:other"))
+        ]
+        self.follow_ups = kept(case.follow_ups, "follow_ups")
+        self.risk_assessments = case.risk_assessments
+        shows_plan = plan is not None and (
+            plan.institution_id == institution_id or policy.reads_others(role, "safety_plan")
+        )
+        self.safety_plan = plan if shows_plan else None
+        self.attachments = kept(case.attachments, "attachments")
+        self.complaints = kept(case.complaints, "complaints")
+        self.status_changes = case.status_changes
+        self.parties = case.parties
 
 
 def _own_parts_record(cipher: FieldCipher, case: Case, institution_id: int) -> dict[str, Any]:
@@ -459,17 +496,35 @@ def corrections_record(
     rows: list[tuple[Correction, str, str]],
     view: str,
     viewer_institution_id: int,
+    role: str = "",
 ) -> list[dict[str, Any]]:
-    """The whole record's views see every correction with its values; an own_parts
+    """The whole record's views see every correction, with its values where the role
+    reads the part it corrects; an own_parts
     party sees only those its own institution made, on what it recorded itself."""
     cipher = cipher_for(ring, case.data_key)
-    if view in (policy.FULL, policy.BREAK_GLASS):
+    if view == policy.BREAK_GLASS:
         return [correction_record(cipher, row, name, inst, True) for row, name, inst in rows]
+    if view == policy.FULL:
+        return [
+            correction_record(
+                cipher, row, name, inst, _correction_readable(row, viewer_institution_id, role)
+            )
+            for row, name, inst in rows
+        ]
     return [
         correction_record(cipher, row, name, inst, True)
         for row, name, inst in rows
         if row.institution_id == viewer_institution_id and row.object_type != "survivor"
     ]
+
+
+def _correction_readable(row: Correction, viewer_institution_id: int, role: str) -> bool:
+    part = policy.CORRECTED_PARTS.get(row.object_type)
+    return (
+        part is None
+        or row.institution_id == viewer_institution_id
+        or policy.reads_others(role, part)
+    )
 
 
 OPEN_REFERRALS = ("sent", "accepted", "in_progress")

@@ -361,6 +361,14 @@ class CaseOut(Schema):
     consent = fields.Nested(ConsentOut, allow_none=True)
     consents = fields.List(fields.Nested(ConsentOut))
     close_reason = fields.String(allow_none=True)
+    parts_withheld = fields.List(
+        fields.String(),
+        metadata={
+            "description": "parts other institutions wrote that the caller's role never "
+            "reads (its minimum view): incidents, notes:<kind>, follow_ups, safety_plan, "
+            "attachments, complaints; empty for the front line"
+        },
+    )
     merged_into_id = fields.String(
         allow_none=True, metadata={"description": "set on a record absorbed by a merge"}
     )

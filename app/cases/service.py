@@ -707,7 +707,9 @@ def read_case(
     )
     if found.case.purged_at is not None:
         return _purged_read(session, ring, caller, found.case)
-    record = present_case(ring, found.case, found.view, caller.institution_id, found.responsible)
+    record = present_case(
+        ring, found.case, found.view, caller.institution_id, found.responsible, caller.role
+    )
     if found.view != policy.METADATA:
         rows = (
             access.corrections_of(session, found.case.id)
@@ -715,7 +717,7 @@ def read_case(
             else []
         )
         record["corrections"] = corrections_record(
-            ring, found.case, rows, found.view, caller.institution_id
+            ring, found.case, rows, found.view, caller.institution_id, caller.role
         )
     audit(
         session,

@@ -17,6 +17,7 @@ from flask.cli import AppGroup
 from app.audit.anchors import AnchorCheck, AnchorError, check_anchors, write_anchor
 from app.audit.seal import SealRefused, seal
 from app.audit.service import Actor, record_event, verify_chain
+from app.auth.models import ROLES
 from app.auth.service import (
     create_user,
     disable_user,
@@ -86,9 +87,7 @@ def keys_rotate(batch: int) -> None:
 @users_cli.command("create")
 @click.argument("username")
 @click.option("--institution", required=True, help="Institution code, e.g. PNC-SON")
-@click.option(
-    "--role", required=True, help="pnc_agent, health_staff, womens_office, supervisor, admin"
-)
+@click.option("--role", required=True, help=", ".join(ROLES))
 @click.option("--name", default="", help="Display name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
 def users_create(

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
+from app.auth.models import CASE_ROLES
 from app.core.time import LOCAL_TZ
 from app.notifications.service import KINDS
 
@@ -83,6 +84,7 @@ def html_error(error: HTTPException) -> tuple[str, int]:
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["localdatetime"] = local_datetime
     app.jinja_env.filters["localdate"] = local_date
+    app.jinja_env.globals["case_roles"] = CASE_ROLES
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale() or "es")
     app.jinja_env.globals["notification_label"] = lambda kind: _(KINDS.get(kind, kind))
     app.after_request(add_security_headers)

@@ -206,6 +206,22 @@ def role_label(code: str | None) -> str:
     return lookup(ROLE_LABELS, code)
 
 
+# The parts of a record a role may not read of what others wrote (cases.policy.ROLE_PARTS).
+WITHHELD_PARTS = {
+    "incidents": _l("los hechos relatados"),
+    "notes:medical": _l("las notas médicas"),
+    "notes:forensic": _l("las notas forenses"),
+    "notes:psychological": _l("las notas psicológicas"),
+    "notes:legal": _l("las notas legales"),
+    "notes:social": _l("las notas sociales"),
+    "notes:shelter": _l("las notas de acogida"),
+    "follow_ups": _l("los seguimientos"),
+    "safety_plan": _l("el plan de seguridad"),
+    "attachments": _l("los adjuntos"),
+    "complaints": _l("la denuncia y las medidas"),
+}
+
+
 def register_labels(app: Flask) -> None:
     env = app.jinja_env
     env.filters.update(
@@ -236,6 +252,7 @@ def register_labels(app: Flask) -> None:
         measure_label=measure_label,
         institution_kind_label=institution_kind_label,
         role_label=role_label,
+        withheld_part_label=lambda c: lookup(WITHHELD_PARTS, c),
         outcome_choices=lambda: [(k, str(v)) for k, v in OUTCOME_LABELS.items()],
         measure_status_choices=lambda: [(k, str(v)) for k, v in MEASURE_STATUS.items()],
     )
