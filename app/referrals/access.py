@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from app.auth.models import CASE_ROLES, User
 from app.cases import access as case_access
 from app.cases.models import Case
 from app.core.db import DbSession
@@ -27,6 +28,28 @@ class ReferralAccess:
     case: Case
     sides: frozenset[str]
     reads_text: bool
+
+
+def has_case_workers(session: DbSession, institution_id: int) -> bool:
+    """An active, approved case-role account at the institution: someone who answers its
+    referrals. Without one, its supervisor answers them, or the sender tracks them."""
+    stmt = select(User.id).where(
+        User.institution_id == institution_id,
+        User.active.is_(True),
+        User.role.in_(CASE_ROLES),
+        User.approved_at.is_not(None),
+    )
+    return session.execute(stmt.limit(1)).first() is not None
+
+
+def answers_for_institution(session: DbSession, caller: case_access.Subject) -> bool:
+    """A supervisor moves the referrals her institution receives while it has no case
+    workers (a prosecutor's office whose only account is hers); never others'."""
+    return (
+        caller.active
+        and caller.role == "supervisor"
+        and not has_case_workers(session, caller.institution_id)
+    )
 
 
 def sides_of(institution_id: int, referral: Referral) -> frozenset[str]:
@@ -48,19 +71,22 @@ def referral_for(
     with_survivor: bool = False,
 ) -> ReferralAccess:
     """A referral the caller's institution sent or received; 404 for anyone else."""
-    if not case_access.works_on_cases(caller):
+    standing_in = not case_access.works_on_cases(caller)
+    if standing_in and not answers_for_institution(session, caller):
         raise Forbidden("this role does not work on referrals")
     institution_id = caller.institution_id
+    mine = (
+        Referral.to_institution_id == institution_id
+        if standing_in
+        else or_(
+            Referral.from_institution_id == institution_id,
+            Referral.to_institution_id == institution_id,
+        )
+    )
     stmt = (
         select(Referral)
         .options(joinedload(Referral.from_institution), joinedload(Referral.to_institution))
-        .where(
-            Referral.id == referral_id,
-            or_(
-                Referral.from_institution_id == institution_id,
-                Referral.to_institution_id == institution_id,
-            ),
-        )
+        .where(Referral.id == referral_id, mine)
     )
     referral = session.execute(stmt).scalar_one_or_none() if referral_id else None
     if referral is None:

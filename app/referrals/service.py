@@ -20,7 +20,6 @@ from sqlalchemy import and_, func, or_, select
 
 from app.audit.service import audit
 from app.auth.caller import Caller
-from app.auth.models import User
 from app.auth.throttle_store import charge_write
 from app.cases import access as case_access
 from app.cases import care
@@ -38,6 +37,7 @@ from app.crypto.service import cipher_for
 from app.directory.models import Institution
 from app.notifications.service import notify_institution, notify_supervisors
 from app.referrals.access import (
+    has_case_workers,
     referral_for,
     referrals_of_case,
 )
@@ -60,11 +60,6 @@ def _receiver(session: DbSession, institution_id: int) -> Institution:
             "unknown institution", {"to_institution": [gettext("Institución desconocida.")]}
         )
     return institution
-
-
-def _has_users(session: DbSession, institution_id: int) -> bool:
-    stmt = select(User.id).where(User.institution_id == institution_id, User.active.is_(True))
-    return session.execute(stmt.limit(1)).first() is not None
 
 
 def _survivor_is_minor(cipher: FieldCipher, case: Case) -> bool:
@@ -119,7 +114,7 @@ def refer_case(
         due_on=due_date(data["urgency"], local_today()),
         consent=bool(data.get("consent")) and case.consent_network,
         mandatory_report=mandatory and not (data.get("consent") and case.consent_network),
-        tracked_by_sender=not _has_users(session, receiver.id),
+        tracked_by_sender=not has_case_workers(session, receiver.id),
         created_by_user_id=caller.id,
         status="sent",
     )
