@@ -63,6 +63,18 @@ DEMO_NETWORK = {
     ),
     "RED-SON": ("Red Interinstitucional de Atención de Sonsonate", "coordination", "Sonsonate"),
     "SYS": ("Administración del sistema", "system", "Sonsonate"),
+    # Issue 13 adds a shelter for the shelter role and a second department (Santa Ana).
+    "ALB-SON": ("Casa de acogida de la red (demo)", "shelter", "Sonsonate"),
+    "PNC-STA": ("PNC — Unidad de Familia Santa Ana (demo)", "pnc_family_unit", "Santa Ana"),
+    "HOSP-STA": ("Hospital Nacional de Santa Ana (demo)", "health_unit", "Santa Ana"),
+    "UMM-STA": ("Unidad Municipal de la Mujer Santa Ana (demo)", "womens_office", "Santa Ana"),
+    "FGR-STA": (
+        "Fiscalía — Unidad de Atención a la Mujer Santa Ana (demo)",
+        "prosecutor",
+        "Santa Ana",
+    ),
+    "JUZ-STA": ("Juzgado Especializado de Santa Ana (demo)", "court", "Santa Ana"),
+    "RED-STA": ("Red Interinstitucional de Santa Ana (demo)", "coordination", "Santa Ana"),
 }
 DEMO_USERS = {
     "agente.pnc": ("PNC-SON", "pnc_agent"),
@@ -70,6 +82,14 @@ DEMO_USERS = {
     "mujer.son": ("UMM-SON", "womens_office"),
     "supervisora": ("RED-SON", "supervisor"),
     "admin": ("SYS", "admin"),
+    # Issue 13: one per new role, and the second department's front line and supervisor.
+    "fiscal.son": ("FGR-SON", "prosecutor_staff"),
+    "juzgado.son": ("JUZ-SON", "court_staff"),
+    "pgr.son": ("PGR-SON", "legal_aid_staff"),
+    "acogida.son": ("ALB-SON", "shelter_staff"),
+    "agente.sta": ("PNC-STA", "pnc_agent"),
+    "mujer.sta": ("UMM-STA", "womens_office"),
+    "supervisora.sta": ("RED-STA", "supervisor"),
 }
 
 

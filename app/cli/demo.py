@@ -44,6 +44,7 @@ KIND_SERVICES = {
     "prosecutor": ("prosecution", "protection_measures"),
     "legal_aid": ("legal_aid", "child_protection"),
     "court": ("protection_measures",),
+    "shelter": ("shelter",),
     "coordination": ("other",),
     "system": (),
 }
@@ -64,8 +65,22 @@ INSTITUTIONS = (
     ("FGR-SON", "Fiscalía — Unidad de Atención a la Mujer", "prosecutor", "Sonsonate"),
     ("PGR-SON", "Procuraduría — Unidad de Género", "legal_aid", "Sonsonate"),
     ("JUZ-SON", "Juzgado Especializado para una Vida Libre de Violencia", "court", "Sonsonate"),
+    ("ALB-SON", "Casa de acogida de la red (demo)", "shelter", "Sonsonate"),
     ("RED-SON", "Red Interinstitucional de Atención de Sonsonate", "coordination", "Sonsonate"),
     ("SYS", "Administración del sistema", "system", "Sonsonate"),
+    # A second department, so that numbering, statistics and supervisors' scope by
+    # department can be tried: Santa Ana's cases are numbered STA-….
+    ("PNC-STA", "PNC — Unidad de Familia Santa Ana (demo)", "pnc_family_unit", "Santa Ana"),
+    ("HOSP-STA", "Hospital Nacional de Santa Ana (demo)", "health_unit", "Santa Ana"),
+    ("UMM-STA", "Unidad Municipal de la Mujer Santa Ana (demo)", "womens_office", "Santa Ana"),
+    (
+        "FGR-STA",
+        "Fiscalía — Unidad de Atención a la Mujer Santa Ana (demo)",
+        "prosecutor",
+        "Santa Ana",
+    ),
+    ("JUZ-STA", "Juzgado Especializado de Santa Ana (demo)", "court", "Santa Ana"),
+    ("RED-STA", "Red Interinstitucional de Santa Ana (demo)", "coordination", "Santa Ana"),
 )
 
 # Emergency services keep 24-hour hours; offices keep office hours.
@@ -75,8 +90,15 @@ DEMO_USERS = (
     ("agente.pnc", "PNC-SON", "pnc_agent", "Agente PNC (demo)"),
     ("salud.son", "US-SON", "health_staff", "Personal de salud (demo)"),
     ("mujer.son", "UMM-SON", "womens_office", "Unidad de la Mujer (demo)"),
+    ("fiscal.son", "FGR-SON", "prosecutor_staff", "Fiscalía (demo)"),
+    ("juzgado.son", "JUZ-SON", "court_staff", "Juzgado (demo)"),
+    ("pgr.son", "PGR-SON", "legal_aid_staff", "Procuraduría (demo)"),
+    ("acogida.son", "ALB-SON", "shelter_staff", "Casa de acogida (demo)"),
     ("supervisora", "RED-SON", "supervisor", "Supervisora (demo)"),
     ("admin", "SYS", "admin", "Administración (demo)"),
+    ("agente.sta", "PNC-STA", "pnc_agent", "Agente PNC Santa Ana (demo)"),
+    ("mujer.sta", "UMM-STA", "womens_office", "Unidad de la Mujer Santa Ana (demo)"),
+    ("supervisora.sta", "RED-STA", "supervisor", "Supervisora Santa Ana (demo)"),
 )
 
 
