@@ -1,10 +1,10 @@
 # Developer shortcuts; they run what CI runs (.ci/run). The scripts do the setup:
-# `dev` installs requirements-dev.txt into .venv (only when it changed).
+# `dev` installs requirements-dev.lock into .venv (only when it changed).
 # Pytest arguments: make test ARGS="-k referral -x".
 VENV := .venv
 PY   := $(VENV)/bin/python
 
-.PHONY: run test dev lint format typecheck security bench bench-http
+.PHONY: run test dev lint format typecheck security sbom locks bench bench-http
 
 run:
 	./run.sh
@@ -24,15 +24,20 @@ format: dev
 	$(VENV)/bin/ruff check --fix .
 
 typecheck: dev
-	$(VENV)/bin/mypy app
+	$(VENV)/bin/mypy app tools
 
+# The dependency audit asks PyPI and the npm registry (it needs the network); it fails on
+# a known vulnerability with a fix, an expired exception, or advisories it could not get.
 security: dev
-	$(VENV)/bin/ruff check --select S app
-	@if [ -x $(VENV)/bin/pip-audit ]; then \
-		$(VENV)/bin/pip-audit; \
-	else \
-		echo "pip-audit is not installed (add it to requirements-dev.txt); dependency audit skipped"; \
-	fi
+	$(VENV)/bin/ruff check --select S app tools
+	$(PY) -m tools.dependency_audit
+
+sbom: dev
+	$(PY) -m tools.sbom --output sbom.cdx.json
+
+# After changing a pin in requirements*.txt: rewrite the hash locks from PyPI.
+locks: dev
+	$(PY) -m tools.lock_hashes
 
 bench: dev
 	$(PY) bench/case_read.py

@@ -7,6 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 out=${1:-ruta-$(git describe --always).tar.gz}
 git archive --format=tar.gz -o "$out" HEAD -- \
-    app migrations config.py wsgi.py requirements.txt \
+    app migrations config.py wsgi.py requirements.txt requirements.lock \
     ':(exclude)app/cli/demo.py'
 echo "$out"

@@ -23,11 +23,13 @@ if ! "$VENV/bin/python" -c '' 2>/dev/null; then
     python3 -m venv "$VENV"
 fi
 
-# Install only when requirements.txt changed since the last successful install.
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
+# Install only when requirements.lock changed since the last successful install; the
+# lock (tools/lock_hashes.py) carries PyPI's sha256 of every file: pip refuses any other.
+want=$(sha256sum requirements.lock | cut -d' ' -f1)
 if [[ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]]; then
-    echo "Installing requirements.txt ..."
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt
+    echo "Installing requirements.lock ..."
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --require-hashes -r requirements.lock
     echo "$want" > "$STAMP"
 fi
 

@@ -25,11 +25,13 @@ if ! "$VENV/bin/python" -c '' 2>/dev/null; then
     python3 -m venv "$VENV"
 fi
 
-# requirements-dev.txt includes requirements.txt, so a change to either reinstalls.
-want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
+# requirements-dev.lock includes requirements.lock, so a change to either reinstalls.
+# The locks (tools/lock_hashes.py) carry PyPI's sha256 of every file: pip refuses any other.
+want=$(cat requirements.lock requirements-dev.lock | sha256sum | cut -d' ' -f1)
 if [[ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]]; then
-    echo "Installing requirements-dev.txt ..."
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+    echo "Installing requirements-dev.lock ..."
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --require-hashes -r requirements-dev.lock
     echo "$want" > "$STAMP"
 fi
 
