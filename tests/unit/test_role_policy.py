@@ -15,17 +15,22 @@ from app.core.time import local_today, utcnow
 from app.extensions import db
 from tests.factories import intake
 
-# role -> (work on cases, file a complaint, read the audit log, manage users)
+# role -> (work on cases, file a complaint, change measures, read the audit log, manage users)
 EXPECTED = {
-    "pnc_agent": (True, True, False, False),
-    "health_staff": (True, False, False, False),
-    "womens_office": (True, False, False, False),
-    "supervisor": (False, False, True, False),
-    "admin": (False, False, False, True),
+    "pnc_agent": (True, True, True, False, False),
+    "health_staff": (True, False, False, False, False),
+    "womens_office": (True, False, False, False, False),
+    "prosecutor_staff": (True, True, True, False, False),
+    "court_staff": (True, False, True, False, False),
+    "legal_aid_staff": (True, False, False, False, False),
+    "shelter_staff": (True, False, False, False, False),
+    "supervisor": (False, False, False, True, False),
+    "admin": (False, False, False, False, True),
 }
 CHECKS = (
     policy.may_work_on_cases,
     policy.may_file_complaint,
+    policy.may_update_measures,
     policy.may_read_audit,
     policy.may_manage_users,
 )
