@@ -18,7 +18,8 @@ from app.audit.compare import compare_shipped
 from app.audit.seal import SealRefused, seal
 from app.audit.service import Actor, record_event, verify_chain
 from app.audit.ship import STATE_FILE as SHIP_STATE_FILE
-from app.audit.ship import ShipError, Target, TlsFiles, ship, target_for
+from app.audit.ship import Target, ship, target_for
+from app.audit.syslog_tls import ShipError, TlsFiles
 from app.auth.service import (
     create_user,
     disable_user,
