@@ -634,3 +634,21 @@ def test_a_chain_rolled_back_below_what_was_shipped_is_not_shipped_on(
 
     assert "no longer holds event 3" in one_line_error(result)
     assert [json.loads(line)["id"] for line in copy.read_text().splitlines()] == [1, 2, 3]
+
+
+def test_an_event_altered_before_its_seal_stops_the_shipping_there_loudly(
+    app, pki, tmp_path, unprotected
+):
+    copy = tmp_path / "copy.jsonl"
+    write_events(app, 2)
+    chain_ids(app)  # sealed
+    write_events(app, 2)
+    with app.app_context():
+        db.session.execute(text("UPDATE audit_events SET detail = 'results=9' WHERE id = 3"))
+        db.session.commit()
+    point_at(app, f"file://{copy}", pki)
+
+    result = ship(app)
+
+    assert "sealing stopped: event 3 was altered" in one_line_error(result)
+    assert [json.loads(line)["id"] for line in copy.read_text().splitlines()] == [1, 2]
