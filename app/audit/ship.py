@@ -194,22 +194,27 @@ def read_place(path: Path, target: str) -> Place:
 
 
 def write_place(path: Path, target: str, place: Place) -> None:
-    """Replace the file in one rename, after it reached the disk."""
+    """Replace the file in one rename, after it reached the disk. A failure leaves the
+    old place: the next run sends the batch again (the receiver keeps one of each)."""
     try:
         known = json.loads(path.read_text()) if path.exists() else {}
-    except ValueError as error:
-        raise ShipError(f"cannot read {path}: {error}") from None
-    known[target] = {
-        "seq": place.seq,
-        "last_id": place.last_id,
-        "link": place.link,
-        "at": utcnow().isoformat(),
-    }
+        known[target] = {
+            "seq": place.seq,
+            "last_id": place.last_id,
+            "link": place.link,
+            "at": utcnow().isoformat(),
+        }
+        _replace_durably(path, json.dumps(known, indent=1).encode())
+    except (ValueError, TypeError, OSError) as error:
+        raise ShipError(f"cannot record the place shipped in {path}: {error}") from None
+
+
+def _replace_durably(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     temporary = path.with_suffix(".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, json.dumps(known, indent=1).encode())
+        os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
