@@ -50,6 +50,21 @@ def _path(value: str) -> Path:
     return path if path.is_absolute() else BASE_DIR / path
 
 
+def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
+    value = env.get(name)
+    return _path(value) if value else None
+
+
+SHIP_FACILITIES = ("local0", "authpriv")
+
+
+def _facility(env: Mapping[str, str]) -> str:
+    value = env.get("RUTA_AUDIT_SHIP_FACILITY") or "local0"
+    if value not in SHIP_FACILITIES:
+        raise ConfigError(f"RUTA_AUDIT_SHIP_FACILITY: expected local0 or authpriv, got {value!r}")
+    return value
+
+
 def normalise_database_url(url: str) -> str:
     """Make a relative SQLite path relative to the repo root, not Flask's instance folder."""
     prefix = "sqlite:///"
@@ -115,6 +130,14 @@ class Settings:
     # Years a closed record is kept before `records purge` destroys its key; a survivor
     # under 18 when it closed is kept until she is 18 plus these years.
     retention_years: int = 10
+    # Where `audit ship` sends the audit events (syslog+tls://host:6514 or file:///path;
+    # None: nowhere), the CA that signs the log host's certificate (None: the system's),
+    # our client certificate and key if the log host asks for one, and the facility.
+    audit_ship_url: str | None = None
+    audit_ship_ca: Path | None = None
+    audit_ship_cert: Path | None = None
+    audit_ship_key: Path | None = None
+    audit_ship_facility: str = "local0"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -150,6 +173,11 @@ class Settings:
             audit_anchor_seconds=_int(env, "RUTA_AUDIT_ANCHOR_SECONDS", 600),
             audit_seal_seconds=_int(env, "RUTA_AUDIT_SEAL_SECONDS", 1, minimum=0),
             retention_years=_int(env, "RUTA_RETENTION_YEARS", 10),
+            audit_ship_url=env.get("RUTA_AUDIT_SHIP_URL") or None,
+            audit_ship_ca=_optional_path(env, "RUTA_AUDIT_SHIP_CA"),
+            audit_ship_cert=_optional_path(env, "RUTA_AUDIT_SHIP_CERT"),
+            audit_ship_key=_optional_path(env, "RUTA_AUDIT_SHIP_KEY"),
+            audit_ship_facility=_facility(env),
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -183,6 +211,11 @@ class Settings:
             "RUTA_AUDIT_ANCHOR_SECONDS": self.audit_anchor_seconds,
             "RUTA_AUDIT_SEAL_SECONDS": self.audit_seal_seconds,
             "RUTA_RETENTION_YEARS": self.retention_years,
+            "RUTA_AUDIT_SHIP_URL": self.audit_ship_url,
+            "RUTA_AUDIT_SHIP_CA": self.audit_ship_ca,
+            "RUTA_AUDIT_SHIP_CERT": self.audit_ship_cert,
+            "RUTA_AUDIT_SHIP_KEY": self.audit_ship_key,
+            "RUTA_AUDIT_SHIP_FACILITY": self.audit_ship_facility,
             "REDIS_URL": self.redis_url,
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
             "RATELIMIT_HEADERS_ENABLED": True,

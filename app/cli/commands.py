@@ -15,8 +15,12 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app.audit.anchors import AnchorCheck, AnchorError, check_anchors, write_anchor
+from app.audit.compare import compare_shipped
 from app.audit.seal import SealRefused, seal
 from app.audit.service import Actor, record_event, verify_chain
+from app.audit.ship import STATE_FILE as SHIP_STATE_FILE
+from app.audit.ship import Target, ship, target_for
+from app.audit.syslog_tls import ShipError, TlsFiles
 from app.auth.models import ROLES
 from app.auth.service import (
     create_user,
@@ -338,6 +342,64 @@ def audit_seal() -> None:
     if result.problem:
         raise click.ClickException(f"sealing stopped: {result.problem}; run `audit verify`")
     click.echo(f"sealed {result.linked} events; the chain holds {result.count}")
+
+
+def _ship_target() -> Target:
+    config = current_app.config
+    url = config.get("RUTA_AUDIT_SHIP_URL")
+    if not url:
+        raise click.ClickException("RUTA_AUDIT_SHIP_URL is not set: nowhere to ship to")
+    files = TlsFiles(
+        config.get("RUTA_AUDIT_SHIP_CA"),
+        config.get("RUTA_AUDIT_SHIP_CERT"),
+        config.get("RUTA_AUDIT_SHIP_KEY"),
+    )
+    try:
+        return target_for(url, files, config.get("RUTA_AUDIT_SHIP_FACILITY", "local0"))
+    except ShipError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _ship_progress(sent: int, total: int) -> None:
+    click.echo(f"shipped {sent}/{total} events", err=True)
+
+
+@audit_cli.command("ship")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000))
+def audit_ship(batch: int) -> None:
+    """Send the audit events not shipped yet to RUTA_AUDIT_SHIP_URL, in the chain's
+    order (run it every minute; an interrupted run resends, never skips)."""
+    target = _ship_target()
+    state = Path(current_app.config["RUTA_AUDIT_ANCHOR_DIR"]) / SHIP_STATE_FILE
+    report = ship(
+        db.session, _keyring_or_exit().audit_key, CLI_ACTOR, target, state, batch, _ship_progress
+    )
+    db.session.commit()
+    click.echo(f"shipped {report.sent} events (last event {report.last_id}) to {target.name}")
+    if report.failure:
+        raise click.ClickException(report.failure)
+
+
+@audit_cli.command("compare")
+@click.argument("shipped", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def audit_compare(shipped: Path) -> None:
+    """Compare a shipped copy (JSON lines) with the database; exit 1 naming every event
+    missing from it or different in it."""
+    report = compare_shipped(db.session, shipped)
+    db.session.rollback()
+    for number in report.unreadable:
+        click.echo(f"line {number}: not a shipped audit event", err=True)
+    for event_id in report.missing:
+        click.echo(f"missing: event {event_id}")
+    for event_id, fields in report.different.items():
+        click.echo(f"different: event {event_id} ({', '.join(fields)})")
+    summary = (
+        f"{report.compared} events compared: {len(report.missing)} missing, "
+        f"{len(report.different)} different"
+    )
+    if not report.ok:
+        raise click.ClickException(summary)
+    click.echo(f"ok {summary}")
 
 
 def register(app: Flask) -> None:
