@@ -146,7 +146,9 @@ def _rename_switch_target(app: Flask, target: int) -> None:
 def _relabel_link_to_new_key(app: Flask, target: int) -> None:
     with app.app_context():
         new_id = get_keyring().audit_keys.active_id
-    _execute(app, "UPDATE audit_links SET key_id = :key WHERE event_id = :id", key=new_id, id=target)
+    _execute(
+        app, "UPDATE audit_links SET key_id = :key WHERE event_id = :id", key=new_id, id=target
+    )
 
 
 @pytest.mark.parametrize(
@@ -162,9 +164,7 @@ def _relabel_link_to_new_key(app: Flask, target: int) -> None:
         ("switch", _rename_switch_target),
     ],
 )
-def test_tampering_on_either_side_of_the_switch_is_found(
-    app, switched, unprotected, where, tamper
-):
+def test_tampering_on_either_side_of_the_switch_is_found(app, switched, unprotected, where, tamper):
     target = {
         "before": switched.before[2],
         "after": switched.after[2],

@@ -1647,6 +1647,46 @@ def count_survivors_indexed_with_another_key(session: DbSession, key_id: str) ->
     return int(session.execute(stmt).scalar_one())
 
 
+def cases_to_rekey(
+    session: DbSession, made_before: Any, limit: int, number: str | None = None
+) -> list[Case]:
+    """Cases (not purged) whose data key was made before `made_before`, with survivor and
+    key, locked, oldest key first: the next batch of `keys rekey-cases`."""
+    from app.crypto.models import DataKey
+
+    stmt = (
+        select(Case)
+        .join(DataKey, DataKey.id == Case.data_key_id)
+        .options(joinedload(Case.survivor), joinedload(Case.data_key))
+        .where(Case.purged_at.is_(None), DataKey.created_at < made_before)
+        .order_by(DataKey.created_at, Case.id)
+        .limit(limit)
+        .with_for_update(of=Case, skip_locked=True)
+    )
+    if number is not None:
+        stmt = stmt.where(Case.number == number)
+    return list(session.execute(stmt).unique().scalars())
+
+
+def count_cases_to_rekey(session: DbSession, made_before: Any, number: str | None = None) -> int:
+    from app.crypto.models import DataKey
+
+    stmt = (
+        select(func.count())
+        .select_from(Case)
+        .join(DataKey, DataKey.id == Case.data_key_id)
+        .where(Case.purged_at.is_(None), DataKey.created_at < made_before)
+    )
+    if number is not None:
+        stmt = stmt.where(Case.number == number)
+    return int(session.execute(stmt).scalar_one())
+
+
+def cases_sharing_data_key(session: DbSession, data_key_id: uuid.UUID) -> int:
+    stmt = select(func.count()).select_from(Case).where(Case.data_key_id == data_key_id)
+    return int(session.execute(stmt).scalar_one())
+
+
 def count_survivors(session: DbSession) -> int:
     return int(session.execute(select(func.count()).select_from(Survivor)).scalar_one())
 

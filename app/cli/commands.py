@@ -7,6 +7,7 @@ import os
 import secrets
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -24,11 +25,13 @@ from app.auth.service import (
     end_everyones_sessions,
     find_user,
 )
-from app.cases.access import case_numbers, count_survivors
+from app.cases.access import case_numbers, cases_to_rekey, count_cases_to_rekey, count_survivors
 from app.cases.index_rotation import count_left, reindex_under_active_key
 from app.cases.name_tokens import reindex_batch
+from app.cases.rekey import rekey_case
 from app.cli.demo import load_demo_users, load_directory
 from app.core.errors import DomainError
+from app.core.time import utcnow
 from app.crypto.blind_index import status_code_subkey
 from app.crypto.keyring import (
     RELOAD_CHECK_SECONDS,
@@ -40,6 +43,7 @@ from app.crypto.keyring import (
 from app.crypto.service import count_keys_to_rewrap, get_keyring, recheck_canary, rewrap_all
 from app.directory.catalogue import load_catalogues
 from app.extensions import db
+from app.referrals.merge import move_referrals
 from app.referrals.service import flag_overdue
 from app.retention.purge import PurgeReport, due_cases, purge, sweep
 
@@ -465,4 +469,48 @@ def keys_rotate_audit() -> None:
     db.session.commit()
     count = _seal_all(ring)
     click.echo(f"active audit key {new_id} from event {switch.id}; the chain holds {count}")
+    click.echo(_anchor_now(ring))
+
+
+REFERRAL_TABLES = ("referrals", "referral_events")  # re-sealed by the referrals' mover
+
+
+def _rekey_batch(ring: KeyRing, made_before: datetime, batch: int, number: str | None) -> int:
+    cases = cases_to_rekey(db.session, made_before, batch, number)
+    directory = current_app.config["RUTA_ATTACHMENTS_DIR"]
+    old_files: list[Path] = []
+    for case in cases:
+        old_files += rekey_case(
+            db.session, ring, CLI_ACTOR, case, directory, (move_referrals,), REFERRAL_TABLES
+        )
+    db.session.commit()
+    for path in old_files:  # the database points at the new files now
+        path.unlink(missing_ok=True)
+    return len(cases)
+
+
+@keys_cli.command("rekey-cases")
+@click.option("--case", "number", help="Only the case of this number.")
+@click.option("--batch", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--older-than",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S"]),
+    help="Re-key the data keys made before this UTC time (to resume a stopped run).",
+)
+def keys_rekey_cases(number: str | None, batch: int, older_than: datetime | None) -> None:
+    """Give cases new data keys and seal every ciphertext of theirs (attachments too)
+    again under them; the old keys are destroyed. Resumable, one commit per batch."""
+    ring = _keyring_or_exit()
+    made_before = older_than.replace(tzinfo=UTC) if older_than else utcnow()
+    stamp = made_before.strftime("%Y-%m-%dT%H:%M:%S")
+    total = count_cases_to_rekey(db.session, made_before, number)
+    if number is not None and total == 0:
+        raise click.ClickException(f"no case {number} to re-key (unknown or purged)")
+    click.echo(f"{total} cases to re-key (to resume: --older-than {stamp})")
+    done = 0
+    with click.progressbar(length=total, label="re-keying", file=sys.stderr) as bar:
+        while moved := _rekey_batch(ring, made_before, batch, number):
+            done += moved
+            bar.update(moved)
+    click.echo(f"done: {done} cases re-keyed")
     click.echo(_anchor_now(ring))
