@@ -167,6 +167,8 @@ def test_after_rekey_the_case_reads_the_same_and_the_old_key_opens_nothing(
         assert not old_file.exists() and new_file.exists()
         file_blob = new_file.read_bytes()
         assert file_blob[1:17] == new_id.bytes
+        row_id = uuid.UUID(case["attachment_id"])
+        assert new_cipher.open_bytes("attachments", row_id, "content", file_blob) == file_before
         actions = db.session.execute(
             select(AuditEvent.case_id).where(AuditEvent.action == "case_rekey")
         ).scalars()
