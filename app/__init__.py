@@ -128,7 +128,7 @@ def register_errorhandlers(app: Flask) -> None:
     # to the audit log, seals it if the last seal is old and anchors it if the anchor is.
     register_transaction(
         app,
-        after_commit=lambda: anchoring.after_commit(db.session, lambda: get_keyring().audit_key),
+        after_commit=lambda: anchoring.after_commit(db.session, lambda: get_keyring().audit_keys),
     )
 
 

@@ -8,7 +8,8 @@ further, and `audit verify` fails naming the first missing event.
 
 One JSON line per anchor — the sealed head: links counted, the last linked event's id,
 the last link's HMAC — appended to one file per UTC day (`anchors-YYYY-MM-DD.jsonl`),
-each line sealed with the audit key. After a request's commit the application seals
+each line sealed with the chain's audit key of that moment, which it names (`key`; an
+anchor without it was sealed with the first key). After a request's commit the application seals
 (seal.py) once the last seal is older than its interval, and anchors, sealing first,
 when the newest anchor is older than the anchor interval; several workers may both write one
 (harmless), none waits for another. It never anchors a chain that no longer contains the
@@ -33,7 +34,15 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEvent, AuditHead, AuditLink
 from app.audit.seal import SealRefused, seal
-from app.audit.service import AUDIT_WRITTEN, GENESIS_HMAC, HEAD_ID, head_is_sealed
+from app.audit.service import (
+    AUDIT_WRITTEN,
+    GENESIS_HMAC,
+    HEAD_ID,
+    AuditKeysLike,
+    ChainKey,
+    head_is_sealed,
+    keys_of,
+)
 from app.core.db import DbSession
 from app.core.time import utcnow
 
@@ -55,9 +64,11 @@ class Anchor:
     last_hmac: str
     at: str
     mac: str
+    key: str | None = None  # the audit key that sealed it; None: the first one
 
     def line(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":")) + "\n"
+        fields = {name: value for name, value in asdict(self).items() if value is not None}
+        return json.dumps(fields, separators=(",", ":")) + "\n"
 
 
 @dataclass(frozen=True)
@@ -75,12 +86,19 @@ def anchor_mac(audit_key: bytes, count: int, last_id: int, last_hmac: str, at: s
     return hmac.new(audit_key, content, hashlib.sha256).hexdigest()
 
 
-def seal_anchor(audit_key: bytes, count: int, last_id: int, last_hmac: str, at: str) -> Anchor:
+def seal_anchor(
+    audit_key: bytes,
+    count: int,
+    last_id: int,
+    last_hmac: str,
+    at: str,
+    key_id: str | None = None,
+) -> Anchor:
     mac = anchor_mac(audit_key, count, last_id, last_hmac, at)
-    return Anchor(count, last_id, last_hmac, at, mac)
+    return Anchor(count, last_id, last_hmac, at, mac, key_id)
 
 
-def parse_anchor(text: str, audit_key: bytes) -> Anchor | None:
+def parse_anchor(text: str, audit_keys: AuditKeysLike) -> Anchor | None:
     """The anchor of one line, or None when the line is damaged or was not sealed by us."""
     try:
         data = json.loads(text)
@@ -90,10 +108,14 @@ def parse_anchor(text: str, audit_key: bytes) -> Anchor | None:
             last_hmac=str(data["last_hmac"]),
             at=str(data["at"]),
             mac=str(data["mac"]),
+            key=str(data["key"]) if data.get("key") is not None else None,
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    expected = anchor_mac(audit_key, anchor.count, anchor.last_id, anchor.last_hmac, anchor.at)
+    key = keys_of(audit_keys).get(anchor.key)
+    if key is None:
+        return None
+    expected = anchor_mac(key, anchor.count, anchor.last_id, anchor.last_hmac, anchor.at)
     return anchor if hmac.compare_digest(expected, anchor.mac) else None
 
 
@@ -134,7 +156,7 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def newest_anchors(directory: Path, audit_key: bytes) -> list[Anchor]:
+def newest_anchors(directory: Path, audit_key: AuditKeysLike) -> list[Anchor]:
     """Every anchor of the newest file; a line that is not a sealed anchor is an error."""
     path = newest_file(directory) if directory.is_dir() else None
     if path is None:
@@ -201,7 +223,7 @@ def compare_with_anchors(session: DbSession, events: int, anchors: list[Anchor])
 
 
 def check_anchors(
-    session: DbSession, audit_key: bytes, directory: Path, events: int
+    session: DbSession, audit_key: AuditKeysLike, directory: Path, events: int
 ) -> AnchorCheck:
     """What `audit verify` adds to the chain's own check."""
     try:
@@ -214,7 +236,7 @@ def check_anchors(
 # ---- writing an anchor ---------------------------------------------------------------------
 
 
-def _sealed_head(session: DbSession, audit_key: bytes) -> tuple[int, int, str]:
+def _sealed_head(session: DbSession, audit_key: AuditKeysLike) -> tuple[int, int, str]:
     head = session.get(AuditHead, HEAD_ID)
     if not head_is_sealed(audit_key, head):
         raise AnchorError("the audit head is not sealed with the audit key; run `audit verify`")
@@ -223,7 +245,13 @@ def _sealed_head(session: DbSession, audit_key: bytes) -> tuple[int, int, str]:
     return head.count, head.last_event_id, head.last_hmac
 
 
-def write_anchor(session: DbSession, audit_key: bytes, directory: Path) -> tuple[Anchor, Path]:
+def _chain_key(session: DbSession, audit_key: AuditKeysLike) -> ChainKey:
+    return ChainKey.of_head(keys_of(audit_key), session.get(AuditHead, HEAD_ID))
+
+
+def write_anchor(
+    session: DbSession, audit_key: AuditKeysLike, directory: Path
+) -> tuple[Anchor, Path]:
     """Seal, then anchor the sealed head, unless the chain no longer holds the newest anchor."""
     try:
         seal(session, audit_key, wait=True)
@@ -240,7 +268,10 @@ def write_anchor(session: DbSession, audit_key: bytes, directory: Path) -> tuple
             f"{check.broken_event_id}: {check.problem}); run `audit verify`"
         )
     now = utcnow()
-    anchor = seal_anchor(audit_key, count, last_id, last_hmac, now.isoformat())
+    chain = _chain_key(session, audit_key)
+    if chain.key is None:
+        raise AnchorError(f"the audit key {chain.key_id} is not in the key file")
+    anchor = seal_anchor(chain.key, count, last_id, last_hmac, now.isoformat(), chain.stored_id)
     return anchor, append_anchor(directory, anchor, now)
 
 
@@ -263,7 +294,7 @@ class AutoAnchor:
         self._next_seal = 0.0
         self._busy = threading.Lock()
 
-    def after_commit(self, session: DbSession, audit_key: Callable[[], bytes]) -> None:
+    def after_commit(self, session: DbSession, audit_key: Callable[[], AuditKeysLike]) -> None:
         if not session.info.pop(AUDIT_WRITTEN, False):
             return
         now = self.clock()
@@ -282,8 +313,8 @@ class AutoAnchor:
     def _look_after(
         self,
         session: DbSession,
-        audit_key: Callable[[], bytes],
-        task: Callable[[DbSession, Callable[[], bytes]], None],
+        audit_key: Callable[[], AuditKeysLike],
+        task: Callable[[DbSession, Callable[[], AuditKeysLike]], None],
         name: str,
     ) -> None:
         try:
@@ -299,11 +330,13 @@ class AutoAnchor:
             if name == "anchor":
                 self._next_look = retry
 
-    def _seal(self, session: DbSession, audit_key: Callable[[], bytes]) -> None:
+    def _seal(self, session: DbSession, audit_key: Callable[[], AuditKeysLike]) -> None:
         seal(session, audit_key())
         self._next_seal = self.clock() + self.seal_interval
 
-    def _anchor_unless_recent(self, session: DbSession, audit_key: Callable[[], bytes]) -> None:
+    def _anchor_unless_recent(
+        self, session: DbSession, audit_key: Callable[[], AuditKeysLike]
+    ) -> None:
         newest = newest_file(self.directory) if self.directory.is_dir() else None
         written_at = newest.stat().st_mtime if newest else 0.0
         if self.clock() - written_at < self.interval:

@@ -38,6 +38,8 @@ class AuditEvent(Base):
     hmac: Mapped[str] = mapped_column(String(64))
     # PostgreSQL: the writing transaction's id, set by the database (see seal.py).
     xact: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    # The audit key (its fingerprint) of `hmac`; NULL: the first key (migration 0020).
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 class AuditLink(Base):
@@ -51,6 +53,8 @@ class AuditLink(Base):
     )
     event_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     hmac: Mapped[str] = mapped_column(String(64))
+    # The chain's key when it was linked: it changes only after a switch event.
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 class AuditHead(Base):
@@ -69,6 +73,8 @@ class AuditHead(Base):
     floor: Mapped[int] = mapped_column(BigInteger, default=0)
     # HMAC of the fields above: the head cannot be moved back without the audit key.
     head_mac: Mapped[str | None] = mapped_column(String(64))
+    # The chain's key, which made the last link and `head_mac`; NULL: the first key.
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 class BreakGlass(Base):

@@ -16,7 +16,6 @@ only at events of transactions from the floor on — a few seconds' worth.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from dataclasses import dataclass
 from typing import Any, cast
@@ -27,9 +26,12 @@ from app.audit.models import AuditEvent, AuditHead, AuditLink
 from app.audit.service import (
     GENESIS_HMAC,
     HEAD_ID,
-    event_hmac,
+    AuditKeysLike,
+    ChainKey,
+    event_holds,
     head_is_sealed,
     head_mac,
+    keys_of,
     link_hmac,
 )
 from app.core.db import DbSession
@@ -90,37 +92,56 @@ def _unlinked(session: DbSession, head: AuditHead, batch: int) -> tuple[list[Any
     return rows, horizon
 
 
-def _link(audit_key: bytes, head: AuditHead, rows: list[Any]) -> tuple[list[dict[str, Any]], str]:
-    """Links for `rows` in order, stopping before the first event whose HMAC is wrong."""
+def _link(chain: ChainKey, head: AuditHead, rows: list[Any]) -> tuple[list[dict[str, Any]], str]:
+    """Links for `rows` in order, stopping before the first event whose HMAC is wrong.
+    Each link is made with the chain's key of its place: a switch event moves it on."""
     links: list[dict[str, Any]] = []
     prev, seq = head.last_hmac, head.count
     for row in rows:
-        if not hmac.compare_digest(row.hmac, event_hmac(audit_key, row)):
+        key = chain.key
+        if not event_holds(chain.keys, row):
             return links, f"event {row.id} was altered before it was sealed"
+        if key is None:
+            return links, f"the audit key {chain.key_id} is not in the key file"
         seq += 1
-        prev = link_hmac(audit_key, seq, row.id, row.hmac, prev)
-        links.append({"seq": seq, "event_id": row.id, "hmac": prev})
+        prev = link_hmac(key, seq, row.id, row.hmac, prev)
+        links.append({"seq": seq, "event_id": row.id, "hmac": prev, "key_id": chain.stored_id})
+        chain = chain.after(row)
     return links, ""
 
 
-def _advance(audit_key: bytes, head: AuditHead, links: list[dict[str, Any]], floor: int) -> None:
+def _advance(chain: ChainKey, head: AuditHead, links: list[dict[str, Any]], floor: int) -> None:
     if links:
         head.count = links[-1]["seq"]
         head.last_event_id = links[-1]["event_id"]
         head.last_hmac = links[-1]["hmac"]
     head.floor = max(head.floor, floor)
-    head.head_mac = head_mac(audit_key, head)
+    head.key_id = chain.stored_id
+    key = chain.key
+    if key is None:
+        raise SealRefused(f"the audit key {chain.key_id} is not in the key file")
+    head.head_mac = head_mac(key, head)
 
 
-def _seal_one_batch(session: DbSession, audit_key: bytes, batch: int, wait: bool) -> SealResult:
+def _chain_after(chain: ChainKey, rows: list[Any], links: list[dict[str, Any]]) -> ChainKey:
+    for row in rows[: len(links)]:
+        chain = chain.after(row)
+    return chain
+
+
+def _seal_one_batch(
+    session: DbSession, audit_keys: AuditKeysLike, batch: int, wait: bool
+) -> SealResult:
     if _postgresql(session) and not session.execute(_WAIT_LOCK if wait else _TRY_LOCK).scalar():
         session.rollback()
         return SealResult(0, 0, 0, GENESIS_HMAC, skipped=True)
+    keys = keys_of(audit_keys)
     head = _locked_head(session)
-    if not head_is_sealed(audit_key, head):
+    if not head_is_sealed(keys, head):
         raise SealRefused("the audit head is not sealed with the audit key; run `audit verify`")
+    chain = ChainKey.of_head(keys, head)
     rows, horizon = _unlinked(session, head, batch)
-    links, problem = _link(audit_key, head, rows)
+    links, problem = _link(chain, head, rows)
     if links:
         session.execute(insert(cast(Table, AuditLink.__table__)), links)
     complete = not problem and len(rows) < batch
@@ -129,7 +150,7 @@ def _seal_one_batch(session: DbSession, audit_key: bytes, batch: int, wait: bool
     else:  # the xmin only once every event below it was seen and linked
         floor = horizon if complete and horizon is not None else head.floor
     if links or floor != head.floor:
-        _advance(audit_key, head, links, floor)
+        _advance(_chain_after(chain, rows, links), head, links, floor)
     result = SealResult(
         len(links), head.count, head.last_event_id, head.last_hmac, problem=problem or None
     )
@@ -138,7 +159,7 @@ def _seal_one_batch(session: DbSession, audit_key: bytes, batch: int, wait: bool
 
 
 def seal(
-    session: DbSession, audit_key: bytes, batch: int = BATCH, wait: bool = False
+    session: DbSession, audit_key: AuditKeysLike, batch: int = BATCH, wait: bool = False
 ) -> SealResult:
     """Link every committed event not linked yet, one transaction per `batch`.
 

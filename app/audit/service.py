@@ -6,6 +6,12 @@ then chains the committed events in order: each link's HMAC covers the event's i
 HMAC and the previous link. Editing, deleting or reordering a linked event breaks its
 link; cutting links off the end no longer matches the sealed head. docs/audit.md has the
 design and its threat model.
+
+The audit key can be replaced (`keys rotate-audit`). Each event names the key of its
+HMAC; the chain keeps one key at a time, and moves to the next only after linking a
+switch event (`audit_key_switch`, naming the new key) made with the key it had. So a
+link under a key the chain never switched to, or a switch that is missing, breaks the
+chain like any other edit. Past keys stay in the key file to verify what they made.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from collections.abc import Generator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, Protocol, cast
 
@@ -25,12 +32,15 @@ from sqlalchemy import Table, insert, select
 from app.audit.models import AuditEvent, AuditHead, AuditLink
 from app.core.db import DbSession
 from app.core.time import utcnow
+from app.crypto.keyring import HmacKeys, key_fingerprint
 
 GENESIS_HMAC = "0" * 64
 HEAD_ID = 1
 # Set in `session.info` by every write: tells the request's end that an anchor may be due.
 AUDIT_WRITTEN = "ruta.audit_written"
 REASON_MAX = 500
+KEY_SWITCH = "audit_key_switch"
+KEY_SWITCH_PREFIX = "key="
 
 ACTIONS = frozenset(
     {
@@ -65,6 +75,9 @@ ACTIONS = frozenset(
         "legal_hold",
         "erasure_request",
         "record_purge",
+        "key_rotation",
+        "audit_key_switch",
+        "case_rekey",
     }
 )
 
@@ -130,12 +143,35 @@ def _canonical(event: Any) -> bytes:
     }
     if event.prev_hmac is not None:  # written before the sealer: the old chained form
         content |= {"id": event.id, "prev": event.prev_hmac}
+    if getattr(event, "key_id", None) is not None:  # written since migration 0020
+        content["key"] = event.key_id
     return json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
 
 
 def event_hmac(audit_key: bytes, event: Any) -> str:
     """The event's own HMAC. Its place in the order is the link's to seal (seal.py)."""
     return hmac.new(audit_key, _canonical(event), hashlib.sha256).hexdigest()
+
+
+@lru_cache(maxsize=16)
+def audit_key_id(audit_key: bytes) -> str:
+    return key_fingerprint(audit_key, "audit")
+
+
+AuditKeysLike = bytes | HmacKeys
+
+
+def keys_of(audit_keys: AuditKeysLike) -> HmacKeys:
+    """The ring's audit keys; a bare key is a ring of one (tests, and before a rotation)."""
+    return audit_keys if isinstance(audit_keys, HmacKeys) else HmacKeys((audit_keys,), "audit")
+
+
+def switch_target(event: Any) -> str | None:
+    """The key a switch event moves the chain to, or None for any other event."""
+    detail = event.detail or ""
+    if event.action != KEY_SWITCH or not detail.startswith(KEY_SWITCH_PREFIX):
+        return None
+    return detail[len(KEY_SWITCH_PREFIX) :]
 
 
 def head_mac(audit_key: bytes, head: AuditHead) -> str:
@@ -187,6 +223,7 @@ def record_event(
         "reason": (reason or None) and reason[:REASON_MAX],
         "detail": detail,
         "prev_hmac": None,
+        "key_id": audit_key_id(audit_key),
     }
     mac = values["hmac"] = event_hmac(audit_key, SimpleNamespace(**values))
     event_id = session.execute(_INSERT_EVENT, values).scalar_one()
@@ -200,12 +237,73 @@ def link_hmac(audit_key: bytes, seq: int, event_id: int, event_mac: str, prev: s
     return hmac.new(audit_key, content, hashlib.sha256).hexdigest()
 
 
-def head_is_sealed(audit_key: bytes, head: AuditHead | None) -> bool:
+def chain_key(session: DbSession, audit_keys: AuditKeysLike) -> ChainKey:
+    """The key the chain is under now, as its sealed head says."""
+    return ChainKey.of_head(keys_of(audit_keys), session.get(AuditHead, HEAD_ID))
+
+
+def record_key_switch(session: DbSession, audit_keys: HmacKeys, actor: Actor) -> Recorded:
+    """The switch to the active key, signed with the key the chain is under: linked under
+    that key, it names the new one, and only the links after it are the new key's. A cut
+    at the switch would need the old key to seal a chain without it."""
+    chain = chain_key(session, audit_keys)
+    if chain.key is None:
+        raise KeyError(chain.key_id)
+    detail = f"{KEY_SWITCH_PREFIX}{audit_keys.active_id}"
+    return record_event(session, chain.key, actor, KEY_SWITCH, detail=detail)
+
+
+def head_is_sealed(audit_keys: AuditKeysLike, head: AuditHead | None) -> bool:
     if head is None or (head.count == 0 and head.head_mac is None):
         return True  # the genesis head, before the first seal
-    return head.head_mac is not None and hmac.compare_digest(
-        head.head_mac, head_mac(audit_key, head)
+    key = keys_of(audit_keys).get(head.key_id)
+    return (
+        key is not None
+        and head.head_mac is not None
+        and hmac.compare_digest(head.head_mac, head_mac(key, head))
     )
+
+
+def event_holds(keys: HmacKeys, event: Any) -> bool:
+    """The event's HMAC is right under the key it names (one of the file's)."""
+    key = keys.get(event.key_id)
+    return key is not None and hmac.compare_digest(event.hmac, event_hmac(key, event))
+
+
+@dataclass(frozen=True)
+class ChainKey:
+    """The key the chain is under at a place: it made the links from the last switch on."""
+
+    keys: HmacKeys
+    key_id: str
+
+    @classmethod
+    def first(cls, keys: HmacKeys) -> ChainKey:
+        return cls(keys, keys.ids()[0])
+
+    @classmethod
+    def of_head(cls, keys: HmacKeys, head: AuditHead | None) -> ChainKey:
+        named = head.key_id if head is not None else None
+        return cls(keys, named) if named else cls.first(keys)
+
+    @property
+    def key(self) -> bytes | None:
+        return self.keys.get(self.key_id)
+
+    @property
+    def stored_id(self) -> str | None:
+        """What a link or the head records: NULL for the first key, as before 0020."""
+        return None if self.key_id == self.keys.ids()[0] else self.key_id
+
+    def names(self, key_id: str | None) -> bool:
+        return (key_id or self.keys.ids()[0]) == self.key_id
+
+    def after(self, event: Any) -> ChainKey:
+        """The chain's key once `event` is linked: a switch made under it moves it on."""
+        target = switch_target(event)
+        if target is None or not self.names(event.key_id):
+            return self
+        return ChainKey(self.keys, target)
 
 
 @dataclass(frozen=True)
@@ -219,7 +317,13 @@ class VerifyResult:
 
 def _links_in_order(session: DbSession, batch: int = 2000) -> Generator[Any, None, None]:
     stmt = (
-        select(AuditLink.seq, AuditLink.event_id, AuditLink.hmac.label("link_hmac"), AuditEvent)
+        select(
+            AuditLink.seq,
+            AuditLink.event_id,
+            AuditLink.hmac.label("link_hmac"),
+            AuditLink.key_id.label("link_key_id"),
+            AuditEvent,
+        )
         .outerjoin(AuditEvent, AuditEvent.id == AuditLink.event_id)
         .order_by(AuditLink.seq)
         .execution_options(yield_per=batch)
@@ -243,53 +347,72 @@ def _unlinked_events(session: DbSession, batch: int = 2000) -> Generator[AuditEv
             session.expunge(event)
 
 
-def _altered(audit_key: bytes, event: AuditEvent) -> bool:
-    return not hmac.compare_digest(event.hmac, event_hmac(audit_key, event))
-
-
 @dataclass(frozen=True)
 class _Walked:
+    chain: ChainKey
     count: int = 0
     last_event_id: int = 0
     last_link: str = GENESIS_HMAC
 
 
-def _check_links(session: DbSession, audit_key: bytes) -> VerifyResult | _Walked:
-    """Walk the links in order: each names an event that is there, unaltered, in its place."""
-    walked = _Walked()
+def _link_problem(walked: _Walked, row: Any) -> str | None:
+    event, chain = row.AuditEvent, walked.chain
+    if row.seq != walked.count + 1:
+        return "missing or reordered link"
+    if event is None:
+        return "missing"
+    if not event_holds(chain.keys, event):
+        return "content was altered"
+    if not chain.names(row.link_key_id) or chain.key is None:
+        return "linked under an audit key the chain had not switched to"
+    expected = link_hmac(chain.key, row.seq, event.id, event.hmac, walked.last_link)
+    if not hmac.compare_digest(row.link_hmac, expected):
+        return "does not follow the previous event"
+    return None
+
+
+def _check_links(session: DbSession, keys: HmacKeys) -> VerifyResult | _Walked:
+    """Walk the links in order: each names an event that is there, unaltered, in its
+    place, linked under the chain's key of that place."""
+    walked = _Walked(ChainKey.first(keys))
     with closing(_links_in_order(session)) as links:
         for row in links:
-            event, count = row.AuditEvent, walked.count
-            if row.seq != count + 1:
-                return VerifyResult(False, count, row.event_id, "missing or reordered link")
-            if event is None:
-                return VerifyResult(False, count, row.event_id, "missing")
-            if _altered(audit_key, event):
-                return VerifyResult(False, count, event.id, "content was altered")
-            expected = link_hmac(audit_key, row.seq, event.id, event.hmac, walked.last_link)
-            if not hmac.compare_digest(row.link_hmac, expected):
-                return VerifyResult(False, count, event.id, "does not follow the previous event")
-            walked = _Walked(count + 1, event.id, row.link_hmac)
+            problem = _link_problem(walked, row)
+            if problem:
+                return VerifyResult(False, walked.count, row.event_id, problem)
+            event = row.AuditEvent
+            chain = walked.chain.after(event)
+            walked = _Walked(chain, walked.count + 1, event.id, row.link_hmac)
     return walked
 
 
-def verify_chain(session: DbSession, audit_key: bytes) -> VerifyResult:
+def _head_holds(walked: _Walked, head: AuditHead | None) -> bool:
+    head_count = head.count if head else 0
+    head_hmac = head.last_hmac if head else GENESIS_HMAC
+    head_key = ChainKey.of_head(walked.chain.keys, head)
+    return (
+        head_count == walked.count
+        and head_hmac == walked.last_link
+        and head_key.key_id == walked.chain.key_id
+        and head_is_sealed(walked.chain.keys, head)
+    )
+
+
+def verify_chain(session: DbSession, audit_keys: AuditKeysLike) -> VerifyResult:
     """Every link and the event it names, the sealed head, then the events not linked yet
     (their own HMACs: an edit shows at once, a deletion only once they are linked)."""
-    walked = _check_links(session, audit_key)
+    keys = keys_of(audit_keys)
+    walked = _check_links(session, keys)
     if isinstance(walked, VerifyResult):
         return walked
     count = walked.count
-    head = session.get(AuditHead, HEAD_ID)
-    head_count = head.count if head else 0
-    head_hmac = head.last_hmac if head else GENESIS_HMAC
-    if head_count != count or head_hmac != walked.last_link or not head_is_sealed(audit_key, head):
+    if not _head_holds(walked, session.get(AuditHead, HEAD_ID)):
         after = walked.last_event_id + 1
         return VerifyResult(False, count, after, "events after this point were removed")
     pending = 0
     with closing(_unlinked_events(session)) as events:
         for event in events:
-            if _altered(audit_key, event):
+            if not event_holds(keys, event):
                 return VerifyResult(False, count + pending, event.id, "content was altered")
             pending += 1
     return VerifyResult(True, count + pending, pending=pending)

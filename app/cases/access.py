@@ -11,7 +11,7 @@ test (tests/unit/test_guards.py) fails on any case query or party join elsewhere
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Protocol, cast
@@ -460,8 +460,13 @@ def corrections_of(session: DbSession, case_id: uuid.UUID) -> list[tuple[Any, st
 # ---- matching a survivor at intake -----------------------------------------------------
 
 
+def _index_matches(column: Any, value: str | Sequence[str]) -> Any:
+    """One blind index value, or the same value under each index key in use."""
+    return column == value if isinstance(value, str) else column.in_(list(value))
+
+
 def survivors_by_index(
-    session: DbSession, column_name: str, value: str
+    session: DbSession, column_name: str, value: str | Sequence[str]
 ) -> list[tuple[Survivor, Case]]:
     """Candidates for the single record by a blind index (`dui_bidx`, `name_dob_bidx`):
     intake confirms them by decrypting, and never shows them to the caller."""
@@ -469,7 +474,7 @@ def survivors_by_index(
         select(Survivor, Case)
         .join(Case, Case.survivor_id == Survivor.id)
         .options(joinedload(Case.data_key))
-        .where(getattr(Survivor, column_name) == value)
+        .where(_index_matches(getattr(Survivor, column_name), value))
     )
     return [(row[0], row[1]) for row in session.execute(stmt).all()]
 
@@ -1322,14 +1327,14 @@ def recent_rapes(
 
 
 def visible_by_survivor_index(
-    session: DbSession, subject: Subject, column_name: str, value: str
+    session: DbSession, subject: Subject, column_name: str, value: str | Sequence[str]
 ) -> list[Case]:
     """Cases the subject may see whose survivor has this blind index, oldest first."""
     stmt = (
         select(Case)
         .join(Case.survivor)
         .options(contains_eager(Case.survivor), joinedload(Case.data_key))
-        .where(_visible(subject), getattr(Survivor, column_name) == value)
+        .where(_visible(subject), _index_matches(getattr(Survivor, column_name), value))
         .order_by(Case.created_at)
     )
     return list(session.execute(stmt).unique().scalars())
@@ -1514,10 +1519,10 @@ def surviving_case_id(session: DbSession, case_id: uuid.UUID) -> uuid.UUID:
         case_id = into
 
 
-def case_by_status_code(session: DbSession, code_key: str) -> Case | None:
+def case_by_status_code(session: DbSession, code_key: str | Sequence[str]) -> Case | None:
     """The case her slip's code names, for the public lookup (the PIN is checked next)."""
     return session.execute(
-        select(Case).where(Case.status_code_bidx == code_key)
+        select(Case).where(_index_matches(Case.status_code_bidx, code_key)).limit(1)
     ).scalar_one_or_none()
 
 
@@ -1605,6 +1610,81 @@ def survivors_to_reindex(
     if after is not None:
         stmt = stmt.where(Survivor.id > after)
     return [(row[0], row[1]) for row in session.execute(stmt).all()]
+
+
+def _indexed_with_another_key(key_id: str) -> Any:
+    # A purged record has no indexes left to recompute, and nothing to decrypt them from.
+    return and_(
+        or_(Survivor.index_key_id.is_(None), Survivor.index_key_id != key_id),
+        Case.purged_at.is_(None),
+    )
+
+
+def survivors_indexed_with_another_key(
+    session: DbSession, key_id: str, limit: int
+) -> list[tuple[Survivor, Case]]:
+    """A batch of survivors whose indexes another index key made (for `keys
+    rotate-index`), locked; a row another transaction holds is left for the next batch."""
+    stmt = (
+        select(Survivor, Case)
+        .join(Case, Case.survivor_id == Survivor.id)
+        .options(joinedload(Case.data_key))
+        .where(_indexed_with_another_key(key_id))
+        .order_by(Survivor.id)
+        .limit(limit)
+        .with_for_update(of=Survivor, skip_locked=True)
+    )
+    return [(row[0], row[1]) for row in session.execute(stmt).all()]
+
+
+def count_survivors_indexed_with_another_key(session: DbSession, key_id: str) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(Survivor)
+        .join(Case, Case.survivor_id == Survivor.id)
+        .where(_indexed_with_another_key(key_id))
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+def cases_to_rekey(
+    session: DbSession, made_before: Any, limit: int, number: str | None = None
+) -> list[Case]:
+    """Cases (not purged) whose data key was made before `made_before`, with survivor and
+    key, locked, oldest key first: the next batch of `keys rekey-cases`."""
+    from app.crypto.models import DataKey
+
+    stmt = (
+        select(Case)
+        .join(DataKey, DataKey.id == Case.data_key_id)
+        .options(joinedload(Case.survivor), joinedload(Case.data_key))
+        .where(Case.purged_at.is_(None), DataKey.created_at < made_before)
+        .order_by(DataKey.created_at, Case.id)
+        .limit(limit)
+        .with_for_update(of=Case, skip_locked=True)
+    )
+    if number is not None:
+        stmt = stmt.where(Case.number == number)
+    return list(session.execute(stmt).unique().scalars())
+
+
+def count_cases_to_rekey(session: DbSession, made_before: Any, number: str | None = None) -> int:
+    from app.crypto.models import DataKey
+
+    stmt = (
+        select(func.count())
+        .select_from(Case)
+        .join(DataKey, DataKey.id == Case.data_key_id)
+        .where(Case.purged_at.is_(None), DataKey.created_at < made_before)
+    )
+    if number is not None:
+        stmt = stmt.where(Case.number == number)
+    return int(session.execute(stmt).scalar_one())
+
+
+def cases_sharing_data_key(session: DbSession, data_key_id: uuid.UUID) -> int:
+    stmt = select(func.count()).select_from(Case).where(Case.data_key_id == data_key_id)
+    return int(session.execute(stmt).scalar_one())
 
 
 def count_survivors(session: DbSession) -> int:

@@ -31,7 +31,7 @@ from app.core.db import DbSession
 from app.core.errors import Conflict, InvalidInput
 from app.core.i18n import N_
 from app.core.time import local_today, utcnow
-from app.crypto.blind_index import blind_index, name_dob_key
+from app.crypto.blind_index import blind_index, blind_indexes, name_dob_key
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
@@ -200,8 +200,8 @@ def _refuse_dui_on_file(
     """A DUI is one woman's: on another record with another birth date it is an
     identity conflict (supervisors are told, as at intake); with the same birth date,
     the same woman's second record (to be merged, not overwritten)."""
-    bidx = blind_index(ring.index_key, "dui", dui)
-    for other, other_case in access.survivors_by_index(session, "dui_bidx", bidx):
+    probes = blind_indexes(ring.index_keys.keys, "dui", dui)
+    for other, other_case in access.survivors_by_index(session, "dui_bidx", probes):
         if other.id == survivor.id:
             continue
         other_cipher = cipher_for(ring, other_case.data_key)

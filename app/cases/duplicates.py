@@ -21,12 +21,12 @@ from app.auth.throttle_store import charge_read
 from app.cases import access, policy
 from app.cases.models import Case, Incident
 from app.cases.name_search import Candidate, name_candidate_ids, opened_cases, shown
-from app.cases.name_tokens import Ranking, name_codes, phone_digits, phone_index
+from app.cases.name_tokens import Ranking, name_codes, phone_digits, phone_probes
 from app.cases.validators import normalise_dui
 from app.core.db import DbSession
 from app.core.errors import Forbidden, InvalidInput
 from app.core.i18n import N_
-from app.crypto.blind_index import blind_index
+from app.crypto.blind_index import blind_indexes
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
 
@@ -148,14 +148,14 @@ def _duplicates(
     exclude: uuid.UUID | None = None,
 ) -> list[Candidate]:
     codes = name_codes(full_name)
-    digits, phone_bidx = phone_digits(phone), phone_index(ring, phone)
+    digits, phone_bidx = phone_digits(phone), phone_probes(ring, phone)
     dui = normalise_dui(dui) if dui else None
     if not (codes or digits or dui):
         raise InvalidInput("nothing to compare", {"_schema": [gettext(NOTHING_TO_COMPARE)]})
     ids = name_candidate_ids(session, ring, caller, codes, None) if codes else []
     for column, value in (
         ("phone_bidx", phone_bidx),
-        ("dui_bidx", blind_index(ring.index_key, "dui", dui) if dui else None),
+        ("dui_bidx", blind_indexes(ring.index_keys.keys, "dui", dui) if dui else None),
     ):
         if value:
             ids += [c.id for c in access.visible_by_survivor_index(session, caller, column, value)]

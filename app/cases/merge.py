@@ -316,13 +316,13 @@ def _move_record(
 ) -> None:
     for table, model in PARTS.items():
         relocation.moved[table] = move_part(session, relocation, table, model)
-    _move_files(session, relocation, attachments_dir)
+    move_files(session, relocation, attachments_dir)
     _move_safety_plan(session, relocation)
     for mover in movers:
         relocation.moved.update(mover(session, relocation))
 
 
-def _move_files(session: DbSession, relocation: Relocation, directory: Path) -> None:
+def move_files(session: DbSession, relocation: Relocation, directory: Path) -> None:
     """Each moved attachment's file is sealed again into a new file: the old one stays
     until the transaction is over, so a failed merge loses nothing (docs/search.md)."""
     ids = _parse_ids(Attachment, relocation.moved.get("attachments") or [])

@@ -62,6 +62,9 @@ class Survivor(Base):
     dui_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
     name_dob_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
     phone_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
+    # The index key (its fingerprint) that made the indexes above and her name tokens;
+    # NULL: the first one (migration 0020). `keys rotate-index` moves every row.
+    index_key_id: Mapped[str | None] = mapped_column(String(16), index=True)
     sex: Mapped[str] = mapped_column(String(1))
     birth_year: Mapped[int | None] = mapped_column(SmallInteger)
     municipality: Mapped[str] = mapped_column(ForeignKey("municipalities.code"))

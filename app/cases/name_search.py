@@ -19,7 +19,7 @@ from flask_babel import gettext
 from app.auth.caller import Caller
 from app.cases import access, policy
 from app.cases.models import Case
-from app.cases.name_tokens import Ranking, name_codes, phone_digits, phone_index, token_of
+from app.cases.name_tokens import Ranking, name_codes, phone_digits, phone_probes, token_of
 from app.core.db import DbSession
 from app.core.errors import InvalidInput
 from app.core.i18n import N_
@@ -90,7 +90,9 @@ def typed_codes(text: str) -> list[str]:
 def name_candidate_ids(
     session: DbSession, ring: KeyRing, caller: Caller, codes: list[str], birth_year: int | None
 ) -> list[uuid.UUID]:
-    tokens = [token_of(ring.index_key, code) for code in codes]
+    # Under every index key in use: during `keys rotate-index` a survivor's tokens are
+    # the old key's or the new one's, never both, so the count of shared tokens holds.
+    tokens = [token_of(key, code) for key in ring.index_keys.keys for code in codes]
     rows = access.visible_name_candidates(
         session, caller, tokens, limit=CANDIDATE_CAP, birth_year=birth_year
     )
@@ -143,7 +145,7 @@ def by_name(
 
 def by_phone(session: DbSession, ring: KeyRing, caller: Caller, phone: str) -> list[Candidate]:
     """Exact, once both numbers are digits only (a blind index, confirmed by decrypting)."""
-    digits, bidx = phone_digits(phone), phone_index(ring, phone)
+    digits, bidx = phone_digits(phone), phone_probes(ring, phone)
     if bidx is None:
         raise InvalidInput("no phone", {"phone": [gettext("Número de teléfono no válido.")]})
     cases = access.visible_by_survivor_index(session, caller, "phone_bidx", bidx)

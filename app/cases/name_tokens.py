@@ -25,7 +25,7 @@ from sqlalchemy import delete, insert
 from app.cases import access
 from app.cases.record_models import SurvivorNameToken
 from app.core.db import DbSession
-from app.crypto.blind_index import blind_index
+from app.crypto.blind_index import blind_index, blind_indexes
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
 
@@ -147,6 +147,12 @@ def phone_index(ring: KeyRing, phone: str | None) -> str | None:
     """The phone's blind index (`Survivor.phone_bidx`), or None when there is no number."""
     digits = phone_digits(phone)
     return blind_index(ring.index_key, "phone", digits) if digits else None
+
+
+def phone_probes(ring: KeyRing, phone: str | None) -> list[str] | None:
+    """The phone's index under every index key still in use, or None without a number."""
+    digits = phone_digits(phone)
+    return blind_indexes(ring.index_keys.keys, "phone", digits) if digits else None
 
 
 def reindex_batch(

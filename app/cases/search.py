@@ -31,7 +31,7 @@ from app.core.db import DbSession
 from app.core.errors import InvalidInput
 from app.core.i18n import N_
 from app.core.time import local_today, utcnow
-from app.crypto.blind_index import blind_index, name_dob_key
+from app.crypto.blind_index import blind_indexes, name_dob_key
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
 
@@ -101,12 +101,13 @@ def _exact(
 
 def _index_lookup(
     ring: KeyRing, dui: str | None, name: str | None, birth_date: date | None
-) -> tuple[str, str]:
+) -> tuple[str, list[str]]:
+    keys = ring.index_keys.keys  # during `keys rotate-index`, the old and the new
     if dui:
-        return "dui_bidx", blind_index(ring.index_key, "dui", normalise_dui(dui) or "")
+        return "dui_bidx", blind_indexes(keys, "dui", normalise_dui(dui) or "")
     if name and birth_date:
         key = name_dob_key(name, "", birth_date.isoformat())
-        return "name_dob_bidx", blind_index(ring.index_key, "name_dob", key)
+        return "name_dob_bidx", blind_indexes(keys, "name_dob", key)
     raise InvalidInput(
         "give dui, name and birth_date, or number", {"_schema": [gettext(GIVE_ONE_KIND)]}
     )

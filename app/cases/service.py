@@ -47,7 +47,7 @@ from app.cases.vocab import age_group, age_on, context_of, gbvims_type
 from app.core.db import DbSession
 from app.core.errors import Conflict, Forbidden, InvalidInput
 from app.core.time import local_today, utcnow
-from app.crypto.blind_index import blind_index, name_dob_key
+from app.crypto.blind_index import blind_index, blind_indexes, name_dob_key
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for, create_data_key
@@ -117,8 +117,8 @@ def find_survivor(
     birth date; candidates from the blind indexes, confirmed by decrypting."""
     born = birth_date.isoformat()
     if dui:
-        bidx = blind_index(ring.index_key, "dui", dui)
-        for survivor, case in access.survivors_by_index(session, "dui_bidx", bidx):
+        probes = blind_indexes(ring.index_keys.keys, "dui", dui)
+        for survivor, case in access.survivors_by_index(session, "dui_bidx", probes):
             cipher = cipher_for(ring, case.data_key)
             if open_survivor(cipher, survivor, "dui") != dui:
                 continue
@@ -127,7 +127,7 @@ def find_survivor(
             return _surviving(session, ring, Match(survivor, case, cipher))
     key = name_dob_key(full_name, "", born)
     for survivor, case in access.survivors_by_index(
-        session, "name_dob_bidx", blind_index(ring.index_key, "name_dob", key)
+        session, "name_dob_bidx", blind_indexes(ring.index_keys.keys, "name_dob", key)
     ):
         cipher = cipher_for(ring, case.data_key)
         known_dui = open_survivor(cipher, survivor, "dui")
@@ -323,6 +323,7 @@ def _create_case(
         dui_bidx=dui_bidx,
         name_dob_bidx=name_bidx,
         phone_bidx=phone_index(ring, data.get("phone")),
+        index_key_id=ring.index_keys.active_id,
         sex=data["sex"],
         birth_year=data["birth_date"].year,
         municipality=data["municipality"],

@@ -7,8 +7,10 @@ import json
 import os
 import secrets
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 from flask import Flask, current_app
@@ -17,7 +19,7 @@ from flask.cli import AppGroup
 from app.audit.anchors import AnchorCheck, AnchorError, check_anchors, write_anchor
 from app.audit.compare import compare_shipped
 from app.audit.seal import SealRefused, seal
-from app.audit.service import Actor, record_event, verify_chain
+from app.audit.service import Actor, chain_key, record_event, record_key_switch, verify_chain
 from app.audit.ship import STATE_FILE as SHIP_STATE_FILE
 from app.audit.ship import Target, ship, target_for
 from app.audit.syslog_tls import ShipError, TlsFiles
@@ -29,13 +31,24 @@ from app.auth.service import (
     end_everyones_sessions,
     find_user,
 )
-from app.cases.access import case_numbers, count_survivors
+from app.cases.access import case_numbers, cases_to_rekey, count_cases_to_rekey, count_survivors
+from app.cases.index_rotation import count_left, reindex_under_active_key
 from app.cases.name_tokens import reindex_batch
+from app.cases.rekey import rekey_case
 from app.core.errors import DomainError
-from app.crypto.keyring import KeyFileError, KeyMaterial, KeyRing, write_key_file
-from app.crypto.service import count_keys_to_rewrap, get_keyring, rewrap_all
+from app.core.time import utcnow
+from app.crypto.blind_index import status_code_subkey
+from app.crypto.keyring import (
+    RELOAD_CHECK_SECONDS,
+    KeyFileError,
+    KeyMaterial,
+    KeyRing,
+    write_key_file,
+)
+from app.crypto.service import count_keys_to_rewrap, get_keyring, recheck_canary, rewrap_all
 from app.directory.catalogue import load_catalogues
 from app.extensions import db
+from app.referrals.merge import move_referrals
 from app.referrals.service import flag_overdue
 from app.retention.purge import PurgeReport, due_cases, purge, sweep
 
@@ -285,7 +298,7 @@ def _keyring_or_exit() -> KeyRing:
 def _anchor_now(ring: KeyRing) -> str:
     try:
         anchor, path = write_anchor(
-            db.session, ring.audit_key, current_app.config["RUTA_AUDIT_ANCHOR_DIR"]
+            db.session, ring.audit_keys, current_app.config["RUTA_AUDIT_ANCHOR_DIR"]
         )
     except (AnchorError, OSError) as error:
         raise click.ClickException(f"no anchor written: {error}") from None
@@ -316,7 +329,7 @@ def _anchor_note(check: AnchorCheck) -> str:
 def audit_verify() -> None:
     """Check the audit hash chain and its newest anchors; exit 1 naming the first broken
     or missing event."""
-    audit_key = _keyring_or_exit().audit_key
+    audit_key = _keyring_or_exit().audit_keys
     result = verify_chain(db.session, audit_key)
     if not result.ok:
         _broken(result.broken_event_id, result.problem)
@@ -336,7 +349,7 @@ def audit_seal() -> None:
     """Chain the audit events written since the last seal (the application does it by
     itself every RUTA_AUDIT_SEAL_SECONDS while it writes)."""
     try:
-        result = seal(db.session, _keyring_or_exit().audit_key, wait=True)
+        result = seal(db.session, _keyring_or_exit().audit_keys, wait=True)
     except SealRefused as refused:
         raise click.ClickException(str(refused)) from None
     if result.problem:
@@ -418,3 +431,133 @@ def register(app: Flask) -> None:
         from app.cli.demo import demo_cli
 
         app.cli.add_command(demo_cli)
+
+
+# ---- replacing keys (docs/security.md, "Replacing keys") -------------------------------
+
+
+def _reindex_all(ring: KeyRing, batch: int, limit: int | None, bar: Any) -> int:
+    done = 0
+    while limit is None or done < limit:
+        size = batch if limit is None else min(batch, limit - done)
+        moved = reindex_under_active_key(db.session, ring, size)
+        db.session.commit()
+        if moved == 0:
+            break
+        done += moved
+        bar.update(moved)
+    return done
+
+
+@keys_cli.command("rotate-index")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--limit", type=click.IntRange(1), help="Re-index at most N survivors this run.")
+@click.option(
+    "--settle",
+    default=RELOAD_CHECK_SECONDS + 1,
+    show_default=True,
+    type=click.FloatRange(0, 600),
+    help="Seconds for serving workers to take up the new key before the old one goes.",
+)
+def keys_rotate_index(batch: int, limit: int | None, settle: float) -> None:
+    """Replace the index key: recompute every blind index and name token under a new
+    one, then retire the old (resumable; searches find everyone meanwhile)."""
+    ring = _keyring_or_exit()
+    began = time.monotonic()
+    new_id = ring.rotate_index_key()
+    recheck_canary(db.session, ring)  # before the old key can leave the file
+    db.session.commit()
+    total = count_left(db.session, ring)
+    click.echo(f"active index key {new_id}; {total} survivors to re-index")
+    with click.progressbar(length=total, label="re-indexing", file=sys.stderr) as bar:
+        done = _reindex_all(ring, batch, limit, bar)
+        if limit is None or done < limit:
+            # A worker that has not re-read the key file yet may still write with the old key.
+            time.sleep(max(0.0, began + settle - time.monotonic()))
+            done += _reindex_all(ring, batch, None, bar)
+    left = count_left(db.session, ring)
+    if left:
+        click.echo(f"{done} re-indexed; {left} left under the old key: run it again")
+        return
+    _retire_index_keys(ring, new_id)
+    click.echo(f"done: {done} survivors re-indexed under {new_id}")
+
+
+def _retire_index_keys(ring: KeyRing, new_id: str) -> None:
+    gone = ring.retire_index_keys(status_code_subkey)
+    detail = f"index={new_id} retired={','.join(gone) or '-'}"
+    record_event(db.session, ring.audit_key, CLI_ACTOR, "key_rotation", detail=detail[:200])
+    db.session.commit()
+    if gone:
+        click.echo(f"retired index keys {', '.join(gone)} (their status-code subkeys stay)")
+
+
+def _seal_all(ring: KeyRing) -> int:
+    try:
+        result = seal(db.session, ring.audit_keys, wait=True)
+    except SealRefused as refused:
+        raise click.ClickException(str(refused)) from None
+    if result.problem:
+        raise click.ClickException(f"sealing stopped: {result.problem}; run `audit verify`")
+    return result.count
+
+
+@keys_cli.command("rotate-audit")
+def keys_rotate_audit() -> None:
+    """Replace the audit key: a switch event sealed under the old key names the new one,
+    which signs events, links and anchors from there on (the old one stays, to verify)."""
+    ring = _keyring_or_exit()
+    _seal_all(ring)  # what is pending first, with an interrupted run's switch
+    if chain_key(db.session, ring.audit_keys).key_id == ring.audit_keys.active_id:
+        ring.rotate_audit_key()
+    new_id = ring.audit_keys.active_id
+    switch = record_key_switch(db.session, ring.audit_keys, CLI_ACTOR)
+    recheck_canary(db.session, ring)
+    db.session.commit()
+    count = _seal_all(ring)
+    click.echo(f"active audit key {new_id} from event {switch.id}; the chain holds {count}")
+    click.echo(_anchor_now(ring))
+
+
+REFERRAL_TABLES = ("referrals", "referral_events")  # re-sealed by the referrals' mover
+
+
+def _rekey_batch(ring: KeyRing, made_before: datetime, batch: int, number: str | None) -> int:
+    cases = cases_to_rekey(db.session, made_before, batch, number)
+    directory = current_app.config["RUTA_ATTACHMENTS_DIR"]
+    old_files: list[Path] = []
+    for case in cases:
+        old_files += rekey_case(
+            db.session, ring, CLI_ACTOR, case, directory, (move_referrals,), REFERRAL_TABLES
+        )
+    db.session.commit()
+    for path in old_files:  # the database points at the new files now
+        path.unlink(missing_ok=True)
+    return len(cases)
+
+
+@keys_cli.command("rekey-cases")
+@click.option("--case", "number", help="Only the case of this number.")
+@click.option("--batch", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--older-than",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S"]),
+    help="Re-key the data keys made before this UTC time (to resume a stopped run).",
+)
+def keys_rekey_cases(number: str | None, batch: int, older_than: datetime | None) -> None:
+    """Give cases new data keys and seal every ciphertext of theirs (attachments too)
+    again under them; the old keys are destroyed. Resumable, one commit per batch."""
+    ring = _keyring_or_exit()
+    made_before = older_than.replace(tzinfo=UTC) if older_than else utcnow()
+    stamp = made_before.strftime("%Y-%m-%dT%H:%M:%S")
+    total = count_cases_to_rekey(db.session, made_before, number)
+    if number is not None and total == 0:
+        raise click.ClickException(f"no case {number} to re-key (unknown or purged)")
+    click.echo(f"{total} cases to re-key (to resume: --older-than {stamp})")
+    done = 0
+    with click.progressbar(length=total, label="re-keying", file=sys.stderr) as bar:
+        while moved := _rekey_batch(ring, made_before, batch, number):
+            done += moved
+            bar.update(moved)
+    click.echo(f"done: {done} cases re-keyed")
+    click.echo(_anchor_now(ring))

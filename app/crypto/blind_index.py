@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes
@@ -31,9 +32,34 @@ def purpose_key(index_key: bytes, purpose: str) -> bytes:
     return hkdf.derive(index_key)
 
 
+def _keyed(subkey: bytes, value: str) -> str:
+    return hmac.new(subkey, value.encode("utf-8"), hashlib.sha256).hexdigest()[:INDEX_HEX_CHARS]
+
+
 def blind_index(index_key: bytes, purpose: str, value: str) -> str:
-    digest = hmac.new(purpose_key(index_key, purpose), value.encode("utf-8"), hashlib.sha256)
-    return digest.hexdigest()[:INDEX_HEX_CHARS]
+    return _keyed(purpose_key(index_key, purpose), value)
+
+
+def blind_indexes(index_keys: Iterable[bytes], purpose: str, value: str) -> list[str]:
+    """The probe under every index key still in use: while `keys rotate-index` runs a
+    row holds the value of the old key or of the new one."""
+    return list(dict.fromkeys(blind_index(key, purpose, value) for key in index_keys))
+
+
+def status_code_subkey(index_key: bytes) -> bytes:
+    """What a retired index key leaves in the key file: it finds slips' codes only."""
+    return purpose_key(index_key, "status_code")
+
+
+def status_code_probes(
+    index_keys: Iterable[bytes], status_subkeys: Iterable[bytes], code: str
+) -> list[str]:
+    """A slip's code under every key that may have made it. Her code is on her paper
+    slip only, never stored, so its index cannot be recomputed under a new key. The
+    active key (the last of `index_keys`) first."""
+    newest_first = reversed(list(index_keys))
+    subkeys = [status_code_subkey(key) for key in newest_first] + list(status_subkeys)
+    return list(dict.fromkeys(_keyed(subkey, code) for subkey in subkeys))
 
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")

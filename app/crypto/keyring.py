@@ -5,6 +5,13 @@ from the database (mode 0600), so a stolen dump or backup holds only ciphertext 
 keyed hashes. Several KEKs may be present: the active one wraps new data keys, the
 older ones still unwrap what they wrapped until `keys rotate` re-wraps it.
 
+The index and audit keys can be replaced too (docs/security.md, "Replacing keys"). Each
+is named by its fingerprint (`key_id`), which rows record. While `keys rotate-index`
+runs, the old index keys stay beside the new one (searches probe under each); once no
+row needs them they go, leaving only their status-code subkey (a slip's code is known
+to her alone and cannot be recomputed). Past audit keys stay for good: the events and
+links they made can only be verified with them.
+
 Retention cohort keys (`cohorts`) wrap the data keys of closed cases, grouped by the
 month they closed in (docs/retention.md). They live only here, never in the database:
 removing one from this file makes every database backup's copy of the data keys it
@@ -16,6 +23,8 @@ from __future__ import annotations
 import base64
 import binascii
 import fcntl
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -24,11 +33,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 KEY_BYTES = 32  # AES-256 and HMAC-SHA256 keys
-KEY_FILE_FORMAT = 1
+KEY_FILE_FORMAT = 2  # 2: index and audit keys can be replaced
+OLD_KEY_FILE_FORMATS = frozenset({1})  # still open, and are written back as the current one
 RELOAD_CHECK_SECONDS = 5.0  # how often a serving worker looks for a rotated key file
 
 
@@ -56,6 +66,38 @@ def is_cohort_id(key_id: str) -> bool:
     return key_id.startswith(COHORT_PREFIX)
 
 
+def key_fingerprint(key: bytes, use: str) -> str:
+    """A key's public id: names it in rows, files and messages, reveals nothing of it."""
+    tag = hmac.new(key, b"ruta/key-id/" + use.encode(), hashlib.sha256).hexdigest()
+    return use[0] + tag[:12]
+
+
+@dataclass(frozen=True)
+class HmacKeys:
+    """The keys of one use, oldest first: the last one makes new values, all of them
+    still check (or find) what they made. `get(None)` is the first key, the one that
+    made what was written before key ids were recorded."""
+
+    keys: tuple[bytes, ...] = field(repr=False)
+    use: str
+
+    @property
+    def active(self) -> bytes:
+        return self.keys[-1]
+
+    @property
+    def active_id(self) -> str:
+        return key_fingerprint(self.active, self.use)
+
+    def ids(self) -> list[str]:
+        return [key_fingerprint(key, self.use) for key in self.keys]
+
+    def get(self, key_id: str | None) -> bytes | None:
+        if key_id is None:
+            return self.keys[0]
+        return next((k for k in self.keys if key_fingerprint(k, self.use) == key_id), None)
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -78,6 +120,12 @@ class KeyMaterial:
     index_key: bytes = field(repr=False)
     audit_key: bytes = field(repr=False)
     cohorts: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # Index keys being replaced: still searched until `keys rotate-index` retires them.
+    retiring_index_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    # The status-code subkeys of retired index keys (slips handed out before).
+    status_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    # Replaced audit keys, oldest first: they verify what they made, and sign nothing.
+    past_audit_keys: tuple[bytes, ...] = field(default=(), repr=False)
 
     @classmethod
     def generate(cls) -> KeyMaterial:
@@ -93,15 +141,35 @@ class KeyMaterial:
         kek_id = new_key_id()
         keks = dict(self.keks)
         keks[kek_id] = secrets.token_bytes(KEY_BYTES)
-        return KeyMaterial(keks, kek_id, self.index_key, self.audit_key, dict(self.cohorts))
+        return replace(self, keks=keks, active_kek_id=kek_id)
+
+    def with_new_index_key(self) -> KeyMaterial:
+        """A new index key makes new values; the current one is searched until retired."""
+        return replace(
+            self,
+            index_key=secrets.token_bytes(KEY_BYTES),
+            retiring_index_keys=(*self.retiring_index_keys, self.index_key),
+        )
+
+    def without_retiring_index_keys(self, status_subkeys: Iterable[bytes]) -> KeyMaterial:
+        return replace(
+            self,
+            retiring_index_keys=(),
+            status_keys=(*self.status_keys, *status_subkeys),
+        )
+
+    def with_new_audit_key(self) -> KeyMaterial:
+        return replace(
+            self,
+            audit_key=secrets.token_bytes(KEY_BYTES),
+            past_audit_keys=(*self.past_audit_keys, self.audit_key),
+        )
 
     def with_cohorts(self, added: dict[str, bytes], dropped: Iterable[str]) -> KeyMaterial:
         cohorts = {**self.cohorts, **added}
         for cohort_id in dropped:
             cohorts.pop(cohort_id, None)
-        return KeyMaterial(
-            dict(self.keks), self.active_kek_id, self.index_key, self.audit_key, cohorts
-        )
+        return replace(self, cohorts=cohorts)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -112,6 +180,9 @@ class KeyMaterial:
                 "index_key": _b64(self.index_key),
                 "audit_key": _b64(self.audit_key),
                 "cohorts": {cid: _b64(key) for cid, key in self.cohorts.items()},
+                "retiring_index_keys": [_b64(key) for key in self.retiring_index_keys],
+                "status_keys": [_b64(key) for key in self.status_keys],
+                "past_audit_keys": [_b64(key) for key in self.past_audit_keys],
             },
             indent=1,
         )
@@ -130,14 +201,25 @@ class KeyMaterial:
                     str(k): _unb64(v, f"cohort key {k}")
                     for k, v in (data.get("cohorts") or {}).items()
                 },
+                retiring_index_keys=_key_list(data, "retiring_index_keys"),
+                status_keys=_key_list(data, "status_keys"),
+                past_audit_keys=_key_list(data, "past_audit_keys"),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise KeyFileError("key file is malformed") from exc
-        if data.get("format") != KEY_FILE_FORMAT:
+        if data.get("format") not in OLD_KEY_FILE_FORMATS | {KEY_FILE_FORMAT}:
             raise KeyFileError("key file has an unknown format version")
         if material.active_kek_id not in material.keks:
             raise KeyFileError("key file: the active KEK is not in the ring")
         return material
+
+
+def _key_list(data: dict[str, object], name: str) -> tuple[bytes, ...]:
+    """An optional list of keys (absent from format 1 files)."""
+    listed = data.get(name) or []
+    if not isinstance(listed, list):
+        raise KeyFileError(f"key file: {name} must be a list")
+    return tuple(_unb64(text, name.replace("_", " ")) for text in listed)
 
 
 def read_key_file(path: Path) -> KeyMaterial:
@@ -257,11 +339,53 @@ class KeyRing:
 
     @property
     def index_key(self) -> bytes:
+        """The index key new values are made with."""
         return self._material.index_key
 
     @property
+    def index_keys(self) -> HmacKeys:
+        """Every index key a stored value may have been made with (oldest first)."""
+        material = self._material
+        return HmacKeys((*material.retiring_index_keys, material.index_key), "index")
+
+    @property
+    def status_keys(self) -> tuple[bytes, ...]:
+        """The status-code subkeys of retired index keys."""
+        return self._material.status_keys
+
+    @property
     def audit_key(self) -> bytes:
+        """The audit key new events are signed with."""
         return self._material.audit_key
+
+    @property
+    def audit_keys(self) -> HmacKeys:
+        material = self._material
+        return HmacKeys((*material.past_audit_keys, material.audit_key), "audit")
+
+    def rotate_index_key(self) -> str:
+        """Begin replacing the index key (or go on with a replacement already begun)."""
+
+        def begin(current: KeyMaterial) -> KeyMaterial:
+            return current if current.retiring_index_keys else current.with_new_index_key()
+
+        self._change(begin)
+        return self.index_keys.active_id
+
+    def retire_index_keys(self, status_subkey: Callable[[bytes], bytes]) -> list[str]:
+        """Drop the replaced index keys, keeping only what finds old slips' codes."""
+        gone = self.index_keys.ids()[:-1]
+        self._change(
+            lambda current: current.without_retiring_index_keys(
+                status_subkey(key) for key in current.retiring_index_keys
+            )
+        )
+        return gone
+
+    def rotate_audit_key(self) -> str:
+        """A new audit key signs from now on; the old one stays, to verify the past."""
+        self._change(lambda current: current.with_new_audit_key())
+        return self.audit_keys.active_id
 
     def rotate(self) -> str:
         """Add a new active KEK to the file and return its id."""

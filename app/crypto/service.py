@@ -60,10 +60,17 @@ def cipher_for(ring: KeyRing, data_key: DataKey) -> FieldCipher:
     return FieldCipher(data_key.id, unwrap_data_key(kek, data_key.id, data_key.wrapped))
 
 
+def _check(key: bytes) -> str:
+    return hmac.new(key, b"canary", hashlib.sha256).hexdigest()
+
+
 def _checks(ring: KeyRing) -> tuple[str, str]:
-    index_check = hmac.new(ring.index_key, b"canary", hashlib.sha256).hexdigest()
-    audit_check = hmac.new(ring.audit_key, b"canary", hashlib.sha256).hexdigest()
-    return index_check, audit_check
+    return _check(ring.index_key), _check(ring.audit_key)
+
+
+def _any_matches(keys: tuple[bytes, ...], check: str) -> bool:
+    """While a key is being replaced the canary may still hold the old key's check."""
+    return any(hmac.compare_digest(_check(key), check) for key in keys)
 
 
 def _wrapped_canary(ring: KeyRing) -> bytes:
@@ -79,15 +86,14 @@ def verify_or_create_canary(session: DbSession, ring: KeyRing) -> None:
     if canary is None:
         _create_canary(session, ring)
         return
-    index_check, audit_check = _checks(ring)
     try:
         kek = ring.kek(wrapped_kek_id(canary.kek_blob))
         opened = unwrap_data_key(kek, _CANARY_KEY_ID, canary.kek_blob)
     except (KeyNotFound, DecryptionError) as exc:
         raise StartupError("the key file does not open this database's data (canary)") from exc
     if opened != _CANARY_PLAINTEXT or not (
-        hmac.compare_digest(index_check, canary.index_check)
-        and hmac.compare_digest(audit_check, canary.audit_check)
+        _any_matches(ring.index_keys.keys, canary.index_check)
+        and _any_matches(ring.audit_keys.keys, canary.audit_check)
     ):
         raise StartupError("the key file's index or audit key is not the one that made this data")
 
@@ -135,6 +141,14 @@ def rewrap_batch(session: DbSession, ring: KeyRing, batch: int) -> int:
         row.wrapped = wrap_data_key(active, new_kek, row.id, plain)
         row.kek_id = active
     return len(rows)
+
+
+def recheck_canary(session: DbSession, ring: KeyRing) -> None:
+    """The canary follows a replaced index or audit key (the caller commits)."""
+    canary = session.get(CryptoCanary, CANARY_ID)
+    if canary is not None:
+        canary.index_check, canary.audit_check = _checks(ring)
+        canary.updated_at = utcnow()
 
 
 def rewrap_canary(session: DbSession, ring: KeyRing) -> None:

@@ -30,7 +30,7 @@ from app.cases.service import verify_status_pin
 from app.core.db import DbSession
 from app.core.errors import DomainError, NotFound
 from app.core.i18n import N_
-from app.crypto.blind_index import blind_index
+from app.crypto.blind_index import status_code_probes
 from app.crypto.keyring import KeyRing
 from app.referrals.models import Referral
 
@@ -141,11 +141,12 @@ def look_up_status(
     """The stage of the case the code and PIN open; NotFound for any wrong pair, and
     StatusLookupThrottled once the code has had too many. Both faces call this."""
     throttle = throttle or code_throttle()
-    code_key = blind_index(ring.index_key, "status_code", normalise_code(code))
+    probes = status_code_probes(ring.index_keys.keys, ring.status_keys, normalise_code(code))
+    code_key = probes[0]  # the throttle counts her code under the active index key
     wait = throttle.wait_seconds(code_key)
     if wait:
         raise StatusLookupThrottled(wait)
-    case = access.case_by_status_code(session, code_key)
+    case = access.case_by_status_code(session, probes)
     if case is None:
         verify_password(None, pin)  # the dummy hash: as slow as a real check
     if case is None or not verify_status_pin(case.status_pin_hash, pin):

@@ -253,7 +253,7 @@ def _broken_key_files() -> list[tuple[str, str]]:
     cases: list[tuple[str, str]] = [("empty", ""), ("not json", "{not json"), ("a list", "[]")]
     edits = {
         "no format": lambda d: d.pop("format"),
-        "future format": lambda d: d.update(format=2),
+        "future format": lambda d: d.update(format=3),
         "active kek not in ring": lambda d: d.update(active_kek="kmissing"),
         "no keks": lambda d: d.pop("keks"),
         "kek not base64": lambda d: d["keks"].update({d["active_kek"]: "***"}),
