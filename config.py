@@ -78,7 +78,7 @@ def read_secret_key(env: Mapping[str, str], secret_file: Path) -> str | None:
 # ---- systemd credentials (docs/deployment-secrets.md) -----------------------------------
 
 KEK_CREDENTIAL = "ruta-kek"
-SECRET_CREDENTIAL = "ruta-secret-key"
+FLASK_KEY_CREDENTIAL = "ruta-secret-key"
 # Credentials whose contents replace a variable of the environment, when present.
 URL_CREDENTIALS = {"ruta-database-url": "DATABASE_URL", "ruta-redis-url": "REDIS_URL"}
 
@@ -102,9 +102,10 @@ def with_credentials(env: Mapping[str, str]) -> Mapping[str, str]:
     merged = {name: value for name, value in env.items() if name != "RUTA_SECRET_KEY"}
     # The anchors stay where they were: the credentials directory is read-only.
     default_secret = _path(env.get("RUTA_SECRET_FILE", "instance/secret_key"))
-    merged.setdefault("RUTA_AUDIT_ANCHOR_DIR", str(default_secret.parent / "audit-anchors"))
+    if not merged.get("RUTA_AUDIT_ANCHOR_DIR"):
+        merged["RUTA_AUDIT_ANCHOR_DIR"] = str(default_secret.parent / "audit-anchors")
     merged["RUTA_KEY_FILE"] = str(directory / KEK_CREDENTIAL)
-    merged["RUTA_SECRET_FILE"] = str(directory / SECRET_CREDENTIAL)
+    merged["RUTA_SECRET_FILE"] = str(directory / FLASK_KEY_CREDENTIAL)
     for name, variable in URL_CREDENTIALS.items():
         if (directory / name).is_file():
             merged[variable] = (directory / name).read_text().strip()
