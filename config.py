@@ -7,11 +7,13 @@ the Flask secret comes from RUTA_SECRET_KEY or the file `keys init` writes.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import stat
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
@@ -88,6 +90,130 @@ def read_secret_key(env: Mapping[str, str], secret_file: Path) -> str | None:
     return None
 
 
+# ---- systemd credentials (docs/deployment-secrets.md) -----------------------------------
+
+KEK_CREDENTIAL = "ruta-kek"
+FLASK_KEY_CREDENTIAL = "ruta-secret-key"
+# Credentials whose contents replace a variable of the environment, when present.
+URL_CREDENTIALS = {"ruta-database-url": "DATABASE_URL", "ruta-redis-url": "REDIS_URL"}
+
+
+def credentials_directory(env: Mapping[str, str]) -> Path | None:
+    """Where systemd put the credentials it decrypted for this service, if it did."""
+    value = env.get("CREDENTIALS_DIRECTORY")
+    if not value:
+        return None
+    if not Path(value).is_dir():
+        raise ConfigError(f"CREDENTIALS_DIRECTORY: {value} is not a directory")
+    return Path(value)
+
+
+def with_credentials(env: Mapping[str, str]) -> Mapping[str, str]:
+    """The environment as the credentials override it: the key file and the Flask secret
+    come only from there (RUTA_SECRET_KEY is ignored), the URLs when their file exists."""
+    directory = credentials_directory(env)
+    if directory is None:
+        return env
+    merged = {name: value for name, value in env.items() if name != "RUTA_SECRET_KEY"}
+    # The anchors stay where they were: the credentials directory is read-only.
+    default_secret = _path(env.get("RUTA_SECRET_FILE", "instance/secret_key"))
+    if not merged.get("RUTA_AUDIT_ANCHOR_DIR"):
+        merged["RUTA_AUDIT_ANCHOR_DIR"] = str(default_secret.parent / "audit-anchors")
+    merged["RUTA_KEY_FILE"] = str(directory / KEK_CREDENTIAL)
+    merged["RUTA_SECRET_FILE"] = str(directory / FLASK_KEY_CREDENTIAL)
+    for name, variable in URL_CREDENTIALS.items():
+        if (directory / name).is_file():
+            merged[variable] = (directory / name).read_text().strip()
+    return merged
+
+
+# ---- backends: the outbound allowlist and the client keys (docs/deployment-network.md) --
+
+DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432, "redis": 6379, "rediss": 6379}
+# Set by the features that talk to them; read here by name so that no host escapes the
+# allowlist.
+OUTBOUND_SETTINGS = ("DATABASE_URL", "REDIS_URL", "RUTA_AUDIT_SHIP_URL", "RUTA_CLAMD")
+
+
+def _host_port(value: str, default_port: int | None = None) -> tuple[str, int | None] | None:
+    """`host[:port]` of a URL or a bare `host:port`; None for a file or a socket path."""
+    parts = urlsplit(value if "://" in value else "//" + value)
+    if not parts.hostname or parts.scheme in {"unix", "file", "sqlite"}:
+        return None
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"not a valid port in {parts.netloc!r}") from exc
+    scheme = parts.scheme.split("+", 1)[0]
+    return parts.hostname.lower(), port or DEFAULT_PORTS.get(scheme, default_port)
+
+
+def _endpoints(name: str, value: str) -> Iterator[tuple[str, int | None]]:
+    if value.startswith(("/", "unix:")):
+        return  # a Unix socket or a mounted directory: not the network
+    found = _host_port(value)
+    if found:
+        yield found
+    if name == "DATABASE_URL":  # libpq's `host=` parameters (several hosts, failover)
+        for host in parse_qs(urlsplit(value).query).get("host", []):
+            if not host.startswith("/"):
+                extra = _host_port(host, DEFAULT_PORTS["postgresql"])
+                if extra:
+                    yield extra
+
+
+def _allowed(entries: list[tuple[str, int | None]], host: str, port: int | None) -> bool:
+    return any(host == h and (p is None or p == port) for h, p in entries)
+
+
+def check_outbound_allowlist(env: Mapping[str, str]) -> None:
+    """With RUTA_OUTBOUND_ALLOW set, every host Ruta would connect to must be in it."""
+    allow = env.get("RUTA_OUTBOUND_ALLOW", "")
+    if not allow.strip():
+        return
+    try:
+        entries = [found for item in allow.split(",") if (found := _host_port(item.strip()))]
+    except ConfigError as exc:
+        raise ConfigError(f"RUTA_OUTBOUND_ALLOW: {exc}") from exc
+    refused = [
+        f"{name} -> {host}" + (f":{port}" if port else "")
+        for name in OUTBOUND_SETTINGS
+        for host, port in _endpoints(name, env.get(name, ""))
+        if not _allowed(entries, host, port)
+    ]
+    if refused:
+        raise ConfigError(
+            f"RUTA_OUTBOUND_ALLOW does not allow {', '.join(refused)}: "
+            "add the host there, or correct the setting"
+        )
+
+
+CLIENT_KEYS = {"DATABASE_URL": "sslkey", "REDIS_URL": "ssl_keyfile"}
+
+
+def _too_open(info: os.stat_result) -> bool:
+    # libpq's own rule: 0600 or less, or 0640 or less for a key owned by root.
+    if info.st_uid == 0 and os.geteuid() != 0:
+        return bool(info.st_mode & 0o037)
+    return bool(info.st_mode & 0o077)
+
+
+def check_client_keys(env: Mapping[str, str]) -> None:
+    """A client key that others may read is refused here, in one clear line: libpq would
+    refuse it deep in the first connection, and Redis's TLS not at all."""
+    for name, parameter in CLIENT_KEYS.items():
+        for value in parse_qs(urlsplit(env.get(name, "")).query).get(parameter, []):
+            key = Path(value)
+            if not key.is_file():
+                raise ConfigError(f"{name}: the client key {parameter}={key} does not exist")
+            info = key.stat()
+            if _too_open(info):
+                raise ConfigError(
+                    f"{name}: the client key {parameter}={key} may be read by others "
+                    f"(mode {stat.S_IMODE(info.st_mode):04o}); run `chmod 600 {key}`"
+                )
+
+
 @dataclass
 class Settings:
     """The settings the app is built from; `to_flask()` gives Flask's config mapping."""
@@ -104,6 +230,9 @@ class Settings:
     department: str = "SON"
     secure_cookies: bool = True
     testing: bool = False
+    # Where systemd's credentials are (CREDENTIALS_DIRECTORY): the key file there is
+    # read-only, so the commands that would write it refuse (docs/deployment-secrets.md).
+    credentials_dir: Path | None = None
     token_lifetime: timedelta = timedelta(hours=12)
     # A token unused this long is refused: a forgotten script's token does not live 12 h.
     token_idle: timedelta = timedelta(minutes=30)
@@ -142,7 +271,9 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
+        env = with_credentials(os.environ if env is None else env)
+        check_outbound_allowlist(env)
+        check_client_keys(env)
         secret_file = _path(env.get("RUTA_SECRET_FILE", "instance/secret_key"))
         return cls(
             database_url=normalise_database_url(
@@ -152,6 +283,7 @@ class Settings:
             attachments_dir=_path(env.get("RUTA_ATTACHMENTS_DIR", "instance/attachments")),
             secret_file=secret_file,
             secret_key=read_secret_key(env, secret_file),
+            credentials_dir=credentials_directory(env),
             require_mfa=_flag(env, "RUTA_REQUIRE_MFA", True),
             redis_url=env.get("REDIS_URL") or None,
             department=env.get("RUTA_DEPARTMENT", "SON").upper(),
@@ -194,6 +326,7 @@ class Settings:
             "SECRET_KEY": self.secret_key,
             "RUTA_SECRET_FILE": self.secret_file,
             "RUTA_KEY_FILE": self.key_file,
+            "RUTA_CREDENTIALS_DIR": self.credentials_dir,
             "RUTA_ATTACHMENTS_DIR": self.attachments_dir,
             "RUTA_REQUIRE_MFA": self.require_mfa,
             "RUTA_DEPARTMENT": self.department,

@@ -282,8 +282,12 @@ def test_sender_records_the_outcome_when_the_receiver_has_no_users(client, pnc, 
     for action, note in (("accept", None), ("start", None), ("complete", "Caso judicializado")):
         response = move(client, pnc, referral["id"], action, note)
         assert response.status_code == 200, response.get_json()
-    # Once the receiver has users of its own, it answers for itself.
+    # A supervisor alone does not answer for it (issue 13); once the receiver has a case
+    # worker of its own, it answers for itself.
     make_person("supervisor", "FGR-SON")
+    still = refer(client, pnc, case_id, ids["FGR-SON"], "prosecution").get_json()
+    assert still["tracked_by_sender"] is True
+    make_person("prosecutor_staff", "FGR-SON")
     later = refer(client, pnc, case_id, ids["FGR-SON"], "prosecution").get_json()
     assert later["tracked_by_sender"] is False
     assert move(client, pnc, later["id"], "accept").status_code == 403

@@ -63,6 +63,23 @@ records_cli = AppGroup("records", help="Retention: purging records past their pe
 CLI_ACTOR = Actor(None, "cli", None, "operator")
 
 
+def _refuse_under_credentials(what: str) -> None:
+    """Under systemd credentials the key file is a read-only copy that systemd decrypted
+    at start: a change made there would be lost at the next start, and with it the keys
+    that data was re-wrapped with."""
+    directory = current_app.config.get("RUTA_CREDENTIALS_DIR")
+    if directory is None:
+        return
+    raise click.ClickException(
+        f"{what} would write the key file, which here is the read-only systemd credential "
+        f"{current_app.config['RUTA_KEY_FILE']}: nothing was changed. Do it offline: stop "
+        "Ruta, `systemd-creds decrypt` the credentials into a private tmpfs, run the "
+        "command there with RUTA_KEY_FILE and RUTA_SECRET_FILE set and CREDENTIALS_DIRECTORY "
+        "unset, `systemd-creds encrypt --tpm2-device=auto` what it wrote back into "
+        "/etc/credstore.encrypted/ and start Ruta (docs/deployment-secrets.md)"
+    )
+
+
 def write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -75,6 +92,8 @@ def keys_init() -> None:
     """Create the key file (mode 0600) and the Flask secret, if missing."""
     key_file: Path = current_app.config["RUTA_KEY_FILE"]
     secret_file: Path = current_app.config["RUTA_SECRET_FILE"]
+    if not (key_file.exists() and secret_file.exists()):
+        _refuse_under_credentials("`keys init`")
     if key_file.exists():
         ring = KeyRing(key_file)
         click.echo(f"key file exists: {key_file} (active key {ring.active_kek_id})")
@@ -91,6 +110,7 @@ def keys_init() -> None:
 @click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000))
 def keys_rotate(batch: int) -> None:
     """Make a new active KEK and re-wrap every data key under it (resumable)."""
+    _refuse_under_credentials("`keys rotate`")
     ring = _keyring_or_exit()
     new_id = ring.rotate()
     total = count_keys_to_rewrap(db.session, new_id)
@@ -241,6 +261,7 @@ def records_purge(dry_run: bool, batch: int) -> None:
     ring = _keyring_or_exit()
     years = current_app.config["RUTA_RETENTION_YEARS"]
     if not dry_run:
+        _refuse_under_credentials("`records purge`")
         try:
             moved = sweep(db.session, ring)
         except (KeyFileError, OSError) as error:
@@ -462,6 +483,7 @@ def _reindex_all(ring: KeyRing, batch: int, limit: int | None, bar: Any) -> int:
 def keys_rotate_index(batch: int, limit: int | None, settle: float) -> None:
     """Replace the index key: recompute every blind index and name token under a new
     one, then retire the old (resumable; searches find everyone meanwhile)."""
+    _refuse_under_credentials("`keys rotate-index`")
     ring = _keyring_or_exit()
     began = time.monotonic()
     new_id = ring.rotate_index_key()
@@ -506,6 +528,7 @@ def _seal_all(ring: KeyRing) -> int:
 def keys_rotate_audit() -> None:
     """Replace the audit key: a switch event sealed under the old key names the new one,
     which signs events, links and anchors from there on (the old one stays, to verify)."""
+    _refuse_under_credentials("`keys rotate-audit`")
     ring = _keyring_or_exit()
     _seal_all(ring)  # what is pending first, with an interrupted run's switch
     if chain_key(db.session, ring.audit_keys).key_id == ring.audit_keys.active_id:

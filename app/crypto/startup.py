@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 
 from app.crypto.keyring import KeyFileError, KeyRing
 from app.crypto.service import StartupError, verify_or_create_canary
 from app.extensions import db
 
+SECRETS_DOC = "docs/deployment-secrets.md"
+
+
+def missing_credential(directory: Path, name: str) -> str:
+    return (
+        f"the credential {name} is not in CREDENTIALS_DIRECTORY {directory}: add "
+        f"`LoadCredentialEncrypted={name}:/etc/credstore.encrypted/{name}` to the unit "
+        f"({SECRETS_DOC})"
+    )
+
 
 def require_secret_key(app: Flask, *, strict: bool) -> None:
-    if not app.config.get("SECRET_KEY") and strict:
-        raise StartupError(
-            "no Flask secret: set RUTA_SECRET_KEY or run `flask --app wsgi keys init`"
-        )
+    if app.config.get("SECRET_KEY") or not strict:
+        return
+    credentials: Path | None = app.config.get("RUTA_CREDENTIALS_DIR")
+    if credentials is not None:
+        raise StartupError(f"no Flask secret: {missing_credential(credentials, 'ruta-secret-key')}")
+    raise StartupError("no Flask secret: set RUTA_SECRET_KEY or run `flask --app wsgi keys init`")
 
 
 def load_keys(app: Flask, *, strict: bool) -> None:
     """Load the key ring and check it against the database's canary."""
     path = app.config["RUTA_KEY_FILE"]
+    credentials: Path | None = app.config.get("RUTA_CREDENTIALS_DIR")
+    if credentials is not None and not path.exists():
+        # Even for the CLI: `keys init` cannot write a credential.
+        raise StartupError(f"Ruta cannot start: {missing_credential(credentials, path.name)}")
     try:
         ring = KeyRing(path)
     except KeyFileError as exc:

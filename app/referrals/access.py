@@ -89,6 +89,8 @@ def referral_for(
         .where(Referral.id == referral_id, mine)
     )
     referral = session.execute(stmt).scalar_one_or_none() if referral_id else None
+    if referral is None and standing_in:
+        raise Forbidden("a supervisor answers only her institution's incoming referrals")
     if referral is None:
         raise NotFound("referral not found")
     case = case_access.case_of_referral(session, referral.case_id, with_survivor)

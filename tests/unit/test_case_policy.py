@@ -80,6 +80,7 @@ def test_the_page_offers_what_the_view_allows():
         "status": False,
         "consent": True,
         "complaint": True,
+        "measure": True,
         "correct": False,
         "correct_own": True,
         "break_glass": False,
@@ -96,7 +97,7 @@ def test_the_page_offers_what_the_view_allows():
 def test_a_closed_case_offers_only_a_new_incident_consent_and_its_status():
     offered = policy.actions_for("full", "pnc_agent", "closed")
     assert {name for name, shown in offered.items() if shown} >= {"incident", "consent", "status"}
-    for name in ("add", "refer", "plan", "complaint", "correct", "correct_own"):
+    for name in ("add", "refer", "plan", "complaint", "measure", "correct", "correct_own"):
         assert offered[name] is False, name
     assert policy.actions_for("full", "pnc_agent", "follow_up")["add"] is True
 
