@@ -22,7 +22,7 @@ from app.extensions import db
 
 bp = Blueprint("session", __name__, url_prefix="/session")
 
-WARN_BEFORE = 120  # seconds: the warning comes two minutes before the end
+WARN_BEFORE = timedelta(minutes=2)  # the warning comes two minutes before the end
 PING_EVERY = 60  # seconds: at most one keep-alive a minute
 
 
@@ -64,7 +64,9 @@ def _clock() -> dict[str, int]:
     idle_timeout, absolute = _lifetimes()
     idle = int(idle_timeout.total_seconds())
     state = time_left(current_user.web_session, idle_timeout, absolute)
-    warn = min(WARN_BEFORE, idle // 2)  # a short idle time (tests) warns at its half
+    # RUTA_SESSION_WARN_BEFORE lets the browser tests warn a few seconds before the end.
+    lead = current_app.config.get("RUTA_SESSION_WARN_BEFORE", WARN_BEFORE)
+    warn = min(int(lead.total_seconds()), idle // 2)  # a short idle time warns at its half
     return {
         "left": state.seconds_left if state else 0,
         "warn": warn,
