@@ -240,7 +240,7 @@ def test_a_supervisor_answers_for_her_institution_only_while_it_has_no_case_work
     inbox = ok(client.get(f"{API}/referrals?box=incoming", headers=fiscal_supervisor.headers))
     assert [item["id"] for item in inbox["items"]] == [referral_id]
     not_hers = client.post(move, headers=other_supervisor.headers, json={"action": "accept"})
-    assert not_hers.status_code == 404
+    assert not_hers.status_code == 403  # as for any id: nothing said of whether it exists
     ok(client.post(move, headers=fiscal_supervisor.headers, json={"action": "accept_and_start"}))
     done = {"action": "complete", "done": "Requerimiento presentado", "next_step": "Audiencia"}
     completed = ok(client.post(move, headers=fiscal_supervisor.headers, json=done))
