@@ -220,3 +220,23 @@ def needs_reassessment(last_assessed_at: datetime | None, now: datetime, window:
 def unprotected(has_safety_plan: bool, has_active_measure: bool) -> bool:
     """A high-risk woman with neither a safety plan nor a protection measure in force."""
     return not has_safety_plan and not has_active_measure
+
+
+# ---- her safe-contact protocol and access needs (app/cases/contact_data.py) ------------
+
+ALL_NEEDS, PREPARATION = "all", "preparation"
+
+
+def sees_contact(view: str | None) -> bool:
+    """Her contact rules go wherever her phone or address goes, and nowhere else: the
+    whole record's views (break-glass included, which reads her identity)."""
+    return view in (FULL, BREAK_GLASS)
+
+
+def needs_view(view: str | None, live_receiver: bool) -> str | None:
+    """All her access needs with her whole record; a live receiver not yet serving her
+    reads what it needs to prepare (language, interpreter, disability adjustments);
+    own_parts, metadata and former parties read none."""
+    if view in (FULL, BREAK_GLASS):
+        return ALL_NEEDS
+    return PREPARATION if live_receiver else None
