@@ -18,12 +18,11 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("survivors") as batch:
-        batch.add_column(sa.Column("contact_protocol_enc", sa.LargeBinary(), nullable=True))
-        batch.add_column(sa.Column("access_needs_enc", sa.LargeBinary(), nullable=True))
+    # Plain ADD/DROP COLUMN: a batch copy of `survivors` would break the cases' foreign key.
+    op.add_column("survivors", sa.Column("contact_protocol_enc", sa.LargeBinary(), nullable=True))
+    op.add_column("survivors", sa.Column("access_needs_enc", sa.LargeBinary(), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table("survivors") as batch:
-        batch.drop_column("access_needs_enc")
-        batch.drop_column("contact_protocol_enc")
+    op.drop_column("survivors", "access_needs_enc")
+    op.drop_column("survivors", "contact_protocol_enc")
