@@ -239,4 +239,5 @@ def needs_view(view: str | None, live_receiver: bool) -> str | None:
     own_parts, metadata and former parties read none."""
     if view in (FULL, BREAK_GLASS):
         return ALL_NEEDS
-    return PREPARATION if live_receiver else None
+    # own_parts learns nothing others wrote, even as a receiver (a revoked consent).
+    return PREPARATION if live_receiver and view != OWN_PARTS else None
