@@ -64,6 +64,11 @@ WHOLE_RECORD_ONLY = {
     # Her identity is corrected with the whole record; another's incident is not its own.
     "/api/v1/cases/<case_id>/survivor": 403,
     "/cases/<case_id>/survivor": 403,
+    # So are her contact protocol and access needs.
+    "/api/v1/cases/<case_id>/safe-contact": 403,
+    "/api/v1/cases/<case_id>/access-needs": 403,
+    "/cases/<case_id>/safe-contact": 403,
+    "/cases/<case_id>/access-needs": 403,
     "/api/v1/cases/<case_id>/incidents/<incident_id>": 404,
     "/api/v1/cases/<case_id>/incidents/<incident_id>/void": 404,
     "/cases/<case_id>/incidents/<incident_id>/edit": 404,

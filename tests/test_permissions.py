@@ -110,6 +110,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # Corrections carry the version read: the first party's goes through, the next ones
     # sent the same (now stale) version, or void what is voided already: 409.
     ("/api/v1/cases/<case_id>/survivor", "PATCH"): only(case_write(409), pnc_agent__party=200),
+    ("/api/v1/cases/<case_id>/safe-contact", "PUT"): only(case_write(409), pnc_agent__party=200),
+    ("/api/v1/cases/<case_id>/access-needs", "PUT"): only(case_write(409), pnc_agent__party=200),
     ("/api/v1/cases/<case_id>/incidents/<incident_id>", "PATCH"): only(
         case_write(409), pnc_agent__party=200
     ),
@@ -208,6 +210,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/cases/<case_id>/slip", "GET"): page_of_case(200),  # the PIN only once, to its session
     ("/cases/<case_id>/incidents/new", "POST"): page_of_case(303),  # post/redirect/get
     ("/cases/<case_id>/survivor", "POST"): page_of_case(303),  # a refusal too: back to the page
+    ("/cases/<case_id>/safe-contact", "POST"): page_of_case(303),
+    ("/cases/<case_id>/access-needs", "POST"): page_of_case(303),
     ("/cases/<case_id>/incidents/<incident_id>/edit", "GET"): page_of_case(200),
     ("/cases/<case_id>/incidents/<incident_id>/edit", "POST"): page_of_case(303),
     ("/cases/<case_id>/incidents/<incident_id>/void", "POST"): page_of_case(303),
@@ -482,6 +486,16 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
             "reason": "Cambió de número",
             "version": world["survivor_version"],
         },
+        "/api/v1/cases/<case_id>/safe-contact": {
+            "may_call": False,
+            "code_word": "Palabra",
+            "version": world["survivor_version"],
+        },
+        "/api/v1/cases/<case_id>/access-needs": {
+            "language": "nah",
+            "interpreter_needed": True,
+            "version": world["survivor_version"],
+        },
         "/api/v1/cases/<case_id>/incidents/<incident_id>": {
             "place_type": "street",
             "reason": "Fue en la calle",
@@ -553,6 +567,14 @@ def web_form(rule: str, world: dict) -> dict:
             "fix-phone": "7000-0000",
             "fix-reason": "Cambió de número",
             "fix-version": str(world["survivor_version"]),
+        },
+        "/cases/<case_id>/safe-contact": {
+            "sc-may_call": "no",
+            "sc-version": str(world["survivor_version"]),
+        },
+        "/cases/<case_id>/access-needs": {
+            "an-language": "nah",
+            "an-version": str(world["survivor_version"]),
         },
         "/cases/<case_id>/incidents/<incident_id>/edit": {
             **incident,

@@ -9,6 +9,7 @@ from app.api import (  # noqa: E402,F401  (register the views)
     auth,
     care_routes,
     caseload_routes,
+    contact_routes,
     errors,
     join_routes,
     merge_routes,

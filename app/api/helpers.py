@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 from marshmallow import Schema
 from werkzeug.exceptions import BadRequest
 
@@ -30,8 +30,17 @@ def _output_schema(schema: type[Schema]) -> Schema:
     return schema()
 
 
-def answer(schema: type[Schema], payload: Any, status: int = 200) -> Response:
-    response = jsonify(_output_schema(schema).dump(payload))
+def answer(
+    schema: type[Schema], payload: Any, status: int = 200, *, in_schema_order: bool = False
+) -> Response:
+    """`in_schema_order`: keys as the schema declares them, not sorted (her record: her
+    contact rules come before her phone for a client reading the answer in order)."""
+    dumped = _output_schema(schema).dump(payload)
+    if not in_schema_order:
+        response = jsonify(dumped)
+    else:
+        body = current_app.json.dumps(dumped, sort_keys=False)
+        response = current_app.response_class(f"{body}\n", mimetype="application/json")
     response.status_code = status
     return response
 

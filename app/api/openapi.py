@@ -40,6 +40,7 @@ from app.cases.care_schemas import (
     SafetyPlanOut,
 )
 from app.cases.schemas import (
+    AccessNeedsIn,
     AssignmentIn,
     AssignmentOut,
     CandidateListOut,
@@ -63,6 +64,7 @@ from app.cases.schemas import (
     MergeListOut,
     MergeOut,
     MergeReviewIn,
+    SafeContactIn,
     SearchIn,
     SurvivorCorrectionIn,
     TaskListOut,
@@ -340,6 +342,27 @@ OPERATIONS: list[Operation] = [
         "shows in the record's corrections",
         CorrectedOut,
         body=SurvivorCorrectionIn,
+        errors=WRITE_ERRORS,
+    ),
+    Operation(
+        "/cases/{case_id}/safe-contact",
+        "put",
+        "Replace her safe-contact protocol (a party with full access): may_call, call_times, "
+        "may_text, may_leave_message, may_visit, phone_watched_by_aggressor, code_word, "
+        'cover_story, notes, and the "version" read (survivor.version); stale → 409. '
+        "Sealed under the case key; the change shows in the record's corrections",
+        CorrectedOut,
+        body=SafeContactIn,
+        errors=WRITE_ERRORS,
+    ),
+    Operation(
+        "/cases/{case_id}/access-needs",
+        "put",
+        "Replace her access needs (a party with full access): language, language_other, "
+        "interpreter_needed, literacy, disability[], adjustments, indigenous_people, "
+        'nationality, and the "version" read; stale → 409',
+        CorrectedOut,
+        body=AccessNeedsIn,
         errors=WRITE_ERRORS,
     ),
     Operation(

@@ -116,7 +116,7 @@ def read_case(case_id: str) -> Response:
         parse_uuid(case_id),
         current_app.config["RUTA_DEPARTMENT"],
     )
-    return answer(CaseOut, {**record, "access": view})
+    return answer(CaseOut, {**record, "access": view}, in_schema_order=True)
 
 
 @bp.post("/cases/<case_id>/incidents")

@@ -59,6 +59,10 @@ class Survivor(Base):
     phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     address_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     safe_contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Sealed JSON documents (app/cases/contact_data.py): how she may be contacted, and
+    # her language, interpreter and disability needs (migration 0022).
+    contact_protocol_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    access_needs_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     dui_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
     name_dob_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
     phone_bidx: Mapped[str | None] = mapped_column(String(32), index=True)

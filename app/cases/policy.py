@@ -277,3 +277,24 @@ def reads_others(role: str, part: str) -> bool:
 def withheld_parts(role: str) -> list[str]:
     """The parts others wrote that this role never reads, in the record's order."""
     return [part for part in PART_KINDS if not reads_others(role, part)]
+
+
+# ---- her safe-contact protocol and access needs (app/cases/contact_data.py) ------------
+
+ALL_NEEDS, PREPARATION = "all", "preparation"
+
+
+def sees_contact(view: str | None) -> bool:
+    """Her contact rules go wherever her phone or address goes, and nowhere else: the
+    whole record's views (break-glass included, which reads her identity)."""
+    return view in (FULL, BREAK_GLASS)
+
+
+def needs_view(view: str | None, live_receiver: bool) -> str | None:
+    """All her access needs with her whole record; a live receiver not yet serving her
+    reads what it needs to prepare (language, interpreter, disability adjustments);
+    own_parts, metadata and former parties read none."""
+    if view in (FULL, BREAK_GLASS):
+        return ALL_NEEDS
+    # own_parts learns nothing others wrote, even as a receiver (a revoked consent).
+    return PREPARATION if live_receiver and view != OWN_PARTS else None

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any, cast
 
-from app.cases import access, policy
+from app.cases import access, contact_data, policy
 from app.cases.care_models import Attachment, CareNote, FollowUp, RiskAssessment, SafetyPlan
 from app.cases.legal_models import Complaint, ProtectionMeasure
 from app.cases.models import Case, CaseParty, Consent, Incident, Survivor
@@ -46,8 +46,49 @@ def survivor_record(cipher: FieldCipher, survivor: Survivor) -> dict[str, Any]:
         municipality=survivor.municipality,
         disability=survivor.disability,
         version=survivor.version,  # for `PATCH …/survivor`
+        **contact_parts(cipher, survivor, record.pop("safe_contact")),
     )
     return record
+
+
+def contact_parts(cipher: FieldCipher, survivor: Survivor, free_text: str | None) -> dict[str, Any]:
+    """Her protocol (with the free-text note kept from before it), its rules in reading
+    order, and her access needs: for a view that reads her whole record."""
+    protocol = contact_data.protocol_of(cipher, survivor)
+    return {
+        "safe_contact": {
+            **protocol,
+            "free_text": free_text,
+            "hides_phone": contact_data.hides_phone(protocol),
+        },
+        "contact_rules": contact_data.contact_rules(protocol, free_text),
+        "access_needs": needs_record(contact_data.needs_of(cipher, survivor)),
+    }
+
+
+def needs_record(needs: dict[str, Any]) -> dict[str, Any]:
+    return {**needs, "summary": contact_data.needs_summary(needs)}
+
+
+def contact_shown(
+    cipher: FieldCipher, survivor: Survivor, view: str | None, live_receiver: bool
+) -> dict[str, Any]:
+    """Her contact rules and access needs for a referral's reader (`policy.sees_contact`,
+    `policy.needs_view`): None where this reader may not see them."""
+    shown: dict[str, Any] = {"contact_rules": None, "access_needs": None}
+    if policy.sees_contact(view):
+        free_text = cipher.open_text(
+            "survivors", survivor.id, "safe_contact", survivor.safe_contact_enc
+        )
+        protocol = contact_data.protocol_of(cipher, survivor)
+        shown["contact_rules"] = contact_data.contact_rules(protocol, free_text)
+    part = policy.needs_view(view, live_receiver)
+    if part is not None:
+        needs = contact_data.needs_of(cipher, survivor)
+        if part == policy.PREPARATION:
+            needs = contact_data.preparation_only(needs)
+        shown["access_needs"] = needs_record(needs)
+    return shown
 
 
 def incident_record(cipher: FieldCipher, incident: Incident) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from app.cases.contact_data import DISABILITIES, LANGUAGES, LITERACY, PEOPLES
 from app.cases.policy import ASSIGN, ASSIGNED_FILTERS, TAKE
 from app.cases.risk import LEVELS as RISK_LEVELS
 from app.cases.validators import date_problem, normalise_dui
@@ -74,6 +75,79 @@ class InputSchema(Schema):
         unknown = EXCLUDE  # extra fields from other systems are ignored, never stored
 
 
+YES_NO_UNKNOWN = {"yes": "yes", "no": "no", "unknown": "unknown"}
+CALL_TIMES_WITHOUT_CALLS = N_("Si no se la puede llamar, no escriba horarios de llamada.")
+OTHER_LANGUAGE_NEEDED = N_("Escriba qué idioma habla.")
+NONE_WITH_OTHERS = N_("«Ninguna» o «prefiere no decirlo» no van con otros tipos.")
+
+
+class ContactProtocolFields(InputSchema):
+    """Her safe-contact protocol: null is "not asked"; false is a refusal."""
+
+    may_call = fields.Boolean(load_default=None, allow_none=True)
+    call_times = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=200)
+    )
+    may_text = fields.Boolean(load_default=None, allow_none=True)
+    may_leave_message = fields.Boolean(load_default=None, allow_none=True)
+    may_visit = fields.Boolean(load_default=None, allow_none=True)
+    phone_watched_by_aggressor = fields.String(
+        load_default=None, allow_none=True, validate=_codes(YES_NO_UNKNOWN)
+    )
+    code_word = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    cover_story = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=500)
+    )
+    notes = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+    @validates_schema
+    def _call_times_need_calls(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("may_call") is False and (data.get("call_times") or "").strip():
+            raise ValidationError(gettext(CALL_TIMES_WITHOUT_CALLS), "call_times")
+
+
+class AccessNeedsFields(InputSchema):
+    """Her access needs; every one optional, most with "prefers_not_to_say"."""
+
+    language = fields.String(load_default=None, allow_none=True, validate=_codes(LANGUAGES))
+    language_other = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=80)
+    )
+    interpreter_needed = fields.Boolean(load_default=None, allow_none=True)
+    literacy = fields.String(load_default=None, allow_none=True, validate=_codes(LITERACY))
+    disability = fields.List(fields.String(validate=_codes(DISABILITIES)), load_default=list)
+    adjustments = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=1000)
+    )
+    indigenous_people = fields.String(load_default=None, allow_none=True, validate=_codes(PEOPLES))
+    nationality = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=60)
+    )
+
+    @validates_schema
+    def _consistent(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("language") == "other" and not (data.get("language_other") or "").strip():
+            raise ValidationError(gettext(OTHER_LANGUAGE_NEEDED), "language_other")
+        kinds = set(data.get("disability") or [])
+        if len(kinds) > 1 and kinds & {"none", "prefers_not_to_say"}:
+            raise ValidationError(gettext(NONE_WITH_OTHERS), "disability")
+
+
+class _Versioned(Schema):
+    version = fields.Integer(
+        required=True, metadata={"description": "the survivor's version that was read"}
+    )
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+
+class SafeContactIn(ContactProtocolFields, _Versioned):
+    """`PUT /cases/{id}/safe-contact`: the whole protocol, replacing the one on file."""
+
+
+class AccessNeedsIn(AccessNeedsFields, _Versioned):
+    """`PUT /cases/{id}/access-needs`: all her needs, replacing those on file."""
+
+
 class SurvivorIn(InputSchema):
     given_names = _name(required=True)
     family_names = _name(required=True)
@@ -87,6 +161,8 @@ class SurvivorIn(InputSchema):
         load_default=None, allow_none=True, validate=validate.Length(max=500)
     )
     disability = fields.Boolean(load_default=None, allow_none=True)
+    contact_protocol = fields.Nested(ContactProtocolFields, load_default=None, allow_none=True)
+    access_needs = fields.Nested(AccessNeedsFields, load_default=None, allow_none=True)
 
 
 class IncidentIn(InputSchema):
@@ -269,7 +345,42 @@ class IntakeOut(Schema):
     status_pin = fields.String(metadata={"description": "Only when a new case was opened"})
 
 
+class ContactProtocolOut(Schema):
+    may_call = fields.Boolean(allow_none=True)
+    call_times = fields.String(allow_none=True)
+    may_text = fields.Boolean(allow_none=True)
+    may_leave_message = fields.Boolean(allow_none=True)
+    may_visit = fields.Boolean(allow_none=True)
+    phone_watched_by_aggressor = fields.String(allow_none=True)
+    code_word = fields.String(allow_none=True)
+    cover_story = fields.String(allow_none=True)
+    notes = fields.String(allow_none=True)
+    free_text = fields.String(
+        allow_none=True, metadata={"description": "the free-text note kept from before"}
+    )
+    hides_phone = fields.Boolean(metadata={"description": "may not call, or he watches it"})
+
+
+class ContactRuleOut(Schema):
+    code = fields.String()
+    text = fields.String()
+
+
+class AccessNeedsOut(Schema):
+    language = fields.String(allow_none=True)
+    language_other = fields.String(allow_none=True)
+    interpreter_needed = fields.Boolean(allow_none=True)
+    literacy = fields.String(allow_none=True)
+    disability = fields.List(fields.String())
+    adjustments = fields.String(allow_none=True)
+    indigenous_people = fields.String(allow_none=True)
+    nationality = fields.String(allow_none=True)
+    summary = fields.List(fields.String())
+
+
 class SurvivorOut(Schema):
+    """Her contact rules come before her phone and address, as on every page."""
+
     id = fields.String()
     given_names = fields.String()
     family_names = fields.String()
@@ -277,9 +388,11 @@ class SurvivorOut(Schema):
     birth_date = fields.String()
     sex = fields.String()
     municipality = fields.String()
+    safe_contact = fields.Nested(ContactProtocolOut)
+    contact_rules = fields.List(fields.Nested(ContactRuleOut))
     phone = fields.String(allow_none=True)
     address = fields.String(allow_none=True)
-    safe_contact = fields.String(allow_none=True)
+    access_needs = fields.Nested(AccessNeedsOut)
     disability = fields.Boolean(allow_none=True)
     version = fields.Integer(metadata={"description": "send it back with a correction"})
 

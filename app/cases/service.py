@@ -25,6 +25,7 @@ from app.auth.hourly_cap import CapReached
 from app.auth.passwords import hash_secret, verify_secret
 from app.auth.throttle_store import charge_read, charge_write
 from app.cases import access, policy
+from app.cases.contact_data import seal_at_intake
 from app.cases.duplicates import refuse_repeated_incident
 from app.cases.models import (
     Case,
@@ -330,6 +331,7 @@ def _create_case(
         disability=data.get("disability"),
     )
     _seal_survivor(cipher, survivor, data)
+    seal_at_intake(cipher, survivor, data)
     code, pin, code_bidx, pin_hash = _new_status_credentials(session, ring)
     case = Case(
         id=uuid.uuid4(),

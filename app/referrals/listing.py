@@ -29,6 +29,7 @@ from app.core.time import local_today
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
 from app.referrals.access import answers_for_institution, sides_of
+from app.referrals.contact import contact_for_reader, shown_parts
 from app.referrals.models import Referral
 from app.referrals.policy import referral_text_visible
 from app.referrals.present import referral_record
@@ -167,13 +168,15 @@ def _item(
     full = behind is not None and behind.view == case_policy.FULL
     cipher = cipher_for(ring, behind.case.data_key) if behind and (reads or full) else WITHHELD
     item = referral_record(cipher if reads else WITHHELD, referral)
+    sides = _sides(caller, referral)
+    item.update(contact_for_reader(cipher, behind, reads, sides))
     item.update(
         case_number=behind.case.number if behind else numbers.get(referral.case_id, ""),
         overdue=referral.status in LIVE and referral.due_on < today,
         text_withheld=not reads,
         survivor_name=_name(cipher, behind) if behind and full else None,
         risk_level=behind.case.risk_level if behind and full else None,
-        sides=sorted(_sides(caller, referral)),
+        sides=sorted(sides),
         party=behind is not None and behind.view is not None,  # may open the case page
         updated_at=iso(referral.updated_at),
     )
@@ -204,7 +207,7 @@ def _audit_shown(
     the record before the page is answered; rows of codes and dates need none."""
     for referral, item in zip(rows, items, strict=True):
         marks = (("text", not item["text_withheld"]), ("name", item["survivor_name"] is not None))
-        shown = [part for part, there in marks if there]
+        shown = [part for part, there in marks if there] + shown_parts(item)
         if not shown:
             continue
         audit(

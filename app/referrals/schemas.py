@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from app.cases.schemas import AccessNeedsOut, ContactRuleOut
 from app.referrals.counter import MAX_LENGTH
 from app.referrals.moves import COMBINED, MOVES
 from app.referrals.service import URGENCY_DAYS
@@ -98,6 +99,19 @@ class ReferralOut(Schema):
     )
     created_at = fields.String()
     version = fields.Integer()
+    contact_rules = fields.List(
+        fields.Nested(ContactRuleOut),
+        allow_none=True,
+        metadata={"description": "her contact rules; only for a reader of her whole record"},
+    )
+    access_needs = fields.Nested(
+        AccessNeedsOut,
+        allow_none=True,
+        metadata={
+            "description": "her access needs: all with her whole record; language, "
+            "interpreter and disability adjustments for a live receiver not yet a party"
+        },
+    )
 
 
 class ReferralListedOut(ReferralOut):

@@ -26,6 +26,7 @@ from app.cases import care
 from app.cases import policy as case_policy
 from app.cases import service as cases
 from app.cases.models import Case
+from app.cases.present import WITHHELD
 from app.cases.vocab import age_on
 from app.core.db import DbSession
 from app.core.errors import Forbidden, InvalidInput, NotFound
@@ -37,10 +38,12 @@ from app.crypto.service import cipher_for
 from app.directory.models import Institution
 from app.notifications.service import notify_institution, notify_supervisors
 from app.referrals.access import (
+    ReferralAccess,
     has_case_workers,
     referral_for,
     referrals_of_case,
 )
+from app.referrals.contact import contact_for_reader, shown_parts
 from app.referrals.models import Referral, ReferralEvent
 from app.referrals.present import present_referral, with_referrals
 
@@ -251,6 +254,9 @@ def read_referral(
     if text_only and not found.reads_text:
         raise NotFound("referral not found")
     record = present_referral(ring, found)
+    shown = contact_on_referral(session, ring, caller, found)
+    record.update(shown)
+    parts = "".join(f"+{part}" for part in shown_parts(shown))
     audit(
         session,
         ring.audit_key,
@@ -259,9 +265,20 @@ def read_referral(
         object_type="referral",
         object_id=found.referral.id,
         case_id=found.case.id,
-        detail="text" if found.reads_text else "codes",
+        detail=("text" if found.reads_text else "codes") + parts,
     )
     return record
+
+
+def contact_on_referral(
+    session: DbSession, ring: KeyRing, caller: Caller, found: ReferralAccess
+) -> dict[str, Any]:
+    """Her contact rules and access needs as this side of the referral may read them."""
+    if not found.reads_text:
+        return contact_for_reader(WITHHELD, None, False, found.sides)
+    behind = case_access.cases_behind_referrals(session, caller, [found.case.id]).get(found.case.id)
+    cipher = cipher_for(ring, found.case.data_key)
+    return contact_for_reader(cipher, behind, found.reads_text, found.sides)
 
 
 def overdue_clause(today: date) -> Any:

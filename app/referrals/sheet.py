@@ -28,6 +28,7 @@ from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
 from app.directory.models import District, Institution
 from app.referrals.access import referral_for
+from app.referrals.contact import contact_for_reader, shown_parts
 from app.referrals.models import Referral, ReferralEvent
 from app.referrals.present import present_referral
 
@@ -52,6 +53,9 @@ class Sheet:
     network: str | None  # the coordinating body of the sender's department
     consent: ConsentLine
     survivor: dict[str, str | None] | None  # name and contact, for a `full` view only
+    # Her contact rules (a `full` view) and access needs (also a live receiver's part):
+    # printed before any way to reach her (app/referrals/contact.py).
+    contact: dict[str, Any]
     completed_by: str | None  # the receiver's worker who wrote the counter-referral
     completed_on: datetime | None
 
@@ -66,7 +70,9 @@ def referral_sheet(
     referral, case = found.referral, found.case
     behind = case_access.cases_behind_referrals(session, caller, [case.id]).get(case.id)
     full = behind is not None and behind.view == case_policy.FULL
-    survivor = _survivor(cipher_for(ring, case.data_key), behind) if behind and full else None
+    cipher = cipher_for(ring, case.data_key)
+    survivor = _survivor(cipher, behind) if behind and full else None
+    contact = contact_for_reader(cipher, behind, found.reads_text, found.sides)
     audit(
         session,
         ring.audit_key,
@@ -75,7 +81,7 @@ def referral_sheet(
         object_type="referral_sheet",
         object_id=referral.id,
         case_id=case.id,
-        detail="referral_sheet" if survivor else "referral_sheet:codes_and_text",
+        detail=_sheet_detail(survivor is not None, shown_parts(contact)),
     )
     completed = _completed(session, referral)
     return Sheet(
@@ -87,9 +93,18 @@ def referral_sheet(
         network=_network(session, referral.from_institution),
         consent=_consent(session, referral),
         survivor=survivor,
+        contact=contact,
         completed_by=completed[0] if completed else None,
         completed_on=completed[1] if completed else None,
     )
+
+
+def _sheet_detail(whole: bool, parts: list[str]) -> str:
+    """What the sheet showed, as codes: her identity, or the referral's codes and text
+    (with her access needs when a live receiver was shown its part of them)."""
+    if whole:
+        return "referral_sheet"
+    return "referral_sheet:codes_and_text" + "".join(f"+{p}" for p in parts)
 
 
 def _survivor(cipher: FieldCipher, behind: case_access.ReferralCase) -> dict[str, str | None]:

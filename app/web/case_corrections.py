@@ -12,17 +12,29 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from app.cases import corrections, incident_corrections
+from app.cases import contact, contact_data, corrections, incident_corrections
 from app.cases.present import still_open_in
-from app.cases.schemas import IncidentCorrectionIn, SurvivorCorrectionIn, VoidIn
+from app.cases.schemas import (
+    AccessNeedsIn,
+    IncidentCorrectionIn,
+    SafeContactIn,
+    SurvivorCorrectionIn,
+    VoidIn,
+)
 from app.core.errors import Conflict
 from app.core.ids import parse_uuid
 from app.core.transaction import discard_changes
 from app.crypto.service import get_keyring
 from app.extensions import db
 from app.web.case_actions import _submit as submit_on_case
-from app.web.case_forms import IncidentCorrectionForm, SurvivorCorrectionForm, VoidForm
-from app.web.cases import incident_payload, municipality_choices
+from app.web.case_forms import (
+    AccessNeedsForm,
+    IncidentCorrectionForm,
+    SafeContactForm,
+    SurvivorCorrectionForm,
+    VoidForm,
+)
+from app.web.cases import incident_payload, municipality_choices, needs_payload, protocol_payload
 from app.web.errors import conflict_text
 from app.web.formtools import attempt, blank_to_none, load, web_caller
 from app.web.stash import refused, restored_forms
@@ -31,6 +43,9 @@ bp = Blueprint("case_corrections", __name__)
 
 CORRECTION_FORM = "incident_correction_form"
 SURVIVOR_PREFIX = "fix"  # the case page holds other forms: ids of their own
+CONTACT_PREFIX, NEEDS_PREFIX = "sc", "an"
+CONTACT_SECTION, NEEDS_SECTION = "cambiar-contacto", "cambiar-necesidades"
+ANSWER = {True: "yes", False: "no", None: ""}
 OPTIONAL = ("dui", "phone", "address", "safe_contact")
 
 
@@ -42,9 +57,41 @@ def survivor_form(record: dict[str, Any], given: SurvivorCorrectionForm | None =
     if given is None and survivor:
         for name in (*corrections.SURVIVOR_FIELDS, "version"):
             value = survivor.get(name)
+            if name == "safe_contact" and value:
+                value = value["free_text"]  # the note from before the protocol
             if name == "birth_date" and value:
                 value = date.fromisoformat(value)
             getattr(form, name).data = value
+    return form
+
+
+def contact_form(record: dict[str, Any], given: SafeContactForm | None = None) -> Any:
+    """Her protocol as it stands, to change (or as typed, after a refusal)."""
+    if given is not None:
+        return given
+    form = SafeContactForm(formdata=None, prefix=CONTACT_PREFIX)
+    survivor = record.get("survivor") or {}
+    protocol = survivor.get("safe_contact") or contact_data.empty_protocol()
+    for name in contact_data.PROTOCOL_FIELDS:
+        value = protocol.get(name)
+        getattr(form, name).data = ANSWER[value] if isinstance(value, bool | None) else value
+    form.phone_watched_by_aggressor.data = protocol.get("phone_watched_by_aggressor") or ""
+    form.version.data = survivor.get("version")
+    return form
+
+
+def needs_form(record: dict[str, Any], given: AccessNeedsForm | None = None) -> Any:
+    if given is not None:
+        return given
+    form = AccessNeedsForm(formdata=None, prefix=NEEDS_PREFIX)
+    survivor = record.get("survivor") or {}
+    needs = survivor.get("access_needs") or contact_data.empty_needs()
+    for name in contact_data.NEEDS_FIELDS:
+        getattr(form, name).data = needs.get(name)
+    form.interpreter_needed.data = ANSWER[needs.get("interpreter_needed")]
+    if needs.get("nationality") == contact_data.PREFERS_NOT_TO_SAY:
+        form.nationality.data, form.nationality_withheld.data = None, True
+    form.version.data = survivor.get("version")
     return form
 
 
@@ -52,6 +99,8 @@ def correction_context(record: dict[str, Any], given: dict[str, Any]) -> dict[st
     """What the case page needs for corrections, voiding and closing."""
     return {
         "survivor_form": survivor_form(record, given.get("survivor_form")),
+        "contact_form": contact_form(record, given.get("contact_form")),
+        "needs_form": needs_form(record, given.get("needs_form")),
         "void_form": given.get("void_form") or VoidForm(formdata=None),
         "void_incident_id": given.get("void_incident_id"),
         "still_open": still_open_in(record),
@@ -68,6 +117,48 @@ def _survivor_data(form: SurvivorCorrectionForm) -> dict[str, Any]:
         if value is not None or name in OPTIONAL:
             data[name] = value
     return data
+
+
+def _versioned(form: Any, data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "version": form.version.data, "reason": blank_to_none(form.reason.data)}
+
+
+@bp.post("/cases/<case_id>/safe-contact")
+def set_safe_contact(case_id: str) -> Response:
+    form = SafeContactForm(prefix=CONTACT_PREFIX)
+    return submit_on_case(
+        case_id,
+        "contact_form",
+        form,
+        lambda: contact.set_safe_contact(
+            db.session,
+            get_keyring(),
+            web_caller(),
+            parse_uuid(case_id),
+            load(SafeContactIn, _versioned(form, protocol_payload(form))),
+        ),
+        CONTACT_SECTION,
+        _("Reglas de contacto guardadas. El cambio quedó en el historial."),
+    )
+
+
+@bp.post("/cases/<case_id>/access-needs")
+def set_access_needs(case_id: str) -> Response:
+    form = AccessNeedsForm(prefix=NEEDS_PREFIX)
+    return submit_on_case(
+        case_id,
+        "needs_form",
+        form,
+        lambda: contact.set_access_needs(
+            db.session,
+            get_keyring(),
+            web_caller(),
+            parse_uuid(case_id),
+            load(AccessNeedsIn, _versioned(form, needs_payload(form))),
+        ),
+        NEEDS_SECTION,
+        _("Necesidades de acceso guardadas. El cambio quedó en el historial."),
+    )
 
 
 @bp.post("/cases/<case_id>/survivor")

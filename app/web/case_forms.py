@@ -21,6 +21,7 @@ from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.cases.care import CHANNELS, CLOSE_REASONS, FOLLOW_UP_OUTCOMES, NOTE_KINDS, REOPEN_REASONS
+from app.cases.contact_data import DISABILITIES, LANGUAGES, LITERACY, PEOPLES
 from app.cases.risk import QUESTION_KEYS, QUESTIONS
 from app.cases.vocab import PLACE_TYPES, RELATIONSHIPS, SEXES, VIOLENCE_TYPES, WEAPONS
 from app.web.formtools import NEEDED, Select
@@ -80,6 +81,48 @@ class SurvivorFields(FlaskForm):
     safe_contact = TextAreaField(_l("Contacto seguro (cómo y cuándo llamarla)"))
 
 
+# "Not asked" is not "no": an empty answer stays unknown, never a refusal.
+ASKED = [("", _l("Sin preguntar")), ("yes", _l("Sí")), ("no", _l("No"))]
+NOT_ASKED = [("", _l("Sin preguntar"))]
+
+
+class ContactProtocolFields(FlaskForm):
+    """Her safe-contact protocol, in the order a worker asks it."""
+
+    may_call = Select(_l("¿Se la puede llamar?"), choices=ASKED)
+    call_times = StringField(
+        _l("Cuándo se la puede llamar"),
+        render_kw={"placeholder": _l("lunes a viernes de 9 a 12"), "autocomplete": "off"},
+    )
+    may_text = Select(_l("¿Se le pueden enviar mensajes de texto?"), choices=ASKED)
+    may_leave_message = Select(_l("¿Se le pueden dejar mensajes de voz?"), choices=ASKED)
+    may_visit = Select(_l("¿Se la puede visitar?"), choices=ASKED)
+    phone_watched_by_aggressor = Select(
+        _l("¿El agresor usa o revisa este teléfono?"), choices=[*NOT_ASKED, *YES_NO_UNKNOWN]
+    )
+    code_word = StringField(_l("Palabra clave"), render_kw={"autocomplete": "off"})
+    cover_story = TextAreaField(_l("Qué decir si contesta otra persona"))
+    notes = TextAreaField(_l("Otras indicaciones para contactarla"))
+
+
+class AccessNeedsFields(FlaskForm):
+    """Her access needs, so that the next institution prepares before she comes."""
+
+    language = Select(
+        _l("Idioma en que prefiere ser atendida"), choices=_choices(LANGUAGES, blank=True)
+    )
+    language_other = StringField(_l("Si es otro idioma, cuál"))
+    interpreter_needed = Select(_l("¿Necesita intérprete?"), choices=ASKED)
+    literacy = Select(_l("Lectura y escritura"), choices=_choices(LITERACY, blank=True))
+    disability = MultiCheckbox(_l("Discapacidad"), choices=_choices(DISABILITIES))
+    adjustments = TextAreaField(_l("Ajustes razonables que necesita"))
+    indigenous_people = Select(
+        _l("Pueblo indígena (opcional)"), choices=_choices(PEOPLES, blank=True)
+    )
+    nationality = StringField(_l("Nacionalidad (opcional)"))
+    nationality_withheld = BooleanField(_l("Prefiere no decir su nacionalidad"))
+
+
 class IncidentFields(FlaskForm):
     occurred_on = DateField(_l("Fecha del hecho"), validators=[Optional(), *NEEDED])
     incident_municipality = Select(_l("Municipio del hecho"), NEEDED, choices=[])
@@ -102,7 +145,7 @@ class IncidentFields(FlaskForm):
     confirm_new = BooleanField(_l("Confirmo que es un hecho distinto, no el mismo otra vez"))
 
 
-class IntakeForm(SurvivorFields, IncidentFields):
+class IntakeForm(SurvivorFields, ContactProtocolFields, AccessNeedsFields, IncidentFields):
     share_with_network = BooleanField(_l("Acepta que se remita y se comparta con la red"))
     statistics = BooleanField(_l("Acepta que se cuente en estadísticas anónimas"))
     police = BooleanField(_l("Acepta compartir con la policía o la fiscalía"))
@@ -172,6 +215,20 @@ class SurvivorCorrectionForm(SurvivorFields):
     beside the case page's other forms."""
 
     reason = TextAreaField(_l("Motivo de la corrección"), NEEDED)
+    version = HiddenField()
+
+
+class SafeContactForm(ContactProtocolFields):
+    """The protocol on the case page, drawn with the prefix `sc-`."""
+
+    reason = TextAreaField(_l("Motivo del cambio (opcional)"))
+    version = HiddenField()
+
+
+class AccessNeedsForm(AccessNeedsFields):
+    """Her needs on the case page, drawn with the prefix `an-`."""
+
+    reason = TextAreaField(_l("Motivo del cambio (opcional)"))
     version = HiddenField()
 
 

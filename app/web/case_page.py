@@ -102,7 +102,8 @@ def case_page_context(record: dict[str, Any], view: str, given: dict[str, Any]) 
 
 def page_form_makers() -> dict[str, Callable[[Any], Any]]:
     """How each form of the case page is made again from what was typed (app/web/stash.py)."""
-    from app.web.case_corrections import SURVIVOR_PREFIX
+    from app.web.case_corrections import CONTACT_PREFIX, NEEDS_PREFIX, SURVIVOR_PREFIX
+    from app.web.case_forms import AccessNeedsForm, SafeContactForm
 
     makers: dict[str, Callable[[Any], Any]] = {
         name: partial(cls, prefix="") for name, cls in FORMS.items()
@@ -110,6 +111,8 @@ def page_form_makers() -> dict[str, Callable[[Any], Any]]:
     makers["referral_form"] = partial(ReferralForm, prefix="")
     makers["void_form"] = partial(VoidForm, prefix="")
     makers["survivor_form"] = partial(SurvivorCorrectionForm, prefix=SURVIVOR_PREFIX)
+    makers["contact_form"] = partial(SafeContactForm, prefix=CONTACT_PREFIX)
+    makers["needs_form"] = partial(AccessNeedsForm, prefix=NEEDS_PREFIX)
     return makers
 
 

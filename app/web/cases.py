@@ -20,7 +20,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.auth.policy import may_work_on_cases
-from app.cases import access, duplicates, policy
+from app.cases import access, contact_data, duplicates, policy
 from app.cases import service as cases
 from app.cases.corrections import SURVIVOR_FIELDS
 from app.cases.name_search import present_candidate
@@ -56,6 +56,8 @@ INTAKE_FIELDS = {
 FIELD_NAMES = {
     "incident.municipality": "incident_municipality",
     **{f"{group}.{name}": name for group, names in INTAKE_FIELDS.items() for name in names},
+    **{f"survivor.contact_protocol.{name}": name for name in contact_data.PROTOCOL_FIELDS},
+    **{f"survivor.access_needs.{name}": name for name in contact_data.NEEDS_FIELDS},
 }
 
 
@@ -77,8 +79,36 @@ def incident_payload(form: Any) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value is not None}
 
 
+TRI_STATE = {"yes": True, "no": False}  # "" (not asked) is None
+
+
+def protocol_payload(form: Any) -> dict[str, Any]:
+    """Her protocol as the schemas take it: yes/no/not asked as true/false/null."""
+    data = {name: _value(form, name) for name in contact_data.PROTOCOL_FIELDS}
+    for name in ("may_call", "may_text", "may_leave_message", "may_visit"):
+        data[name] = TRI_STATE.get(data[name] or "")
+    return data
+
+
+def needs_payload(form: Any) -> dict[str, Any]:
+    data = {name: _value(form, name) for name in contact_data.NEEDS_FIELDS}
+    data["interpreter_needed"] = TRI_STATE.get(data["interpreter_needed"] or "")
+    data["disability"] = form.disability.data or []
+    if form.nationality_withheld.data:
+        data["nationality"] = contact_data.PREFERS_NOT_TO_SAY
+    return data
+
+
+def _said(document: dict[str, Any]) -> dict[str, Any] | None:
+    """A part of the intake left untouched is not recorded at all."""
+    return document if any(value not in (None, []) for value in document.values()) else None
+
+
 def intake_payload(form: IntakeForm) -> dict[str, Any]:
     survivor = {name: _value(form, name) for name in INTAKE_FIELDS["survivor"]}
+    survivor.update(
+        contact_protocol=_said(protocol_payload(form)), access_needs=_said(needs_payload(form))
+    )
     return {
         "survivor": {key: value for key, value in survivor.items() if value is not None},
         "incident": incident_payload(form),
