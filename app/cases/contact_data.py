@@ -176,8 +176,8 @@ def preparation_only(needs: dict[str, Any]) -> dict[str, Any]:
 def needs_summary(needs: dict[str, Any]) -> list[str]:
     """Her needs as the inbox and the sheet print them, in plain Spanish."""
     lines: list[str] = []
-    if needs.get("language"):
-        language = gettext(LANGUAGES[needs["language"]])
+    if code := needs.get("language"):
+        language = gettext(LANGUAGES[code])
         if needs["language"] == "other" and needs.get("language_other"):
             language = f"{language}: {needs['language_other']}"
         lines.append(gettext("Idioma: %(l)s", l=language))
@@ -188,10 +188,10 @@ def needs_summary(needs: dict[str, Any]) -> list[str]:
         lines.append(gettext("Discapacidad: %(d)s", d=", ".join(kinds)))
     if needs.get("adjustments"):
         lines.append(gettext("Ajustes: %(a)s", a=needs["adjustments"]))
-    if needs.get("literacy"):
-        lines.append(gettext("Lectura: %(r)s", r=gettext(LITERACY[needs["literacy"]])))
-    if needs.get("indigenous_people"):
-        lines.append(gettext("Pueblo: %(p)s", p=gettext(PEOPLES[needs["indigenous_people"]])))
+    if literacy := needs.get("literacy"):
+        lines.append(gettext("Lectura: %(r)s", r=gettext(LITERACY[literacy])))
+    if people := needs.get("indigenous_people"):
+        lines.append(gettext("Pueblo: %(p)s", p=gettext(PEOPLES[people])))
     if needs.get("nationality"):
         nationality = needs["nationality"]
         shown = gettext("Prefiere no decirlo") if nationality == PREFERS_NOT_TO_SAY else nationality
