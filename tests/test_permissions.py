@@ -250,6 +250,19 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/admin/institutions", "GET"): expect(302, 403, 403, 403, 200),
     ("/admin/institutions/<int:institution_id>", "GET"): expect(302, 403, 403, 403, 200),
     ("/admin/institutions/<int:institution_id>", "POST"): expect(302, 403, 403, 403, 302),
+    ("/admin/institutions/new", "GET"): expect(302, 403, 403, 403, 200),
+    ("/admin/institutions/new", "POST"): expect(302, 403, 403, 403, 302),
+    ("/admin/services", "GET"): expect(302, 403, 403, 403, 200),
+    ("/admin/services", "POST"): expect(302, 403, 403, 403, 302),
+    ("/admin/services/<service_code>", "GET"): expect(302, 403, 403, 403, 200),
+    ("/admin/services/<service_code>", "POST"): expect(302, 403, 403, 403, 302),
+    ("/admin/measures", "GET"): expect(302, 403, 403, 403, 200),
+    ("/admin/measures", "POST"): expect(302, 403, 403, 403, 302),
+    ("/admin/measures/<measure_code>", "GET"): expect(302, 403, 403, 403, 200),
+    ("/admin/measures/<measure_code>", "POST"): expect(302, 403, 403, 403, 302),
+    ("/admin/territory", "GET"): expect(302, 403, 403, 403, 200),
+    ("/admin/territory/<district_code>", "GET"): expect(302, 403, 403, 403, 200),
+    ("/admin/territory/<district_code>", "POST"): expect(302, 403, 403, 403, 302),
 }
 
 
@@ -438,6 +451,9 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
         if f"<{name}>" in path:
             path = path.replace(f"<{name}>", str(world[name]))
     path = path.replace("<erasure_id>", NO_SUCH_ID)
+    # The catalogues administrators keep, by their stable codes.
+    path = path.replace("<service_code>", "medical").replace("<measure_code>", "keep_away")
+    path = path.replace("<district_code>", "sonsonate")
     for name in (
         "grant_id",
         "notification_id",
@@ -623,7 +639,20 @@ def web_form(rule: str, world: dict) -> dict:
         "/account/sessions/<int:session_id>/end": {"password": PASSWORD},
         "/account/tokens/<int:token_id>/revoke": {"password": PASSWORD},
         "/admin/users/end-sessions": {"password": PASSWORD},
+        "/admin/institutions/new": {
+            "code": "NUEVA-SON",
+            "name": "Nueva institución",
+            "kind": "shelter",
+            "municipality": "sonsonate",
+            "services": ["shelter"],
+        },
+        "/admin/services": {"code": "nuevo", "name_es": "Nuevo", "name_en": "New"},
+        "/admin/services/<service_code>": {"name_es": "Atención médica", "name_en": "Medical"},
+        "/admin/measures": {"code": "nueva", "name_es": "Nueva", "name_en": "New"},
+        "/admin/measures/<measure_code>": {"name_es": "Alejarse", "name_en": "Keep away"},
+        "/admin/territory/<district_code>": {"aliases": "Sonso"},
         "/admin/institutions/<int:institution_id>": {
+            "name": "Hospital Nacional de Sonsonate",
             "hours": "24 horas",
             "active": "y",
             "services": ["medical"],

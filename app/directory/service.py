@@ -3,16 +3,15 @@ measure catalogue, as the faces list and administrators change them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.audit.service import HasActor, audit
+from app.audit.service import HasActor
 from app.core.db import DbSession
-from app.core.errors import Forbidden, NotFound
+from app.core.errors import NotFound
 from app.crypto.blind_index import normalise_name
 from app.directory import territory
 from app.directory.cache import CATALOGUE
@@ -72,8 +71,8 @@ def institution_choices(session: DbSession) -> list[tuple[str, str]]:
 
 def service_choices(session: DbSession) -> list[tuple[str, str]]:
     def build() -> Choices:
-        rows = session.execute(select(Service.code, Service.name_es).order_by(Service.name_es))
-        return [(code, name) for code, name in rows]
+        stmt = select(Service.code, Service.name_es).where(Service.active.is_(True))
+        return [(code, name) for code, name in session.execute(stmt.order_by(Service.name_es))]
 
     return CATALOGUE.get(session, "services", build)
 
@@ -117,52 +116,37 @@ class Administrator(HasActor, Protocol):
     def active(self) -> bool: ...
 
 
-@dataclass(frozen=True)
-class InstitutionDetails:
-    """What an administrator may change; name, code and kind are the catalogue's."""
+def service_names(session: DbSession) -> dict[str, tuple[str, str]]:
+    """Every service's Spanish and English name, inactive ones too: old referrals name them."""
 
-    address: str | None
-    phone: str | None
-    hours: str | None
-    active: bool
-    service_codes: list[str]
+    def build() -> dict[str, tuple[str, str]]:
+        rows = session.execute(select(Service.code, Service.name_es, Service.name_en))
+        return {code: (name_es, name_en) for code, name_es, name_en in rows}
+
+    return CATALOGUE.get(session, "service_names", build)
 
 
-def update_institution(
-    session: DbSession,
-    audit_key: bytes,
-    caller: Administrator,
-    institution_id: int,
-    details: InstitutionDetails,
-) -> Institution:
-    """Change an institution's contact details, status and services; audited."""
-    if not (caller.active and caller.role == "admin"):
-        raise Forbidden("only administrators change the directory")
-    institution = get_institution(session, institution_id)
-    institution.address = details.address
-    institution.phone = details.phone
-    institution.hours = details.hours
-    institution.active = details.active
-    chosen = select(Service).where(Service.code.in_(details.service_codes))
-    institution.services = list(session.execute(chosen.order_by(Service.name_es)).scalars())
-    CATALOGUE.forget()
-    audit(
-        session,
-        audit_key,
-        caller,
-        "institution_update",
-        object_type="institution",
-        object_id=institution.id,
-    )
-    return institution
+def measure_names(session: DbSession) -> dict[str, tuple[str, str]]:
+    """Every measure type's Spanish and English name, inactive ones too."""
+
+    def build() -> dict[str, tuple[str, str]]:
+        rows = session.execute(select(MeasureType.code, MeasureType.name_es, MeasureType.name_en))
+        return {code: (name_es, name_en) for code, name_es, name_en in rows}
+
+    return CATALOGUE.get(session, "measure_names", build)
 
 
 def receiver_services(session: DbSession) -> dict[str, list[str]]:
-    """The service codes each receiver (by id, as in `receiver_choices`) gives: the
-    referral form offers for a service only the institutions that give it."""
+    """The active service codes each receiver (by id, as in `receiver_choices`) gives:
+    the referral form offers for a service only the institutions that give it."""
 
     def build() -> dict[str, list[str]]:
-        rows = session.execute(select(institution_services).order_by("service_code"))
+        stmt = (
+            select(institution_services)
+            .join(Service, Service.code == institution_services.c.service_code)
+            .where(Service.active.is_(True))
+        )
+        rows = session.execute(stmt.order_by("service_code"))
         given: dict[str, list[str]] = {}
         for institution_id, code in rows:
             given.setdefault(str(institution_id), []).append(code)

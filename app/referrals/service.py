@@ -88,7 +88,7 @@ def refer_case(
         raise InvalidInput(
             "same institution", {"to_institution": [gettext("Remita a otra institución.")]}
         )
-    if data["service"] not in {service.code for service in receiver.services}:
+    if data["service"] not in {service.code for service in receiver.services if service.active}:
         raise InvalidInput(
             "service not given",
             {"service": [gettext("La institución receptora no presta este servicio.")]},

@@ -1,4 +1,5 @@
-"""Administrators manage users and institutions. They never see case content."""
+"""Administrators manage users and (`admin_catalogue.py`, on this blueprint) the network's
+catalogues. They never see case content."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import BooleanField, SelectMultipleField, StringField, TextAreaField
+from wtforms import StringField, TextAreaField
 from wtforms.validators import Length
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.auth import accounts, recovery
 from app.auth.labels import ROLE_LABELS
@@ -39,19 +39,6 @@ class RecoveryForm(FlaskForm):
     reason = TextAreaField(
         _l("Motivo (lo leerá la supervisora que decide)"),
         validators=[Length(max=REASON_MAX)],
-    )
-
-
-class InstitutionForm(FlaskForm):
-    address = StringField(_l("Dirección"))
-    phone = StringField(_l("Teléfono"))
-    hours = StringField(_l("Horario"))
-    active = BooleanField(_l("Activa"))
-    services = SelectMultipleField(
-        _l("Servicios que presta"),
-        choices=[],
-        widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(),
     )
 
 
@@ -186,32 +173,3 @@ def issue_password(user_id: int) -> tuple[str, int]:
         discard_changes()
         return _user_page(user_id, RecoveryForm(formdata=None), error.status, error=error.message)
     return _user_page(user_id, RecoveryForm(formdata=None), issued=issued)
-
-
-@bp.get("/institutions")
-def institutions() -> str:
-    listing = directory.all_institutions(db.session)
-    return render_template("admin/institutions.html", institutions=listing)
-
-
-@bp.route("/institutions/<int:institution_id>", methods=["GET", "POST"])
-def edit_institution(institution_id: int) -> Response | str:
-    institution = directory.get_institution(db.session, institution_id)
-    form = InstitutionForm(obj=None if request.method == "POST" else institution)
-    form.services.choices = [(c, _(name)) for c, name in directory.service_choices(db.session)]
-    if request.method == "GET":
-        form.services.data = [s.code for s in institution.services]
-    if form.validate_on_submit():
-        details = directory.InstitutionDetails(
-            address=form.address.data or None,
-            phone=form.phone.data or None,
-            hours=form.hours.data or None,
-            active=bool(form.active.data),
-            service_codes=list(form.services.data or []),
-        )
-        directory.update_institution(
-            db.session, get_keyring().audit_key, web_caller(), institution_id, details
-        )
-        flash(_("Institución actualizada."), "info")
-        return redirect(url_for("admin.institutions"))
-    return render_template("admin/institution.html", form=form, institution=institution)

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.cases import vocab
 from app.core.time import LOCAL_TZ
+from app.directory.service import measure_names, service_names
 from app.directory.territory import place_labels
 from app.extensions import db
 from app.web.case_forms import (
@@ -181,17 +182,14 @@ def iso_datetime(value: str | datetime | None) -> str:
 
 
 def service_label(code: str) -> str:
-    from app.directory.catalogue import SERVICES
-
-    names = SERVICES.get(code)
-    return code if names is None else names[1 if in_english() else 0]
+    """A service's name as the catalogue has it now (administrators rename and add)."""
+    names = service_names(db.session).get(code)
+    return code if names is None else (names[1] if in_english() else _(names[0]))
 
 
 def measure_label(code: str) -> str:
-    from app.directory.catalogue import MEASURE_TYPES, MEASURE_TYPES_EN
-
-    names = MEASURE_TYPES_EN if in_english() else MEASURE_TYPES
-    return names.get(code, code)
+    names = measure_names(db.session).get(code)
+    return code if names is None else (names[1] if in_english() else _(names[0]))
 
 
 def institution_kind_label(code: str | None) -> str:
