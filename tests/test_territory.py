@@ -273,13 +273,14 @@ def test_a_district_name_two_departments_share_asks_which(client, pnc):
 
 @pytest.fixture
 def santa_ana(app, make_person):
-    """A PNC unit and a coordination office in the district of Santa Ana, with users."""
+    """The demo network's PNC unit and coordination office in the district of Santa Ana
+    (issue 13's second department), with users."""
     with app.app_context():
-        for code, kind in (("PNC-STA", "pnc_family_unit"), ("RED-STA", "coordination")):
-            db.session.add(
-                Institution(code=code, name=f"{code} (prueba)", kind=kind, municipality="santa_ana")
-            )
-        db.session.commit()
+        for code in ("PNC-STA", "RED-STA"):
+            institution = db.session.execute(
+                select(Institution).where(Institution.code == code)
+            ).scalar_one()
+            assert institution.municipality == "santa_ana"
     return make_person("pnc_agent", "PNC-STA"), make_person("supervisor", "RED-STA")
 
 
