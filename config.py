@@ -61,6 +61,18 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def clamd_address(value: str | None) -> str | tuple[str, int] | None:
+    """RUTA_CLAMD: clamd's Unix socket (an absolute path) or `host:port`; empty: none."""
+    if not value:
+        return None
+    if value.startswith("/"):
+        return value
+    host, _, port = value.rpartition(":")
+    if host and port.isdigit() and 0 < int(port) < 65536:
+        return host.strip("[]"), int(port)
+    raise ConfigError(f"RUTA_CLAMD: expected a socket path or host:port, got {value!r}")
+
+
 def _cookie_name(name: str, secure: bool) -> str:
     return f"__Host-{name}" if secure else name
 
@@ -115,6 +127,9 @@ class Settings:
     # Years a closed record is kept before `records purge` destroys its key; a survivor
     # under 18 when it closed is kept until she is 18 plus these years.
     retention_years: int = 10
+    # The antivirus that scans every upload (app/cases/antivirus.py); None: no scan, and
+    # a production start-up (secure cookies) says so in a warning.
+    clamd: str | tuple[str, int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -150,6 +165,7 @@ class Settings:
             audit_anchor_seconds=_int(env, "RUTA_AUDIT_ANCHOR_SECONDS", 600),
             audit_seal_seconds=_int(env, "RUTA_AUDIT_SEAL_SECONDS", 1, minimum=0),
             retention_years=_int(env, "RUTA_RETENTION_YEARS", 10),
+            clamd=clamd_address(env.get("RUTA_CLAMD")),
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -183,6 +199,7 @@ class Settings:
             "RUTA_AUDIT_ANCHOR_SECONDS": self.audit_anchor_seconds,
             "RUTA_AUDIT_SEAL_SECONDS": self.audit_seal_seconds,
             "RUTA_RETENTION_YEARS": self.retention_years,
+            "RUTA_CLAMD": self.clamd,
             "REDIS_URL": self.redis_url,
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
             "RATELIMIT_HEADERS_ENABLED": True,
