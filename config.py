@@ -78,6 +78,18 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def clamd_address(value: str | None) -> str | tuple[str, int] | None:
+    """RUTA_CLAMD: clamd's Unix socket (an absolute path) or `host:port`; empty: none."""
+    if not value:
+        return None
+    if value.startswith("/"):
+        return value
+    host, _, port = value.rpartition(":")
+    if host and port.isdigit() and 0 < int(port) < 65536:
+        return host.strip("[]"), int(port)
+    raise ConfigError(f"RUTA_CLAMD: expected a socket path or host:port, got {value!r}")
+
+
 def _cookie_name(name: str, secure: bool) -> str:
     return f"__Host-{name}" if secure else name
 
@@ -267,6 +279,9 @@ class Settings:
     audit_ship_cert: Path | None = None
     audit_ship_key: Path | None = None
     audit_ship_facility: str = "local0"
+    # The antivirus that scans every upload (app/cases/antivirus.py); None: no scan, and
+    # a production start-up (secure cookies) says so in a warning.
+    clamd: str | tuple[str, int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -310,6 +325,7 @@ class Settings:
             audit_ship_cert=_optional_path(env, "RUTA_AUDIT_SHIP_CERT"),
             audit_ship_key=_optional_path(env, "RUTA_AUDIT_SHIP_KEY"),
             audit_ship_facility=_facility(env),
+            clamd=clamd_address(env.get("RUTA_CLAMD")),
         )
 
     def to_flask(self) -> dict[str, Any]:
@@ -349,6 +365,7 @@ class Settings:
             "RUTA_AUDIT_SHIP_CERT": self.audit_ship_cert,
             "RUTA_AUDIT_SHIP_KEY": self.audit_ship_key,
             "RUTA_AUDIT_SHIP_FACILITY": self.audit_ship_facility,
+            "RUTA_CLAMD": self.clamd,
             "REDIS_URL": self.redis_url,
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
             "RATELIMIT_HEADERS_ENABLED": True,

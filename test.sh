@@ -3,6 +3,7 @@
 # Always on SQLite; then on PostgreSQL too when TEST_DATABASE_URL or DATABASE_URL
 # names one (postgresql...). Both runs happen even if the first fails.
 # RUTA_SKIP_BROWSER=1 skips installing Chromium (the browser tests then skip).
+# RUTA_SKIP_CLAMAV=1 skips installing clamav-daemon (the antivirus tests then skip).
 # RUTA_SETUP_ONLY=1 stops after installing (used by the Makefile's lint targets).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -57,6 +58,21 @@ if [[ "${RUTA_SKIP_BROWSER:-0}" != 1 && ! -x /usr/bin/chromium ]]; then
         echo "test.sh: WARNING: /usr/bin/chromium missing and cannot apt-get install it" \
              "(not root); browser tests will be skipped." >&2
         export RUTA_SKIP_BROWSER=1
+    fi
+fi
+
+# The antivirus tests start Debian's clamd with a signature of their own: no signature
+# download (freshclam) is run or needed. Without clamd, tests/test_antivirus.py skips.
+if [[ "${RUTA_SKIP_CLAMAV:-0}" != 1 && ! -x /usr/sbin/clamd ]]; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+        echo "Installing clamav-daemon for the antivirus tests ..."
+        if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+               DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clamav-daemon; } >/dev/null; then
+            echo "test.sh: WARNING: could not install clamav-daemon; antivirus tests will be skipped." >&2
+        fi
+    else
+        echo "test.sh: WARNING: /usr/sbin/clamd missing and cannot apt-get install it" \
+             "(not root); antivirus tests will be skipped." >&2
     fi
 fi
 

@@ -58,7 +58,7 @@ def register_security(app: Flask, *, for_cli: bool) -> None:
     )
     from app.core.ids import use_id_converter
     from app.core.logging import log_requests
-    from app.crypto.startup import load_keys, require_secret_key
+    from app.crypto.startup import load_keys, require_secret_key, warn_if_uploads_unscanned
     from app.web.helpers import register_template_helpers
     from app.web.labels import register_labels
     from app.web.login import init_web_login
@@ -73,6 +73,7 @@ def register_security(app: Flask, *, for_cli: bool) -> None:
     send_hsts(app)
     require_secret_key(app, strict=not for_cli)
     load_keys(app, strict=not for_cli)
+    warn_if_uploads_unscanned(app, strict=not for_cli)
     init_web_login(app)
     register_template_helpers(app)
     register_labels(app)

@@ -12,7 +12,13 @@ from app.api import bp
 from app.api.helpers import answer, api_caller, json_body, load
 from app.cases import attachments, care, complaints
 from app.cases import service as cases
-from app.cases.attachments import Upload, add_attachment
+from app.cases.antivirus import scanner_at
+from app.cases.attachments import (
+    RefusedByAntivirus,
+    Upload,
+    add_attachment,
+    record_antivirus_refusal,
+)
 from app.cases.care_schemas import (
     AttachmentOut,
     CaseStatusIn,
@@ -49,6 +55,7 @@ from app.cases.present import (
 from app.cases.schemas import CorrectedOut
 from app.core.downloads import file_response
 from app.core.ids import parse_uuid
+from app.core.transaction import record_despite_failure
 from app.crypto.service import get_keyring
 from app.extensions import db
 from app.referrals import service as referrals
@@ -217,14 +224,21 @@ def upload_attachment(case_id: str) -> Response:
     if upload is None:
         raise BadRequest("Send the file as multipart/form-data field 'file'.")
     given = Upload(upload.filename or "", upload.read(), request.form.get("description"))
-    attachment, cipher = add_attachment(
-        db.session,
-        get_keyring(),
-        api_caller(),
-        parse_uuid(case_id),
-        given,
-        current_app.config["RUTA_ATTACHMENTS_DIR"],
-    )
+    ring, caller = get_keyring(), api_caller()
+    try:
+        attachment, cipher = add_attachment(
+            db.session,
+            ring,
+            caller,
+            parse_uuid(case_id),
+            given,
+            current_app.config["RUTA_ATTACHMENTS_DIR"],
+            scanner=scanner_at(current_app.config["RUTA_CLAMD"]),
+        )
+    except RefusedByAntivirus as error:
+        refusal = error  # the except name is unbound for closures
+        record_despite_failure(lambda: record_antivirus_refusal(db.session, ring, caller, refusal))
+        raise
     return answer(AttachmentOut, attachment_record(cipher, attachment), 201)
 
 

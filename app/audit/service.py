@@ -63,6 +63,7 @@ ACTIONS = frozenset(
         "referral_create",
         "referral_transition",
         "attachment_download",
+        "attachment_refused",
         "break_glass",
         "export",
         "user_create",

@@ -1,5 +1,9 @@
 """Attachment storage: cleaned bytes sealed with the case's data key, under random names.
 
+When a scanner is configured (RUTA_CLAMD), the bytes as sent are scanned by clamd first
+(`antivirus`): a detection is refused like a bad file (422) and audited, and a scanner
+that cannot answer is `Unavailable` (503); either way nothing is written.
+
 Only ciphertext is ever written: the upload is rebuilt in memory (`sanitise`: a PDF
 without active content, an image re-encoded), sealed,
 and the sealed blob goes to a temporary file in the same directory, which is fsynced and
@@ -28,11 +32,13 @@ from app.audit.service import audit, audit_change
 from app.auth.caller import Caller
 from app.auth.throttle_store import charge_read, charge_write
 from app.cases import access, policy
+from app.cases.antivirus import SIZE_LIMIT, Clamd
 from app.cases.care_models import Attachment
 from app.cases.files import safe_filename
-from app.cases.sanitise import EXTENSIONS, sanitise
+from app.cases.sanitise import EXTENSIONS, RefusedFile, sanitise
 from app.core.db import DbSession
 from app.core.errors import NotFound, Unavailable
+from app.core.i18n import N_
 from app.core.ids import new_id
 from app.core.time import utcnow
 from app.crypto.envelope import FieldCipher
@@ -41,6 +47,18 @@ from app.crypto.service import cipher_for
 
 TABLE = "attachments"
 _STORAGE_NAME = re.compile(r"[0-9a-f]{32}")
+INFECTED = N_("El archivo fue rechazado por el antivirus.")
+TOO_LARGE_TO_SCAN = N_("El archivo es demasiado grande para que el antivirus lo revise.")
+
+
+class RefusedByAntivirus(RefusedFile):
+    """clamd named a signature in the upload, or did not read it to the end. `finding`
+    (the signature's name, or SIZE_LIMIT) goes to the audit log, the file's name never."""
+
+    def __init__(self, case_id: uuid.UUID, finding: str) -> None:
+        super().__init__(gettext(TOO_LARGE_TO_SCAN if finding == SIZE_LIMIT else INFECTED))
+        self.case_id = case_id
+        self.finding = finding
 
 
 def attachment_path(directory: Path, storage_name: str) -> Path:
@@ -143,10 +161,15 @@ def add_attachment(
     case_id: uuid.UUID | None,
     upload: Upload,
     directory: Path,
+    *,
+    scanner: Clamd | None,
 ) -> tuple[Attachment, FieldCipher]:
-    """An upload added to a case the caller may add to; audited with its type only."""
+    """An upload added to a case the caller may add to; audited with its type only.
+    Scanned as sent, before sanitising: the original is what may carry the malware."""
     charge_write(caller.id, "upload")
     case = access.case_for(session, caller, case_id).case
+    if scanner is not None:
+        refuse_if_detected(scanner, case.id, upload.data)
     cipher = cipher_for(ring, case.data_key)
     attachment = store_attachment(
         session,
@@ -170,6 +193,28 @@ def add_attachment(
         f"attachment:{attachment.content_type}",
     )
     return attachment, cipher
+
+
+def refuse_if_detected(scanner: Clamd, case_id: uuid.UUID, data: bytes) -> None:
+    verdict = scanner.scan(data)  # ScannerUnavailable (503) when clamd cannot answer
+    if verdict.refused is not None:
+        raise RefusedByAntivirus(case_id, verdict.refused)
+
+
+def record_antivirus_refusal(
+    session: DbSession, ring: KeyRing, caller: Caller, refusal: RefusedByAntivirus
+) -> None:
+    """What a refused upload leaves behind, once the request is rolled back: who tried,
+    on which case, and what clamd found. The faces keep it (`record_despite_failure`)."""
+    audit(
+        session,
+        ring.audit_key,
+        caller,
+        "attachment_refused",
+        object_type="attachment",
+        case_id=refusal.case_id,
+        detail=f"antivirus:{refusal.finding}",
+    )
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
-"""Start-up checks: the Flask secret and the key file must be present and right."""
+"""Start-up checks: the Flask secret and the key file must be present and right; a
+production server without an antivirus for uploads says so."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from flask import Flask
@@ -19,6 +21,14 @@ def missing_credential(directory: Path, name: str) -> str:
         f"`LoadCredentialEncrypted={name}:/etc/credstore.encrypted/{name}` to the unit "
         f"({SECRETS_DOC})"
     )
+
+
+log = logging.getLogger("ruta.startup")
+NO_ANTIVIRUS = (
+    "Los archivos subidos no pasan por un antivirus: RUTA_CLAMD está vacío. / "
+    "Uploads are not scanned by an antivirus: RUTA_CLAMD is empty; set it to clamd's "
+    "socket (docs/deployment-antivirus.md)."
+)
 
 
 def require_secret_key(app: Flask, *, strict: bool) -> None:
@@ -53,3 +63,10 @@ def load_keys(app: Flask, *, strict: bool) -> None:
         finally:
             db.session.remove()
     app.extensions["ruta.keyring"] = ring
+
+
+def warn_if_uploads_unscanned(app: Flask, *, strict: bool) -> None:
+    """Production (secure cookies) is not to run without a scanner unnoticed; the demo
+    of ./run.sh and the tests serve plain HTTP and may. Commands (for_cli) stay quiet."""
+    if strict and app.config.get("RUTA_SECURE_COOKIES") and not app.config.get("RUTA_CLAMD"):
+        log.warning(NO_ANTIVIRUS)

@@ -11,7 +11,14 @@ from werkzeug.wrappers import Response
 
 from app.cases import access, care, complaints
 from app.cases import service as cases
-from app.cases.attachments import Upload, add_attachment, download_attachment
+from app.cases.antivirus import scanner_at
+from app.cases.attachments import (
+    RefusedByAntivirus,
+    Upload,
+    add_attachment,
+    download_attachment,
+    record_antivirus_refusal,
+)
 from app.cases.care_schemas import (
     CaseStatusIn,
     ComplaintIn,
@@ -29,7 +36,7 @@ from app.cases.schemas import ConsentIn
 from app.core.downloads import file_response
 from app.core.errors import Conflict
 from app.core.ids import parse_uuid
-from app.core.transaction import discard_changes
+from app.core.transaction import discard_changes, record_despite_failure
 from app.crypto.service import get_keyring
 from app.extensions import db
 from app.referrals import service as referrals
@@ -294,14 +301,23 @@ def upload(case_id: str) -> Response:
             data=upload.read() if upload else b"",
             description=form.description.data,
         )
-        return add_attachment(
-            db.session,
-            get_keyring(),
-            web_caller(),
-            parse_uuid(case_id),
-            given,
-            current_app.config["RUTA_ATTACHMENTS_DIR"],
-        )[0]
+        ring, caller = get_keyring(), web_caller()
+        try:
+            return add_attachment(
+                db.session,
+                ring,
+                caller,
+                parse_uuid(case_id),
+                given,
+                current_app.config["RUTA_ATTACHMENTS_DIR"],
+                scanner=scanner_at(current_app.config["RUTA_CLAMD"]),
+            )[0]
+        except RefusedByAntivirus as error:  # shown on the form like any refused file
+            refusal = error  # the except name is unbound for closures
+            record_despite_failure(
+                lambda: record_antivirus_refusal(db.session, ring, caller, refusal)
+            )
+            raise
 
     return _submit(
         case_id,
