@@ -38,12 +38,12 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column  # noqa: E402
 
 from app import create_app  # noqa: E402
-from app.auth import passwords  # noqa: E402
 from app.auth.service import create_user, issue_token  # noqa: E402
 from app.cli.demo import load_directory  # noqa: E402
 from app.crypto.keyring import KeyMaterial, write_key_file  # noqa: E402
 from app.extensions import db  # noqa: E402
 from config import Settings  # noqa: E402
+from tests.fast_hashing import use_fast_hashing  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MIGRATIONS_DIR = ROOT / "migrations"
@@ -53,7 +53,7 @@ PASSWORD = "correct horse battery"
 READS_PER_HOUR = 1_000_000_000
 
 # Cheap argon2 for the setup (users, status PINs). No measured request hashes anything.
-passwords.use_fast_hashing_for_tests()
+use_fast_hashing()
 
 
 # ---- command line ----------------------------------------------------------------------

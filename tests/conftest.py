@@ -17,33 +17,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from app import create_app
-from app.auth import passwords, totp
+from app.auth import totp
 from app.auth.models import User
 from app.auth.service import create_user, issue_token
 from app.cli.demo import load_directory
 from app.crypto.keyring import KeyMaterial, write_key_file
 from app.extensions import db
 from config import Settings
+from tests.fast_hashing import use_fast_hashing
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 USING_PG = PG_URL.startswith("postgresql")
 PASSWORD = "correct horse battery"
 
 
-def _use_fast_hashing() -> None:
-    """Cheap argon2 parameters, for the suite (it creates thousands of users). Kept here,
-    not in the application: a release has no switch that weakens its hashing."""
-    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    passwords._dummy_hash = None
-
-
-_use_fast_hashing()
+use_fast_hashing()
 
 
 @pytest.fixture(autouse=True)
