@@ -544,11 +544,15 @@ def test_supervisor_reading_a_case_without_break_glass_sees_no_survivor_content(
 # ---- the network directory ---------------------------------------------------------------
 
 
+# DOMAIN.md's network of 17, a shelter and Santa Ana's six (issue 13's second department).
+DEMO_INSTITUTIONS = 24
+
+
 def test_institutions_directory_lists_the_demo_network_with_services(client, pnc):
     response = client.get("/api/v1/institutions", headers=pnc.headers)
     assert response.status_code == 200
     items = response.get_json()["items"]
-    assert len(items) == 17
+    assert len(items) == DEMO_INSTITUTIONS
     by_code = {item["code"]: item for item in items}
     expected = {code: (name, kind) for code, name, kind, _ in INSTITUTIONS}
     assert set(by_code) == set(expected)
@@ -562,7 +566,7 @@ def test_institutions_directory_lists_the_demo_network_with_services(client, pnc
     assert "forensic_exam" in by_code["IML-SON"]["services"]
     assert "police_complaint" in by_code["PNC-SON"]["services"]
     assert by_code["SYS"]["services"] == []
-    assert len({item["id"] for item in items}) == 17
+    assert len({item["id"] for item in items}) == DEMO_INSTITUTIONS
 
 
 @pytest.mark.parametrize("who", ["supervisor", "admin", "womens"])
@@ -570,7 +574,7 @@ def test_any_user_may_read_the_directory(client, who, request):
     person: Person = request.getfixturevalue(who)
     response = client.get("/api/v1/institutions", headers=person.headers)
     assert response.status_code == 200
-    assert len(response.get_json()["items"]) == 17
+    assert len(response.get_json()["items"]) == DEMO_INSTITUTIONS
 
 
 @pytest.mark.parametrize(

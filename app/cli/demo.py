@@ -79,7 +79,12 @@ INSTITUTIONS = (
         "prosecutor",
         "Santa Ana",
     ),
-    ("JUZ-STA", "Juzgado Especializado de Santa Ana (demo)", "court", "Santa Ana"),
+    (
+        "JUZ-STA",
+        "Juzgado de Santa Ana para una Vida Libre de Violencia (demo)",
+        "court",
+        "Santa Ana",
+    ),
     ("RED-STA", "Red Interinstitucional de Santa Ana (demo)", "coordination", "Santa Ana"),
 )
 
