@@ -244,7 +244,8 @@ def test_someone_else_signing_in_at_the_panel_gets_her_own_dashboard(browsing, m
     page.locator("#narrative").fill(story)
     session = SessionPage(page)
     session.wait_for_panel()
-    with page.expect_navigation():
+    # A real sign-in (argon2, TOTP, a new session) then her dashboard: slow on a loaded PC.
+    with page.expect_navigation(timeout=30_000):
         session.sign_in_again(second.username, second.password, second.code())
     dashboard = DashboardPage(page)
     assert dashboard.url_path == "/"
