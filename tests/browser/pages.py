@@ -6,6 +6,7 @@ by role, by visible text. Selectors live here and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 from typing import Any
@@ -213,7 +214,16 @@ class LoginPage(BasePage):
 
     def log_in_with_keyboard(self, account: Any) -> DashboardPage:
         """Only keys: the username has the focus when the page opens."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
         self.open()
+        # `autofocus` is applied once the page is shown, which a loaded machine may do a
+        # moment after "load": wait for it (up to 5 s), then check.
+        with contextlib.suppress(PlaywrightTimeout):
+            self.page.wait_for_function(
+                "() => document.activeElement && document.activeElement.id === 'username'",
+                timeout=5_000,
+            )
         assert (self.focused() or {}).get("id") == "username"
         self.page.keyboard.type(account.username)
         self.tab_to("#password")
