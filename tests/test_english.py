@@ -424,7 +424,7 @@ def test_changing_to_a_role_that_does_not_fit_says_so_with_labels(app, admin, pn
 # Their labels (violence types, GBVIMS types, institution kinds, referral outcomes, contexts,
 # days to report, age groups, months, the dimensions' names) are Spanish in the domain; the
 # pages translate them, the API and the CSV keep them.
-STATS_PERIOD = {"from": "2026-09-01", "to": "2026-10-31"}
+STATS_PERIOD = {"from": "2026-01-01", "to": "2026-12-31"}
 DASHBOARD_TABLES = (
     ("violence_type", "municipality"),
     ("gbvims_type", "age_group"),

@@ -96,15 +96,16 @@ def test_revoking_consent_takes_the_case_out_at_once(client, pnc, health, seeded
 
 
 def test_incidents_outside_the_period_are_left_out(client, pnc, seeded):
-    payload = get_stats(client, pnc, by="month", **{"from": "2026-08-01"})
-    assert grid(payload) == {
-        "agosto 2026": ["<5"],
-        "septiembre 2026": ["*"],
-        "octubre 2026": [23],
-        "Total": [30],
-    }
-    only_october = get_stats(client, pnc, by="month", **{"from": "2026-10-01"})
+    year = get_stats(client, pnc, by="month")
+    assert [r["key"] for r in year["rows"]] == [f"2026-{m:02d}" for m in range(1, 13)]
+    assert grid(year)["septiembre 2026"] == [5] and grid(year)["octubre 2026"] == [23]
+    assert grid(year)["Total"] == [28]
+    only_october = get_stats(client, pnc, by="month", **{"from": "2026-10-01", "to": "2026-10-31"})
     assert grid(only_october) == {"octubre 2026": [23], "Total": [23]}
+    the_year_before = get_stats(
+        client, pnc, by="district", **{"from": "2025-01-01", "to": "2025-12-31"}
+    )
+    assert grid(the_year_before) == {"Acajutla": ["<5"], "Total": ["<5"]}
 
 
 def test_municipality_filter_by_code_or_name(client, pnc, seeded):
@@ -174,6 +175,11 @@ def test_the_csv_is_the_same_table(client, pnc, seeded):
         ({"by": "sex,sex"}, "by"),
         ({"from": "2026-10-31", "to": "2026-10-01"}, "from"),
         ({"from": "ayer"}, "from"),
+        ({"from": "2026-10-02", "to": "2026-10-31"}, "from"),
+        ({"from": "2026-09-01", "to": "2026-10-31"}, "from"),
+        ({"from": "2026-09-01"}, "from"),
+        ({"from": "2025-01-01", "to": "2026-12-31"}, "from"),
+        ({"by": "district,sex", "municipality": "Acajutla"}, "municipality"),
         ({"unit": "survivors"}, "unit"),
         ({"municipality": "Atlántida"}, "municipality"),
     ],
@@ -226,3 +232,27 @@ def test_zeros_stay_visible_and_are_never_the_complement():
     assert shown[("a", "x")] == "<5"
     assert shown[("a", TOTAL)] == "<5"  # 3 + 0: the row total is itself small
     assert shown[("b", "x")] == "*"  # column x would give the 3 back from 11 − 8
+
+
+def test_a_districts_table_is_its_row_of_the_table_by_district(client, pnc, seeded):
+    # Alone, Sonsonate's table would show the 5 psychological: 17 − 9 − 5 gives the 3 back
+    # beside its row of the table by district, which hides the 5.
+    row = grid(get_stats(client, pnc, by=BY_PLACE_AND_TYPE))["Sonsonate"]
+    alone = get_stats(client, pnc, by="violence_type", municipality="Sonsonate")
+    assert row == [9, "*", "<5", 17]
+    assert grid(alone) == {
+        "Física": [9],
+        "Psicológica y emocional": ["*"],
+        "Sexual": ["<5"],
+        "Total": [17],
+    }
+
+
+def test_a_months_table_and_its_years_agree_on_the_month(client, pnc, seeded):
+    october = {"from": "2026-10-01", "to": "2026-10-31"}
+    by_month = grid(get_stats(client, pnc, by="district,month"))
+    by_district = grid(get_stats(client, pnc, by="district", **october))
+    months = [r["key"] for r in get_stats(client, pnc, by="district,month")["columns"]]
+    column = months.index("2026-10")
+    assert by_month["Acajutla"][column] == by_district["Acajutla"][0]
+    assert by_month["Sonsonate"][column] == by_district["Sonsonate"][0]

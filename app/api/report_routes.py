@@ -13,7 +13,7 @@ from app.extensions import db
 from app.reports import service
 from app.reports.indicators import network_indicators
 from app.reports.policy import require_export
-from app.reports.schemas import PeriodIn, StatsQueryIn
+from app.reports.schemas import PeriodIn, PublishedPeriodIn, StatsQueryIn
 from app.reports.stats import query_from_args, stats_table, table_payload
 
 
@@ -29,7 +29,7 @@ def stats() -> Response:
 
 @bp.get("/stats/indicators")
 def indicators() -> Response:
-    period = load(PeriodIn, request.args.to_dict())
+    period = load(PublishedPeriodIn, request.args.to_dict())
     return jsonify(network_indicators(db.session, period["start"], period["end"]))
 
 

@@ -6,11 +6,20 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 from app.core.time import local_today
+from app.reports.cube import period_kind
 from app.reports.dimensions import DIMENSIONS
-from app.reports.stats import UNITS
+from app.reports.stats import UNITS, WHOLE_PERIOD
 
 MAX_PERIOD_DAYS = 366 * 10
 
@@ -37,11 +46,34 @@ class PeriodIn(Schema):
             raise ValidationError(gettext("Pida como máximo diez años."), "from")
 
 
+class PublishedPeriodIn(PeriodIn):
+    """A period of the observatory: one whole month or one whole year; this year when
+    absent (docs/statistics.md: periods that overlap in part would give hidden cells
+    back by subtraction)."""
+
+    end = fields.Date(data_key="to", load_default=None)
+
+    @validates_schema
+    def check_whole_period(self, data: dict[str, Any], **_: Any) -> None:
+        start = data.get("start")
+        if start is None:
+            return
+        end = data.get("end") or date(start.year, 12, 31)
+        if start <= end and period_kind(start, end) is None:
+            raise ValidationError(gettext(WHOLE_PERIOD), "from")
+
+    @post_load
+    def end_of_the_year(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if data.get("end") is None:
+            data["end"] = date(data["start"].year, 12, 31)
+        return data
+
+
 def _dimension_list(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-class StatsQueryIn(PeriodIn):
+class StatsQueryIn(PublishedPeriodIn):
     by = fields.String(load_default="district", validate=validate.Length(max=200))
     unit = fields.String(load_default="incidents", validate=validate.OneOf(UNITS))
     municipality = fields.String(load_default=None, validate=validate.Length(min=1, max=80))

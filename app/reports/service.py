@@ -19,7 +19,7 @@ from app.reports.exports import CsvFile
 from app.reports.indicators import network_indicators
 from app.reports.labels import municipality_names
 from app.reports.policy import require_export
-from app.reports.stats import StatsQuery, StatsTable, stats_table
+from app.reports.stats import StatsQuery, StatsTable, month_trend, period_cube, stats_table
 
 STATS_FILE = "estadisticas.csv"
 INCIDENTS_FILE = "incidentes.csv"
@@ -66,7 +66,7 @@ def dashboard(session: DbSession, query: StatsQuery) -> Dashboard:
     by_month = replace(query, by=("month",), unit="incidents")
     return Dashboard(
         table=stats_table(session, query),
-        months=stats_table(session, by_month),
+        months=stats_table(session, by_month, period_cube(session, by_month)),
         indicators=network_indicators(session, query.start, query.end),
         municipalities=municipality_names(session),
     )
@@ -83,18 +83,18 @@ def monthly_report(session: DbSession, start: date, end: date, place: str | None
     An unknown district is ignored: the report covers the whole network."""
     names = municipality_names(session)
     place = place if place in names else None
+    cube = period_cube(session, StatsQuery(start, end))
     tables = [
-        stats_table(session, StatsQuery(start, end, (key,), municipality=place))
+        stats_table(session, StatsQuery(start, end, (key,), municipality=place), cube)
         for key in MONTHLY_DIMENSIONS
     ]
-    trend_query = StatsQuery(months_back(start, TREND_MONTHS), end, ("month",), municipality=place)
     return MonthlyReport(
         start=start,
         end=end,
         place=place,
         municipalities=names,
         tables=tables,
-        trend=stats_table(session, trend_query),
+        trend=month_trend(session, months_back(start, TREND_MONTHS), end, "incidents", place),
         indicators=network_indicators(session, start, end),
     )
 

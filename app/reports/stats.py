@@ -8,19 +8,22 @@ are suppressed before anything leaves this module (see `suppression`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from app.cases.models import Case, Incident
 from app.cases.service import resolve_municipality
 from app.core.db import DbSession
 from app.core.errors import InvalidInput
+from app.core.i18n import N_
+from app.reports.cube import Counts, Pattern, PeriodCube, is_hidden, month_series, period_kind
 from app.reports.dimensions import DIMENSIONS, JOINS, Dimension
 from app.reports.labels import labels_for
-from app.reports.suppression import TOTAL, Entry, Grid, Shown, shown_values
+from app.reports.suppression import HIDDEN, SMALL, THRESHOLD, TOTAL, Entry, Grid, Shown
 
 UNITS = ("incidents", "cases")
 MAX_DIMENSIONS = 2
@@ -64,6 +67,13 @@ class StatsTable:
         return self.columns.values if self.columns else []
 
 
+WHOLE_PERIOD = N_(
+    "Pida un mes completo (del día 1 al último del mes) o un año completo (del 1 de enero "
+    "al 31 de diciembre)."
+)
+ONE_DIMENSION_FOR_A_PLACE = N_("Para un solo distrito pida una sola dimensión.")
+
+
 def check_query(query: StatsQuery) -> None:
     """Typed 422s for what the API and the pages may be sent."""
     problems: dict[str, list[str]] = {}
@@ -76,6 +86,10 @@ def check_query(query: StatsQuery) -> None:
         problems["unit"] = ["Use incidents o cases."]
     if query.start > query.end:
         problems["from"] = ["El periodo empieza después de terminar."]
+    elif period_kind(query.start, query.end) is None:
+        problems["from"] = [gettext(WHOLE_PERIOD)]
+    if query.municipality and len(query.by) > 1:
+        problems["municipality"] = [gettext(ONE_DIMENSION_FOR_A_PLACE)]
     if problems:
         raise InvalidInput("invalid statistics query", problems)
 
@@ -138,17 +152,65 @@ def _axis(session: DbSession, query: StatsQuery, key: str, seen: set[str]) -> Ax
     return Axis(key, dimension.label, sorted(values, key=place), labels)
 
 
-def stats_table(session: DbSession, query: StatsQuery) -> StatsTable:
-    """The published table: counts with small cells and what would reveal them hidden."""
+def period_cube(session: DbSession, query: StatsQuery) -> PeriodCube:
+    """The period's pattern, fed by unfiltered counts in the query's unit."""
+
+    def fetch(start: date, end: date, by: tuple[str, ...]) -> Counts:
+        wanted = StatsQuery(start, end, by, unit=query.unit)
+        return count_groups(session, wanted)
+
+    return PeriodCube(fetch, query.start, query.end)
+
+
+def published(grid: Grid, pattern: Pattern) -> dict[Entry, Shown]:
+    """The grid's values, hidden where the period's pattern hides the same entry (or
+    where the value is small, whatever the pattern)."""
+    shown: dict[Entry, Shown] = {}
+    for entry in {entry for line in grid.lines() for entry in line}:
+        value = grid.value(entry)
+        if 0 < value < THRESHOLD:
+            shown[entry] = SMALL
+        elif is_hidden(pattern.get(entry)):
+            shown[entry] = HIDDEN
+        else:
+            shown[entry] = value
+    return shown
+
+
+def stats_table(
+    session: DbSession, query: StatsQuery, cube: PeriodCube | None = None
+) -> StatsTable:
+    """The published table: counts with small cells and what would reveal them hidden,
+    in the one pattern of its period (`cube`; pass it to share it between tables)."""
     check_query(query)
-    groups = count_groups(session, query)
+    cube = cube or period_cube(session, query)
+    groups = cube.counts(query.by) if not query.municipality else count_groups(session, query)
     rows = _axis(session, query, query.by[0], {g[0] for g in groups})
     if len(query.by) == 1:
         grid = Grid(rows.values, [], {(g[0], TOTAL): n for g, n in groups.items()})
-        return StatsTable(query, rows, None, shown_values(grid))
+        pattern = (
+            cube.place_slice(query.municipality, query.by[0], rows.values)
+            if query.municipality
+            else cube.one_way(query.by[0])
+        )
+        return StatsTable(query, rows, None, published(grid, pattern))
     columns = _axis(session, query, query.by[1], {g[1] for g in groups})
     grid = Grid(rows.values, columns.values, {(g[0], g[1]): n for g, n in groups.items()})
-    return StatsTable(query, rows, columns, shown_values(grid))
+    return StatsTable(query, rows, columns, published(grid, cube.two_way(*query.by)))
+
+
+def month_trend(
+    session: DbSession, first: date, last: date, unit: str, place: str | None
+) -> StatsTable:
+    """Incidents of each month from `first`'s to `last`'s, each as its month publishes
+    it; the months together are no published period, so their sum is not shown."""
+    query = StatsQuery(first, last, ("district", "month"), unit=unit)
+    counts = count_groups(session, query)
+    rows = _axis(session, replace(query, by=("month",)), "month", set())
+    series = month_series(counts, rows.values, place)
+    shown: dict[Entry, Shown] = {entry: value for entry, value in series.items()}
+    shown[(TOTAL, TOTAL)] = HIDDEN
+    return StatsTable(replace(query, by=("month",), municipality=place), rows, None, shown)
 
 
 def query_from_args(session: DbSession, args: dict[str, Any]) -> StatsQuery:

@@ -6,7 +6,15 @@ suppression). A row or column and its total form an equation; with exactly one h
 entry in it, the hidden value is the total minus the rest. So wherever a line holds
 exactly one hidden entry, the next-smallest non-zero entry of that line is hidden too
 (complementary suppression, shown as "*"), preferring the cells over the line's total,
-until no line has a single hidden entry. Zeros stay visible: a known zero hides nothing.
+until no line has a single hidden entry. Lines also combine: in a two-way table any
+hidden entry that no cycle of hidden entries passes through can be computed back, so one
+more entry is hidden until every hidden entry lies on such a cycle (see `bridges`). Zeros
+stay visible: a known zero hides nothing.
+
+Tables of the same period are published with one pattern: what one table shows or
+hides of an entry that another also shows (a margin of a two-way table is a one-way
+table's row) is `Fixed` for the other, so that no two answers combine to give back a
+hidden entry (app/reports/stats.py, docs/statistics.md).
 
 A table is a grid of `rows` × `columns` plus its margins; a one-way table has no
 columns, only rows and the grand total. `TOTAL` stands for a margin position.
@@ -54,37 +62,166 @@ def primary(grid: Grid) -> set[Entry]:
     return {entry for line in grid.lines() for entry in line if 0 < grid.value(entry) < THRESHOLD}
 
 
-def _complement(grid: Grid, line: list[Entry], hidden: set[Entry]) -> Entry | None:
+@dataclass(frozen=True)
+class Fixed:
+    """Entries another published table of the same period already shows: `hidden` ones
+    stay hidden here, and none of `shown` may be hidden here (a reader has its value), so
+    neither can serve as a complement (docs/statistics.md)."""
+
+    hidden: frozenset[Entry] = frozenset()
+    shown: frozenset[Entry] = frozenset()
+
+    @property
+    def frozen(self) -> frozenset[Entry]:
+        return self.hidden | self.shown
+
+
+NOTHING_FIXED = Fixed()
+
+
+def _smallest(grid: Grid, entries: list[Entry], order: list[Entry]) -> Entry | None:
+    if not entries:
+        return None
+    return min(entries, key=lambda e: (grid.value(e), order.index(e)))
+
+
+def _complement(
+    grid: Grid, line: list[Entry], hidden: set[Entry], frozen: frozenset[Entry]
+) -> Entry | None:
     """The next-smallest visible non-zero entry of the line; cells before the total."""
     *cells, line_total = line
-    candidates = [e for e in cells if e not in hidden and grid.value(e) > 0]
-    if candidates:
-        return min(candidates, key=lambda e: (grid.value(e), line.index(e)))
-    if line_total not in hidden and grid.value(line_total) > 0:
+    free = [e for e in cells if e not in hidden and e not in frozen and grid.value(e) > 0]
+    if free:
+        return _smallest(grid, free, line)
+    if line_total not in hidden and line_total not in frozen and grid.value(line_total) > 0:
         return line_total
     return None
 
 
-def protect(grid: Grid) -> tuple[set[Entry], set[Entry]]:
-    """(primary, complementary) hidden entries; iterated until every line is safe."""
+def _hide_lone_entries(grid: Grid, hidden: set[Entry], frozen: frozenset[Entry]) -> bool:
+    """A line with exactly one hidden entry gets a second one; True if anything changed."""
+    changed = False
+    for line in grid.lines():
+        if len(line) < 2 or sum(entry in hidden for entry in line) != 1:
+            continue
+        extra = _complement(grid, line, hidden, frozen)
+        if extra is not None:
+            hidden.add(extra)
+            changed = True
+    return changed
+
+
+def protect(grid: Grid, fixed: Fixed = NOTHING_FIXED) -> tuple[set[Entry], set[Entry]]:
+    """(primary, complementary) hidden entries; iterated until no published equation, nor
+    any combination of them, gives a hidden entry back."""
     small = primary(grid)
-    hidden = set(small)
-    changed = True
-    while changed:
-        changed = False
-        for line in grid.lines():
-            if len(line) < 2 or sum(entry in hidden for entry in line) != 1:
-                continue
-            extra = _complement(grid, line, hidden)
-            if extra is not None:
-                hidden.add(extra)
-                changed = True
+    hidden = small | set(fixed.hidden)
+    frozen = fixed.frozen
+    while _hide_lone_entries(grid, hidden, frozen) or _break_a_bridge(grid, hidden, frozen):
+        pass
     return small, hidden - small
 
 
-def shown_values(grid: Grid) -> dict[Entry, Shown]:
+# A two-way table with its margins is a grid whose every line sums to zero once the
+# margins are counted negative. Hidden entries are the edges of a bipartite graph between
+# its lines (rows and columns, margins included); an entry can be computed back from the
+# published ones exactly when it lies on no cycle of that graph, that is when it is a
+# bridge. A line holding one hidden entry is the simplest bridge; two hidden rectangles
+# joined by one entry is another, which the line rule alone lets through.
+Vertex = tuple[str, str]
+
+
+def _graph(hidden: set[Entry]) -> dict[Vertex, list[tuple[Vertex, Entry]]]:
+    graph: dict[Vertex, list[tuple[Vertex, Entry]]] = {}
+    for entry in sorted(hidden):
+        row, column = ("r", entry[0]), ("c", entry[1])
+        graph.setdefault(row, []).append((column, entry))
+        graph.setdefault(column, []).append((row, entry))
+    return graph
+
+
+def bridges(hidden: set[Entry]) -> list[Entry]:
+    """The hidden entries of a two-way grid that the published ones determine."""
+    graph = _graph(hidden)
+    order: dict[Vertex, int] = {}
+    low: dict[Vertex, int] = {}
+    found: list[Entry] = []
+    for root in graph:
+        if root in order:
+            continue
+        order[root] = low[root] = len(order)
+        stack: list[tuple[Vertex, Entry | None, int]] = [(root, None, 0)]
+        while stack:
+            vertex, via, index = stack.pop()
+            if index < len(graph[vertex]):
+                stack.append((vertex, via, index + 1))
+                neighbour, entry = graph[vertex][index]
+                if entry == via:
+                    continue
+                if neighbour in order:
+                    low[vertex] = min(low[vertex], order[neighbour])
+                else:
+                    order[neighbour] = low[neighbour] = len(order)
+                    stack.append((neighbour, entry, 0))
+            elif via is not None:
+                parent = _other_end(vertex, via)
+                low[parent] = min(low[parent], low[vertex])
+                if low[vertex] > order[parent]:
+                    found.append(via)
+    return found
+
+
+def _other_end(vertex: Vertex, entry: Entry) -> Vertex:
+    return ("c", entry[1]) if vertex[0] == "r" else ("r", entry[0])
+
+
+def _side(hidden: set[Entry], start: Vertex, cut: Entry) -> set[Vertex]:
+    graph = _graph(hidden - {cut})
+    seen, pending = {start}, [start]
+    while pending:
+        for neighbour, _ in graph.get(pending.pop(), []):
+            if neighbour not in seen:
+                seen.add(neighbour)
+                pending.append(neighbour)
+    return seen
+
+
+def _break_a_bridge(grid: Grid, hidden: set[Entry], frozen: frozenset[Entry]) -> bool:
+    """Hide one more entry joining the two sides of the first bridge, which puts it on a
+    cycle; when nothing may be hidden, every free entry goes (the table says nothing)."""
+    if not grid.columns:
+        return False
+    found = bridges(hidden)
+    if not found:
+        return False
+    bridge = found[0]
+    rows_side = _side(hidden, ("r", bridge[0]), bridge)
+    columns_side = _side(hidden, ("c", bridge[1]), bridge)
+    order = [entry for line in grid.lines() for entry in line]
+    joining = [
+        entry
+        for entry in order
+        if entry not in hidden
+        and entry not in frozen
+        and (
+            (("r", entry[0]) in rows_side and ("c", entry[1]) in columns_side)
+            or (("r", entry[0]) in columns_side and ("c", entry[1]) in rows_side)
+        )
+    ]
+    choice = _smallest(grid, [e for e in joining if grid.value(e) > 0], order) or _smallest(
+        grid, joining, order
+    )
+    if choice is not None:
+        hidden.add(choice)
+        return True
+    free = {entry for entry in order if entry not in frozen} - hidden
+    hidden |= free
+    return bool(free)
+
+
+def shown_values(grid: Grid, fixed: Fixed = NOTHING_FIXED) -> dict[Entry, Shown]:
     """Every entry of the grid and its margins as it may be published."""
-    small, complementary = protect(grid)
+    small, complementary = protect(grid, fixed)
     entries = {entry for line in grid.lines() for entry in line}
     return {
         entry: SMALL if entry in small else HIDDEN if entry in complementary else grid.value(entry)
