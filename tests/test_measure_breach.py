@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.audit.models import AuditEvent
+from app.cases.caseload import Task, ordered
 from app.cases.legal_models import ProtectionMeasure
 from app.cases.measure_notices import notify_expiring_measures
 from app.core.time import local_today, utcnow
@@ -204,6 +205,28 @@ def test_a_role_that_may_not_update_measures_gets_403_and_a_non_party_404(
     acajutla = make_person("pnc_agent", "PNC-ACA")
     assert client.patch(world.measure_url, headers=acajutla.headers, json=change).status_code == 404
     assert told(app, world.number) == []
+
+
+def test_the_measure_form_of_a_non_party_answers_404_and_tells_nobody(
+    app, client, make_person, world
+):
+    acajutla = make_person("pnc_agent", "PNC-ACA")
+    browser = web(app, acajutla)
+    form = {
+        "status": "breached",
+        "version": str(world.version),
+        "csrf_token": csrf_token(browser.get("/").get_data(as_text=True)),
+    }
+    sent = browser.post(f"/cases/{world.case_id}/measures/{world.measure_id}", data=form)
+    assert sent.status_code == 404
+    assert told(app, world.number) == []
+
+
+def test_the_breach_task_comes_before_the_30_day_reassessment():
+    case_id = uuid.uuid4()
+    later = Task("reassessment_due", case_id, "SON-2026-000001", None, True)
+    first = Task("breach_reassessment", case_id, "SON-2026-000001", utcnow(), False)
+    assert ordered([later, first]) == [first, later]
 
 
 # ---- the reassessment task -----------------------------------------------------------
