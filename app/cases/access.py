@@ -1821,3 +1821,66 @@ def cases_behind_referrals(
         view = policy.party_view(party_access, bool(excluded)) if live else None
         found[case.id] = ReferralCase(case, view, bool(excluded))
     return found
+
+
+# ---- the breach fast lane and the expiry notice (app/cases/breach.py, measure_notices.py) --
+
+
+def survivor_district(session: DbSession, case_id: uuid.UUID) -> str:
+    """Her district (a code of the 2024 map's districts), for a case already loaded."""
+    stmt = select(Survivor.municipality).join(Case, Case.survivor_id == Survivor.id)
+    return session.execute(stmt.where(Case.id == case_id)).scalar_one()
+
+
+def breach_reassessments_mine(
+    session: DbSession, subject: Subject, limit: int
+) -> list[tuple[Any, str, bool]]:
+    """Breached measures of open cases with no risk assessment recorded since the breach,
+    on cases whose whole record the institution sees or whose measure it filed itself:
+    (measure, case number, mine)."""
+    from app.cases.care_models import RiskAssessment
+    from app.cases.legal_models import Complaint, ProtectionMeasure
+
+    own = exists().where(
+        Complaint.id == ProtectionMeasure.complaint_id,
+        Complaint.institution_id == subject.institution_id,
+    )
+    assessed = exists().where(
+        RiskAssessment.case_id == ProtectionMeasure.case_id,
+        RiskAssessment.created_at >= ProtectionMeasure.breached_at,
+    )
+    stmt = (
+        select(ProtectionMeasure, Case.number, _mine(subject))
+        .join(Case, Case.id == ProtectionMeasure.case_id)
+        .where(
+            _visible(subject, policy.FULL) | (_visible(subject) & own),
+            ProtectionMeasure.breached_at.is_not(None),
+            Case.status != "closed",
+            ~assessed,
+        )
+        .order_by(ProtectionMeasure.breached_at, ProtectionMeasure.id)
+        .limit(limit)
+    )
+    return [(row[0], row[1], bool(row[2])) for row in session.execute(stmt).all()]
+
+
+def expiring_measures_to_notify(
+    session: DbSession, today: date, days: int
+) -> list[tuple[Any, str]]:
+    """Active measures of live records ending within `days` whose expiry notice has not
+    gone out: (measure, case number). A job's query: no caller, numbers only."""
+    from app.cases.legal_models import ProtectionMeasure
+
+    stmt = (
+        select(ProtectionMeasure, Case.number)
+        .join(Case, Case.id == ProtectionMeasure.case_id)
+        .where(
+            Case.merged_into_id.is_(None),
+            Case.purged_at.is_(None),
+            ProtectionMeasure.status == "active",
+            ProtectionMeasure.ends_on.between(today, today + timedelta(days=days)),
+            ProtectionMeasure.expiry_notified_at.is_(None),
+        )
+        .order_by(ProtectionMeasure.ends_on, ProtectionMeasure.id)
+    )
+    return [(row[0], row[1]) for row in session.execute(stmt).all()]

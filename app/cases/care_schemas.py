@@ -204,6 +204,11 @@ class RiskStateOut(Schema):
     reasons = fields.List(fields.String())
     last_assessed_at = fields.String(allow_none=True)
     reassessment_due = fields.Boolean()
+    breach_reassessment_by = fields.String(
+        allow_none=True,
+        metadata={"description": "a measure was breached: assess her risk again by then"},
+    )
+    breach_reassessment_overdue = fields.Boolean()
 
 
 class SafetyPlanOut(Schema):
@@ -223,6 +228,7 @@ class MeasureOut(Schema):
     ends_on = fields.String(allow_none=True)
     status = fields.String()
     version = fields.Integer()
+    breached_at = fields.String(allow_none=True)
 
 
 class MeasureListOut(Schema):

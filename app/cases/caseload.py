@@ -22,6 +22,7 @@ from app.audit.service import audit
 from app.auth.caller import Caller
 from app.auth.models import CASE_ROLES, User
 from app.cases import access, policy
+from app.cases.breach import reassessment_due_at
 from app.cases.complaints import EXPIRY_WARNING_DAYS
 from app.cases.service import require_case_role
 from app.core.db import DbSession
@@ -279,6 +280,7 @@ REASSESS_AFTER = timedelta(days=30)
 TASK_LIMIT = 100  # per kind: the work list has the rest
 TASK_ORDER = (
     "recent_rape",
+    "breach_reassessment",
     "referral_to_answer",
     "follow_up_overdue",
     "follow_up_today",
@@ -299,6 +301,7 @@ class Task:
     mine: bool
     detail: str | None = None  # a code: the channel, the measure, the urgency
     referral_id: uuid.UUID | None = None
+    overdue: bool = False  # past its deadline (a breach's 24 h)
 
 
 def case_tasks(
@@ -334,6 +337,7 @@ def case_tasks(
             session, caller, today, EXPIRY_WARNING_DAYS, TASK_LIMIT
         )
     ]
+    tasks += breach_reassessment_tasks(session, caller, now)
     for case in access.open_high_risk(session, caller, TASK_LIMIT):
         if policy.unprotected(case.has_plan, case.has_active_measure):
             tasks.append(Task("high_risk_unprotected", case.id, case.number, None, case.mine))
@@ -341,6 +345,25 @@ def case_tasks(
             tasks.append(
                 Task("reassessment_due", case.id, case.number, case.last_assessed_at, case.mine)
             )
+    return tasks
+
+
+def breach_reassessment_tasks(session: DbSession, caller: Caller, now: datetime) -> list[Task]:
+    """A new risk assessment within 24 h of each breach no assessment has followed yet."""
+    tasks = []
+    for row, number, mine in access.breach_reassessments_mine(session, caller, TASK_LIMIT):
+        due = reassessment_due_at(row.breached_at)
+        tasks.append(
+            Task(
+                "breach_reassessment",
+                row.case_id,
+                number,
+                due,
+                mine,
+                row.measure,
+                overdue=now > due,
+            )
+        )
     return tasks
 
 

@@ -14,7 +14,7 @@ from app.audit.service import audit_change
 from app.auth.caller import Caller
 from app.auth.policy import may_file_complaint, may_update_measures
 from app.auth.throttle_store import charge_write
-from app.cases import access, policy
+from app.cases import access, breach, policy
 from app.cases.corrections import (
     NOTHING_CHANGED,
     Corrected,
@@ -150,6 +150,7 @@ def update_measure(
         raise NotFound("measure not found")
     if data.get("version") is not None and data["version"] != measure.version:
         raise Conflict("the measure changed since it was read")
+    status_before = measure.status
     for field in ("status", "granted", "starts_on", "ends_on"):
         if field in data and data[field] is not None:
             setattr(measure, field, data[field])
@@ -160,6 +161,7 @@ def update_measure(
         raise InvalidInput(
             "dates", {"ends_on": [gettext("La fecha de fin es anterior a la de inicio.")]}
         )
+    breach.record_breach(session, user, case.id, case.number, measure, status_before)
     case.updated_at = utcnow()
     session.flush()
     audit_change(

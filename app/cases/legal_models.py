@@ -63,7 +63,10 @@ class Complaint(Base):
 
 class ProtectionMeasure(Base):
     __tablename__ = "protection_measures"
-    __table_args__ = (Index("ix_protection_measures_status_ends", "status", "ends_on"),)
+    __table_args__ = (
+        Index("ix_protection_measures_status_ends", "status", "ends_on"),
+        Index("ix_protection_measures_breached_at", "breached_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     complaint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complaints.id"), index=True)
@@ -78,6 +81,12 @@ class ProtectionMeasure(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The breach fast lane (app/cases/breach.py): the last time it was marked breached,
+    # and by which user (no foreign key: migration 0024 adds it without a table copy).
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    breached_by: Mapped[int | None] = mapped_column(Integer)
+    # The week-before-expiry notice went out (app/cases/measure_notices.py), once.
+    expiry_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     complaint: Mapped[Complaint] = relationship(back_populates="measures", lazy="raise")
 

@@ -9,13 +9,14 @@ from datetime import UTC, date, datetime, time
 from typing import Any, cast
 
 from app.cases import access, contact_data, policy
+from app.cases.breach import pending_reassessment
 from app.cases.care_models import Attachment, CareNote, FollowUp, RiskAssessment, SafetyPlan
 from app.cases.legal_models import Complaint, ProtectionMeasure
 from app.cases.models import Case, CaseParty, Consent, Incident, Survivor
 from app.cases.record_models import Correction
 from app.cases.risk import incident_reasons, reassessment_due
 from app.core.db import DbSession
-from app.core.time import LOCAL_TZ, local_today
+from app.core.time import LOCAL_TZ, local_today, utcnow
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
 from app.crypto.service import cipher_for
@@ -416,6 +417,7 @@ def measure_record(cipher: FieldCipher, measure: ProtectionMeasure) -> dict[str,
         "ends_on": iso(measure.ends_on),
         "status": measure.status,
         "version": measure.version,
+        "breached_at": iso(measure.breached_at),
     }
 
 
@@ -505,6 +507,21 @@ def risk_state(case: Case) -> dict[str, Any]:
         "reasons": reasons,
         "last_assessed_at": iso(last.created_at) if last else None,
         "reassessment_due": reassessment_due(case.status, case.risk_level, last_on, local_today()),
+        **breach_reassessment_state(case),
+    }
+
+
+def breach_reassessment_state(case: Case) -> dict[str, Any]:
+    """By when a breached measure asks for a new risk assessment, and whether it is late."""
+    due = None
+    if case.status != "closed":
+        due = pending_reassessment(
+            (m.breached_at for c in case.complaints for m in c.measures),
+            (r.created_at for r in case.risk_assessments),
+        )
+    return {
+        "breach_reassessment_by": iso(due),
+        "breach_reassessment_overdue": due is not None and utcnow() > due,
     }
 
 

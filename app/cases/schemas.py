@@ -620,8 +620,9 @@ class CaseloadOut(Schema):
 class TaskOut(Schema):
     kind = fields.String(
         metadata={
-            "description": "recent_rape, referral_to_answer, follow_up_overdue, "
-            "follow_up_today, measure_expiring, high_risk_unprotected, reassessment_due"
+            "description": "recent_rape, breach_reassessment, referral_to_answer, "
+            "follow_up_overdue, follow_up_today, measure_expiring, high_risk_unprotected, "
+            "reassessment_due"
         }
     )
     case_id = fields.String()
@@ -630,6 +631,7 @@ class TaskOut(Schema):
     mine = fields.Boolean(metadata={"description": "she is the case's responsible"})
     detail = fields.String(allow_none=True, metadata={"description": "a code"})
     referral_id = fields.String(allow_none=True)
+    overdue = fields.Boolean(metadata={"description": "past its deadline (a breach's 24 h)"})
 
 
 class TaskListOut(Schema):

@@ -35,6 +35,7 @@ from app.cases.access import case_numbers, cases_to_rekey, count_cases_to_rekey,
 from app.cases.index_rotation import count_left, reindex_under_active_key
 from app.cases.name_tokens import reindex_batch
 from app.cases.rekey import rekey_case
+from app.cli.measures import measures_cli
 from app.core.errors import DomainError
 from app.core.time import utcnow
 from app.crypto.blind_index import status_code_subkey
@@ -445,6 +446,7 @@ def register(app: Flask) -> None:
         referrals_cli,
         search_cli,
         records_cli,
+        measures_cli,
     ):
         app.cli.add_command(group)
     # A release leaves the demo out (release.sh): its command is there only in a checkout.

@@ -31,6 +31,15 @@ KINDS = {
     "legal_hold": N_("Se puso o levantó una retención legal de un expediente"),
     "erasure_request": N_("Solicitud de supresión de un expediente por decidir"),
     "records_purged": N_("Expedientes depurados al vencer su plazo de conservación"),
+    "measure_breached": N_(
+        "Medida de protección incumplida: nueva valoración de riesgo antes de 24 horas"
+    ),
+    # To a police unit of her municipality that is not a party: it gets no access.
+    "measure_breached_nearby": N_(
+        "Medida de protección incumplida en su municipio: comuníquese con la institución"
+        " que lo registró"
+    ),
+    "measure_expiring": N_("Una medida de protección vence en una semana"),
 }
 
 

@@ -1,5 +1,6 @@
 """How the network works: referrals completed and how fast, overdue work, follow-ups
-done on time, and high-risk cases under an active protection measure.
+done on time, high-risk cases under an active protection measure, and breached measures
+followed by a new risk assessment within 24 hours.
 
 Like the counts, only cases with consent to statistics count, and small numbers are
 shown as "<5". A share or a median is given only over five or more referrals (or
@@ -16,7 +17,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Float, Select, and_, case, cast, exists, func, or_, select
 
-from app.cases.care_models import FollowUp
+from app.cases.breach import REASSESS_WITHIN
+from app.cases.care_models import FollowUp, RiskAssessment
 from app.cases.legal_models import ProtectionMeasure
 from app.cases.models import Case
 from app.core.db import DbSession
@@ -195,6 +197,39 @@ def high_risk_summary(session: DbSession) -> dict[str, Any]:
     }
 
 
+def breach_summary(session: DbSession, start: date, end: date) -> dict[str, Any]:
+    """Measures marked breached in the period, and how many of them a risk assessment
+    followed within 24 hours (the breach fast lane's promise)."""
+    since, until = utc_bounds(start, end)
+    first_after = (
+        select(func.min(RiskAssessment.created_at))
+        .where(
+            RiskAssessment.case_id == ProtectionMeasure.case_id,
+            RiskAssessment.created_at >= ProtectionMeasure.breached_at,
+        )
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(ProtectionMeasure.breached_at, first_after)
+        .join(Case, Case.id == ProtectionMeasure.case_id)
+        .where(
+            Case.consent_statistics.is_(True),
+            ProtectionMeasure.breached_at >= since,
+            ProtectionMeasure.breached_at < until,
+        )
+    ).all()
+    followed = len([row for row in rows if _reassessed_in_time(row[0], row[1])])
+    return {
+        "breached": shown(len(rows)),
+        "reassessed_within_24h": shown(followed),
+        "reassessed_share": share(followed, len(rows)),
+    }
+
+
+def _reassessed_in_time(breached: datetime | None, assessed: datetime | None) -> bool:
+    return breached is not None and assessed is not None and assessed - breached <= REASSESS_WITHIN
+
+
 def network_indicators(session: DbSession, start: date, end: date) -> dict[str, Any]:
     tallies = tally_referrals(session, start, end)
     services = {code: (code, name) for code, name in service_names(session).items()}
@@ -206,4 +241,5 @@ def network_indicators(session: DbSession, start: date, end: date) -> dict[str, 
         "by_institution": _grouped(tallies.by_institution, _institution_labels(session)),
         "follow_ups": follow_up_summary(session, start, end),
         "high_risk": high_risk_summary(session),
+        "measures_breached": breach_summary(session, start, end),
     }

@@ -143,6 +143,12 @@ class HighRiskOut(Schema):
     share = fields.Float(allow_none=True)
 
 
+class BreachesOut(Schema):
+    breached = Count()
+    reassessed_within_24h = Count()
+    reassessed_share = fields.Float(allow_none=True)
+
+
 class IndicatorsOut(Schema):
     start = fields.String(data_key="from")
     end = fields.String(data_key="to")
@@ -151,3 +157,6 @@ class IndicatorsOut(Schema):
     by_institution = fields.List(fields.Nested(ReferralGroupOut))
     follow_ups = fields.Nested(FollowUpSummaryOut)
     high_risk = fields.Nested(HighRiskOut)
+    measures_breached = fields.Nested(
+        BreachesOut, metadata={"description": "measures marked breached in the period"}
+    )

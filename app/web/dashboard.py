@@ -24,6 +24,7 @@ public = Blueprint("public", __name__)
 
 TASK_LABELS = {
     "recent_rape": _l("Violación en las últimas 72 horas: PEP y anticoncepción de emergencia"),
+    "breach_reassessment": _l("Medida incumplida: nueva valoración de riesgo antes de 24 horas"),
     "referral_to_answer": _l("Remisión por responder"),
     "follow_up_overdue": _l("Seguimiento vencido"),
     "follow_up_today": _l("Seguimiento para hoy"),
