@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from tests import factories
 from tests.conftest import Person
 
-PERIOD = {"from": "2026-01-01", "to": "2026-12-31"}  # a published period: a whole year
+PERIOD = {"from": "2026-10-01", "to": "2026-10-31"}  # a published period: a whole month
 
 
 def valid_dui(number: int) -> str:
@@ -89,11 +89,11 @@ def open_cases(
 def seed_observatory(client: FlaskClient, pnc: Person, health: Person) -> Seeded:
     """The data set of the hand-computed tables in test_stats.py.
 
-    In 2026 (September and October), with consent to statistics:
+    In October 2026, with consent to statistics:
       Sonsonate (PNC): 6 physical, 5 psychological, 3 physical+sexual
       Acajutla (health): 6 physical, 7 psychological, and one of the physical cases
                          has a second physical incident
-    Left out: 4 sexual in Sonsonate without consent; 2 physical in Acajutla in August 2025.
+    Left out: 4 sexual in Sonsonate without consent; 2 physical in Acajutla in August.
     """
     seeded = Seeded()
     open_cases(client, pnc, seeded, 6, municipality="Sonsonate", types=["physical"])
@@ -104,7 +104,7 @@ def seed_observatory(client: FlaskClient, pnc: Person, health: Person) -> Seeded
         5,
         municipality="Sonsonate",
         types=["psychological"],
-        occurred_on="2026-09-20",
+        occurred_on="2026-10-20",
     )
     open_cases(
         client,
@@ -126,7 +126,7 @@ def seed_observatory(client: FlaskClient, pnc: Person, health: Person) -> Seeded
         2,
         municipality="Acajutla",
         types=["physical"],
-        occurred_on="2025-08-15",
+        occurred_on="2026-08-15",
     )
     second = client.post(
         f"/api/v1/cases/{first[0]}/incidents",

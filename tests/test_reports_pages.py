@@ -33,8 +33,8 @@ def test_dashboard_shows_the_protected_table_charts_and_indicators(
     response = supervisor_web.get(
         "/reports",
         query_string={
-            "from": "2026-01-01",
-            "to": "2026-12-31",
+            "from": "2026-10-01",
+            "to": "2026-10-31",
             "by": ["district", "violence_type"],
         },
     )

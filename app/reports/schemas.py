@@ -17,7 +17,7 @@ from marshmallow import (
 )
 
 from app.core.time import local_today
-from app.reports.cube import period_kind
+from app.reports.cube import month_end, period_kind
 from app.reports.dimensions import DIMENSIONS
 from app.reports.stats import UNITS, WHOLE_PERIOD
 
@@ -46,11 +46,17 @@ class PeriodIn(Schema):
             raise ValidationError(gettext("Pida como máximo diez años."), "from")
 
 
-class PublishedPeriodIn(PeriodIn):
-    """A period of the observatory: one whole month or one whole year; this year when
-    absent (docs/statistics.md: periods that overlap in part would give hidden cells
-    back by subtraction)."""
+def start_of_month() -> date:
+    return local_today().replace(day=1)
 
+
+class PublishedPeriodIn(PeriodIn):
+    """A period of the observatory: one whole month, or one whole year for what is
+    published by year (the months of a year, the indicators); this month when absent,
+    and `from`'s month when `to` is (docs/statistics.md: periods that overlap in part
+    would give hidden cells back by subtraction)."""
+
+    start = fields.Date(data_key="from", load_default=start_of_month)
     end = fields.Date(data_key="to", load_default=None)
 
     @validates_schema
@@ -58,14 +64,14 @@ class PublishedPeriodIn(PeriodIn):
         start = data.get("start")
         if start is None:
             return
-        end = data.get("end") or date(start.year, 12, 31)
+        end = data.get("end") or month_end(start)
         if start <= end and period_kind(start, end) is None:
             raise ValidationError(gettext(WHOLE_PERIOD), "from")
 
     @post_load
-    def end_of_the_year(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+    def end_of_the_month(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         if data.get("end") is None:
-            data["end"] = date(data["start"].year, 12, 31)
+            data["end"] = month_end(data["start"])
         return data
 
 

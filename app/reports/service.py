@@ -5,7 +5,7 @@ transaction, so the pages and the API record the same event with the same detail
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -63,10 +63,10 @@ class MonthlyReport:
 
 def dashboard(session: DbSession, query: StatsQuery) -> Dashboard:
     """The table asked for, incidents by month over the same period, and the indicators."""
-    by_month = replace(query, by=("month",), unit="incidents")
+    year_start = query.start.replace(month=1, day=1)
     return Dashboard(
         table=stats_table(session, query),
-        months=stats_table(session, by_month, period_cube(session, by_month)),
+        months=month_trend(session, year_start, query.end, "incidents", query.municipality),
         indicators=network_indicators(session, query.start, query.end),
         municipalities=municipality_names(session),
     )

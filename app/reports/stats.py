@@ -68,10 +68,16 @@ class StatsTable:
 
 
 WHOLE_PERIOD = N_(
-    "Pida un mes completo (del día 1 al último del mes) o un año completo (del 1 de enero "
-    "al 31 de diciembre)."
+    "Pida un mes completo (del día 1 al último del mes); un año completo (del 1 de enero "
+    "al 31 de diciembre) solo por mes."
 )
 ONE_DIMENSION_FOR_A_PLACE = N_("Para un solo distrito pida una sola dimensión.")
+
+
+def _published_period(query: StatsQuery) -> bool:
+    """Tables are published by whole month; a whole year only as its months."""
+    kind = period_kind(query.start, query.end)
+    return kind == "month" or (kind == "year" and query.by == ("month",))
 
 
 def check_query(query: StatsQuery) -> None:
@@ -86,7 +92,7 @@ def check_query(query: StatsQuery) -> None:
         problems["unit"] = ["Use incidents o cases."]
     if query.start > query.end:
         problems["from"] = ["El periodo empieza después de terminar."]
-    elif period_kind(query.start, query.end) is None:
+    elif not _published_period(query):
         problems["from"] = [gettext(WHOLE_PERIOD)]
     if query.municipality and len(query.by) > 1:
         problems["municipality"] = [gettext(ONE_DIMENSION_FOR_A_PLACE)]
@@ -183,27 +189,36 @@ def stats_table(
     """The published table: counts with small cells and what would reveal them hidden,
     in the one pattern of its period (`cube`; pass it to share it between tables)."""
     check_query(query)
+    if period_kind(query.start, query.end) == "year":
+        return month_trend(session, query.start, query.end, query.unit, query.municipality)
     cube = cube or period_cube(session, query)
+    pattern = _pattern(cube, query)  # first: its finer counts may give the table's own
     groups = cube.counts(query.by) if not query.municipality else count_groups(session, query)
     rows = _axis(session, query, query.by[0], {g[0] for g in groups})
     if len(query.by) == 1:
         grid = Grid(rows.values, [], {(g[0], TOTAL): n for g, n in groups.items()})
-        pattern = (
-            cube.place_slice(query.municipality, query.by[0], rows.values)
-            if query.municipality
-            else cube.one_way(query.by[0])
-        )
+        if query.municipality:
+            pattern = cube.place_slice(query.municipality, query.by[0], rows.values)
         return StatsTable(query, rows, None, published(grid, pattern))
     columns = _axis(session, query, query.by[1], {g[1] for g in groups})
     grid = Grid(rows.values, columns.values, {(g[0], g[1]): n for g, n in groups.items()})
-    return StatsTable(query, rows, columns, published(grid, cube.two_way(*query.by)))
+    return StatsTable(query, rows, columns, published(grid, pattern))
+
+
+def _pattern(cube: PeriodCube, query: StatsQuery) -> Pattern:
+    if query.municipality:
+        return {}  # sliced once the district's rows are known
+    if len(query.by) == 1:
+        return cube.one_way(query.by[0])
+    return cube.two_way(*query.by)
 
 
 def month_trend(
     session: DbSession, first: date, last: date, unit: str, place: str | None
 ) -> StatsTable:
     """Incidents of each month from `first`'s to `last`'s, each as its month publishes
-    it; the months together are no published period, so their sum is not shown."""
+    it; the months together are no published period, so their sum is not shown (a year's
+    table less one month's would be the others')."""
     query = StatsQuery(first, last, ("district", "month"), unit=unit)
     counts = count_groups(session, query)
     rows = _axis(session, replace(query, by=("month",)), "month", set())

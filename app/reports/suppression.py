@@ -117,7 +117,11 @@ def protect(grid: Grid, fixed: Fixed = NOTHING_FIXED) -> tuple[set[Entry], set[E
     small = primary(grid)
     hidden = small | set(fixed.hidden)
     frozen = fixed.frozen
-    while _hide_lone_entries(grid, hidden, frozen) or _break_a_bridge(grid, hidden, frozen):
+    while (
+        _hide_lone_entries(grid, hidden, frozen)
+        or _break_a_bridge(grid, hidden, frozen)
+        or _join_hidden_margins(grid, hidden, frozen)
+    ):
         pass
     return small, hidden - small
 
@@ -217,6 +221,94 @@ def _break_a_bridge(grid: Grid, hidden: set[Entry], frozen: frozenset[Entry]) ->
     free = {entry for entry in order if entry not in frozen} - hidden
     hidden |= free
     return bool(free)
+
+
+# Two two-way tables that share a dimension (district × type, district × age) meet in its
+# margins, the one-way table's rows. If one of them determines a sum of hidden margins
+# (say Acajutla's and Izalco's totals together) that the one-way table does not, the other
+# can use it. It determines none when, without the margins' own edges, every hidden
+# margin of a side still joins the others and the grand total's line: then the margins
+# can move together along cycles while everything published stays the same. The grand
+# total's line counts as joined when the total is shown, for the one-way table publishes
+# that sum anyway.
+
+
+def _components(edges: set[Entry]) -> dict[Vertex, Vertex]:
+    parent: dict[Vertex, Vertex] = {}
+
+    def find(vertex: Vertex) -> Vertex:
+        parent.setdefault(vertex, vertex)
+        while parent[vertex] != vertex:
+            parent[vertex] = parent[parent[vertex]]
+            vertex = parent[vertex]
+        return vertex
+
+    for row, column in edges:
+        parent[find(("r", row))] = find(("c", column))
+    return {vertex: find(vertex) for vertex in list(parent)}
+
+
+def _margin_ends(grid: Grid, hidden: set[Entry], side: str) -> tuple[set[Entry], list[Vertex]]:
+    """A side's hidden margins and the vertices that must share one component."""
+    if side == "rows":
+        margins = {(row, TOTAL) for row in grid.rows if (row, TOTAL) in hidden}
+        ends = [("r", row) for row, _ in sorted(margins)]
+        total_line: Vertex = ("c", TOTAL)
+    else:
+        margins = {(TOTAL, column) for column in grid.columns if (TOTAL, column) in hidden}
+        ends = [("c", column) for _, column in sorted(margins)]
+        total_line = ("r", TOTAL)
+    if (TOTAL, TOTAL) in hidden:
+        ends.append(total_line)
+    return margins, ends
+
+
+def _split_margins(grid: Grid, hidden: set[Entry], side: str) -> dict[Vertex, Vertex] | None:
+    """The components without the side's margins, when its ends are not all in one."""
+    margins, ends = _margin_ends(grid, hidden, side)
+    if len(ends) < 2:
+        return None
+    components = _components(hidden - margins)
+    roots = {components.get(vertex, vertex) for vertex in ends}
+    return components if len(roots) > 1 else None
+
+
+def _join_hidden_margins(grid: Grid, hidden: set[Entry], frozen: frozenset[Entry]) -> bool:
+    """Hide one more cell joining two components of a side's hidden margins; when none
+    may be hidden, every free entry goes."""
+    if not grid.columns:
+        return False
+    for side in ("rows", "columns"):
+        components = _split_margins(grid, hidden, side)
+        if components is None:
+            continue
+        _, ends = _margin_ends(grid, hidden, side)
+        wanted = {components.get(vertex, vertex) for vertex in ends}
+        order = [entry for line in grid.lines() for entry in line]
+        joining = [
+            (row, column)
+            for row, column in order
+            if (row, column) not in hidden
+            and (row, column) not in frozen
+            and row != TOTAL
+            and column != TOTAL
+            and components.get(("r", row), ("r", row))
+            != components.get(("c", column), ("c", column))
+            and (
+                components.get(("r", row), ("r", row)) in wanted
+                or components.get(("c", column), ("c", column)) in wanted
+            )
+        ]
+        choice = _smallest(grid, [e for e in joining if grid.value(e) > 0], order) or _smallest(
+            grid, joining, order
+        )
+        if choice is not None:
+            hidden.add(choice)
+            return True
+        free = {entry for entry in order if entry not in frozen} - hidden
+        hidden |= free
+        return bool(free)
+    return False
 
 
 def shown_values(grid: Grid, fixed: Fixed = NOTHING_FIXED) -> dict[Entry, Shown]:

@@ -22,7 +22,7 @@ from tests.test_english import her_data, proper_names
 
 pytestmark = pytest.mark.browser
 
-BY_TYPE_AND_PLACE = "/reports?from=2026-01-01&to=2026-12-31&by=violence_type&by=municipality"
+BY_TYPE_AND_PLACE = "/reports?from=2026-10-01&to=2026-10-31&by=violence_type&by=municipality"
 
 
 def test_the_statistics_read_in_english(browsing, make_account, live_server):
