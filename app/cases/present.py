@@ -416,6 +416,7 @@ def measure_record(cipher: FieldCipher, measure: ProtectionMeasure) -> dict[str,
         "ends_on": iso(measure.ends_on),
         "status": measure.status,
         "version": measure.version,
+        "aggressor_id": str(measure.aggressor_id) if measure.aggressor_id else None,
     }
 
 
