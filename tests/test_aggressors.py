@@ -249,6 +249,19 @@ def test_a_merged_away_or_purged_record_is_not_counted(app, client, pnc, health,
     assert signal(client, pnc, cases[0]) == 0
 
 
+def test_a_purge_forgets_his_indexes(app, client, pnc):
+    import uuid
+
+    from app.cases.aggressors import forget_indexes
+
+    case = her_case(client, pnc, 0)
+    added(client, pnc, case, **HIM)
+    with app.app_context():
+        forget_indexes(db.session, uuid.UUID(case["id"]))
+        db.session.commit()
+    assert [row[:2] for row in stored_aggressors(app)] == [(None, None)]
+
+
 def test_supervisors_read_the_signal_without_his_identity(client, pnc, health, supervisor):
     first = her_case(client, pnc, 0)
     added(client, pnc, first, **HIM)

@@ -16,7 +16,7 @@ from app.extensions import db
 @bp.post("/cases/<case_id>/incidents/<incident_id>/aggressors")
 def add_aggressor(case_id: str, incident_id: str) -> Response:
     data = load(AggressorIn, json_body())
-    shown = aggressors.add_aggressor_shown(
+    shown = aggressors.add_aggressor(
         db.session, get_keyring(), api_caller(), parse_uuid(case_id), parse_uuid(incident_id), data
     )
     return answer(AggressorOut, shown, 201)
@@ -25,7 +25,7 @@ def add_aggressor(case_id: str, incident_id: str) -> Response:
 @bp.patch("/cases/<case_id>/aggressors/<aggressor_id>")
 def update_aggressor(case_id: str, aggressor_id: str) -> Response:
     data = load(AggressorUpdateIn, json_body())
-    shown = aggressors.update_aggressor_shown(
+    shown = aggressors.update_aggressor(
         db.session, get_keyring(), api_caller(), parse_uuid(case_id), parse_uuid(aggressor_id), data
     )
     return answer(AggressorOut, shown)

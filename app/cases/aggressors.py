@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.audit.service import audit_change
 from app.auth.caller import Caller
@@ -60,7 +60,7 @@ def add_aggressor(
     case_id: uuid.UUID | None,
     incident_id: uuid.UUID | None,
     data: dict[str, Any],
-) -> Aggressor:
+) -> dict[str, Any]:
     """`POST /cases/{id}/incidents/{iid}/aggressors`: a party that adds to the record,
     on an incident it reads; audited."""
     charge_write(caller.id, "incident")  # his record is part of the facts
@@ -82,7 +82,7 @@ def add_aggressor(
     audit_change(session, ring.audit_key, caller, found.case.id, "aggressor", row.id, "aggressor")
     _exclude_workplace(session, ring, caller, found.case, row)
     found.case.updated_at = utcnow()
-    return row
+    return shown(session, ring, row)
 
 
 def update_aggressor(
@@ -92,7 +92,7 @@ def update_aggressor(
     case_id: uuid.UUID | None,
     aggressor_id: uuid.UUID | None,
     data: dict[str, Any],
-) -> Aggressor:
+) -> dict[str, Any]:
     """`PATCH /cases/{id}/aggressors/{aid}`: the fields sent change, with the version
     read (a stale one is 409); his indexes follow his identity."""
     charge_write(caller.id, "incident")  # his record is part of the facts
@@ -112,7 +112,13 @@ def update_aggressor(
     audit_change(session, ring.audit_key, caller, found.case.id, "aggressor", row.id, detail)
     _exclude_workplace(session, ring, caller, found.case, row)
     found.case.updated_at = utcnow()
-    return row
+    return shown(session, ring, row)
+
+
+def shown(session: DbSession, ring: KeyRing, row: Aggressor) -> dict[str, Any]:
+    """The row as its writer reads it (what both faces answer)."""
+    cipher = access.cipher_of_loaded_case(ring, session, row.case_id)
+    return aggressor_record(cipher, row, _institution_codes(session, [row]))
 
 
 def _readable_incident(
@@ -307,37 +313,15 @@ def _not_assessed_since(last_assessed: datetime | None, signal_at: datetime) -> 
     return last_assessed is None or last_assessed < signal_at
 
 
-# ---- what the faces answer: the row as its writer reads it -----------------------------
-
-
-def shown(session: DbSession, ring: KeyRing, row: Aggressor) -> dict[str, Any]:
-    cipher = access.cipher_of_loaded_case(ring, session, row.case_id)
-    return aggressor_record(cipher, row, _institution_codes(session, [row]))
-
-
-def add_aggressor_shown(
-    session: DbSession,
-    ring: KeyRing,
-    caller: Caller,
-    case_id: uuid.UUID | None,
-    incident_id: uuid.UUID | None,
-    data: dict[str, Any],
-) -> dict[str, Any]:
-    return shown(session, ring, add_aggressor(session, ring, caller, case_id, incident_id, data))
-
-
-def update_aggressor_shown(
-    session: DbSession,
-    ring: KeyRing,
-    caller: Caller,
-    case_id: uuid.UUID | None,
-    aggressor_id: uuid.UUID | None,
-    data: dict[str, Any],
-) -> dict[str, Any]:
-    row = update_aggressor(session, ring, caller, case_id, aggressor_id, data)
-    return shown(session, ring, row)
-
-
 def repeat_signal(session: DbSession, case: Case) -> dict[str, int]:
     """The signal for the risk form of a case `access.case_for` loaded: a count only."""
     return {"other_cases": other_cases_count(session, case.id)}
+
+
+def forget_indexes(session: DbSession, case_id: uuid.UUID) -> None:
+    """A purged record keeps no index of him either: nothing left can be matched."""
+    session.execute(
+        update(Aggressor)
+        .where(Aggressor.case_id == case_id)
+        .values(dui_bidx=None, name_dob_bidx=None)
+    )
