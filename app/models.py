@@ -2,7 +2,7 @@
 
 from app.audit import models as audit_models
 from app.auth import models as auth_models
-from app.cases import care_models, legal_models, record_models
+from app.cases import aggressor_models, care_models, legal_models, record_models
 from app.cases import models as case_models
 from app.crypto import models as crypto_models
 from app.directory import models as directory_models
@@ -11,6 +11,7 @@ from app.referrals import models as referral_models
 from app.retention import models as retention_models
 
 __all__ = [
+    "aggressor_models",
     "audit_models",
     "auth_models",
     "care_models",

@@ -73,6 +73,9 @@ WHOLE_RECORD_ONLY = {
     "/api/v1/cases/<case_id>/incidents/<incident_id>/void": 404,
     "/cases/<case_id>/incidents/<incident_id>/edit": 404,
     "/cases/<case_id>/incidents/<incident_id>/void": 404,
+    # An aggressor goes on an incident it reads: another's is not among its own parts.
+    "/api/v1/cases/<case_id>/incidents/<incident_id>/aggressors": 404,
+    "/cases/<case_id>/aggressors": 404,
 }
 
 

@@ -43,7 +43,9 @@ def _move(client, person, referral_id: str, *actions: str) -> None:
 
 def _indicators(client, person) -> dict:
     response = client.get(
-        "/api/v1/stats/indicators", headers=person.headers, query_string={"from": "2026-01-01", "to": "2026-12-31"}
+        "/api/v1/stats/indicators",
+        headers=person.headers,
+        query_string={"from": "2026-01-01", "to": "2026-12-31"},
     )
     assert response.status_code == 200, response.get_json()
     return response.get_json()

@@ -119,6 +119,11 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
         case_write(409), pnc_agent__party=200
     ),
     ("/api/v1/cases/<case_id>/complaints/<complaint_id>", "PATCH"): police_only(401, 200),
+    # The aggressor (tests/test_aggressors.py): recorded on an incident a party reads; the
+    # matrix's aggressor id is of no record, so even a party gets 404 correcting it.
+    ("/api/v1/cases/<case_id>/incidents/<incident_id>/aggressors", "POST"): case_write(201),
+    ("/api/v1/cases/<case_id>/aggressors/<aggressor_id>", "PATCH"): case_write(404),
+    ("/cases/<case_id>/aggressors", "POST"): page_of_case(303),
     ("/api/v1/cases/<case_id>/break-glass", "POST"): expect(401, 403, 403, 201, 403),
     ("/api/v1/audit", "GET"): expect(401, 403, 403, 200, 403),
     ("/api/v1/audit/reports", "GET"): expect(401, 403, 403, 200, 403),
@@ -450,7 +455,7 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
     ):
         if f"<{name}>" in path:
             path = path.replace(f"<{name}>", str(world[name]))
-    path = path.replace("<erasure_id>", NO_SUCH_ID)
+    path = path.replace("<erasure_id>", NO_SUCH_ID).replace("<aggressor_id>", NO_SUCH_ID)
     # The catalogues administrators keep, by their stable codes.
     path = path.replace("<service_code>", "medical").replace("<measure_code>", "keep_away")
     path = path.replace("<district_code>", "sonsonate")
@@ -528,6 +533,8 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
         "/api/v1/cases/<case_id>/consent": {"share_with_network": True, "statistics": True},
         "/api/v1/cases/<case_id>/complaints": {"number": "DEN-2"},
         "/api/v1/cases/<case_id>/measures/<measure_id>": {"status": "active", "granted": True},
+        "/api/v1/cases/<case_id>/incidents/<incident_id>/aggressors": {"relationship": "partner"},
+        "/api/v1/cases/<case_id>/aggressors/<aggressor_id>": {"alias": "El Toro", "version": 1},
         "/api/v1/cases/<case_id>/referrals": {
             "to_institution": world["hospital_id"],
             "service": "medical",
@@ -606,6 +613,11 @@ def web_form(rule: str, world: dict) -> dict:
         "/cases/<case_id>/consent": {"statistics": "y"},
         "/cases/<case_id>/complaints": {"number": "DEN-3"},
         "/cases/<case_id>/measures/<measure_id>": {"status": "active"},
+        "/cases/<case_id>/aggressors": {
+            "ag-incident_id": world["incident_id"],
+            "ag-relationship": "partner",
+            "ag-previous_complaints": "unknown",
+        },
         "/cases/<case_id>/attachments": {"file": (io.BytesIO(PDF), "informe.pdf")},
         "/cases/<case_id>/referrals": {
             "to_institution": str(world["hospital_id"]),

@@ -112,7 +112,11 @@ def test_a_year_is_published_as_its_months_without_their_sum(client, pnc, seeded
     assert grid(year)["octubre 2026"] == [28]
     assert year["total"] == "*"
     by_place = get_stats(
-        client, pnc, by="month", municipality="Acajutla", **{"from": "2026-01-01", "to": "2026-12-31"}
+        client,
+        pnc,
+        by="month",
+        municipality="Acajutla",
+        **{"from": "2026-01-01", "to": "2026-12-31"},
     )
     assert grid(by_place)["agosto 2026"] == ["<5"] and grid(by_place)["octubre 2026"] == [14]
 

@@ -5,6 +5,7 @@ from flask import Blueprint, Flask
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 from app.api import (  # noqa: E402,F401  (register the views)
+    aggressor_routes,
     audit_routes,
     auth,
     care_routes,

@@ -17,6 +17,7 @@ from flask import Response, jsonify
 
 from app.api import bp
 from app.api.schemas import ErrorOut, InstitutionListOut, TokenIn, TokenOut
+from app.cases.aggressor_schemas import AggressorIn, AggressorOut, AggressorUpdateIn
 from app.cases.care_schemas import (
     AttachmentOut,
     CaseStatusIn,
@@ -123,6 +124,30 @@ class Operation:
 WRITE_ERRORS = (400, 401, 403, 404, 409, 422)
 # Writes counted by the hourly cap (app/auth/write_limit.py): 429 too_many_writes past it.
 CAPPED_WRITE_ERRORS = (*WRITE_ERRORS, 429)
+
+
+# The aggressor's record (app/cases/aggressors.py): 404 for an incident the caller does
+# not read; a workplace that is her own institution is 422 (another party records it).
+AGGRESSOR_OPERATIONS = [
+    Operation(
+        "/cases/{case_id}/incidents/{incident_id}/aggressors",
+        "post",
+        "Record an aggressor of an incident (sealed identity, codes for statistics); his "
+        "workplace in the network is excluded from the record as a conflict of interest",
+        AggressorOut,
+        status=201,
+        body=AggressorIn,
+        errors=CAPPED_WRITE_ERRORS,
+    ),
+    Operation(
+        "/cases/{case_id}/aggressors/{aggressor_id}",
+        "patch",
+        "Correct an aggressor: the fields sent change, with the version read (stale: 409)",
+        AggressorOut,
+        body=AggressorUpdateIn,
+        errors=CAPPED_WRITE_ERRORS,
+    ),
+]
 
 
 OPERATIONS: list[Operation] = [
@@ -701,6 +726,7 @@ OPERATIONS: list[Operation] = [
         errors=(400, 404, 422, 429),
     ),
     Operation("/openapi.json", "get", "This description", None, public=True, errors=()),
+    *AGGRESSOR_OPERATIONS,
 ]
 
 

@@ -1884,3 +1884,117 @@ def expiring_measures_to_notify(
         .order_by(ProtectionMeasure.ends_on, ProtectionMeasure.id)
     )
     return [(row[0], row[1]) for row in session.execute(stmt).all()]
+
+
+# ---- the aggressor's repeat signal (app/cases/aggressors.py) ----------------------------
+
+
+def _repeat_pairs(own: Any, other: Any) -> Any:
+    """SQL: `other` is an aggressor of another live case whose DUI index or name-and-birth
+    index equals one of `own`'s (never a survivor's: his purposes are his own)."""
+    from sqlalchemy.orm import aliased
+
+    other_case = aliased(Case)
+    same_dui = and_(own.dui_bidx.is_not(None), own.dui_bidx == other.dui_bidx)
+    same_name = and_(own.name_dob_bidx.is_not(None), own.name_dob_bidx == other.name_dob_bidx)
+    return (
+        select(
+            own.case_id.label("own_case_id"),
+            other.case_id.label("other_case_id"),
+            own.indexed_at.label("own_at"),
+            other.indexed_at.label("other_at"),
+        )
+        .select_from(own)
+        .join(other, and_(other.case_id != own.case_id, or_(same_dui, same_name)))
+        .join(other_case, other_case.id == other.case_id)
+        .where(other_case.merged_into_id.is_(None), other_case.purged_at.is_(None))
+    )
+
+
+def repeat_aggressor_matches(session: DbSession, case_id: uuid.UUID) -> list[tuple[Any, Any]]:
+    """(the other case, when the two rows matched) for each pair of this case's aggressors
+    and another live case's. The other case's id stays in the service: it only counts."""
+    from sqlalchemy.orm import aliased
+
+    from app.cases.aggressor_models import Aggressor
+
+    own, other = aliased(Aggressor), aliased(Aggressor)
+    stmt = _repeat_pairs(own, other).where(own.case_id == case_id)
+    return [(row[1], max(row[2], row[3])) for row in session.execute(stmt).all()]
+
+
+def repeat_aggressor_cases(session: DbSession, subject: Subject, limit: int) -> list[Any]:
+    """The open cases whose whole record the institution sees and whose aggressor matches
+    another live case's: (id, number, when they matched, last assessment, mine) for the
+    task list; the other case's id is never returned."""
+    from sqlalchemy.orm import aliased
+
+    from app.cases.aggressor_models import Aggressor
+    from app.cases.care_models import RiskAssessment
+
+    own, other = aliased(Aggressor), aliased(Aggressor)
+    last = (
+        select(func.max(RiskAssessment.created_at))
+        .where(RiskAssessment.case_id == Case.id)
+        .scalar_subquery()
+    )
+    pairs = _repeat_pairs(own, other).subquery("pairs")
+    party = _live_parties(subject.institution_id)
+    columns = select(
+        Case.id,
+        Case.number,
+        func.max(pairs.c.own_at),
+        func.max(pairs.c.other_at),
+        last,
+        _mine(subject),
+    )
+    stmt = (
+        _her_cases(columns, subject, party)
+        .join(pairs, pairs.c.own_case_id == Case.id)
+        .where(
+            party.c.access == policy.FULL,
+            ~_excluded(subject.institution_id),
+            Case.purged_at.is_(None),
+            Case.status != "closed",
+        )
+        .group_by(Case.id, Case.number)
+        .order_by(Case.number)
+        .limit(limit)
+    )
+    return list(session.execute(stmt).all())
+
+
+def aggressors_indexed_with_another_key(session: DbSession, key_id: str, limit: int) -> list[Any]:
+    """A batch of aggressors whose indexes another index key made, with their case's data
+    key (for `keys rotate-index`), locked like the survivors' batch."""
+    from app.cases.aggressor_models import Aggressor
+
+    stmt = (
+        select(Aggressor, Case)
+        .join(Case, Case.id == Aggressor.case_id)
+        .options(joinedload(Case.data_key))
+        .where(_aggressor_with_another_key(Aggressor, key_id))
+        .order_by(Aggressor.id)
+        .limit(limit)
+        .with_for_update(of=Aggressor, skip_locked=True)
+    )
+    return [(row[0], row[1]) for row in session.execute(stmt).all()]
+
+
+def _aggressor_with_another_key(model: Any, key_id: str) -> Any:
+    return and_(
+        or_(model.index_key_id.is_(None), model.index_key_id != key_id),
+        Case.purged_at.is_(None),
+    )
+
+
+def count_aggressors_indexed_with_another_key(session: DbSession, key_id: str) -> int:
+    from app.cases.aggressor_models import Aggressor
+
+    stmt = (
+        select(func.count())
+        .select_from(Aggressor)
+        .join(Case, Case.id == Aggressor.case_id)
+        .where(_aggressor_with_another_key(Aggressor, key_id))
+    )
+    return int(session.execute(stmt).scalar_one())

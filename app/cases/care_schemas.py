@@ -104,6 +104,9 @@ class MeasureIn(InputSchema):
     starts_on = fields.Date(load_default=None, allow_none=True)
     ends_on = fields.Date(load_default=None, allow_none=True)
     status = fields.String(load_default=None, allow_none=True, validate=_one_of(MEASURE_STATUSES))
+    aggressor_id = fields.UUID(
+        load_default=None, allow_none=True, metadata={"description": "the aggressor it is against"}
+    )
 
 
 class MeasureUpdateIn(InputSchema):
@@ -113,6 +116,7 @@ class MeasureUpdateIn(InputSchema):
     starts_on = fields.Date(load_default=None, allow_none=True)
     ends_on = fields.Date(load_default=None, allow_none=True)
     version = fields.Integer(load_default=None, allow_none=True)
+    aggressor_id = fields.UUID(load_default=None, allow_none=True)
 
 
 class ComplaintIn(InputSchema):
@@ -229,6 +233,7 @@ class MeasureOut(Schema):
     status = fields.String()
     version = fields.Integer()
     breached_at = fields.String(allow_none=True)
+    aggressor_id = fields.String(allow_none=True)
 
 
 class MeasureListOut(Schema):

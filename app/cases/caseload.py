@@ -286,6 +286,7 @@ TASK_ORDER = (
     "follow_up_today",
     "measure_expiring",
     "high_risk_unprotected",
+    "repeat_aggressor",
     "reassessment_due",
 )
 
@@ -345,7 +346,18 @@ def case_tasks(
             tasks.append(
                 Task("reassessment_due", case.id, case.number, case.last_assessed_at, case.mine)
             )
-    return tasks
+    return tasks + repeat_aggressor_tasks(session, caller)
+
+
+def repeat_aggressor_tasks(session: DbSession, caller: Caller) -> list[Task]:
+    """Reassess her risk: her aggressor appears in another record since it was assessed
+    (no date: the other record's would show through)."""
+    from app.cases.aggressors import reassessments_after_signal
+
+    return [
+        Task("repeat_aggressor", row.case_id, row.case_number, None, row.mine)
+        for row in reassessments_after_signal(session, caller, TASK_LIMIT)
+    ]
 
 
 def breach_reassessment_tasks(session: DbSession, caller: Caller, now: datetime) -> list[Task]:

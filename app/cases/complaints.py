@@ -15,6 +15,7 @@ from app.auth.caller import Caller
 from app.auth.policy import may_file_complaint, may_update_measures
 from app.auth.throttle_store import charge_write
 from app.cases import access, breach, policy
+from app.cases.aggressor_models import Aggressor
 from app.cases.corrections import (
     NOTHING_CHANGED,
     Corrected,
@@ -66,6 +67,10 @@ def file_complaint(
     incident_ids = _case_incidents(session, case, data.get("incident_ids") or [])
     for index, measure in enumerate(data.get("measures") or []):
         _check_measure(session, measure, index)
+        if _foreign_aggressor(session, case.id, measure.get("aggressor_id")):
+            raise InvalidInput(
+                "unknown aggressor", {f"measures.{index}": {"aggressor_id": [_not_his_message()]}}
+            )
     cipher = access.cipher_of_loaded_case(ring, session, case.id)
     complaint_id = uuid.uuid4()
     complaint = Complaint(
@@ -110,6 +115,7 @@ def _new_measure(
         starts_on=data.get("starts_on"),
         ends_on=data.get("ends_on"),
         status=_measure_status(data),
+        aggressor_id=data.get("aggressor_id"),
     )
 
 
@@ -154,6 +160,10 @@ def update_measure(
     for field in ("status", "granted", "starts_on", "ends_on"):
         if field in data and data[field] is not None:
             setattr(measure, field, data[field])
+    if data.get("aggressor_id") is not None:
+        if _foreign_aggressor(session, case.id, data["aggressor_id"]):
+            raise InvalidInput("unknown aggressor", {"aggressor_id": [_not_his_message()]})
+        measure.aggressor_id = data["aggressor_id"]
     if data.get("court") is not None:
         cipher = access.cipher_of_loaded_case(ring, session, case.id)
         measure.court_enc = cipher.seal("protection_measures", measure.id, "court", data["court"])
@@ -282,3 +292,17 @@ def _write_complaint(
         # Only the link table changed: touch the row, so that its version moves too.
         flag_modified(complaint, "forward_to_prosecutor")
         session.expire(complaint, ["incident_ids"])
+
+
+def _not_his_message() -> str:
+    return gettext("No es un agresor registrado en este expediente.")
+
+
+def _foreign_aggressor(
+    session: DbSession, case_id: uuid.UUID, aggressor_id: uuid.UUID | None
+) -> bool:
+    """A measure names an aggressor of its own case, or none."""
+    if aggressor_id is None:
+        return False
+    row = session.get(Aggressor, aggressor_id)
+    return row is None or row.case_id != case_id

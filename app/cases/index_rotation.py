@@ -1,5 +1,6 @@
-"""Replacing the index key: every survivor's blind indexes and name tokens recomputed
-under the new key, from her identity decrypted with her case's key.
+"""Replacing the index key: every survivor's blind indexes and name tokens, and every
+aggressor's indexes, recomputed under the new key, from the identity decrypted with the
+case's key.
 
 Searches probe under every index key in the file while this runs (`KeyRing.index_keys`),
 so each survivor is found whichever key made her row; `Survivor.index_key_id` says
@@ -64,8 +65,26 @@ def reindex_under_active_key(session: DbSession, ring: KeyRing, limit: int) -> i
         session.execute(delete(SurvivorNameToken).where(SurvivorNameToken.survivor_id.in_(ids)))
     if tokens:
         session.execute(insert(SurvivorNameToken), tokens)
+    if len(batch) < limit:
+        return len(batch) + reindex_aggressors(session, ring, limit - len(batch))
+    return len(batch)
+
+
+def reindex_aggressors(session: DbSession, ring: KeyRing, limit: int) -> int:
+    """The aggressors' two indexes, as the survivors' above: recomputed from his identity,
+    his row's version and `indexed_at` left alone (the same man, the same match)."""
+    from app.cases.aggressor_models import Aggressor
+    from app.cases.aggressors import identity_of, indexes_of
+
+    batch = access.aggressors_indexed_with_another_key(session, ring.index_keys.active_id, limit)
+    for row, case in batch:
+        values = indexes_of(ring, identity_of(cipher_for(ring, case.data_key), row))
+        session.execute(update(Aggressor).where(Aggressor.id == row.id).values(**values))
     return len(batch)
 
 
 def count_left(session: DbSession, ring: KeyRing) -> int:
-    return access.count_survivors_indexed_with_another_key(session, ring.index_keys.active_id)
+    key_id = ring.index_keys.active_id
+    return access.count_survivors_indexed_with_another_key(
+        session, key_id
+    ) + access.count_aggressors_indexed_with_another_key(session, key_id)

@@ -78,6 +78,9 @@ class ProtectionMeasure(Base):
     starts_on: Mapped[date | None] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(10), default="requested")
+    # The aggressor it is against (app/cases/aggressor_models.py), of the same case; the
+    # service checks that, so no foreign key (migration 0026 adds it to a live table).
+    aggressor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -31,6 +31,7 @@ from sqlalchemy import select
 from app.audit.service import audit
 from app.auth.caller import Caller
 from app.cases import access, policy
+from app.cases.aggressor_models import Aggressor
 from app.cases.attachments import _write_atomically as write_atomically
 from app.cases.attachments import attachment_path
 from app.cases.care_models import (
@@ -67,6 +68,7 @@ PARTS: dict[str, Any] = {
     "consents": Consent,
     "case_status_changes": CaseStatusChange,
     "corrections": Correction,
+    "aggressors": Aggressor,
 }
 
 

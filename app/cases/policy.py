@@ -298,3 +298,21 @@ def needs_view(view: str | None, live_receiver: bool) -> str | None:
         return ALL_NEEDS
     # own_parts learns nothing others wrote, even as a receiver (a revoked consent).
     return PREPARATION if live_receiver and view != OWN_PARTS else None
+
+
+# ---- the aggressor (app/cases/aggressors.py) --------------------------------------------
+# He is part of the incident's facts: whoever reads an incident reads the aggressors
+# recorded on it, and adds one only to an incident she reads. The repeat signal (a
+# count, nothing of the other records) goes to every party and to supervisors.
+
+
+def sees_incident_facts(view: str, role: str, viewer_id: int, entry_institution_id: int) -> bool:
+    if view == BREAK_GLASS:
+        return True
+    if entry_institution_id == viewer_id:
+        return view in (FULL, OWN_PARTS)
+    return view == FULL and reads_others(role, "incidents")
+
+
+def sees_repeat_signal(view: str) -> bool:
+    return view in (FULL, OWN_PARTS, BREAK_GLASS, METADATA)

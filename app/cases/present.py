@@ -418,6 +418,7 @@ def measure_record(cipher: FieldCipher, measure: ProtectionMeasure) -> dict[str,
         "status": measure.status,
         "version": measure.version,
         "breached_at": iso(measure.breached_at),
+        "aggressor_id": str(measure.aggressor_id) if measure.aggressor_id else None,
     }
 
 

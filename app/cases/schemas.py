@@ -470,6 +470,11 @@ class CaseOut(Schema):
     )
     survivor = fields.Nested(SurvivorOut, allow_none=True)
     incidents = fields.List(fields.Nested(IncidentOut))
+    aggressors = fields.List(
+        fields.Nested("AggressorOut"),
+        metadata={"description": "the aggressors of the incidents the caller reads"},
+    )
+    repeat_aggressor = fields.Nested("RepeatAggressorOut", allow_none=True)
     parties = fields.List(fields.Nested(PartyOut))
     consent = fields.Nested(ConsentOut, allow_none=True)
     consents = fields.List(fields.Nested(ConsentOut))

@@ -722,6 +722,9 @@ def read_case(
         record["corrections"] = corrections_record(
             ring, found.case, rows, found.view, caller.institution_id, caller.role
         )
+    from app.cases.aggressors import with_aggressors
+
+    repeat = with_aggressors(session, ring, found.case, found.view, record)
     audit(
         session,
         ring.audit_key,
@@ -730,7 +733,7 @@ def read_case(
         object_type="case",
         object_id=found.case.id,
         case_id=found.case.id,
-        detail=found.view,
+        detail=found.view + (f";repeat_aggressor={repeat}" if repeat else ""),
     )
     return CaseRead(found.case, record, found.view, found.others_present)
 
@@ -832,3 +835,11 @@ def review_join(
         case_id=party.case_id,
         detail="justified" if justified else "not_justified",
     )
+
+
+def exclude_institutions(
+    session: DbSession, ring: KeyRing, caller: Caller, case: Case, institution_ids: list[int]
+) -> None:
+    """The conflict-of-interest exclusion as the survivor records it (`_exclude`), for
+    the other parts of the record that know one (the aggressor's workplace)."""
+    _exclude(session, ring, caller, case, institution_ids)

@@ -19,7 +19,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 INDEX_HEX_CHARS = 16  # 64 bits: collisions stay rare at national scale, yet not unique proof
-PURPOSES = ("dui", "name_dob", "status_code", "phone", "name_token")
+# The aggressor's own purposes: his indexes never equal a survivor's for the same person.
+PURPOSES = (
+    *("dui", "name_dob", "status_code", "phone", "name_token"),
+    *("aggressor_dui", "aggressor_name_dob"),
+)
 
 
 @lru_cache(maxsize=32)

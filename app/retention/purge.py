@@ -25,6 +25,7 @@ from sqlalchemy import delete, select
 
 from app.audit.service import Actor, record_event
 from app.cases import access
+from app.cases.aggressors import forget_indexes
 from app.cases.attachments import attachment_path
 from app.cases.care_models import Attachment
 from app.cases.models import Case
@@ -105,6 +106,7 @@ def _shred_case(session: DbSession, case: Case, now: datetime) -> None:
     survivor = case.survivor
     survivor.dui_bidx = survivor.name_dob_bidx = survivor.phone_bidx = None
     session.execute(delete(SurvivorNameToken).where(SurvivorNameToken.survivor_id == survivor.id))
+    forget_indexes(session, case.id)
     # Her slip's code and PIN find nothing any more (a blind index is 16 hex digits).
     case.status_code_bidx = "x" + secrets.token_hex(15)
     case.status_pin_hash = ""

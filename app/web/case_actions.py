@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from app.cases import access, care, complaints
+from app.cases import access, aggressors, care, complaints
 from app.cases import service as cases
 from app.cases.antivirus import scanner_at
 from app.cases.attachments import (
@@ -389,6 +389,7 @@ def risk(case_id: str) -> Response | str | tuple[str, int]:
             case=case,
             questions=questions,
             problems=given.get("problems", []),
+            record={"id": case.id, "repeat_aggressor": aggressors.repeat_signal(db.session, case)},
         )
     form = RiskForm()
     if not form.validate_on_submit():

@@ -11,6 +11,8 @@ from flask_babel import gettext as _
 from app.cases import access, caseload, policy
 from app.directory import service as directory
 from app.extensions import db
+from app.web.aggressor_forms import PREFIX as AGGRESSOR_PREFIX
+from app.web.aggressor_forms import AggressorForm, aggressor_form
 from app.web.case_forms import (
     AssignmentForm,
     AttachmentForm,
@@ -91,6 +93,7 @@ def case_page_context(record: dict[str, Any], view: str, given: dict[str, Any]) 
     if not given.get("consent_form") and record.get("consent"):
         for name in ("share_with_network", "statistics", "police"):
             getattr(forms["consent_form"], name).data = record["consent"][name]
+    forms["aggressor_form"] = aggressor_form(record, given.get("aggressor_form"))
     responsible = assignment_context(record, view, given.get("assignment_form"))
     return {
         **forms,
@@ -113,6 +116,7 @@ def page_form_makers() -> dict[str, Callable[[Any], Any]]:
     makers["survivor_form"] = partial(SurvivorCorrectionForm, prefix=SURVIVOR_PREFIX)
     makers["contact_form"] = partial(SafeContactForm, prefix=CONTACT_PREFIX)
     makers["needs_form"] = partial(AccessNeedsForm, prefix=NEEDS_PREFIX)
+    makers["aggressor_form"] = partial(AggressorForm, prefix=AGGRESSOR_PREFIX)
     return makers
 
 

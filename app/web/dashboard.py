@@ -31,6 +31,9 @@ TASK_LABELS = {
     "measure_expiring": _l("Medida de protección por vencer"),
     "high_risk_unprotected": _l("Riesgo alto sin plan de seguridad ni medida vigente"),
     "reassessment_due": _l("Riesgo alto: valorar de nuevo (más de 30 días)"),
+    "repeat_aggressor": _l(
+        "El agresor aparece en otros expedientes: revise la valoración de riesgo"
+    ),
 }
 
 
