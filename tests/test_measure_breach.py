@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.audit.models import AuditEvent
+from app.cases.care_models import RiskAssessment
 from app.cases.caseload import Task, ordered
 from app.cases.legal_models import ProtectionMeasure
 from app.cases.measure_notices import notify_expiring_measures
@@ -321,7 +322,7 @@ def test_the_expiry_notice_goes_to_the_parties_once(app, client, pnc, fiscal, wo
 
 
 def _indicators(client, person: Person) -> dict:
-    query = {"from": (local_today() - timedelta(days=30)).isoformat()}
+    query = {"from": local_today().replace(day=1).isoformat()}  # this month, as published
     response = client.get("/api/v1/stats/indicators", headers=person.headers, query_string=query)
     return ok(response)["measures_breached"]
 
@@ -342,10 +343,11 @@ def test_breaches_and_their_reassessments_within_24_hours_count(app, client, pnc
             201,
         )
     with app.app_context():  # the sixth was assessed, but 30 hours after the breach
+        breached_at = db.session.get(ProtectionMeasure, uuid.UUID(measures[5])).breached_at
         db.session.execute(
-            update(ProtectionMeasure)
-            .where(ProtectionMeasure.id == uuid.UUID(measures[5]))
-            .values(breached_at=utcnow() - timedelta(hours=30))
+            update(RiskAssessment)
+            .where(RiskAssessment.case_id == uuid.UUID(cases[5]))
+            .values(created_at=breached_at + timedelta(hours=30))
         )
         db.session.commit()
     assert _indicators(client, pnc) == {
