@@ -23,6 +23,7 @@ from app.auth.caller import Caller
 from app.auth.models import CASE_ROLES, User
 from app.cases import access, policy
 from app.cases.complaints import EXPIRY_WARNING_DAYS
+from app.cases.justice_policy import UPCOMING_DAYS
 from app.cases.service import require_case_role
 from app.core.db import DbSession
 from app.core.errors import Conflict, Forbidden, InvalidInput
@@ -283,6 +284,7 @@ TASK_ORDER = (
     "follow_up_overdue",
     "follow_up_today",
     "measure_expiring",
+    "hearing_upcoming",
     "high_risk_unprotected",
     "reassessment_due",
 )
@@ -334,6 +336,7 @@ def case_tasks(
             session, caller, today, EXPIRY_WARNING_DAYS, TASK_LIMIT
         )
     ]
+    tasks += _hearing_tasks(session, caller, now)
     for case in access.open_high_risk(session, caller, TASK_LIMIT):
         if policy.unprotected(case.has_plan, case.has_active_measure):
             tasks.append(Task("high_risk_unprotected", case.id, case.number, None, case.mine))
@@ -342,6 +345,15 @@ def case_tasks(
                 Task("reassessment_due", case.id, case.number, case.last_assessed_at, case.mine)
             )
     return tasks
+
+
+def _hearing_tasks(session: DbSession, caller: Caller, now: datetime) -> list[Task]:
+    """The parties' hearings of the coming week (the justice pathway)."""
+    until = now + timedelta(days=UPCOMING_DAYS)
+    return [
+        Task("hearing_upcoming", row.case_id, number, row.starts_at, mine, row.kind)
+        for row, number, mine in access.upcoming_hearings(session, caller, now, until, TASK_LIMIT)
+    ]
 
 
 def ordered(tasks: list[Task]) -> list[Task]:

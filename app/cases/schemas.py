@@ -503,6 +503,11 @@ class CaseOut(Schema):
     safety_plan = fields.Nested("SafetyPlanOut", allow_none=True)
     attachments = fields.List(fields.Nested("AttachmentOut"))
     complaints = fields.List(fields.Nested("ComplaintOut"))
+    hearing_notice = fields.Nested(
+        "HearingNoticeOut",
+        allow_none=True,
+        metadata={"description": "her choice to read her next hearing in the status lookup"},
+    )
     referrals = fields.List(fields.Nested("ReferralOut"))
     timeline = fields.List(fields.Nested("TimelineOut"))
     risk = fields.Nested(
