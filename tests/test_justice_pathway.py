@@ -11,9 +11,10 @@ from datetime import datetime, timedelta
 import pytest
 
 from app.core.time import LOCAL_TZ
-from tests.auth_helpers import otp, web_login
+from tests.auth_helpers import csrf_token, is_signed_in, otp, web_login, web_logout
 from tests.conftest import PASSWORD, Person
 from tests.factories import intake
+from tests.test_database_plaintext import database_bytes, leaked
 
 API = "/api/v1"
 COMPLAINT = "DEN-JUS-4417"
@@ -285,3 +286,240 @@ def test_each_justice_role_sets_its_own_file_number_and_the_parties_read_them(cl
     for reader in (pathway.pnc, pathway.fiscal, pathway.court, pathway.pgr):
         complaint = complaint_of(client, pathway, reader)
         assert (complaint["fgr_number"], complaint["court_number"]) == (FGR_NUMBER, COURT_NUMBER)
+
+
+def test_file_numbers_and_hearing_notes_are_not_in_the_database_in_plaintext(app, client, pathway):
+    url = f"{pathway.complaint}/file-numbers"
+    version = complaint_of(client, pathway, pathway.pnc)["version"]
+    numbered = ok(
+        client.post(
+            url, headers=pathway.fiscal.headers, json={"fgr_number": FGR_NUMBER, "version": version}
+        )
+    )
+    ok(
+        client.post(
+            url,
+            headers=pathway.court.headers,
+            json={"court_number": COURT_NUMBER, "version": numbered["version"]},
+        )
+    )
+    to_requerimiento(client, pathway)
+    hearing = ok(schedule(client, pathway, pathway.court, in_days(2)), 201)
+    outcome = {"outcome": "postponed", "note": HEARING_NOTE, "version": hearing["version"]}
+    ok(
+        client.patch(
+            f"{pathway.base}/hearings/{hearing['id']}", headers=pathway.court.headers, json=outcome
+        )
+    )
+
+    dump = database_bytes(app)
+    assert b"requerimiento" in dump  # the search works: the codes are plain
+    assert leaked(dump, {FGR_NUMBER, COURT_NUMBER, HEARING_NOTE, COMPLAINT}) == []
+    assert complaint_of(client, pathway, pathway.pgr)["hearings"][0]["note"] == HEARING_NOTE
+
+
+# ---- hearings: outcome, and the parties' task lists --------------------------------------
+
+
+def hearing_tasks(client, person: Person) -> list[tuple[str, str]]:
+    items = ok(client.get(f"{API}/tasks", headers=person.headers))["items"]
+    return [(t["case_id"], t["detail"]) for t in items if t["kind"] == "hearing_upcoming"]
+
+
+def test_a_hearing_of_the_coming_week_is_on_every_party_task_list_and_nobody_else(
+    client, pathway, make_person, health
+):
+    to_requerimiento(client, pathway)
+    ok(schedule(client, pathway, pathway.court, in_days(3), "measures"), 201)
+    ok(schedule(client, pathway, pathway.court, in_days(12), "preliminary"), 201)  # not yet
+    expected = [(pathway.case_id, "measures")]
+    for person in (pathway.pnc, pathway.fiscal, pathway.court, pathway.pgr):
+        assert hearing_tasks(client, person) == expected, person.role
+    assert hearing_tasks(client, health) == []  # not a party to her case
+    assert hearing_tasks(client, make_person("court_staff", "JUZ-STA")) == []
+
+    web_login(client, pathway.pgr.username, PASSWORD, otp(pathway.pgr.totp_secret))
+    board = client.get("/").get_data(as_text=True)
+    assert "Audiencia en los próximos 7 días" in board
+    assert "Audiencia de medidas" in board
+
+
+def test_a_hearing_with_its_outcome_leaves_the_task_lists(client, pathway):
+    to_requerimiento(client, pathway)
+    hearing = ok(schedule(client, pathway, pathway.fiscal, in_days(1)), 201)
+    url = f"{pathway.base}/hearings/{hearing['id']}"
+    assert (
+        client.patch(
+            url, headers=pathway.pgr.headers, json={"outcome": "held", "version": 1}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.patch(
+            url, headers=pathway.court.headers, json={"outcome": "held", "version": 9}
+        ).status_code
+        == 409
+    )
+    held = ok(
+        client.patch(
+            url,
+            headers=pathway.court.headers,
+            json={"outcome": "held", "version": hearing["version"]},
+        )
+    )
+    assert held["outcome"] == "held"
+    assert hearing_tasks(client, pathway.pgr) == []
+
+
+# ---- her status lookup: the date of her hearing, only if she chose it ---------------------
+
+
+def lookup(client, pathway: Pathway) -> dict:
+    code, pin = pathway.slip
+    return ok(client.post(f"{API}/status", json={"code": code, "pin": pin}))
+
+
+def test_her_status_lookup_says_nothing_of_hearings_without_her_choice(client, pathway):
+    to_requerimiento(client, pathway)
+    ok(schedule(client, pathway, pathway.court, in_days(4)), 201)
+    answer = lookup(client, pathway)
+    assert "audiencia" not in repr(answer).lower()
+    assert set(answer) == {"status", "next_step"}
+
+
+def test_with_her_choice_her_status_lookup_gives_the_date_and_time_only(client, pathway):
+    to_requerimiento(client, pathway)
+    when = in_days(9, hour=9)
+    ok(schedule(client, pathway, pathway.court, when, "sentencing"), 201)
+    choice = {"show_hearings_in_status": True}
+    ok(client.post(f"{pathway.base}/hearing-notice", headers=pathway.pgr.headers, json=choice), 201)
+    said = f"Su audiencia es el {when:%d/%m/%Y} a las 09:00."
+
+    answer = lookup(client, pathway)
+    assert answer["next_step"] == said
+    assert "Juzgado" not in repr(answer) and "sentencia" not in repr(answer).lower()
+    page = client.post("/status", data=status_form(client, pathway)).get_data(as_text=True)
+    assert said in page
+    assert "Juzgado" not in page
+
+    record = ok(client.get(pathway.base, headers=pathway.pnc.headers))
+    assert record["hearing_notice"]["show_hearings_in_status"] is True
+    # She changes her mind: the line goes away at once.
+    off = {"show_hearings_in_status": False}
+    ok(client.post(f"{pathway.base}/hearing-notice", headers=pathway.pnc.headers, json=off), 201)
+    assert "audiencia" not in lookup(client, pathway)["next_step"].lower()
+
+
+def status_form(client, pathway: Pathway) -> dict:
+    code, pin = pathway.slip
+    page = client.get("/status").get_data(as_text=True)
+    return {"code": code, "pin": pin, "csrf_token": csrf_token(page)}
+
+
+# ---- the case page ---------------------------------------------------------------------
+
+
+def page_of(client, pathway: Pathway, person: Person) -> str:
+    if is_signed_in(client):
+        web_logout(client)
+    web_login(client, person.username, PASSWORD, otp(person.totp_secret))
+    return client.get(f"/cases/{pathway.case_id}").get_data(as_text=True)
+
+
+def post_on_page(client, pathway: Pathway, path: str, data: dict) -> str:
+    page = client.get(f"/cases/{pathway.case_id}").get_data(as_text=True)
+    response = client.post(
+        f"/cases/{pathway.case_id}{path}", data={**data, "csrf_token": csrf_token(page)}
+    )
+    assert response.status_code == 303, response.status_code
+    return client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_on_the_case_page_each_role_makes_its_moves_and_reads_the_pathway(client, pathway):
+    version = complaint_of(client, pathway, pathway.pnc)["version"]
+    pnc_page = page_of(client, pathway, pathway.pnc)
+    assert "Remitir a la Fiscalía" in pnc_page
+    forwarded = post_on_page(
+        client,
+        pathway,
+        f"/complaints/{pathway.complaint_id}/transition",
+        {"action": "forward", "version": version},
+    )
+    assert "Paso de la denuncia registrado." in forwarded
+
+    fiscal_page = page_of(client, pathway, pathway.fiscal)
+    assert "Presentar requerimiento fiscal" in fiscal_page
+    assert "Número de expediente fiscal" in fiscal_page
+    assert "Número de expediente judicial" not in fiscal_page  # the court's to set
+    version = complaint_of(client, pathway, pathway.pnc)["version"]
+    post_on_page(
+        client,
+        pathway,
+        f"/complaints/{pathway.complaint_id}/transition",
+        {"action": "file_requerimiento", "version": version},
+    )
+    version = complaint_of(client, pathway, pathway.pnc)["version"]
+    numbered = post_on_page(
+        client,
+        pathway,
+        f"/complaints/{pathway.complaint_id}/file-numbers",
+        {"fgr_number": FGR_NUMBER, "version": version},
+    )
+    assert FGR_NUMBER in numbered
+
+    when = in_days(6, hour=14)
+    court_page = page_of(client, pathway, pathway.court)
+    assert "Programar audiencia" in court_page
+    scheduled = post_on_page(
+        client,
+        pathway,
+        f"/complaints/{pathway.complaint_id}/hearings",
+        {
+            "starts_at": when.strftime("%Y-%m-%dT%H:%M"),
+            "court_id": pathway.ids["JUZ-SON"],
+            "kind": "initial",
+        },
+    )
+    assert "Audiencia programada." in scheduled
+    assert "Audiencia inicial" in scheduled
+    assert "En audiencias" in scheduled
+
+    pgr_page = page_of(client, pathway, pathway.pgr)
+    assert FGR_NUMBER in pgr_page and "Audiencia inicial" in pgr_page
+    assert "Con requerimiento fiscal" not in pgr_page or "En audiencias" in pgr_page
+    assert "Registrar paso" not in pgr_page  # legal aid reads the pathway; it makes no move
+    assert "Programar audiencia" not in pgr_page
+
+
+def test_the_page_refuses_conciliation_with_the_law_and_keeps_what_was_typed(client, pathway):
+    to_requerimiento(client, pathway)
+    page_of(client, pathway, pathway.fiscal)
+    version = complaint_of(client, pathway, pathway.pnc)["version"]
+    refused = post_on_page(
+        client,
+        pathway,
+        f"/complaints/{pathway.complaint_id}/transition",
+        {"action": "conciliate", "version": version},
+    )
+    assert "LEIV, art. 58" in refused
+    assert complaint_of(client, pathway, pathway.pnc)["status"] == "requerimiento"
+
+    page_of(client, pathway, pathway.court)
+    typed = {
+        "starts_at": "el martes temprano",
+        "court_id": pathway.ids["JUZ-SON"],
+        "kind": "measures",
+    }
+    again = post_on_page(client, pathway, f"/complaints/{pathway.complaint_id}/hearings", typed)
+    assert 'value="el martes temprano"' in again
+    assert 'class="error"' in again
+    assert complaint_of(client, pathway, pathway.pnc)["hearings"] == []
+
+
+def test_her_choice_is_recorded_from_the_case_page(client, pathway):
+    page_of(client, pathway, pathway.pgr)
+    done = post_on_page(client, pathway, "/hearing-notice", {"show_hearings_in_status": "y"})
+    assert "Su decisión sobre la consulta de estado quedó registrada." in done
+    assert ok(client.get(pathway.base, headers=pathway.pnc.headers))["hearing_notice"][
+        "show_hearings_in_status"
+    ]

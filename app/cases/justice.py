@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask_babel import gettext
+from sqlalchemy import select
 
 from app.audit.service import audit_change
 from app.auth.caller import Caller
@@ -218,7 +219,11 @@ def record_hearing_outcome(
 
 
 def record_hearing_notice(
-    session: DbSession, ring: KeyRing, caller: Caller, case_id: uuid.UUID | None, data: dict[str, Any]
+    session: DbSession,
+    ring: KeyRing,
+    caller: Caller,
+    case_id: uuid.UUID | None,
+    data: dict[str, Any],
 ) -> HearingNotice:
     """Her choice, told at this desk, to read (or no longer read) her next hearing's date
     and time in her status lookup; a new row each time, the newest in force."""
@@ -236,3 +241,9 @@ def record_hearing_notice(
     detail = f"hearing_notice:{'on' if notice.show_hearings_in_status else 'off'}"
     audit_change(session, ring.audit_key, caller, case.id, "hearing_notice", notice.id, detail)
     return notice
+
+
+def court_choices(session: DbSession) -> list[tuple[int, str]]:
+    """The network's courts, for the hearing form (the directory is public to users)."""
+    stmt = select(Institution.id, Institution.name).where(Institution.kind == "court")
+    return [(row[0], row[1]) for row in session.execute(stmt.order_by(Institution.name)).all()]

@@ -42,9 +42,7 @@ class HearingIn(InputSchema):
     starts_at = fields.DateTime(
         required=True, metadata={"description": "without a zone: El Salvador's time"}
     )
-    court_id = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID)
-    )
+    court_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
     kind = fields.String(required=True, validate=_one_of(rules.HEARING_KINDS))
     version = fields.Integer(load_default=None, allow_none=True)
 
