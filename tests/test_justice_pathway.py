@@ -248,69 +248,51 @@ def test_an_unknown_action_or_court_is_422(client, pathway):
 # ---- file numbers ------------------------------------------------------------------------
 
 
-def test_each_justice_role_sets_its_own_file_number_and_the_parties_read_them(client, pathway):
-    url = f"{pathway.complaint}/file-numbers"
+def set_number(client, pathway: Pathway, person: Person, field: str, value: str, version: int):
+    body = {field: value, "version": version}
+    return client.post(f"{pathway.complaint}/file-numbers", headers=person.headers, json=body)
+
+
+def number_both(client, pathway: Pathway) -> None:
     version = complaint_of(client, pathway, pathway.pnc)["version"]
-    assert (
-        client.post(
-            url, headers=pathway.court.headers, json={"fgr_number": FGR_NUMBER, "version": version}
-        ).status_code
-        == 403
-    )
-    assert (
-        client.post(
-            url, headers=pathway.pnc.headers, json={"fgr_number": FGR_NUMBER, "version": version}
-        ).status_code
-        == 403
-    )
-    set_fgr = ok(
-        client.post(
-            url, headers=pathway.fiscal.headers, json={"fgr_number": FGR_NUMBER, "version": version}
-        )
-    )
-    assert (
-        client.post(
-            url,
-            headers=pathway.fiscal.headers,
-            json={"court_number": COURT_NUMBER, "version": set_fgr["version"]},
-        ).status_code
-        == 403
-    )
+    numbered = ok(set_number(client, pathway, pathway.fiscal, "fgr_number", FGR_NUMBER, version))
     ok(
-        client.post(
-            url,
-            headers=pathway.court.headers,
-            json={"court_number": COURT_NUMBER, "version": set_fgr["version"]},
+        set_number(
+            client, pathway, pathway.court, "court_number", COURT_NUMBER, numbered["version"]
         )
     )
+
+
+@pytest.mark.parametrize(
+    ("who", "field"),
+    [
+        ("court", "fgr_number"),
+        ("pnc", "fgr_number"),
+        ("fiscal", "court_number"),
+        ("pgr", "court_number"),
+    ],
+)
+def test_a_file_number_is_set_by_its_own_institution_only(client, pathway, who, field):
+    version = complaint_of(client, pathway, pathway.pnc)["version"]
+    refused = set_number(client, pathway, getattr(pathway, who), field, "X-77", version)
+    assert refused.status_code == 403
+    assert complaint_of(client, pathway, pathway.pnc)[field] is None
+
+
+def test_each_justice_role_sets_its_own_file_number_and_the_parties_read_them(client, pathway):
+    number_both(client, pathway)
     for reader in (pathway.pnc, pathway.fiscal, pathway.court, pathway.pgr):
         complaint = complaint_of(client, pathway, reader)
         assert (complaint["fgr_number"], complaint["court_number"]) == (FGR_NUMBER, COURT_NUMBER)
 
 
 def test_file_numbers_and_hearing_notes_are_not_in_the_database_in_plaintext(app, client, pathway):
-    url = f"{pathway.complaint}/file-numbers"
-    version = complaint_of(client, pathway, pathway.pnc)["version"]
-    numbered = ok(
-        client.post(
-            url, headers=pathway.fiscal.headers, json={"fgr_number": FGR_NUMBER, "version": version}
-        )
-    )
-    ok(
-        client.post(
-            url,
-            headers=pathway.court.headers,
-            json={"court_number": COURT_NUMBER, "version": numbered["version"]},
-        )
-    )
+    number_both(client, pathway)
     to_requerimiento(client, pathway)
     hearing = ok(schedule(client, pathway, pathway.court, in_days(2)), 201)
     outcome = {"outcome": "postponed", "note": HEARING_NOTE, "version": hearing["version"]}
-    ok(
-        client.patch(
-            f"{pathway.base}/hearings/{hearing['id']}", headers=pathway.court.headers, json=outcome
-        )
-    )
+    url = f"{pathway.base}/hearings/{hearing['id']}"
+    ok(client.patch(url, headers=pathway.court.headers, json=outcome))
 
     dump = database_bytes(app)
     assert b"requerimiento" in dump  # the search works: the codes are plain
