@@ -626,7 +626,8 @@ class TaskOut(Schema):
     kind = fields.String(
         metadata={
             "description": "recent_rape, referral_to_answer, follow_up_overdue, "
-            "follow_up_today, measure_expiring, high_risk_unprotected, reassessment_due"
+            "follow_up_today, measure_expiring, hearing_upcoming, high_risk_unprotected, "
+            "reassessment_due"
         }
     )
     case_id = fields.String()
