@@ -5,12 +5,16 @@ hearing's date in her status lookup. Conciliation is refused (LEIV art. 58)."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
+from app.audit.models import AuditEvent
 from app.core.time import LOCAL_TZ
+from app.extensions import db
 from tests.auth_helpers import csrf_token, is_signed_in, otp, web_login, web_logout
 from tests.conftest import PASSWORD, Person
 from tests.factories import intake
@@ -505,3 +509,63 @@ def test_her_choice_is_recorded_from_the_case_page(client, pathway):
     assert ok(client.get(pathway.base, headers=pathway.pnc.headers))["hearing_notice"][
         "show_hearings_in_status"
     ]
+
+
+def test_each_step_of_the_pathway_is_audited_in_order_and_a_refusal_changes_nothing(
+    app, client, pathway
+):
+    to_requerimiento(client, pathway)
+    hearing = ok(schedule(client, pathway, pathway.court, in_days(8), "preliminary"), 201)
+    assert move(client, pathway, pathway.court, "conciliate").status_code == 422
+    number_both(client, pathway)
+    outcome = {"outcome": "suspended", "version": hearing["version"]}
+    ok(
+        client.patch(
+            f"{pathway.base}/hearings/{hearing['id']}", headers=pathway.court.headers, json=outcome
+        )
+    )
+    ok(
+        client.post(
+            f"{pathway.base}/hearing-notice",
+            headers=pathway.pgr.headers,
+            json={"show_hearings_in_status": True},
+        ),
+        201,
+    )
+    with app.app_context():
+        stmt = (
+            select(AuditEvent.username, AuditEvent.detail)
+            .where(
+                AuditEvent.case_id == uuid.UUID(pathway.case_id),
+                AuditEvent.action == "case_update",
+                AuditEvent.object_type.in_(("complaint", "hearing", "hearing_notice")),
+                AuditEvent.detail != "complaint",
+            )
+            .order_by(AuditEvent.id)
+        )
+        trail = [tuple(row) for row in db.session.execute(stmt).all()]
+    assert trail == [
+        (pathway.pnc.username, "move:forward"),
+        (pathway.fiscal.username, "move:file_requerimiento"),
+        (pathway.court.username, "hearing:preliminary"),
+        (pathway.fiscal.username, "file_number:fgr_number"),
+        (pathway.court.username, "file_number:court_number"),
+        (pathway.court.username, "hearing_outcome:suspended"),
+        (pathway.pgr.username, "hearing_notice:on"),
+    ]
+
+
+def test_a_move_keeps_the_date_it_happened_and_refuses_a_future_one(client, pathway):
+    version = complaint_of(client, pathway, pathway.pnc)["version"]
+    url = f"{pathway.complaint}/transition"
+    future = (datetime.now(LOCAL_TZ) + timedelta(days=2)).date().isoformat()
+    body = {"action": "forward", "version": version, "moved_on": future}
+    refused = client.post(url, headers=pathway.pnc.headers, json=body)
+    assert refused.status_code == 422
+    assert "moved_on" in refused.get_json()["fields"]
+    before = client.post(url, headers=pathway.pnc.headers, json={**body, "moved_on": "2026-01-03"})
+    assert before.status_code == 422  # before the complaint was filed
+    today = datetime.now(LOCAL_TZ).date().isoformat()
+    ok(client.post(url, headers=pathway.pnc.headers, json={**body, "moved_on": today}))
+    [moved] = complaint_of(client, pathway, pathway.fiscal)["status_history"]
+    assert moved["moved_on"] == today

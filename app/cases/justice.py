@@ -59,10 +59,13 @@ def _complaint_for(
     return _Found(found.case.id, complaint)
 
 
-def _moved_on(data: dict[str, Any]) -> date:
+def _moved_on(data: dict[str, Any], complaint: Complaint) -> date:
     moved_on = data.get("moved_on") or local_today()
     if moved_on > local_today():
         raise InvalidInput("future date", {"moved_on": [gettext("La fecha no puede ser futura.")]})
+    if moved_on < complaint.filed_on:
+        message = gettext("La fecha es anterior a la denuncia.")
+        raise InvalidInput("before the complaint", {"moved_on": [message]})
     return moved_on
 
 
@@ -104,7 +107,14 @@ def transition_complaint(
     check_version(complaint.version, data["version"])
     if not rules.allowed_from(action, complaint.status):
         raise Conflict(gettext("Este paso no corresponde al estado actual de la denuncia."))
-    _record_move(session, caller, complaint, action, rules.MOVES[action].to_status, _moved_on(data))
+    _record_move(
+        session,
+        caller,
+        complaint,
+        action,
+        rules.MOVES[action].to_status,
+        _moved_on(data, complaint),
+    )
     session.flush()
     audit_change(
         session, ring.audit_key, caller, found.case_id, "complaint", complaint.id, f"move:{action}"
