@@ -270,6 +270,24 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/admin/territory/<district_code>", "POST"): expect(302, 403, 403, 403, 302),
 }
 
+# The justice pathway (tests/test_justice_pathway.py has the justice roles): the front
+# line forwards a complaint it may see (PNC only); no role of this matrix sets a file
+# number or schedules a hearing; her choice about the status lookup is any party's.
+NO_JUSTICE_ROLE = expect(401, 403, 403, 403, 403)
+NO_JUSTICE_PAGE = expect(302, 403, 403, 403, 403)
+MATRIX |= {
+    ("/api/v1/cases/<case_id>/complaints/<complaint_id>/transition", "POST"): police_only(401, 200),
+    ("/api/v1/cases/<case_id>/complaints/<complaint_id>/file-numbers", "POST"): NO_JUSTICE_ROLE,
+    ("/api/v1/cases/<case_id>/complaints/<complaint_id>/hearings", "POST"): NO_JUSTICE_ROLE,
+    ("/api/v1/cases/<case_id>/hearings/<hearing_id>", "PATCH"): NO_JUSTICE_ROLE,
+    ("/api/v1/cases/<case_id>/hearing-notice", "POST"): case_write(201),
+    ("/cases/<case_id>/complaints/<complaint_id>/transition", "POST"): police_only(302, 303),
+    ("/cases/<case_id>/complaints/<complaint_id>/file-numbers", "POST"): NO_JUSTICE_PAGE,
+    ("/cases/<case_id>/complaints/<complaint_id>/hearings", "POST"): NO_JUSTICE_PAGE,
+    ("/cases/<case_id>/hearings/<hearing_id>", "POST"): NO_JUSTICE_PAGE,
+    ("/cases/<case_id>/hearing-notice", "POST"): page_of_case(303),
+}
+
 
 def registered_routes() -> set[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
@@ -456,6 +474,7 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
         if f"<{name}>" in path:
             path = path.replace(f"<{name}>", str(world[name]))
     path = path.replace("<erasure_id>", NO_SUCH_ID).replace("<aggressor_id>", NO_SUCH_ID)
+    path = path.replace("<hearing_id>", NO_SUCH_ID)
     # The catalogues administrators keep, by their stable codes.
     path = path.replace("<service_code>", "medical").replace("<measure_code>", "keep_away")
     path = path.replace("<district_code>", "sonsonate")
@@ -532,6 +551,21 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
         "/api/v1/cases/<case_id>/status": {"status": "follow_up"},
         "/api/v1/cases/<case_id>/consent": {"share_with_network": True, "statistics": True},
         "/api/v1/cases/<case_id>/complaints": {"number": "DEN-2"},
+        "/api/v1/cases/<case_id>/complaints/<complaint_id>/transition": {
+            "action": "forward",
+            "version": 1,
+        },
+        "/api/v1/cases/<case_id>/complaints/<complaint_id>/file-numbers": {
+            "fgr_number": "FGR-1",
+            "version": 1,
+        },
+        "/api/v1/cases/<case_id>/complaints/<complaint_id>/hearings": {
+            "starts_at": "2027-01-12T09:00",
+            "court_id": world["hospital_id"],
+            "kind": "initial",
+        },
+        "/api/v1/cases/<case_id>/hearings/<hearing_id>": {"outcome": "held", "version": 1},
+        "/api/v1/cases/<case_id>/hearing-notice": {"show_hearings_in_status": True},
         "/api/v1/cases/<case_id>/measures/<measure_id>": {"status": "active", "granted": True},
         "/api/v1/cases/<case_id>/incidents/<incident_id>/aggressors": {"relationship": "partner"},
         "/api/v1/cases/<case_id>/aggressors/<aggressor_id>": {"alias": "El Toro", "version": 1},
@@ -612,6 +646,21 @@ def web_form(rule: str, world: dict) -> dict:
         "/cases/<case_id>/status": {"status": "follow_up"},
         "/cases/<case_id>/consent": {"statistics": "y"},
         "/cases/<case_id>/complaints": {"number": "DEN-3"},
+        "/cases/<case_id>/complaints/<complaint_id>/transition": {
+            "action": "forward",
+            "version": "1",
+        },
+        "/cases/<case_id>/complaints/<complaint_id>/file-numbers": {
+            "fgr_number": "F-1",
+            "version": "1",
+        },
+        "/cases/<case_id>/complaints/<complaint_id>/hearings": {
+            "starts_at": "2027-01-12T09:00",
+            "court_id": str(world["hospital_id"]),
+            "kind": "initial",
+        },
+        "/cases/<case_id>/hearings/<hearing_id>": {"outcome": "held", "version": "1"},
+        "/cases/<case_id>/hearing-notice": {"show_hearings_in_status": "y"},
         "/cases/<case_id>/measures/<measure_id>": {"status": "active"},
         "/cases/<case_id>/aggressors": {
             "ag-incident_id": world["incident_id"],

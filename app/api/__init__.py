@@ -13,6 +13,7 @@ from app.api import (  # noqa: E402,F401  (register the views)
     contact_routes,
     errors,
     join_routes,
+    justice_routes,
     merge_routes,
     openapi,
     referral_routes,

@@ -40,6 +40,15 @@ from app.cases.care_schemas import (
     SafetyPlanIn,
     SafetyPlanOut,
 )
+from app.cases.justice_schemas import (
+    ComplaintMoveIn,
+    ComplaintStateOut,
+    FileNumbersIn,
+    HearingIn,
+    HearingNoticeIn,
+    HearingOut,
+    HearingOutcomeIn,
+)
 from app.cases.schemas import (
     AccessNeedsIn,
     AssignmentIn,
@@ -727,6 +736,56 @@ OPERATIONS: list[Operation] = [
     ),
     Operation("/openapi.json", "get", "This description", None, public=True, errors=()),
     *AGGRESSOR_OPERATIONS,
+]
+
+# The justice pathway of a denuncia (app/cases/justice.py).
+OPERATIONS += [
+    Operation(
+        "/cases/{case_id}/complaints/{complaint_id}/transition",
+        "post",
+        "Move a complaint along its justice pathway: received → forwarded (PNC or FGR) → "
+        "requerimiento (FGR) → hearings (its first hearing) → sentenced | dismissed (court). "
+        "The wrong role → 403; a move not allowed from the status, or a stale version → 409; "
+        "conciliation or mediation → 422 conciliation_prohibited (LEIV art. 58)",
+        ComplaintStateOut,
+        body=ComplaintMoveIn,
+        errors=WRITE_ERRORS,
+    ),
+    Operation(
+        "/cases/{case_id}/complaints/{complaint_id}/file-numbers",
+        "post",
+        "Set the FGR file number (prosecutor staff) or the court file number (court staff)",
+        ComplaintStateOut,
+        body=FileNumbersIn,
+        errors=WRITE_ERRORS,
+    ),
+    Operation(
+        "/cases/{case_id}/complaints/{complaint_id}/hearings",
+        "post",
+        "Schedule a hearing (prosecutor or court staff) once the requerimiento is filed; "
+        "the parties see it in their tasks for the week before it",
+        HearingOut,
+        201,
+        body=HearingIn,
+        errors=WRITE_ERRORS,
+    ),
+    Operation(
+        "/cases/{case_id}/hearings/{hearing_id}",
+        "patch",
+        "Record a hearing's outcome: held, postponed or suspended, with a note (sealed)",
+        HearingOut,
+        body=HearingOutcomeIn,
+        errors=WRITE_ERRORS,
+    ),
+    Operation(
+        "/cases/{case_id}/hearing-notice",
+        "post",
+        "Record her choice to read her next hearing's date and time in the status lookup",
+        CreatedOut,
+        201,
+        body=HearingNoticeIn,
+        errors=WRITE_ERRORS,
+    ),
 ]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol, cast
 
 from flask_babel import gettext
@@ -1998,3 +1998,33 @@ def count_aggressors_indexed_with_another_key(session: DbSession, key_id: str) -
         .where(_aggressor_with_another_key(Aggressor, key_id))
     )
     return int(session.execute(stmt).scalar_one())
+
+
+# ---- the justice pathway: hearings on the parties' task lists --------------------------
+
+
+def upcoming_hearings(
+    session: DbSession, subject: Subject, now: datetime, until: datetime, limit: int
+) -> list[tuple[Any, str, bool]]:
+    """Hearings still to come before `until`, on cases whose complaint the subject's
+    institution sees (the whole record, or the complaint it filed): (row, number, mine)."""
+    from app.cases.justice_models import Hearing
+    from app.cases.legal_models import Complaint
+
+    own = exists().where(
+        Complaint.id == Hearing.complaint_id,
+        Complaint.institution_id == subject.institution_id,
+    )
+    stmt = (
+        select(Hearing, Case.number, _mine(subject))
+        .join(Case, Case.id == Hearing.case_id)
+        .where(
+            _visible(subject, policy.FULL) | (_visible(subject) & own),
+            Hearing.outcome.is_(None),
+            Hearing.starts_at > now,
+            Hearing.starts_at <= until,
+        )
+        .order_by(Hearing.starts_at, Hearing.id)
+        .limit(limit)
+    )
+    return [(row[0], row[1], bool(row[2])) for row in session.execute(stmt).all()]

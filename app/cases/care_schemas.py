@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from app.cases.care import CHANNELS, CLOSE_REASONS, FOLLOW_UP_OUTCOMES, NOTE_KINDS, REOPEN_REASONS
 from app.cases.complaints import MEASURE_STATUSES
+from app.cases.justice_schemas import HearingOut, MoveOut
 from app.cases.risk import QUESTION_KEYS, missing_answers
 from app.cases.risk import REASONS as RISK_REASONS
 from app.cases.schemas import ConsentIn, CorrectionIn, InputSchema
@@ -249,6 +250,11 @@ class ComplaintOut(Schema):
     forward_to_prosecutor = fields.Boolean()
     incident_ids = fields.List(fields.String())
     measures = fields.List(fields.Nested(MeasureOut))
+    version = fields.Integer()
+    fgr_number = fields.String(allow_none=True)
+    court_number = fields.String(allow_none=True)
+    status_history = fields.List(fields.Nested(MoveOut))
+    hearings = fields.List(fields.Nested(HearingOut))
 
 
 class AttachmentOut(Schema):

@@ -24,6 +24,7 @@ from app.auth.models import CASE_ROLES, User
 from app.cases import access, policy
 from app.cases.breach import reassessment_due_at
 from app.cases.complaints import EXPIRY_WARNING_DAYS
+from app.cases.justice_policy import UPCOMING_DAYS
 from app.cases.service import require_case_role
 from app.core.db import DbSession
 from app.core.errors import Conflict, Forbidden, InvalidInput
@@ -285,6 +286,7 @@ TASK_ORDER = (
     "follow_up_overdue",
     "follow_up_today",
     "measure_expiring",
+    "hearing_upcoming",
     "high_risk_unprotected",
     "repeat_aggressor",
     "reassessment_due",
@@ -339,6 +341,7 @@ def case_tasks(
         )
     ]
     tasks += breach_reassessment_tasks(session, caller, now)
+    tasks += _hearing_tasks(session, caller, now)
     for case in access.open_high_risk(session, caller, TASK_LIMIT):
         if policy.unprotected(case.has_plan, case.has_active_measure):
             tasks.append(Task("high_risk_unprotected", case.id, case.number, None, case.mine))
@@ -377,6 +380,15 @@ def breach_reassessment_tasks(session: DbSession, caller: Caller, now: datetime)
             )
         )
     return tasks
+
+
+def _hearing_tasks(session: DbSession, caller: Caller, now: datetime) -> list[Task]:
+    """The parties' hearings of the coming week (the justice pathway)."""
+    until = now + timedelta(days=UPCOMING_DAYS)
+    return [
+        Task("hearing_upcoming", row.case_id, number, row.starts_at, mine, row.kind)
+        for row, number, mine in access.upcoming_hearings(session, caller, now, until, TASK_LIMIT)
+    ]
 
 
 def ordered(tasks: list[Task]) -> list[Task]:

@@ -44,6 +44,9 @@ class Complaint(Base):
     # Sealed with the case's data key, like every free text of the case. Always set;
     # nullable because SQLite cannot add a NOT NULL column to a table others point at.
     number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The prosecutor's and the court's own file numbers, sealed like the number.
+    fgr_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    court_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     filed_on: Mapped[date] = mapped_column(Date)
     forward_to_prosecutor: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="received")

@@ -42,6 +42,7 @@ from app.cases.care_models import (
     RiskAssessment,
     SafetyPlan,
 )
+from app.cases.justice_models import ComplaintMove, Hearing
 from app.cases.legal_models import Complaint, ProtectionMeasure
 from app.cases.models import Case, CaseExclusion, Consent, Incident
 from app.cases.record_models import CaseMerge, Correction
@@ -69,6 +70,9 @@ PARTS: dict[str, Any] = {
     "case_status_changes": CaseStatusChange,
     "corrections": Correction,
     "aggressors": Aggressor,
+    # The justice pathway follows its complaints (a hearing's note is sealed with the key).
+    "complaint_moves": ComplaintMove,
+    "hearings": Hearing,
 }
 
 

@@ -426,6 +426,13 @@ def complaint_record(cipher: FieldCipher, complaint: Complaint) -> dict[str, Any
     return {
         "id": str(complaint.id),
         "number": cipher.open_text("complaints", complaint.id, "number", complaint.number_enc),
+        "fgr_number": cipher.open_text(
+            "complaints", complaint.id, "fgr_number", complaint.fgr_number_enc
+        ),
+        "court_number": cipher.open_text(
+            "complaints", complaint.id, "court_number", complaint.court_number_enc
+        ),
+        "version": complaint.version,
         "filed_on": iso(complaint.filed_on),
         "institution": complaint.institution.code,
         "status": complaint.status,

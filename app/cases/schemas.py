@@ -508,6 +508,11 @@ class CaseOut(Schema):
     safety_plan = fields.Nested("SafetyPlanOut", allow_none=True)
     attachments = fields.List(fields.Nested("AttachmentOut"))
     complaints = fields.List(fields.Nested("ComplaintOut"))
+    hearing_notice = fields.Nested(
+        "HearingNoticeOut",
+        allow_none=True,
+        metadata={"description": "her choice to read her next hearing in the status lookup"},
+    )
     referrals = fields.List(fields.Nested("ReferralOut"))
     timeline = fields.List(fields.Nested("TimelineOut"))
     risk = fields.Nested(
@@ -626,7 +631,8 @@ class TaskOut(Schema):
     kind = fields.String(
         metadata={
             "description": "recent_rape, breach_reassessment, referral_to_answer, "
-            "follow_up_overdue, follow_up_today, measure_expiring, high_risk_unprotected, "
+            "follow_up_overdue, follow_up_today, measure_expiring, hearing_upcoming, "
+            "high_risk_unprotected, repeat_aggressor, "
             "reassessment_due"
         }
     )

@@ -696,6 +696,7 @@ def read_case(
     `others`: tables of packages built on cases to check in the same query (see
     `access.case_for`). Each attempt counts against the caller's hourly read cap."""
     charge_read(caller.id, "case")
+    from app.cases.justice_models import HearingNotice
     from app.cases.record_models import Correction
 
     found = access.case_for(
@@ -705,7 +706,7 @@ def read_case(
         need=policy.READ,
         whole_record=True,
         department=department,
-        others={"corrections": Correction, **(others or {})},
+        others={"corrections": Correction, "hearing_notices": HearingNotice, **(others or {})},
         purged_ok=True,
     )
     if found.case.purged_at is not None:
@@ -722,6 +723,7 @@ def read_case(
         record["corrections"] = corrections_record(
             ring, found.case, rows, found.view, caller.institution_id, caller.role
         )
+        record.update(_justice_parts(session, ring, found, record))
     from app.cases.aggressors import with_aggressors
 
     repeat = with_aggressors(session, ring, found.case, found.view, record)
@@ -736,6 +738,17 @@ def read_case(
         detail=found.view + (f";repeat_aggressor={repeat}" if repeat else ""),
     )
     return CaseRead(found.case, record, found.view, found.others_present)
+
+
+def _justice_parts(
+    session: DbSession, ring: KeyRing, found: access.CaseAccess, record: dict[str, Any]
+) -> dict[str, Any]:
+    """The complaints' history and hearings, and her choice about the status lookup."""
+    from app.cases.justice_present import pathway_parts
+
+    cipher = cipher_for(ring, found.case.data_key)
+    notice = "hearing_notices" in found.others_present
+    return pathway_parts(session, cipher, found.case.id, record, notice)
 
 
 def _purged_read(session: DbSession, ring: KeyRing, caller: Caller, case: Case) -> CaseRead:

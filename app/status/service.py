@@ -24,12 +24,14 @@ from sqlalchemy import exists, select
 
 from app.auth.passwords import verify_password
 from app.cases import access
+from app.cases.justice_models import Hearing, HearingNotice
 from app.cases.legal_models import Complaint, ProtectionMeasure
 from app.cases.models import Case
 from app.cases.service import verify_status_pin
 from app.core.db import DbSession
 from app.core.errors import DomainError, NotFound
 from app.core.i18n import N_
+from app.core.time import LOCAL_TZ, utcnow
 from app.crypto.blind_index import status_code_probes
 from app.crypto.keyring import KeyRing
 from app.referrals.models import Referral
@@ -152,7 +154,8 @@ def look_up_status(
     if case is None or not verify_status_pin(case.status_pin_hash, pin):
         throttle.record_wrong(code_key)
         raise NotFound(NOT_FOUND_MESSAGE)
-    return stage_of(session, access.surviving_case(session, case))
+    found = access.surviving_case(session, case)
+    return with_hearing(session, found, stage_of(session, found))
 
 
 def _live_referral(session: DbSession, case: Case) -> Referral | None:
@@ -187,6 +190,40 @@ def stage_of(session: DbSession, case: Case) -> CaseStage:
     if case.status == "follow_up":
         return said("follow_up")
     return said("open")
+
+
+def _next_hearing(session: DbSession, case: Case) -> Hearing | None:
+    """Her next hearing still to come, when the newest choice she recorded says so."""
+    chosen = (
+        select(HearingNotice.show_hearings_in_status)
+        .where(HearingNotice.case_id == case.id)
+        .order_by(HearingNotice.id.desc())
+        .limit(1)
+    )
+    if not session.execute(chosen).scalar():
+        return None
+    stmt = (
+        select(Hearing)
+        .where(Hearing.case_id == case.id, Hearing.outcome.is_(None), Hearing.starts_at > utcnow())
+        .order_by(Hearing.starts_at)
+        .limit(1)
+    )
+    return session.execute(stmt).scalars().first()
+
+
+def with_hearing(session: DbSession, case: Case, stage: CaseStage) -> CaseStage:
+    """If she chose it, the next step is the date and time of her next hearing: never the
+    court, the kind or anything else that would tell a reader of her slip more."""
+    hearing = None if case.status == "closed" else _next_hearing(session, case)
+    if hearing is None:
+        return stage
+    local = hearing.starts_at.astimezone(LOCAL_TZ)
+    line = gettext(
+        "Su audiencia es el %(date)s a las %(time)s.",
+        date=local.strftime("%d/%m/%Y"),
+        time=local.strftime("%H:%M"),
+    )
+    return CaseStage(stage.status, line)
 
 
 def said(stage: str) -> CaseStage:

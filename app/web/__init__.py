@@ -25,6 +25,7 @@ def register_pages(app: Flask) -> None:
     from app.web.cases import bp as cases
     from app.web.dashboard import bp as main
     from app.web.dashboard import public
+    from app.web.justice import bp as justice_forms
     from app.web.referrals import bp as referrals
     from app.web.reports import bp as reports
     from app.web.session import bp as session_clock
@@ -35,6 +36,7 @@ def register_pages(app: Flask) -> None:
         public,
         cases,
         case_forms,
+        justice_forms,
         case_corrections,
         referrals,
         audit_pages,

@@ -95,9 +95,12 @@ def case_page_context(record: dict[str, Any], view: str, given: dict[str, Any]) 
             getattr(forms["consent_form"], name).data = record["consent"][name]
     forms["aggressor_form"] = aggressor_form(record, given.get("aggressor_form"))
     responsible = assignment_context(record, view, given.get("assignment_form"))
+    from app.web.justice import justice_context
+
     return {
         **forms,
         **responsible,
+        **justice_context(record, given),
         "problems": given.get("problems", []),
         "failed_section": given.get("failed_section"),
     }
@@ -107,6 +110,7 @@ def page_form_makers() -> dict[str, Callable[[Any], Any]]:
     """How each form of the case page is made again from what was typed (app/web/stash.py)."""
     from app.web.case_corrections import CONTACT_PREFIX, NEEDS_PREFIX, SURVIVOR_PREFIX
     from app.web.case_forms import AccessNeedsForm, SafeContactForm
+    from app.web.justice import justice_form_makers
 
     makers: dict[str, Callable[[Any], Any]] = {
         name: partial(cls, prefix="") for name, cls in FORMS.items()
@@ -117,6 +121,7 @@ def page_form_makers() -> dict[str, Callable[[Any], Any]]:
     makers["contact_form"] = partial(SafeContactForm, prefix=CONTACT_PREFIX)
     makers["needs_form"] = partial(AccessNeedsForm, prefix=NEEDS_PREFIX)
     makers["aggressor_form"] = partial(AggressorForm, prefix=AGGRESSOR_PREFIX)
+    makers.update(justice_form_makers())
     return makers
 
 

@@ -29,6 +29,7 @@ TASK_LABELS = {
     "follow_up_overdue": _l("Seguimiento vencido"),
     "follow_up_today": _l("Seguimiento para hoy"),
     "measure_expiring": _l("Medida de protección por vencer"),
+    "hearing_upcoming": _l("Audiencia en los próximos 7 días"),
     "high_risk_unprotected": _l("Riesgo alto sin plan de seguridad ni medida vigente"),
     "reassessment_due": _l("Riesgo alto: valorar de nuevo (más de 30 días)"),
     "repeat_aggressor": _l(

@@ -253,4 +253,11 @@ def register_labels(app: Flask) -> None:
         withheld_part_label=lambda c: lookup(WITHHELD_PARTS, c),
         outcome_choices=lambda: [(k, str(v)) for k, v in OUTCOME_LABELS.items()],
         measure_status_choices=lambda: [(k, str(v)) for k, v in MEASURE_STATUS.items()],
+        hearing_kind_label=_hearing_kind_label,
     )
+
+
+def _hearing_kind_label(code: str | None) -> str:
+    from app.web.justice_forms import HEARING_KIND_LABELS
+
+    return lookup(HEARING_KIND_LABELS, code)
