@@ -20,6 +20,7 @@ from app.api import (  # noqa: E402,F401  (register the views)
     routes,
     search_routes,
     status_routes,
+    transfer_routes,
 )
 
 

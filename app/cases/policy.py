@@ -298,3 +298,12 @@ def needs_view(view: str | None, live_receiver: bool) -> str | None:
         return ALL_NEEDS
     # own_parts learns nothing others wrote, even as a receiver (a revoked consent).
     return PREPARATION if live_receiver and view != OWN_PARTS else None
+
+
+# ---- the lead institution (the one that coordinates her care) -------------------------
+
+
+def sees_lead(view: str | None, viewer_institution_id: int, lead_institution_id: int) -> bool:
+    """Who leads her care says where she is served (a move to another department): the
+    views that read the parties read it; own_parts only when it is the lead itself."""
+    return view in (FULL, BREAK_GLASS, METADATA) or viewer_institution_id == lead_institution_id

@@ -31,6 +31,9 @@ KINDS = {
     "legal_hold": N_("Se puso o levantó una retención legal de un expediente"),
     "erasure_request": N_("Solicitud de supresión de un expediente por decidir"),
     "records_purged": N_("Expedientes depurados al vencer su plazo de conservación"),
+    "transfer_requested": N_("Se le propone coordinar la atención de un expediente"),
+    "transfer_answered": N_("Traspaso de la coordinación respondido"),
+    "transfer_cancelled": N_("Se canceló el traspaso de la coordinación"),
 }
 
 
