@@ -236,6 +236,21 @@ def test_a_new_institution_needs_her_recorded_consent(client, pnc, health, make_
     assert ask(client, pnc, case_id, institution_id(client, pnc, "US-SON")).status_code == 201
 
 
+def test_a_minors_case_goes_to_the_prosecutor_without_consent_but_nowhere_else(
+    client, pnc, make_person
+):
+    body = intake(
+        survivor_overrides={"dui": None, "birth_date": "2012-05-01"},
+        consent={"share_with_network": False, "statistics": False, "police": False},
+    )
+    case_id = client.post(f"{API}/cases", json=body, headers=pnc.headers).get_json()["id"]
+    assert ask(client, pnc, case_id, institution_id(client, pnc, "UMM-STA")).status_code == 422
+    prosecutor = make_person("prosecutor_staff", "FGR-STA")
+    transfer = asked(client, pnc, case_id, institution_id(client, pnc, "FGR-STA"))
+    assert answer(client, prosecutor, transfer, "accept").status_code == 200
+    assert read(client, prosecutor, case_id).get_json()["access"] == "full"
+
+
 def test_bad_input_is_422_with_fields(client, pnc, case_id):
     unknown = ask(client, pnc, case_id, 999_999)
     assert unknown.status_code == 422 and "to_institution" in unknown.get_json()["fields"]

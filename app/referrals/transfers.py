@@ -156,6 +156,17 @@ def move_transfer(
 ) -> dict[str, Any]:
     """Accept or decline (the target), cancel (the lead); checked against TRANSFER_MOVES."""
     found = transfer_for(session, caller, transfer_id)
+    target, reason = _checked_move(found, move)
+    _lock_for_move(session, found)
+    cipher = cipher_for(ring, found.case.data_key)
+    _apply(session, caller, found, (move.action, target), cipher, reason)
+    _tell_the_other_side(session, found, move.action)
+    _audit(session, ring, caller, "transfer_transition", found.transfer, f"{move.action}->{target}")
+    return present_for(session, caller, found, cipher)
+
+
+def _checked_move(found: TransferAccess, move: TransferMove) -> tuple[str, str | None]:
+    """The status the move leads to and its reason, or why it may not be made."""
     transfer = found.transfer
     if move.action not in policy.TRANSFER_MOVES:
         actions = ", ".join(policy.TRANSFER_MOVES)
@@ -172,11 +183,23 @@ def move_transfer(
     reason = _text(move.reason)
     if move.action == "decline" and not reason:
         raise _refused("reason", DECLINE_REASON_REQUIRED)
-    _lock_for_move(session, found)
-    cipher = cipher_for(ring, found.case.data_key)
-    if move.action == "accept":
+    return target, reason
+
+
+def _apply(
+    session: DbSession,
+    caller: Caller,
+    found: TransferAccess,
+    move: tuple[str, str],
+    cipher: FieldCipher,
+    reason: str | None,
+) -> None:
+    """The move (action, target status) on the row, and on the case when accepted."""
+    action, target = move
+    transfer = found.transfer
+    if action == "accept":
         _hand_over(session, caller, found)
-    if move.action == "decline":
+    if action == "decline":
         transfer.decline_reason_enc = cipher.seal(
             "case_transfers", transfer.id, "decline_reason", reason
         )
@@ -184,9 +207,6 @@ def move_transfer(
     transfer.answered_by_user_id = caller.id
     found.case.updated_at = utcnow()
     session.flush()
-    _tell_the_other_side(session, found, move.action)
-    _audit(session, ring, caller, "transfer_transition", transfer, f"{move.action}->{target}")
-    return present_for(session, caller, found, cipher)
 
 
 def _lock_for_move(session: DbSession, found: TransferAccess) -> None:
@@ -208,6 +228,8 @@ def _hand_over(session: DbSession, caller: Caller, found: TransferAccess) -> Non
     transfer, case = found.transfer, found.case
     if not case_policy.allows_writes(case.status):
         raise Conflict(gettext("El caso está cerrado: reábralo para añadir información."))
+    if case.merged_into_id is not None:
+        raise case_access.CaseMerged()
     if case.lead_institution_id != transfer.from_institution_id:
         raise Conflict(gettext("El traspaso cambió mientras lo leía: recargue la página."))
     receiver = transfer.to_institution_id
