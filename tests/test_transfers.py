@@ -16,6 +16,7 @@ from tests.auth_helpers import csrf_token
 from tests.conftest import Person
 from tests.factories import intake
 from tests.test_database_plaintext import database_bytes, leaked
+from tests.test_migrations import migrate
 from tests.test_referral_inbox import institution_id, open_case, web
 
 API = "/api/v1"
@@ -105,6 +106,15 @@ def test_an_own_parts_party_is_not_told_who_leads(client, pnc, health):
     response = client.post(f"{API}/cases", json=body, headers=health.headers)
     assert response.get_json()["access"] == "own_parts"
     assert read(client, health, case_id).get_json()["lead_institution"] is None
+
+
+def test_migration_0025_makes_the_opener_the_lead_of_the_cases_it_finds(app, client, pnc, health):
+    first = open_case(client, health)
+    second = open_case(client, pnc, dui=None, given_names="Rosa", birth_date="1990-01-01")
+    migrate(app, "downgrade", "0022")
+    migrate(app, "upgrade", "head")
+    assert read(client, health, first).get_json()["lead_institution"]["code"] == "US-SON"
+    assert read(client, pnc, second).get_json()["lead_institution"]["code"] == "PNC-SON"
 
 
 # ---- another department --------------------------------------------------------------
