@@ -351,3 +351,21 @@ def test_the_lead_asks_on_the_page_and_the_target_accepts_in_the_inbox(
     page = target.get(f"/cases/{joined}").get_data(as_text=True)
     assert "Unidad Municipal de la Mujer Santa Ana (demo)" in page
     assert "Traspasar la coordinación" in page
+
+
+def test_the_lead_cancels_on_the_transfers_page(app, client, pnc, santa_ana, case_id):
+    transfer = asked(client, pnc, case_id, institution_id(client, pnc, "UMM-STA"))
+    lead = web(app, pnc)
+    page = lead.get("/referrals/transfers").get_data(as_text=True)
+    assert "Cancelar el traspaso" in page and transfer["case_number"] in page
+    path = f"/transfers/{transfer['id']}/transition"
+    cancelled = lead.post(path, data={"csrf_token": csrf_token(page), "action": "cancel"})
+    assert cancelled.status_code == 302
+    assert [row["status"] for row in box(client, pnc, "outgoing")] == ["cancelled"]
+    # The target's page no longer offers an answer; a late one is refused (409 → the page).
+    target = web(app, santa_ana)
+    html = target.get("/referrals/transfers").get_data(as_text=True)
+    assert "Aceptar la coordinación" not in html
+    late = target.post(path, data={"csrf_token": csrf_token(html), "action": "accept"})
+    assert late.status_code == 302 and late.location.endswith("/referrals/transfers")
+    assert read(client, santa_ana, case_id).status_code == 404
