@@ -166,6 +166,22 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/api/v1/referrals/<referral_id>/transition", "POST"): only(
         case_write(404), pnc_agent__party=200
     ),
+    # Transfers of the lead: PNC-SON opened the case and leads it; the other parties are
+    # not the lead (403). The matrix's transfer id names none (404); RED-SON's supervisor
+    # stands in for her institution, which has no case workers.
+    ("/api/v1/cases/<case_id>/transfers", "POST"): only(
+        expect(401, 403, 404, 403, 403), pnc_agent__party=201
+    ),
+    ("/api/v1/transfers", "GET"): expect(401, 200, 200, 200, 403),
+    ("/api/v1/transfers/<transfer_id>/transition", "POST"): expect(401, 404, 404, 404, 403),
+    ("/cases/<case_id>/transfer", "GET"): only(
+        expect(302, 403, 404, 403, 403), pnc_agent__party=200
+    ),
+    ("/cases/<case_id>/transfer", "POST"): only(
+        expect(302, 403, 404, 403, 403), pnc_agent__party=303
+    ),
+    ("/referrals/transfers", "GET"): expect(302, 200, 200, 200, 403),
+    ("/transfers/<transfer_id>/transition", "POST"): expect(302, 404, 404, 404, 403),
     ("/api/v1/notifications", "GET"): expect(401, 200, 200, 200, 200),
     ("/api/v1/notifications/<int:notification_id>/read", "POST"): expect(401, 404, 404, 204, 404),
     ("/api/v1/stats", "GET"): expect(401, 200, 200, 200, 200),
@@ -475,6 +491,7 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
             path = path.replace(f"<{name}>", str(world[name]))
     path = path.replace("<erasure_id>", NO_SUCH_ID).replace("<aggressor_id>", NO_SUCH_ID)
     path = path.replace("<hearing_id>", NO_SUCH_ID)
+    path = path.replace("<transfer_id>", NO_SUCH_ID)
     # The catalogues administrators keep, by their stable codes.
     path = path.replace("<service_code>", "medical").replace("<measure_code>", "keep_away")
     path = path.replace("<district_code>", "sonsonate")
@@ -575,6 +592,11 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
             "consent": True,
         },
         "/api/v1/referrals/<referral_id>/transition": {"action": "cancel"},
+        "/api/v1/cases/<case_id>/transfers": {
+            "to_institution": world["hospital_id"],
+            "reason": "better_placed",
+        },
+        "/api/v1/transfers/<transfer_id>/transition": {"action": "cancel"},
         "/api/v1/cases/<case_id>/assignment": {"action": "take"},
         # Refused before the ids are looked at: nobody in the fixture is a lead.
         "/api/v1/caseload/move": {"from_user_id": world["user_id"], "to_user_id": world["user_id"]},
@@ -674,6 +696,11 @@ def web_form(rule: str, world: dict) -> dict:
             "urgency": "routine",
             "consent": "y",
         },
+        "/cases/<case_id>/transfer": {
+            "to_institution": str(world["hospital_id"]),
+            "reason": "better_placed",
+        },
+        "/transfers/<transfer_id>/transition": {"action": "cancel"},
         "/cases/<case_id>/break-glass": {
             "reason": "Revisión por denuncia de acceso indebido",
             "password": PASSWORD,

@@ -22,6 +22,7 @@ from app.api import (  # noqa: E402,F401  (register the views)
     routes,
     search_routes,
     status_routes,
+    transfer_routes,
 )
 
 

@@ -89,6 +89,12 @@ from app.referrals.schemas import (
     ReferralOut,
     TransitionIn,
 )
+from app.referrals.transfer_schemas import (
+    TransferIn,
+    TransferListOut,
+    TransferOut,
+    TransferTransitionIn,
+)
 from app.reports.dimensions import DIMENSIONS
 from app.reports.schemas import IndicatorsOut, StatsOut
 from app.retention.schemas import (
@@ -785,6 +791,40 @@ OPERATIONS += [
         201,
         body=HearingNoticeIn,
         errors=WRITE_ERRORS,
+    ),
+]
+
+# The transfers of the lead institution (issue 13, item 3).
+OPERATIONS += [
+    Operation(
+        "/cases/{case_id}/transfers",
+        "post",
+        "The lead institution (a case worker with the whole record) asks another one to "
+        "take over the coordination of her care: a party, or any institution that works "
+        "on cases; a new one needs her recorded consent to share (422); one pending "
+        "transfer per case (409); a party that is not the lead 403",
+        TransferOut,
+        201,
+        body=TransferIn,
+        errors=CAPPED_WRITE_ERRORS,
+    ),
+    Operation(
+        "/transfers",
+        "get",
+        "The institution's incoming or outgoing transfers: codes and dates only",
+        TransferListOut,
+        query=(("box", "incoming or outgoing"),),
+        errors=(400, 401, 403, 422),
+    ),
+    Operation(
+        "/transfers/{transfer_id}/transition",
+        "post",
+        "accept or decline (the target; decline needs a reason), cancel (the lead); "
+        "accepting moves the lead and keeps the case number; the wrong side 403, a move "
+        "not allowed from the status or a stale version 409",
+        TransferOut,
+        body=TransferTransitionIn,
+        errors=(400, 401, 403, 404, 409, 422),
     ),
 ]
 

@@ -85,6 +85,8 @@ ACTIONS = frozenset(
         "key_rotation",
         "audit_key_switch",
         "case_rekey",
+        "case_transfer",
+        "transfer_transition",
     }
 )
 

@@ -30,6 +30,7 @@ WEIGHTS = {
     "risk": 1,
     "complaint": 1,
     "referral": 1,
+    "transfer": 1,
     "upload": 10,
 }
 

@@ -121,6 +121,10 @@ class Case(Base):
     consent_police: Mapped[bool] = mapped_column(Boolean, default=False)
     opened_by_institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
     opened_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The institution that coordinates her care: the opener until a transfer moves it
+    # (app/referrals/transfers.py). Set by every intake and backfilled by 0025; no
+    # foreign key or NOT NULL, which SQLite could only add by rebuilding `cases`.
+    lead_institution_id: Mapped[int] = mapped_column(Integer, nullable=True)
     status_code_bidx: Mapped[str] = mapped_column(String(32), unique=True)
     status_pin_hash: Mapped[str] = mapped_column(String(200))
     close_reason: Mapped[str | None] = mapped_column(String(200))

@@ -316,3 +316,12 @@ def sees_incident_facts(view: str, role: str, viewer_id: int, entry_institution_
 
 def sees_repeat_signal(view: str) -> bool:
     return view in (FULL, OWN_PARTS, BREAK_GLASS, METADATA)
+
+
+# ---- the lead institution (the one that coordinates her care) -------------------------
+
+
+def sees_lead(view: str | None, viewer_institution_id: int, lead_institution_id: int) -> bool:
+    """Who leads her care says where she is served (a move to another department): the
+    views that read the parties read it; own_parts only when it is the lead itself."""
+    return view in (FULL, BREAK_GLASS, METADATA) or viewer_institution_id == lead_institution_id

@@ -610,3 +610,16 @@ def still_open_in(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
             if m.get("status") == "active"
         ],
     }
+
+
+def lead_record(case: Case, view: str, viewer_institution_id: int) -> dict[str, Any] | None:
+    """The lead institution as this view may read it (`policy.sees_lead`), from the
+    party rows already loaded: the lead is always one of the live parties."""
+    lead_id = case.lead_institution_id
+    if lead_id is None or not policy.sees_lead(view, viewer_institution_id, lead_id):
+        return None
+    for party in case.parties:
+        if party.institution_id == lead_id and party.ended_at is None:
+            institution = party.institution
+            return {"id": lead_id, "code": institution.code, "name": institution.name}
+    return None

@@ -476,6 +476,11 @@ class CaseOut(Schema):
     )
     repeat_aggressor = fields.Nested("RepeatAggressorOut", allow_none=True)
     parties = fields.List(fields.Nested(PartyOut))
+    lead_institution = fields.Nested(
+        "LeadInstitutionOut",
+        allow_none=True,
+        metadata={"description": "the institution that coordinates her care (null: not shown)"},
+    )
     consent = fields.Nested(ConsentOut, allow_none=True)
     consents = fields.List(fields.Nested(ConsentOut))
     close_reason = fields.String(allow_none=True)
@@ -803,3 +808,9 @@ class CorrectionOut(Schema):
     changed = fields.List(fields.String(), attribute="fields", data_key="fields")
     reason = fields.String(allow_none=True)
     changes = fields.Dict(allow_none=True, metadata={"description": "{field: [old, new]}"})
+
+
+class LeadInstitutionOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()

@@ -40,6 +40,7 @@ from app.cases.numbering import next_case_number, opening_department
 from app.cases.present import (
     SURVIVOR_SECRET_FIELDS,
     corrections_record,
+    lead_record,
     present_case,
     purged_record,
 )
@@ -341,6 +342,7 @@ def _create_case(
         survivor_id=survivor.id,
         data_key_id=key_row.id,
         opened_by_institution_id=caller.institution_id,
+        lead_institution_id=caller.institution_id,
         opened_by_user_id=caller.id,
         status_code_bidx=code_bidx,
         status_pin_hash=pin_hash,
@@ -714,6 +716,7 @@ def read_case(
     record = present_case(
         ring, found.case, found.view, caller.institution_id, found.responsible, caller.role
     )
+    record["lead_institution"] = lead_record(found.case, found.view, caller.institution_id)
     if found.view != policy.METADATA:
         rows = (
             access.corrections_of(session, found.case.id)

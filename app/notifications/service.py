@@ -40,6 +40,9 @@ KINDS = {
         " que lo registró"
     ),
     "measure_expiring": N_("Una medida de protección vence en una semana"),
+    "transfer_requested": N_("Se le propone coordinar la atención de un expediente"),
+    "transfer_answered": N_("Traspaso de la coordinación respondido"),
+    "transfer_cancelled": N_("Se canceló el traspaso de la coordinación"),
 }
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -90,3 +91,50 @@ class ReferralEvent(Base):
 
     referral: Mapped[Referral] = relationship(back_populates="events", lazy="raise")
     institution: Mapped[Institution] = relationship(lazy="joined", innerjoin=True)
+
+
+class CaseTransfer(Base):
+    """The lead institution of a case handed to another one: asked by the lead,
+    answered by the target (`app/referrals/transfers.py`). The case keeps its number."""
+
+    __tablename__ = "case_transfers"
+    __table_args__ = (
+        Index("ix_case_transfers_to_status", "to_institution_id", "status"),
+        Index("ix_case_transfers_from_status", "from_institution_id", "status"),
+        # One pending transfer per case, kept by the database when two leads race.
+        Index(
+            "uq_case_transfers_one_pending",
+            "case_id",
+            unique=True,
+            postgresql_where=text("status = 'requested'"),
+            sqlite_where=text("status = 'requested'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"))
+    from_institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    to_institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    reason: Mapped[str] = mapped_column(String(24))
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    decline_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(12), default="requested")
+    # The target took part in the case already when it was asked (no consent gate then).
+    target_was_party: Mapped[bool] = mapped_column(Boolean)
+    # Asked without her consent to share: a minor's mandatory report (CONTRACT §5).
+    mandatory_report: Mapped[bool] = mapped_column(Boolean, default=False)
+    requested_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    from_institution: Mapped[Institution] = relationship(
+        foreign_keys=[from_institution_id], lazy="joined", innerjoin=True
+    )
+    to_institution: Mapped[Institution] = relationship(
+        foreign_keys=[to_institution_id], lazy="joined", innerjoin=True
+    )
+
+    # Two answers at once: the second UPDATE matches no row (409).
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  # declared on DeclarativeBase

@@ -361,3 +361,8 @@ def flag_overdue(session: DbSession, today: date | None = None) -> int:
         count += 1
     session.flush()
     return count
+
+
+def survivor_is_minor(cipher: FieldCipher, case: Case) -> bool:
+    """Whether she is under 18 today (a mandatory report), for the other workflows."""
+    return _survivor_is_minor(cipher, case)

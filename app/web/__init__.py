@@ -29,6 +29,7 @@ def register_pages(app: Flask) -> None:
     from app.web.referrals import bp as referrals
     from app.web.reports import bp as reports
     from app.web.session import bp as session_clock
+    from app.web.transfers import bp as transfers
 
     for blueprint in (
         account,
@@ -43,5 +44,6 @@ def register_pages(app: Flask) -> None:
         admin,
         reports,
         session_clock,
+        transfers,
     ):
         app.register_blueprint(blueprint)
