@@ -10,6 +10,7 @@ from app.api import (  # noqa: E402,F401  (register the views)
     care_routes,
     caseload_routes,
     contact_routes,
+    dependant_routes,
     errors,
     join_routes,
     merge_routes,

@@ -75,6 +75,9 @@ class ProtectionMeasure(Base):
     starts_on: Mapped[date | None] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(10), default="requested")
+    # The child a custody, visits or maintenance measure concerns (migration 0027; no
+    # foreign key: SQLite cannot rebuild a table others point at).
+    dependant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)

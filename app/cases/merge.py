@@ -41,6 +41,7 @@ from app.cases.care_models import (
     RiskAssessment,
     SafetyPlan,
 )
+from app.cases.dependant_models import Dependant
 from app.cases.legal_models import Complaint, ProtectionMeasure
 from app.cases.models import Case, CaseExclusion, Consent, Incident
 from app.cases.record_models import CaseMerge, Correction
@@ -67,6 +68,7 @@ PARTS: dict[str, Any] = {
     "consents": Consent,
     "case_status_changes": CaseStatusChange,
     "corrections": Correction,
+    "dependants": Dependant,
 }
 
 

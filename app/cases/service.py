@@ -26,6 +26,7 @@ from app.auth.passwords import hash_secret, verify_secret
 from app.auth.throttle_store import charge_read, charge_write
 from app.cases import access, policy
 from app.cases.contact_data import seal_at_intake
+from app.cases.dependants import dependants_part
 from app.cases.duplicates import refuse_repeated_incident
 from app.cases.models import (
     Case,
@@ -721,6 +722,11 @@ def read_case(
         )
         record["corrections"] = corrections_record(
             ring, found.case, rows, found.view, caller.institution_id, caller.role
+        )
+        record.update(
+            dependants_part(
+                session, ring, found.case, found.view, caller.institution_id, caller.role
+            )
         )
     audit(
         session,

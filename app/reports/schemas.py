@@ -111,6 +111,13 @@ class HighRiskOut(Schema):
     share = fields.Float(allow_none=True)
 
 
+class RapeWindowSummaryOut(Schema):
+    reported_within_72h = Count()
+    # A medical care note, or a completed medical referral, within the 72 hours.
+    cared_within_window = Count()
+    cared_share = fields.Float(allow_none=True)
+
+
 class IndicatorsOut(Schema):
     start = fields.String(data_key="from")
     end = fields.String(data_key="to")
@@ -119,3 +126,4 @@ class IndicatorsOut(Schema):
     by_institution = fields.List(fields.Nested(ReferralGroupOut))
     follow_ups = fields.Nested(FollowUpSummaryOut)
     high_risk = fields.Nested(HighRiskOut)
+    rape_window = fields.Nested(RapeWindowSummaryOut)
