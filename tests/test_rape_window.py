@@ -94,7 +94,7 @@ def test_after_120_hours_the_window_is_gone(app, client, pnc):
 
 def test_past_72_hours_only_emergency_contraception_is_left(app, client, pnc):
     record = open_rape(client, pnc)
-    move_incidents_back(app, record["id"], days=4, reported_days=0)
+    move_incidents_back(app, record["id"], days=3, reported_days=0)
     window = client.get(f"/api/v1/cases/{record['id']}", headers=pnc.headers).get_json()
     assert window["incidents"][0]["window"]["pep_open"] is False
     assert window["incidents"][0]["window"]["ec_hours_left"] > 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, Column, ForeignKey, Integer, LargeBinary, String, Table, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -17,6 +18,10 @@ from app.core.db import UTCDateTime
 from app.core.ids import new_id
 from app.core.time import utcnow
 from app.extensions import Base
+
+if TYPE_CHECKING:
+    from app.cases.legal_models import ProtectionMeasure
+    from app.cases.models import Incident
 
 RELATIONSHIPS = ("son", "daughter", "other")
 # Witnessed or suffered violence: `unknown` is an answer, not a missing one.
@@ -51,8 +56,15 @@ class Dependant(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
-    incidents: Mapped[list[object]] = relationship(
+    incidents: Mapped[list[Incident]] = relationship(
         "Incident", secondary=dependant_incidents, lazy="selectin", viewonly=True
+    )
+    # The custody or maintenance measures that concern this child.
+    measures: Mapped[list[ProtectionMeasure]] = relationship(
+        "ProtectionMeasure",
+        primaryjoin="foreign(ProtectionMeasure.dependant_id) == Dependant.id",
+        lazy="selectin",
+        viewonly=True,
     )
 
     # A PATCH from a stale read matches no row and raises (409).

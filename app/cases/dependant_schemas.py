@@ -39,7 +39,7 @@ class DependantIn(DependantFields):
     given_names = _name(required=True)
     relationship = fields.String(required=True, validate=validate.OneOf(RELATIONSHIPS))
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _age_given(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("birth_year") is None and data.get("age") is None:
             raise ValidationError(gettext("Indique el año de nacimiento o la edad."), "age")

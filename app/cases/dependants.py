@@ -193,12 +193,14 @@ def _link_measures(
     )
     for measure_id in wanted:
         measures[measure_id].dependant_id = row.id
+    session.flush()
+    session.expire(row, ["measures"])
 
 
 # ---- reading ------------------------------------------------------------------------------
 
 
-def dependant_record(cipher: FieldCipher, row: Dependant, measure_ids: list[str]) -> dict[str, Any]:
+def dependant_record(cipher: FieldCipher, row: Dependant) -> dict[str, Any]:
     opened = {
         name: cipher.open_text("dependants", row.id, name, getattr(row, f"{name}_enc"))
         for name in SEALED
@@ -218,8 +220,8 @@ def dependant_record(cipher: FieldCipher, row: Dependant, measure_ids: list[str]
         "needs_protection": policy.dependant_needs_protection(
             might_be_minor(birth_year), row.witnessed_violence, row.suffered_violence
         ),
-        "incident_ids": [str(incident.id) for incident in row.incidents],  # type: ignore[attr-defined]
-        "measure_ids": measure_ids,
+        "incident_ids": [str(incident.id) for incident in row.incidents],
+        "measure_ids": [str(measure.id) for measure in row.measures],
         "institution_id": row.institution_id,
         "version": row.version,
     }
@@ -230,16 +232,6 @@ def _rows_of(session: DbSession, case_id: uuid.UUID) -> list[Dependant]:
     return list(session.execute(stmt).scalars())
 
 
-def _measures_by_dependant(session: DbSession, case_id: uuid.UUID) -> dict[uuid.UUID, list[str]]:
-    stmt = select(ProtectionMeasure.dependant_id, ProtectionMeasure.id).where(
-        ProtectionMeasure.case_id == case_id, ProtectionMeasure.dependant_id.is_not(None)
-    )
-    linked: dict[uuid.UUID, list[str]] = {}
-    for dependant_id, measure_id in session.execute(stmt):
-        linked.setdefault(dependant_id, []).append(str(measure_id))
-    return linked
-
-
 def summary_of(rows: list[Dependant]) -> dict[str, Any]:
     """What a shelter needs to receive her: how many come with her, and their ages."""
     with_her = [row for row in rows if row.lives_with_her]
@@ -248,22 +240,27 @@ def summary_of(rows: list[Dependant]) -> dict[str, Any]:
 
 
 def dependants_part(
-    session: DbSession, ring: KeyRing, case: Case, view: str, institution_id: int, role: str
+    session: DbSession,
+    ring: KeyRing,
+    found: access.CaseAccess,
+    caller: Caller,
+    *,
+    any_recorded: bool,
 ) -> dict[str, Any]:
-    """`dependants` (the rows this view reads, decrypted) and `dependants_summary`."""
-    shown = policy.dependants_view(view, role)
-    if view == policy.METADATA:
+    """`dependants` (the rows this view reads, decrypted) and `dependants_summary`.
+    `any_recorded`: the loader's EXISTS answer, so a case without any costs no query."""
+    shown = policy.dependants_view(found.view, caller.role)
+    if found.view == policy.METADATA:
         return {"dependants": [], "dependants_summary": None}
-    rows = _rows_of(session, case.id)
+    rows = _rows_of(session, found.case.id) if any_recorded else []
     readable = [
         row
         for row in rows
-        if shown == policy.DEPENDANTS_ALL or row.institution_id == institution_id
+        if shown == policy.DEPENDANTS_ALL or row.institution_id == caller.institution_id
     ]
-    cipher = cipher_for(ring, case.data_key)
-    measures = _measures_by_dependant(session, case.id) if readable else {}
+    cipher = cipher_for(ring, found.case.data_key)
     return {
-        "dependants": [dependant_record(cipher, row, measures.get(row.id, [])) for row in readable],
+        "dependants": [dependant_record(cipher, row) for row in readable],
         "dependants_summary": summary_of(rows) if shown is not None else None,
     }
 
@@ -286,33 +283,3 @@ def dependant_for_referral(
         minor, row.witnessed_violence, row.suffered_violence
     )
     return row, exposed
-
-
-def _shown(session: DbSession, ring: KeyRing, row: Dependant) -> dict[str, Any]:
-    """A dependant the caller has just written, as the answer shows it."""
-    cipher = access.cipher_of_loaded_case(ring, session, row.case_id)
-    return dependant_record(
-        cipher, row, _measures_by_dependant(session, row.case_id).get(row.id, [])
-    )
-
-
-def add_dependant_shown(
-    session: DbSession,
-    ring: KeyRing,
-    caller: Caller,
-    case_id: uuid.UUID | None,
-    data: dict[str, Any],
-) -> dict[str, Any]:
-    return _shown(session, ring, add_dependant(session, ring, caller, case_id, data))
-
-
-def update_dependant_shown(
-    session: DbSession,
-    ring: KeyRing,
-    caller: Caller,
-    case_id: uuid.UUID | None,
-    dependant_id: uuid.UUID | None,
-    data: dict[str, Any],
-) -> dict[str, Any]:
-    row = update_dependant(session, ring, caller, case_id, dependant_id, data)
-    return _shown(session, ring, row)

@@ -697,6 +697,7 @@ def read_case(
     `others`: tables of packages built on cases to check in the same query (see
     `access.case_for`). Each attempt counts against the caller's hourly read cap."""
     charge_read(caller.id, "case")
+    from app.cases.dependant_models import Dependant
     from app.cases.record_models import Correction
 
     found = access.case_for(
@@ -706,7 +707,7 @@ def read_case(
         need=policy.READ,
         whole_record=True,
         department=department,
-        others={"corrections": Correction, **(others or {})},
+        others={"corrections": Correction, "dependants": Dependant, **(others or {})},
         purged_ok=True,
     )
     if found.case.purged_at is not None:
@@ -725,7 +726,11 @@ def read_case(
         )
         record.update(
             dependants_part(
-                session, ring, found.case, found.view, caller.institution_id, caller.role
+                session,
+                ring,
+                found,
+                caller,
+                any_recorded="dependants" in found.others_present,
             )
         )
     audit(

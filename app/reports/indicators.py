@@ -249,10 +249,10 @@ def _medical_care_times(session: DbSession, case_ids: set[Any]) -> dict[Any, lis
         Referral.case_id.in_(case_ids),
         Referral.service == "medical",
         Referral.status == "completed",
-        Referral.closed_at.is_not(None),
     )
     for case_id, closed_at in session.execute(referrals):
-        times[case_id].append(closed_at)
+        if closed_at is not None:
+            times[case_id].append(closed_at)
     return times
 
 
