@@ -10,6 +10,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from app.audit.models import AuditEvent
 from app.cases.dependant_models import Dependant
 from app.core.time import local_today
 from app.extensions import db
@@ -297,3 +298,50 @@ def test_a_referral_naming_a_dependant_of_another_case_is_422(client, pnc):
         client, pnc, case_id, ids["PGR-SON"], "child_protection", str(uuid.uuid4()), consent=True
     )
     assert answer.status_code == 422 and "dependant_id" in answer.get_json()["fields"]
+
+
+def dependant_events(app, case_id: str) -> list[tuple]:
+    with app.app_context():
+        stmt = (
+            select(AuditEvent.action, AuditEvent.object_type, AuditEvent.detail)
+            .where(AuditEvent.case_id == uuid.UUID(case_id), AuditEvent.object_type == "dependant")
+            .order_by(AuditEvent.id)
+        )
+        return [tuple(row) for row in db.session.execute(stmt).all()]
+
+
+def test_both_faces_leave_the_same_audit_row(app, client, pnc):
+    by_api, _ = open_with_child(client, pnc)
+    other = intake({"dui": None, "given_names": "Rosa"})
+    by_web = ok(client.post(f"{API}/cases", json=other, headers=pnc.headers), 201)["id"]
+    start_web_session(app, client, pnc.username)
+    token = csrf_token(client.get(f"/cases/{by_web}").get_data(as_text=True))
+    form = {"csrf_token": token, "given_names": CHILD, "age": "9", "relationship": "daughter"}
+    assert client.post(f"/cases/{by_web}/dependants", data=form).status_code == 303
+    assert dependant_events(app, by_api) == dependant_events(app, by_web)
+    assert dependant_events(app, by_api) == [("case_update", "dependant", "dependant:add")]
+
+
+def test_the_page_refers_a_child_to_child_protection_without_her_consent(app, client, pnc):
+    ids = institutions(client, pnc)
+    case_id, added = open_with_child(client, pnc, consent=NO_SHARING)
+    start_web_session(app, client, pnc.username)
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert f'<option value="{added["id"]}">{CHILD} (0-11)</option>' in page
+    form = {
+        "csrf_token": csrf_token(page),
+        "to_institution": str(ids["PGR-SON"]),
+        "service": "child_protection",
+        "urgency": "immediate",
+        "reason": "Aviso obligatorio",
+        "dependant_id": added["id"],
+    }
+    sent = client.post(f"/cases/{case_id}/referrals", data=form)
+    assert sent.status_code == 303 and "/sheet" in sent.headers["Location"]
+    sheet = client.get(sent.headers["Location"]).get_data(as_text=True)
+    assert "Referencia por un/a menor a cargo" in sheet
+    refused = client.post(
+        f"/cases/{case_id}/referrals",
+        data={**form, "to_institution": str(ids["UMM-SON"]), "service": "psychological"},
+    )
+    assert refused.status_code == 303 and "/sheet" not in refused.headers["Location"]

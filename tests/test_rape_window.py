@@ -16,6 +16,8 @@ from app.extensions import db
 from tests.auth_helpers import start_web_session
 from tests.factories import intake
 from tests.report_helpers import Seeded, open_cases
+from tests.test_english import in_english
+from tests.test_permissions import sign_in_web
 
 RAPE = {"violence_types": ["sexual"], "penetration": True}
 
@@ -143,3 +145,28 @@ def test_indicators_count_care_inside_the_window_and_not_outside(app, client, pn
     assert shown["reported_within_72h"] == 6
     assert shown["cared_within_window"] == "<5"
     assert shown["cared_share"] is None  # suppressed: 4 of 6 would tell a small cell
+
+
+def test_the_reports_page_shows_the_window_indicators_in_both_languages(
+    app, client, pnc, supervisor
+):
+    today = local_today()
+    seeded = Seeded()
+    cases = open_cases(
+        client, pnc, seeded, 5, municipality="Sonsonate", types=["sexual"],
+        occurred_on=today.isoformat(), penetration=True,
+    )  # fmt: skip
+    for case_id in cases:
+        _medical_note(client, pnc, case_id, today)
+    web = app.test_client()
+    sign_in_web(app, web, supervisor.username)
+    period = {"from": (today - timedelta(days=7)).isoformat(), "to": today.isoformat()}
+    page = web.get("/reports", query_string=period).get_data(as_text=True)
+    block = page[page.index('id="indicador-72h"') :]
+    assert "violaciones denunciadas dentro de las 72 horas" in block
+    assert "de ellas, con atención médica dentro de las 72 horas" in block
+    web = app.test_client()
+    in_english(web)  # chosen before signing in, as at the login page
+    sign_in_web(app, web, supervisor.username)
+    english = web.get("/reports", query_string=period).get_data(as_text=True)
+    assert "rapes reported within 72 hours" in english
