@@ -102,6 +102,15 @@ def test_past_72_hours_only_emergency_contraception_is_left(app, client, pnc):
     assert window["incidents"][0]["window"]["ec_hours_left"] > 0
 
 
+def open_rapes(client, person, seeded: Seeded, count: int, days_ago: int) -> list[str]:
+    """`count` women raped `days_ago` days ago, reporting now, consenting to statistics."""
+    occurred_on = (local_today() - timedelta(days=days_ago)).isoformat()
+    return open_cases(
+        client, person, seeded, count, municipality="Sonsonate", types=["sexual"],
+        occurred_on=occurred_on, penetration=True,
+    )  # fmt: skip
+
+
 def _medical_note(client, person, case_id: str, given_on) -> None:
     answer = client.post(
         f"/api/v1/cases/{case_id}/notes",
@@ -122,14 +131,8 @@ def _window_indicators(client, person) -> dict:
 def test_indicators_count_care_inside_the_window_and_not_outside(app, client, pnc, health):
     today = local_today()
     seeded = Seeded()
-    inside = open_cases(
-        client, pnc, seeded, 6, municipality="Sonsonate", types=["sexual"],
-        occurred_on=today.isoformat(), penetration=True,
-    )  # fmt: skip
-    late = open_cases(
-        client, pnc, seeded, 1, municipality="Sonsonate", types=["sexual"],
-        occurred_on=(today - timedelta(days=4)).isoformat(), penetration=True,
-    )  # fmt: skip
+    inside = open_rapes(client, pnc, seeded, 6, days_ago=0)
+    late = open_rapes(client, pnc, seeded, 1, days_ago=4)
     for case_id in inside[:5]:
         _medical_note(client, pnc, case_id, today)
     _medical_note(client, pnc, late[0], today)  # reported after 72 h: not counted at all
@@ -151,11 +154,7 @@ def test_the_reports_page_shows_the_window_indicators_in_both_languages(
     app, client, pnc, supervisor
 ):
     today = local_today()
-    seeded = Seeded()
-    cases = open_cases(
-        client, pnc, seeded, 5, municipality="Sonsonate", types=["sexual"],
-        occurred_on=today.isoformat(), penetration=True,
-    )  # fmt: skip
+    cases = open_rapes(client, pnc, Seeded(), 5, days_ago=0)
     for case_id in cases:
         _medical_note(client, pnc, case_id, today)
     web = app.test_client()
