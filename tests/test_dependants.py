@@ -16,6 +16,7 @@ from app.core.time import local_today
 from app.extensions import db
 from tests.auth_helpers import csrf_token, start_web_session
 from tests.factories import intake
+from tests.test_merge import approved, pair  # noqa: F401  (`pair` is a fixture)
 
 API = "/api/v1"
 CHILD = "Camila-ZETA"
@@ -345,3 +346,16 @@ def test_the_page_refers_a_child_to_child_protection_without_her_consent(app, cl
         data={**form, "to_institution": str(ids["UMM-SON"]), "service": "psychological"},
     )
     assert refused.status_code == 303 and "/sheet" not in refused.headers["Location"]
+
+
+def test_a_merge_brings_her_children_to_the_record_that_stays(
+    client,
+    pnc,
+    supervisor,
+    pair,  # noqa: F811  (the fixture of tests/test_merge.py)
+):
+    absorbed = f"{API}/cases/{pair['b']['id']}/dependants"
+    ok(client.post(absorbed, json=child(), headers=pnc.headers), 201)
+    approved(client, pnc, supervisor, pair)
+    kept = ok(client.get(f"{API}/cases/{pair['a']['id']}", headers=pnc.headers))
+    assert [d["given_names"] for d in kept["dependants"]] == [CHILD]
