@@ -2,7 +2,14 @@
 
 from app.audit import models as audit_models
 from app.auth import models as auth_models
-from app.cases import aggressor_models, care_models, justice_models, legal_models, record_models
+from app.cases import (
+    aggressor_models,
+    care_models,
+    dependant_models,
+    justice_models,
+    legal_models,
+    record_models,
+)
 from app.cases import models as case_models
 from app.crypto import models as crypto_models
 from app.directory import models as directory_models
@@ -17,6 +24,7 @@ __all__ = [
     "care_models",
     "case_models",
     "crypto_models",
+    "dependant_models",
     "directory_models",
     "justice_models",
     "legal_models",

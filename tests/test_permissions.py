@@ -150,6 +150,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/api/v1/cases/<case_id>/attachments", "POST"): case_write(201),
     ("/api/v1/cases/<case_id>/attachments/<attachment_id>", "GET"): case_write(200),
     ("/api/v1/cases/<case_id>/referrals", "POST"): case_write(201),
+    ("/api/v1/cases/<case_id>/dependants", "POST"): case_write(201),
+    # No dependant of that id: a party gets past the case and finds none (404).
+    ("/api/v1/cases/<case_id>/dependants/<dependant_id>", "PATCH"): case_write(404),
     # Each party's opener holds the case already: taking it again changes nothing (200).
     ("/api/v1/cases/<case_id>/assignment", "POST"): case_write(200),
     # Nobody in the fixture is a lead (tests/test_caseload.py has the leads).
@@ -249,6 +252,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/cases/<case_id>/attachments", "POST"): page_of_case(303),
     ("/cases/<case_id>/attachments/<attachment_id>", "GET"): page_of_case(200),
     ("/cases/<case_id>/referrals", "POST"): page_of_case(303),
+    ("/cases/<case_id>/dependants", "POST"): page_of_case(303),
+    ("/cases/<case_id>/refer", "GET"): expect(302, 200, 404, 200, 403),  # as the case page
     ("/cases/<case_id>/break-glass", "POST"): expect(302, 403, 403, 303, 403),
     ("/referrals", "GET"): expect(302, 200, 200, 403, 403),
     ("/referrals/<referral_id>", "GET"): only(page_of_case(404), pnc_agent__party=200),
@@ -492,6 +497,7 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
     path = path.replace("<erasure_id>", NO_SUCH_ID).replace("<aggressor_id>", NO_SUCH_ID)
     path = path.replace("<hearing_id>", NO_SUCH_ID)
     path = path.replace("<transfer_id>", NO_SUCH_ID)
+    path = path.replace("<dependant_id>", NO_SUCH_ID)
     # The catalogues administrators keep, by their stable codes.
     path = path.replace("<service_code>", "medical").replace("<measure_code>", "keep_away")
     path = path.replace("<district_code>", "sonsonate")
@@ -591,6 +597,12 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
             "service": "medical",
             "consent": True,
         },
+        "/api/v1/cases/<case_id>/dependants": {
+            "given_names": "Ana",
+            "age": 5,
+            "relationship": "daughter",
+        },
+        "/api/v1/cases/<case_id>/dependants/<dependant_id>": {"version": 1},
         "/api/v1/referrals/<referral_id>/transition": {"action": "cancel"},
         "/api/v1/cases/<case_id>/transfers": {
             "to_institution": world["hospital_id"],
@@ -690,6 +702,7 @@ def web_form(rule: str, world: dict) -> dict:
             "ag-previous_complaints": "unknown",
         },
         "/cases/<case_id>/attachments": {"file": (io.BytesIO(PDF), "informe.pdf")},
+        "/cases/<case_id>/dependants": {"given_names": "Ana", "age": "5", "relationship": "son"},
         "/cases/<case_id>/referrals": {
             "to_institution": str(world["hospital_id"]),
             "service": "medical",

@@ -11,6 +11,7 @@ from app.api import (  # noqa: E402,F401  (register the views)
     care_routes,
     caseload_routes,
     contact_routes,
+    dependant_routes,
     errors,
     join_routes,
     justice_routes,

@@ -40,6 +40,7 @@ from app.cases.care_schemas import (
     SafetyPlanIn,
     SafetyPlanOut,
 )
+from app.cases.dependant_schemas import DependantIn, DependantOut, DependantPatchIn
 from app.cases.justice_schemas import (
     ComplaintMoveIn,
     ComplaintStateOut,
@@ -825,6 +826,28 @@ OPERATIONS += [
         TransferOut,
         body=TransferTransitionIn,
         errors=(400, 401, 403, 404, 409, 422),
+    ),
+]
+
+# Her children and dependants (issue 14, item 3).
+OPERATIONS += [
+    Operation(
+        "/cases/{case_id}/dependants",
+        "post",
+        "Record a child or dependant of hers (names sealed; birth year or age)",
+        DependantOut,
+        201,
+        body=DependantIn,
+        errors=CAPPED_WRITE_ERRORS,
+    ),
+    Operation(
+        "/cases/{case_id}/dependants/{dependant_id}",
+        "patch",
+        "Correct a dependant (the fields sent, with `version`; stale: 409); `measure_ids` "
+        "links the custody or maintenance measures that concern the child",
+        DependantOut,
+        body=DependantPatchIn,
+        errors=CAPPED_WRITE_ERRORS,
     ),
 ]
 

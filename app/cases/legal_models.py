@@ -84,6 +84,9 @@ class ProtectionMeasure(Base):
     # The aggressor it is against (app/cases/aggressor_models.py), of the same case; the
     # service checks that, so no foreign key (migration 0026 adds it to a live table).
     aggressor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # The child a custody, visits or maintenance measure concerns (migration 0027; no
+    # foreign key: SQLite cannot rebuild a table others point at).
+    dependant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -42,6 +42,7 @@ from app.cases.care_models import (
     RiskAssessment,
     SafetyPlan,
 )
+from app.cases.dependant_models import Dependant
 from app.cases.justice_models import ComplaintMove, Hearing
 from app.cases.legal_models import Complaint, ProtectionMeasure
 from app.cases.models import Case, CaseExclusion, Consent, Incident
@@ -73,6 +74,7 @@ PARTS: dict[str, Any] = {
     # The justice pathway follows its complaints (a hearing's note is sealed with the key).
     "complaint_moves": ComplaintMove,
     "hearings": Hearing,
+    "dependants": Dependant,
 }
 
 

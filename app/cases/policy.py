@@ -325,3 +325,32 @@ def sees_lead(view: str | None, viewer_institution_id: int, lead_institution_id:
     """Who leads her care says where she is served (a move to another department): the
     views that read the parties read it; own_parts only when it is the lead itself."""
     return view in (FULL, BREAK_GLASS, METADATA) or viewer_institution_id == lead_institution_id
+
+
+# ---- her children and dependants (app/cases/dependants.py) -----------------------------
+# They are part of the facts of her case: a view that reads the incidents others wrote
+# reads them. A role that does not (the shelter) learns only what its work needs, that
+# children come with her and their age groups; what its own institution recorded it reads.
+
+DEPENDANTS_ALL, DEPENDANTS_WITH_HER = "all", "with_her"
+# A child under 18 who witnessed or suffered violence: a child-protection (or police,
+# prosecutor) referral for them is a mandatory report (CONTRACT.md §5, as for a minor).
+EXPOSED = "yes"
+
+
+def dependants_view(view: str, role: str) -> str | None:
+    if view == BREAK_GLASS or (view == FULL and reads_others(role, "incidents")):
+        return DEPENDANTS_ALL
+    if view == FULL:
+        return DEPENDANTS_WITH_HER
+    return None  # own_parts reads only those its institution recorded; metadata none
+
+
+def dependant_needs_protection(might_be_minor: bool, witnessed: str, suffered: str) -> bool:
+    return might_be_minor and EXPOSED in (witnessed, suffered)
+
+
+def may_refer_dependant_without_consent(receiver_kind: str, service: str, exposed: bool) -> bool:
+    """A mandatory report for an exposed child: child protection, the police or the
+    prosecutor; any other referral for the child waits on her consent."""
+    return exposed and (service == "child_protection" or receiver_kind in MANDATORY_REPORT_KINDS)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any, cast
 
-from app.cases import access, contact_data, policy
+from app.cases import access, contact_data, policy, rape_window
 from app.cases.breach import pending_reassessment
 from app.cases.care_models import Attachment, CareNote, FollowUp, RiskAssessment, SafetyPlan
 from app.cases.legal_models import Complaint, ProtectionMeasure
@@ -121,7 +121,21 @@ def incident_record(cipher: FieldCipher, incident: Incident) -> dict[str, Any]:
         "void_reason": cipher.open_text(
             "incidents", incident.id, "void_reason", incident.void_reason_enc
         ),
+        "window": rape_window_of(incident),
     }
+
+
+def rape_window_of(incident: Incident) -> dict[str, Any] | None:
+    """PEP and emergency contraception deadlines while they are relevant (rape_window)."""
+    now = utcnow()
+    window = rape_window.open_window(
+        incident.gbvims_type,
+        incident.occurred_on,
+        incident.created_at,
+        incident.voided_at is not None,
+        now,
+    )
+    return window.as_dict(now) if window else None
 
 
 def case_summary(case: Case) -> dict[str, Any]:

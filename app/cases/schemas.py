@@ -418,6 +418,11 @@ class IncidentOut(Schema):
     voided = fields.Boolean(metadata={"description": "entered in error: kept, never counted"})
     voided_at = fields.String(allow_none=True)
     void_reason = fields.String(allow_none=True)
+    window = fields.Nested(
+        "RapeWindowOut",
+        allow_none=True,
+        metadata={"description": "a rape reported within 72/120 h: its deadlines, while open"},
+    )
 
 
 class IncidentCreatedOut(Schema):
@@ -527,6 +532,11 @@ class CaseOut(Schema):
         fields.Nested("CorrectionOut"),
         metadata={"description": "who corrected what, when and why, with old and new values"},
     )
+    dependants = fields.List(
+        fields.Nested("DependantOut"),
+        metadata={"description": "her children and dependants, where this view reads them"},
+    )
+    dependants_summary = fields.Nested("DependantSummaryOut", allow_none=True)
 
 
 class CaseSummaryOut(Schema):

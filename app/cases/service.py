@@ -26,6 +26,7 @@ from app.auth.passwords import hash_secret, verify_secret
 from app.auth.throttle_store import charge_read, charge_write
 from app.cases import access, policy
 from app.cases.contact_data import seal_at_intake
+from app.cases.dependants import dependants_part
 from app.cases.duplicates import refuse_repeated_incident
 from app.cases.models import (
     Case,
@@ -698,6 +699,7 @@ def read_case(
     `others`: tables of packages built on cases to check in the same query (see
     `access.case_for`). Each attempt counts against the caller's hourly read cap."""
     charge_read(caller.id, "case")
+    from app.cases.dependant_models import Dependant
     from app.cases.justice_models import HearingNotice
     from app.cases.record_models import Correction
 
@@ -708,7 +710,12 @@ def read_case(
         need=policy.READ,
         whole_record=True,
         department=department,
-        others={"corrections": Correction, "hearing_notices": HearingNotice, **(others or {})},
+        others={
+            "corrections": Correction,
+            "hearing_notices": HearingNotice,
+            "dependants": Dependant,
+            **(others or {}),
+        },
         purged_ok=True,
     )
     if found.case.purged_at is not None:
@@ -727,6 +734,15 @@ def read_case(
             ring, found.case, rows, found.view, caller.institution_id, caller.role
         )
         record.update(_justice_parts(session, ring, found, record))
+        record.update(
+            dependants_part(
+                session,
+                ring,
+                found,
+                caller,
+                any_recorded="dependants" in found.others_present,
+            )
+        )
     from app.cases.aggressors import with_aggressors
 
     repeat = with_aggressors(session, ring, found.case, found.view, record)

@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.cases.dependant_models import Dependant
 from app.core.db import UTCDateTime
 from app.core.ids import new_id
 from app.core.time import utcnow
@@ -46,6 +47,8 @@ class Referral(Base):
     consent: Mapped[bool] = mapped_column(Boolean)
     # Sent without consent because the survivor is a minor (mandatory report).
     mandatory_report: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A referral for one of her children (migration 0027; no foreign key, as above).
+    dependant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     decline_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     outcome_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -63,6 +66,9 @@ class Referral(Base):
     )
     to_institution: Mapped[Institution] = relationship(
         foreign_keys=[to_institution_id], lazy="joined", innerjoin=True
+    )
+    dependant: Mapped[Dependant | None] = relationship(
+        primaryjoin="foreign(Referral.dependant_id) == Dependant.id", lazy="joined", viewonly=True
     )
     events: Mapped[list[ReferralEvent]] = relationship(
         order_by="ReferralEvent.id", lazy="raise", back_populates="referral"

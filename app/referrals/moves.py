@@ -180,7 +180,8 @@ def _receiver_joins(session: DbSession, case: Case, referral: Referral, user: Ca
     mandatory report) stands and she has not excluded it; its own parts otherwise."""
     granted = case_policy.receiver_access(
         case.consent_network,
-        referral.mandatory_report,
+        # A child's mandatory report does not open her mother's record without her consent.
+        referral.mandatory_report and referral.dependant_id is None,
         case_access.is_excluded(session, case.id, referral.to_institution_id),
     )
     case_access.add_party(

@@ -36,6 +36,11 @@ def referral_record(cipher: FieldCipher, referral: Referral) -> dict[str, Any]:
         "due_on": iso(referral.due_on),
         "consent": referral.consent,
         "mandatory_report": referral.mandatory_report,
+        # A referral for a child of hers names only the age group: the child's name is in
+        # her record, for the views that read it.
+        "for_dependant": (
+            {"age_group": referral.dependant.age_group} if referral.dependant is not None else None
+        ),
         "tracked_by_sender": referral.tracked_by_sender,
         "reason": opened("reason", referral.reason_enc),
         "decline_reason": opened("decline_reason", referral.decline_reason_enc),

@@ -21,6 +21,11 @@ class ReferralIn(Schema):
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
     urgency = fields.String(load_default="routine", validate=validate.OneOf(list(URGENCY_DAYS)))
     consent = fields.Boolean(load_default=False)
+    dependant_id = fields.UUID(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "a referral for one of her children (the case's dependants)"},
+    )
 
 
 class TransitionIn(Schema):
@@ -88,6 +93,11 @@ class ReferralOut(Schema):
     )
     consent = fields.Boolean()
     mandatory_report = fields.Boolean()
+    for_dependant = fields.Nested(
+        "ReferralDependantOut",
+        allow_none=True,
+        metadata={"description": "a referral for a child of hers: the age group only"},
+    )
     tracked_by_sender = fields.Boolean()
     reason = fields.String(allow_none=True)
     decline_reason = fields.String(allow_none=True)
@@ -156,3 +166,7 @@ class NotificationOut(Schema):
 
 class NotificationListOut(Schema):
     items = fields.List(fields.Nested(NotificationOut))
+
+
+class ReferralDependantOut(Schema):
+    age_group = fields.String(allow_none=True)

@@ -22,7 +22,7 @@ from app.audit.service import audit
 from app.auth.caller import Caller
 from app.auth.throttle_store import charge_write
 from app.cases import access as case_access
-from app.cases import care
+from app.cases import care, dependants
 from app.cases import policy as case_policy
 from app.cases import service as cases
 from app.cases.models import Case
@@ -103,9 +103,7 @@ def refer_case(
             },
         )
     cipher = cipher_for(ring, case.data_key)
-    mandatory = case_policy.may_refer_without_consent(
-        receiver.kind, _survivor_is_minor(cipher, case)
-    )
+    mandatory = _mandatory_report(session, ring, cipher, case, receiver, data)
     _check_consent(case, bool(data.get("consent")), mandatory)
     referral = Referral(
         id=uuid.uuid4(),
@@ -120,6 +118,7 @@ def refer_case(
         tracked_by_sender=not has_case_workers(session, receiver.id),
         created_by_user_id=caller.id,
         status="sent",
+        dependant_id=data.get("dependant_id"),
     )
     referral.reason_enc = cipher.seal(
         "referrals", referral.id, "reason", data.get("reason") or None
@@ -140,6 +139,25 @@ def refer_case(
         detail=f"to={receiver.code};service={referral.service};urgency={referral.urgency}",
     )
     return referral
+
+
+def _mandatory_report(
+    session: DbSession,
+    ring: KeyRing,
+    cipher: FieldCipher,
+    case: Case,
+    receiver: Institution,
+    data: dict[str, Any],
+) -> bool:
+    """A minor survivor's referral to PNC, prosecutor or child protection; for one of
+    her children, a child who witnessed or suffered violence referred to child
+    protection, the police or the prosecutor. Either goes without waiting on consent."""
+    if data.get("dependant_id") is None:
+        return case_policy.may_refer_without_consent(
+            receiver.kind, _survivor_is_minor(cipher, case)
+        )
+    _row, exposed = dependants.dependant_for_referral(session, ring, case, data["dependant_id"])
+    return case_policy.may_refer_dependant_without_consent(receiver.kind, data["service"], exposed)
 
 
 def _check_consent(case: Case, confirmed: bool, mandatory: bool) -> None:

@@ -17,10 +17,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Float, Select, and_, case, cast, exists, func, or_, select
 
+from app.cases import rape_window
 from app.cases.breach import REASSESS_WITHIN
-from app.cases.care_models import FollowUp, RiskAssessment
+from app.cases.care_models import CareNote, FollowUp, RiskAssessment
 from app.cases.legal_models import ProtectionMeasure
-from app.cases.models import Case
+from app.cases.models import Case, Incident
 from app.core.db import DbSession
 from app.core.time import LOCAL_TZ, local_today
 from app.directory.models import Institution
@@ -242,4 +243,70 @@ def network_indicators(session: DbSession, start: date, end: date) -> dict[str, 
         "follow_ups": follow_up_summary(session, start, end),
         "high_risk": high_risk_summary(session),
         "measures_breached": breach_summary(session, start, end),
+        "rape_window": rape_window_summary(session, start, end),
+    }
+
+
+# ---- the 72-hour window after a rape (app/cases/rape_window.py) -------------------------
+
+
+def _rapes_reported_in_window(session: DbSession, start: date, end: date) -> list[Any]:
+    """Rapes recorded in the period and reported within 72 h: (case id, window)."""
+    since, until = utc_bounds(start, end)
+    stmt = (
+        select(Incident.case_id, Incident.occurred_on, Incident.created_at)
+        .join(Case, Case.id == Incident.case_id)
+        .where(
+            Case.consent_statistics.is_(True),
+            Case.merged_into_id.is_(None),
+            Incident.gbvims_type == rape_window.RAPE,
+            Incident.voided_at.is_(None),
+            Incident.created_at >= since,
+            Incident.created_at < until,
+        )
+    )
+    return [
+        (case_id, rape_window.window_from(occurred_on), occurred_on)
+        for case_id, occurred_on, reported_at in session.execute(stmt)
+        if rape_window.reported_within(occurred_on, reported_at, rape_window.PEP_HOURS)
+    ]
+
+
+def _medical_care_times(session: DbSession, case_ids: set[Any]) -> dict[Any, list[datetime]]:
+    """When each case got medical care: a medical care note (the start of the day it was
+    given, local time) or a medical referral completed."""
+    times: dict[Any, list[datetime]] = defaultdict(list)
+    notes = select(CareNote.case_id, CareNote.given_on).where(
+        CareNote.case_id.in_(case_ids), CareNote.kind == "medical"
+    )
+    for case_id, given_on in session.execute(notes):
+        times[case_id].append(datetime.combine(given_on, time.min, LOCAL_TZ))
+    referrals = select(Referral.case_id, Referral.closed_at).where(
+        Referral.case_id.in_(case_ids),
+        Referral.service == "medical",
+        Referral.status == "completed",
+    )
+    for case_id, closed_at in session.execute(referrals):
+        if closed_at is not None:
+            times[case_id].append(closed_at)
+    return times
+
+
+def rape_window_summary(session: DbSession, start: date, end: date) -> dict[str, Any]:
+    """Rapes reported within 72 h in the period, and how many got medical care (a
+    medical note, or a completed medical referral) inside the window."""
+    rapes = _rapes_reported_in_window(session, start, end)
+    care = _medical_care_times(session, {case_id for case_id, _w, _d in rapes}) if rapes else {}
+    cared = sum(
+        1
+        for case_id, window, occurred_on in rapes
+        if any(
+            datetime.combine(occurred_on, time.min, LOCAL_TZ) <= at < window.pep_until
+            for at in care.get(case_id, [])
+        )
+    )
+    return {
+        "reported_within_72h": shown(len(rapes)),
+        "cared_within_window": shown(cared),
+        "cared_share": share(cared, len(rapes)),
     }

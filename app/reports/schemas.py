@@ -155,6 +155,13 @@ class BreachesOut(Schema):
     reassessed_share = fields.Float(allow_none=True)
 
 
+class RapeWindowSummaryOut(Schema):
+    reported_within_72h = Count()
+    # A medical care note, or a completed medical referral, within the 72 hours.
+    cared_within_window = Count()
+    cared_share = fields.Float(allow_none=True)
+
+
 class IndicatorsOut(Schema):
     start = fields.String(data_key="from")
     end = fields.String(data_key="to")
@@ -166,3 +173,4 @@ class IndicatorsOut(Schema):
     measures_breached = fields.Nested(
         BreachesOut, metadata={"description": "measures marked breached in the period"}
     )
+    rape_window = fields.Nested(RapeWindowSummaryOut)

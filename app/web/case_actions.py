@@ -272,7 +272,9 @@ def refer(case_id: str) -> Response:
     form = referral_form(ReferralForm())
 
     def send() -> Any:
-        data = _data(form, "to_institution", "service", "urgency", "reason", "consent")
+        data = _data(
+            form, "to_institution", "service", "urgency", "reason", "consent", "dependant_id"
+        )
         return referrals.refer_case(
             db.session, get_keyring(), web_caller(), parse_uuid(case_id), load(ReferralIn, data)
         )

@@ -265,6 +265,7 @@ class ReferralForm(FlaskForm):
     )
     reason = TextAreaField(_l("Motivo de la remisión"))
     consent = BooleanField(_l("La sobreviviente dio su consentimiento para esta remisión"))
+    dependant_id = Select(_l("Para quién"), choices=[])
 
 
 class ComplaintForm(FlaskForm):

@@ -29,6 +29,7 @@ from app.web.case_forms import (
     SurvivorCorrectionForm,
     VoidForm,
 )
+from app.web.dependant_forms import DependantForm, dependant_choices
 from app.web.formtools import web_caller
 
 FORMS = {
@@ -84,6 +85,8 @@ def case_page_context(record: dict[str, Any], view: str, given: dict[str, Any]) 
     }
     forms["complaint_form"] = complaint_form(given.get("complaint_form"))
     forms["referral_form"] = referral_form(given.get("referral_form"))
+    forms["referral_form"].dependant_id.choices = dependant_choices(record)
+    forms["dependant_form"] = given.get("dependant_form") or DependantForm(formdata=None)
     plan = record.get("safety_plan")
     if plan and not given.get("plan_form"):
         forms["plan_form"].plan.data = plan["plan"]
@@ -116,6 +119,7 @@ def page_form_makers() -> dict[str, Callable[[Any], Any]]:
         name: partial(cls, prefix="") for name, cls in FORMS.items()
     }
     makers["referral_form"] = partial(ReferralForm, prefix="")
+    makers["dependant_form"] = partial(DependantForm, prefix="")
     makers["void_form"] = partial(VoidForm, prefix="")
     makers["survivor_form"] = partial(SurvivorCorrectionForm, prefix=SURVIVOR_PREFIX)
     makers["contact_form"] = partial(SafeContactForm, prefix=CONTACT_PREFIX)
