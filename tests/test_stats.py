@@ -174,7 +174,7 @@ def test_the_csv_is_the_same_table(client, pnc, seeded):
         ({"by": "sex,sex"}, "by"),
         ({"from": "2026-10-31", "to": "2026-10-01"}, "from"),
         ({"from": "ayer"}, "from"),
-        ({"unit": "survivors"}, "unit"),
+        ({"unit": "women"}, "unit"),
         ({"municipality": "Atlántida"}, "municipality"),
     ],
 )

@@ -11,6 +11,7 @@ from flask import Flask
 
 def register_pages(app: Flask) -> None:
     from app.web import admin_catalogue as _catalogue  # noqa: F401  (catalogues: `admin`)
+    from app.web import incident_repeats as _repeats  # noqa: F401  (on `case_corrections`)
     from app.web import merge as _merge  # noqa: F401  (duplicates and merges: `cases`, /audit)
     from app.web import retention as _retention  # noqa: F401  (holds, erasures, /audit/retention)
     from app.web import search as _search  # noqa: F401  (adds /cases/search to `cases`)
