@@ -4,7 +4,7 @@ reported again counted once; the statistics key replaced breaks the linkage."""
 
 from __future__ import annotations
 
-import json
+import base64
 import re
 import uuid
 from typing import Any
@@ -15,7 +15,9 @@ from sqlalchemy import select
 from app.audit.models import AuditEvent
 from app.cases.models import Incident, Survivor
 from app.crypto.blind_index import blind_index
-from app.crypto.keyring import KeyMaterial, read_key_file, write_key_file
+from app.crypto.keyring import KeyMaterial, KeyRing, read_key_file, write_key_file
+from app.crypto.service import StartupError
+from app.crypto.startup import give_statistics_key
 from app.crypto.survivor_code import canonical_identity, survivor_code
 from app.extensions import db
 from tests import factories
@@ -397,15 +399,14 @@ def test_rotating_the_statistics_key_changes_every_code_and_breaks_linkage(
     assert material.statistics_key != old.statistics_key
     assert material.retiring_statistics_keys == ()
     assert old.statistics_key is not None
-    assert (
-        json.dumps(json.loads(key_file.read_text())).find(_b64(old.statistics_key)) == -1
-    )  # destroyed: nowhere in the file
-    assert (material.index_key, material.audit_key, material.keks) == (
-        old.index_key,
-        old.audit_key,
-        old.keks,
-    )
+    old_text = base64.b64encode(old.statistics_key).decode("ascii")
+    assert old_text not in key_file.read_text()  # destroyed: nowhere in the file
+    assert other_keys(material) == other_keys(old)
     assert "1 old keys destroyed" in result.output
+
+
+def other_keys(material: KeyMaterial) -> tuple[Any, ...]:
+    return (material.keks, material.index_key, material.audit_key)
 
 
 def test_a_stopped_rotation_goes_on_where_it_was(app, client, pnc):
@@ -421,26 +422,13 @@ def test_a_stopped_rotation_goes_on_where_it_was(app, client, pnc):
 
 def test_keys_init_gives_an_old_key_file_its_statistics_key_and_keeps_the_others(app):
     key_file = app.config["RUTA_KEY_FILE"]
-    old = read_key_file(key_file)
-    write_key_file(
-        key_file,
-        KeyMaterial(
-            keks=old.keks,
-            active_kek_id=old.active_kek_id,
-            index_key=old.index_key,
-            audit_key=old.audit_key,
-        ),
-    )
+    old = old_key_file(key_file)
     result = app.test_cli_runner().invoke(args=["keys", "init"])
     assert result.exit_code == 0, result.output
     upgraded = read_key_file(key_file)
     assert upgraded.statistics_key is not None
     assert upgraded.statistics_key not in (old.index_key, old.audit_key)
-    assert (upgraded.keks, upgraded.index_key, upgraded.audit_key) == (
-        old.keks,
-        old.index_key,
-        old.audit_key,
-    )
+    assert other_keys(upgraded) == other_keys(old)
     assert "added the statistics key" in result.output
 
 
@@ -455,7 +443,34 @@ def test_missing_codes_are_made_by_keys_statistics_codes(app, client, pnc):
     assert None not in {s.stat_code for s in stored_survivors(app)}
 
 
-def _b64(key: bytes) -> str:
-    import base64
+def old_key_file(path) -> KeyMaterial:
+    """The key file as it was before survivor codes: no statistics key."""
+    old = read_key_file(path)
+    write_key_file(
+        path,
+        KeyMaterial(
+            keks=old.keks,
+            active_kek_id=old.active_kek_id,
+            index_key=old.index_key,
+            audit_key=old.audit_key,
+        ),
+    )
+    return old
 
-    return base64.b64encode(key).decode("ascii")
+
+def test_the_start_adds_the_statistics_key_or_refuses_under_credentials(app, tmp_path):
+    key_file = app.config["RUTA_KEY_FILE"]
+    old_key_file(key_file)
+    with pytest.raises(StartupError, match="no statistics key"):
+        give_statistics_key(KeyRing(key_file), tmp_path)  # a read-only systemd credential
+    assert read_key_file(key_file).statistics_key is None
+    give_statistics_key(KeyRing(key_file), None)
+    assert read_key_file(key_file).statistics_key is not None
+
+
+def test_the_incident_forms_offer_the_modality(app, client, pnc):
+    case = intake_of_her(client, pnc, "2026-09-10")
+    web = app.test_client()
+    sign_in_web(app, web, pnc.username)
+    page = web.get(f"/cases/{case['id']}/incidents/new").get_data(as_text=True)
+    assert 'name="modality"' in page and "Laboral" in page

@@ -462,6 +462,14 @@ def register(app: Flask) -> None:
 
 # ---- replacing keys (docs/security.md, "Replacing keys") -------------------------------
 
+SETTLE_OPTION = click.option(
+    "--settle",
+    default=RELOAD_CHECK_SECONDS + 1,
+    show_default=True,
+    type=click.FloatRange(0, 600),
+    help="Seconds for serving workers to take up the new key before the old one goes.",
+)
+
 
 def _in_batches(step: Callable[[int], int], batch: int, limit: int | None, bar: Any) -> int:
     """Run `step(size)` (rows it redid) and commit, batch after batch, until it finds
@@ -487,13 +495,7 @@ def _reindex_all(ring: KeyRing, batch: int, limit: int | None, bar: Any) -> int:
 @keys_cli.command("rotate-index")
 @click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--limit", type=click.IntRange(1), help="Re-index at most N survivors this run.")
-@click.option(
-    "--settle",
-    default=RELOAD_CHECK_SECONDS + 1,
-    show_default=True,
-    type=click.FloatRange(0, 600),
-    help="Seconds for serving workers to take up the new key before the old one goes.",
-)
+@SETTLE_OPTION
 def keys_rotate_index(batch: int, limit: int | None, settle: float) -> None:
     """Replace the index key: recompute every blind index and name token under a new
     one, then retire the old (resumable; searches find everyone meanwhile)."""
@@ -642,13 +644,7 @@ def keys_statistics_codes(batch: int, limit: int | None) -> None:
 @keys_cli.command("rotate-statistics")
 @BATCH_OPTION
 @LIMIT_OPTION
-@click.option(
-    "--settle",
-    default=RELOAD_CHECK_SECONDS + 1,
-    show_default=True,
-    type=click.FloatRange(0, 600),
-    help="Seconds for serving workers to take up the new key before the old one goes.",
-)
+@SETTLE_OPTION
 def keys_rotate_statistics(batch: int, limit: int | None, settle: float) -> None:
     """Replace the statistics key: every survivor code is made again under a new key
     and the old key is destroyed, so exports made before no longer link to new ones
