@@ -63,7 +63,9 @@ def test_no_identifying_value_in_any_export(app, client, pnc, supervisor, seeded
 def test_incident_export_has_the_recorder_layout_and_opaque_ids(client, supervisor, seeded):
     rows = read_csv(export(client, supervisor).get_data(as_text=True))
     assert tuple(rows[0]) == INCIDENT_COLUMNS
-    body = rows[1:]
+    assert rows[1][:3] == ["Código del hecho", "Mes de la entrevista", "Mes del hecho"]
+    assert len(rows[1]) == len(INCIDENT_COLUMNS) and all(rows[1])
+    body = rows[2:]
     assert len(body) == 30  # consenting incidents this year: 14 + 16; the 4 others are out
     codes = [row[0] for row in body]
     assert all(re.fullmatch(r"INC-[0-9A-F]{16}", code) for code in codes)
@@ -103,7 +105,7 @@ def test_referral_services_are_listed(client, pnc, supervisor):
         },
     )
     assert sent.status_code == 201
-    [_, row] = read_csv(export(client, supervisor).get_data(as_text=True))
+    [_, _labels, row] = read_csv(export(client, supervisor).get_data(as_text=True))
     assert row[13] == "medical"
 
 

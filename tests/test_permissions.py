@@ -118,6 +118,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/api/v1/cases/<case_id>/incidents/<incident_id>/void", "POST"): only(
         case_write(409), pnc_agent__party=200
     ),
+    ("/api/v1/cases/<case_id>/incidents/<incident_id>/repeat-of", "POST"): only(
+        case_write(409), pnc_agent__party=200
+    ),
     ("/api/v1/cases/<case_id>/complaints/<complaint_id>", "PATCH"): police_only(401, 200),
     # The aggressor (tests/test_aggressors.py): recorded on an incident a party reads; the
     # matrix's aggressor id is of no record, so even a party gets 404 correcting it.
@@ -239,6 +242,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/cases/<case_id>/incidents/<incident_id>/edit", "GET"): page_of_case(200),
     ("/cases/<case_id>/incidents/<incident_id>/edit", "POST"): page_of_case(303),
     ("/cases/<case_id>/incidents/<incident_id>/void", "POST"): page_of_case(303),
+    ("/cases/<case_id>/incidents/<incident_id>/repeat-of", "POST"): page_of_case(303),
     ("/cases/<case_id>/risk", "GET"): page_of_case(200),
     ("/cases/<case_id>/risk", "POST"): page_of_case(303),
     ("/cases/<case_id>/notes", "POST"): page_of_case(303),
@@ -465,6 +469,9 @@ def _case_work(app, client, people, case_id) -> dict[str, str]:
     read = client.get(base, headers=people["pnc_agent@party"].headers).get_json()
     return {
         "incident_id": second.get_json()["id"],
+        "first_incident_id": next(
+            i["id"] for i in read["incidents"] if i["id"] != second.get_json()["id"]
+        ),
         "survivor_version": read["survivor"]["version"],
         "complaint_id": complaint.get_json()["id"],
         "follow_up_id": follow_up.get_json()["id"],
@@ -565,6 +572,10 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
             "version": 1,
         },
         "/api/v1/cases/<case_id>/incidents/<incident_id>/void": {"reason": "Registrado dos veces"},
+        "/api/v1/cases/<case_id>/incidents/<incident_id>/repeat-of": {
+            "repeat_of": world["first_incident_id"],
+            "version": 1,
+        },
         "/api/v1/cases/<case_id>/complaints/<complaint_id>": {
             "number": "DEN-0001",
             "reason": "Número mal copiado",
@@ -673,6 +684,10 @@ def web_form(rule: str, world: dict) -> dict:
             "version": "1",
         },
         "/cases/<case_id>/incidents/<incident_id>/void": {"reason": "Registrado dos veces"},
+        "/cases/<case_id>/incidents/<incident_id>/repeat-of": {
+            "repeat_of": world["first_incident_id"],
+            "version": "1",
+        },
         "/cases/<case_id>/notes": {"kind": "medical", "text": "Atención brindada"},
         "/cases/<case_id>/follow-ups": {"due_on": "2026-12-05", "channel": "visit"},
         "/cases/<case_id>/follow-ups/<follow_up_id>/outcome": {"outcome": "done"},

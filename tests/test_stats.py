@@ -193,7 +193,7 @@ def test_the_csv_is_the_same_table(client, pnc, seeded):
         ({"from": "2026-01-01", "to": "2026-12-31", "by": "district"}, "from"),
         ({"from": "2025-01-01", "to": "2026-12-31"}, "from"),
         ({"by": "district,sex", "municipality": "Acajutla"}, "municipality"),
-        ({"unit": "survivors"}, "unit"),
+        ({"unit": "women"}, "unit"),
         ({"municipality": "Atlántida"}, "municipality"),
     ],
 )

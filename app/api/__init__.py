@@ -18,6 +18,7 @@ from app.api import (  # noqa: E402,F401  (register the views)
     merge_routes,
     openapi,
     referral_routes,
+    repeat_routes,
     report_routes,
     retention_routes,
     routes,

@@ -75,6 +75,8 @@ from app.cases.schemas import (
     MergeListOut,
     MergeOut,
     MergeReviewIn,
+    RepeatIn,
+    RepeatOut,
     SafeContactIn,
     SearchIn,
     SurvivorCorrectionIn,
@@ -710,7 +712,11 @@ OPERATIONS: list[Operation] = [
                 "one or two of: " + ", ".join(DIMENSIONS) + " (default district; district: the "
                 "former municipalities, municipality: the 44 of 2024)",
             ),
-            ("unit", "incidents (default) or cases"),
+            (
+                "unit",
+                "incidents (default; an event reported again counts once), cases, or "
+                "survivors (distinct women, by her pseudonymous code)",
+            ),
             ("municipality", "only incidents in this district (its code or name)"),
             ("format", "json (default) or csv (audited as an export)"),
         ),
@@ -727,7 +733,8 @@ OPERATIONS: list[Operation] = [
     Operation(
         "/exports/incidents.csv",
         "get",
-        "De-identified incidents as CSV, GBVIMS incident recorder layout (supervisors; audited)",
+        "De-identified incidents as CSV, GBVIMS incident recorder layout with the survivor's "
+        "pseudonymous code; a second header row gives the Spanish labels (supervisors; audited)",
         None,
         query=(("from", "YYYY-MM-DD"), ("to", "YYYY-MM-DD")),
         errors=(401, 403, 422),
@@ -850,6 +857,18 @@ OPERATIONS += [
         errors=CAPPED_WRITE_ERRORS,
     ),
 ]
+OPERATIONS.append(
+    Operation(
+        "/cases/{case_id}/incidents/{incident_id}/repeat-of",
+        "post",
+        'Mark an incident as the same event reported again: "repeat_of" (an earlier '
+        'incident of the case, or null to undo) and "version"; a party with the whole '
+        "record; statistics and exports count the event once; stale → 409",
+        RepeatOut,
+        body=RepeatIn,
+        errors=WRITE_ERRORS,
+    )
+)
 
 
 INTEGER_IDS = {"grant_id", "notification_id", "recovery_id"}

@@ -1620,16 +1620,14 @@ def _indexed_with_another_key(key_id: str) -> Any:
     )
 
 
-def survivors_indexed_with_another_key(
-    session: DbSession, key_id: str, limit: int
-) -> list[tuple[Survivor, Case]]:
-    """A batch of survivors whose indexes another index key made (for `keys
-    rotate-index`), locked; a row another transaction holds is left for the next batch."""
+def _survivors_batch(session: DbSession, condition: Any, limit: int) -> list[tuple[Survivor, Case]]:
+    """A batch of survivors (with case and data key) a key rotation still has to
+    redo, locked; a row another transaction holds is left for the next batch."""
     stmt = (
         select(Survivor, Case)
         .join(Case, Case.survivor_id == Survivor.id)
         .options(joinedload(Case.data_key))
-        .where(_indexed_with_another_key(key_id))
+        .where(condition)
         .order_by(Survivor.id)
         .limit(limit)
         .with_for_update(of=Survivor, skip_locked=True)
@@ -1637,14 +1635,25 @@ def survivors_indexed_with_another_key(
     return [(row[0], row[1]) for row in session.execute(stmt).all()]
 
 
-def count_survivors_indexed_with_another_key(session: DbSession, key_id: str) -> int:
+def _count_survivors_where(session: DbSession, condition: Any) -> int:
     stmt = (
         select(func.count())
         .select_from(Survivor)
         .join(Case, Case.survivor_id == Survivor.id)
-        .where(_indexed_with_another_key(key_id))
+        .where(condition)
     )
     return int(session.execute(stmt).scalar_one())
+
+
+def survivors_indexed_with_another_key(
+    session: DbSession, key_id: str, limit: int
+) -> list[tuple[Survivor, Case]]:
+    """A batch of survivors whose indexes another index key made (`keys rotate-index`)."""
+    return _survivors_batch(session, _indexed_with_another_key(key_id), limit)
+
+
+def count_survivors_indexed_with_another_key(session: DbSession, key_id: str) -> int:
+    return _count_survivors_where(session, _indexed_with_another_key(key_id))
 
 
 def cases_to_rekey(
@@ -2028,3 +2037,26 @@ def upcoming_hearings(
         .limit(limit)
     )
     return [(row[0], row[1], bool(row[2])) for row in session.execute(stmt).all()]
+
+
+# ---- survivor codes for statistics (app/cases/survivor_codes.py) ------------------------
+
+
+def _coded_with_another_key(key_id: str) -> Any:
+    # A purged record has no identity left to make her code from.
+    return and_(
+        or_(Survivor.stat_key_id.is_(None), Survivor.stat_key_id != key_id),
+        Case.purged_at.is_(None),
+    )
+
+
+def survivors_coded_with_another_key(
+    session: DbSession, key_id: str, limit: int
+) -> list[tuple[Survivor, Case]]:
+    """A batch of survivors whose statistics code another statistics key made, or who
+    have none yet (`keys rotate-statistics`, `keys statistics-codes`)."""
+    return _survivors_batch(session, _coded_with_another_key(key_id), limit)
+
+
+def count_survivors_coded_with_another_key(session: DbSession, key_id: str) -> int:
+    return _count_survivors_where(session, _coded_with_another_key(key_id))

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from app.audit.service import audit_change
 from app.auth.caller import Caller
-from app.cases import access, name_tokens, policy
+from app.cases import access, name_tokens, policy, survivor_codes
 from app.cases.models import Case, Incident, Survivor
 from app.cases.record_models import Correction
 from app.cases.service import IdentityConflict, open_survivor, resolve_municipality
@@ -256,6 +256,8 @@ def _reindex_survivor(
         full_name = f"{after['given_names']} {after['family_names']}"
         key = name_dob_key(full_name, "", after["birth_date"] or "")
         survivor.name_dob_bidx = blind_index(ring.index_key, "name_dob", key)
+    if changes.keys() & set(survivor_codes.IDENTITY):
+        survivor_codes.set_code(ring, survivor, after)
     if "phone" in changes:
         survivor.phone_bidx = name_tokens.phone_index(ring, after["phone"])
     if changes.keys() & set(NAME_FIELDS):

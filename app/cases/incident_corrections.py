@@ -43,6 +43,7 @@ PLAIN_FIELDS = (
     "occurred_on",
     "municipality",
     "place_type",
+    "modality",
     "violence_types",
     "penetration",
     "perpetrator_relationship",

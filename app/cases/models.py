@@ -69,6 +69,11 @@ class Survivor(Base):
     # The index key (its fingerprint) that made the indexes above and her name tokens;
     # NULL: the first one (migration 0020). `keys rotate-index` moves every row.
     index_key_id: Mapped[str | None] = mapped_column(String(16), index=True)
+    # Her pseudonymous code for statistics (app/crypto/survivor_code.py) and the
+    # statistics key (its fingerprint) that made it; NULL before migration 0028 until
+    # `keys statistics-codes` fills it. The counts of women are COUNT(DISTINCT stat_code).
+    stat_code: Mapped[str | None] = mapped_column(String(16), index=True)
+    stat_key_id: Mapped[str | None] = mapped_column(String(16), index=True)
     sex: Mapped[str] = mapped_column(String(1))
     birth_year: Mapped[int | None] = mapped_column(SmallInteger)
     municipality: Mapped[str] = mapped_column(ForeignKey("municipalities.code"))
@@ -263,6 +268,12 @@ class Incident(Base):
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     voided_by_user_id: Mapped[int | None] = mapped_column(Integer)
     void_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # "The same event reported again" (0028): an earlier incident of the same case that
+    # this one tells again; counted once, under the earlier one. No foreign key in the
+    # database (SQLite cannot drop one without copying the table): the service checks it.
+    repeat_of_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    # The LEIV art. 10 modality (app/cases/vocab.py MODALITIES); NULL: not stated.
+    modality: Mapped[str | None] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     case: Mapped[Case] = relationship(back_populates="incidents", lazy="raise")

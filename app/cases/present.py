@@ -99,6 +99,8 @@ def incident_record(cipher: FieldCipher, incident: Incident) -> dict[str, Any]:
         "reported_on": iso(incident.reported_on),
         "municipality": incident.municipality,
         "place_type": incident.place_type,
+        "modality": incident.modality,
+        "repeat_of": str(incident.repeat_of_id) if incident.repeat_of_id else None,
         "violence_types": incident.violence_types,
         "penetration": incident.penetration,
         "perpetrator_relationship": incident.perpetrator_relationship,

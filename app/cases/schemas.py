@@ -23,6 +23,7 @@ from app.cases.risk import LEVELS as RISK_LEVELS
 from app.cases.validators import date_problem, normalise_dui
 from app.cases.vocab import (
     CASE_STATUSES,
+    MODALITIES,
     PLACE_TYPES,
     RELATIONSHIPS,
     SEXES,
@@ -178,6 +179,12 @@ class IncidentIn(InputSchema):
     )
     perpetrator_relationship = fields.String(required=True, validate=_codes(RELATIONSHIPS))
     place_type = fields.String(load_default=None, allow_none=True, validate=_codes(PLACE_TYPES))
+    modality = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=_codes(MODALITIES),
+        metadata={"description": "LEIV art. 10: community, institutional, workplace"},
+    )
     weapon = fields.String(load_default=None, allow_none=True, validate=_codes(WEAPONS))
     children_present = fields.Boolean(load_default=None, allow_none=True)
     penetration = fields.Boolean(load_default=None, allow_none=True)
@@ -403,6 +410,11 @@ class IncidentOut(Schema):
     reported_on = fields.String()
     municipality = fields.String()
     place_type = fields.String(allow_none=True)
+    modality = fields.String(allow_none=True, metadata={"description": "LEIV art. 10"})
+    repeat_of = fields.String(
+        allow_none=True,
+        metadata={"description": "the earlier incident this one reports again: counted once"},
+    )
     violence_types = fields.List(fields.String())
     penetration = fields.Boolean(allow_none=True)
     perpetrator_relationship = fields.String()
@@ -769,6 +781,7 @@ class IncidentCorrectionIn(CorrectionIn):
     )
     perpetrator_relationship = fields.String(validate=_codes(RELATIONSHIPS))
     place_type = fields.String(allow_none=True, validate=_codes(PLACE_TYPES))
+    modality = fields.String(allow_none=True, validate=_codes(MODALITIES))
     weapon = fields.String(allow_none=True, validate=_codes(WEAPONS))
     children_present = fields.Boolean(allow_none=True)
     penetration = fields.Boolean(allow_none=True)
@@ -824,3 +837,24 @@ class LeadInstitutionOut(Schema):
     id = fields.Integer()
     code = fields.String()
     name = fields.String()
+
+
+# ---- "the same event reported again" (app/cases/repeats.py) ----------------------------
+
+
+class RepeatIn(InputSchema):
+    repeat_of = fields.UUID(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "an earlier incident of the case this one tells again; null"
+            " undoes the link"
+        },
+    )
+    version = fields.Integer(required=True, metadata={"description": "the version that was read"})
+
+
+class RepeatOut(Schema):
+    id = fields.String()
+    repeat_of = fields.String(allow_none=True)
+    version = fields.Integer()

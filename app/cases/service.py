@@ -24,7 +24,7 @@ from app.auth.caller import Caller
 from app.auth.hourly_cap import CapReached
 from app.auth.passwords import hash_secret, verify_secret
 from app.auth.throttle_store import charge_read, charge_write
-from app.cases import access, policy
+from app.cases import access, policy, survivor_codes
 from app.cases.contact_data import seal_at_intake
 from app.cases.dependants import dependants_part
 from app.cases.duplicates import refuse_repeated_incident
@@ -334,6 +334,7 @@ def _create_case(
     )
     _seal_survivor(cipher, survivor, data)
     seal_at_intake(cipher, survivor, data)
+    survivor_codes.set_code(ring, survivor, data)
     code, pin, code_bidx, pin_hash = _new_status_credentials(session, ring)
     case = Case(
         id=uuid.uuid4(),
@@ -385,6 +386,7 @@ def _join_existing(
             "survivors", match.survivor.id, "dui", data["dui"]
         )
         match.survivor.dui_bidx = dui_bidx
+        survivor_codes.set_code(ring, match.survivor, {"dui": data["dui"]})
     _apply_consent(session, ring, caller, case, view, consent, strict=False)
     case.updated_at = utcnow()
     if already:
@@ -644,6 +646,7 @@ def _add_incident_row(
         reported_on=local_today(),
         municipality=data["municipality"],
         place_type=data.get("place_type"),
+        modality=data.get("modality"),
         violence_codes=" ".join(types),
         penetration=data.get("penetration"),
         perpetrator_relationship=data["perpetrator_relationship"],

@@ -111,3 +111,15 @@ def context_of(relationship: str | None, types: Iterable[str], age: int | None) 
     if relationship == "family":
         return "intrafamily"
     return None
+
+
+# LEIV art. 10, "modalidades de la violencia": where the violence happens, which the
+# national system of data (LEIV art. 30) reports by. Literal c) (laboral) is confirmed
+# from the text of its 2019 reform; a) comunitaria and b) institucional from the law's
+# structure as commonly cited, NOT checked against the decree's text here (to confirm).
+# Optional on an incident: violence at home falls under none of them.
+MODALITIES: dict[str, str] = {
+    "community": N_("Comunitaria"),
+    "institutional": N_("Institucional"),
+    "workplace": N_("Laboral"),
+}

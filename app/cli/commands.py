@@ -8,6 +8,7 @@ import os
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -31,6 +32,7 @@ from app.auth.service import (
     end_everyones_sessions,
     find_user,
 )
+from app.cases import survivor_codes
 from app.cases.access import case_numbers, cases_to_rekey, count_cases_to_rekey, count_survivors
 from app.cases.index_rotation import count_left, reindex_under_active_key
 from app.cases.name_tokens import reindex_batch
@@ -98,6 +100,10 @@ def keys_init() -> None:
     if key_file.exists():
         ring = KeyRing(key_file)
         click.echo(f"key file exists: {key_file} (active key {ring.active_kek_id})")
+        if not ring.has_statistics_key:
+            _refuse_under_credentials("adding the statistics key")
+            ring.add_statistics_key()
+            click.echo(f"added the statistics key {ring.statistics_key_id} (the others kept)")
     else:
         material = KeyMaterial.generate()
         write_key_file(key_file, material)
@@ -458,12 +464,22 @@ def register(app: Flask) -> None:
 
 # ---- replacing keys (docs/security.md, "Replacing keys") -------------------------------
 
+SETTLE_OPTION = click.option(
+    "--settle",
+    default=RELOAD_CHECK_SECONDS + 1,
+    show_default=True,
+    type=click.FloatRange(0, 600),
+    help="Seconds for serving workers to take up the new key before the old one goes.",
+)
 
-def _reindex_all(ring: KeyRing, batch: int, limit: int | None, bar: Any) -> int:
+
+def _in_batches(step: Callable[[int], int], batch: int, limit: int | None, bar: Any) -> int:
+    """Run `step(size)` (rows it redid) and commit, batch after batch, until it finds
+    nothing more or `limit` rows are done: an interruption loses one batch at most."""
     done = 0
     while limit is None or done < limit:
         size = batch if limit is None else min(batch, limit - done)
-        moved = reindex_under_active_key(db.session, ring, size)
+        moved = step(size)
         db.session.commit()
         if moved == 0:
             break
@@ -472,16 +488,16 @@ def _reindex_all(ring: KeyRing, batch: int, limit: int | None, bar: Any) -> int:
     return done
 
 
+def _reindex_all(ring: KeyRing, batch: int, limit: int | None, bar: Any) -> int:
+    return _in_batches(
+        lambda size: reindex_under_active_key(db.session, ring, size), batch, limit, bar
+    )
+
+
 @keys_cli.command("rotate-index")
 @click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--limit", type=click.IntRange(1), help="Re-index at most N survivors this run.")
-@click.option(
-    "--settle",
-    default=RELOAD_CHECK_SECONDS + 1,
-    show_default=True,
-    type=click.FloatRange(0, 600),
-    help="Seconds for serving workers to take up the new key before the old one goes.",
-)
+@SETTLE_OPTION
 def keys_rotate_index(batch: int, limit: int | None, settle: float) -> None:
     """Replace the index key: recompute every blind index and name token under a new
     one, then retire the old (resumable; searches find everyone meanwhile)."""
@@ -586,3 +602,70 @@ def keys_rekey_cases(number: str | None, batch: int, older_than: datetime | None
             bar.update(moved)
     click.echo(f"done: {done} cases re-keyed")
     click.echo(_anchor_now(ring))
+
+
+# ---- the statistics key (docs/statistics.md, "Counting women") --------------------------
+
+
+def _recode_all(ring: KeyRing, batch: int, limit: int | None, bar: Any) -> int:
+    return _in_batches(
+        lambda size: survivor_codes.recode_under_active_key(db.session, ring, size),
+        batch,
+        limit,
+        bar,
+    )
+
+
+def _recode(ring: KeyRing, batch: int, limit: int | None) -> tuple[int, int]:
+    """(codes made, survivors still coded by another key)."""
+    total = survivor_codes.count_left(db.session, ring)
+    click.echo(f"statistics key {ring.statistics_key_id}; {total} survivor codes to make")
+    with click.progressbar(length=total, label="coding", file=sys.stderr) as bar:
+        done = _recode_all(ring, batch, limit, bar)
+    return done, survivor_codes.count_left(db.session, ring)
+
+
+BATCH_OPTION = click.option(
+    "--batch", default=500, show_default=True, type=click.IntRange(1, 100_000)
+)
+LIMIT_OPTION = click.option(
+    "--limit", type=click.IntRange(1), help="Code at most N survivors this run."
+)
+
+
+@keys_cli.command("statistics-codes")
+@BATCH_OPTION
+@LIMIT_OPTION
+def keys_statistics_codes(batch: int, limit: int | None) -> None:
+    """Make the survivor codes that are missing (after the upgrade that adds them)."""
+    ring = _keyring_or_exit()
+    done, left = _recode(ring, batch, limit)
+    click.echo(f"done: {done} survivor codes made; {left} left")
+
+
+@keys_cli.command("rotate-statistics")
+@BATCH_OPTION
+@LIMIT_OPTION
+@SETTLE_OPTION
+def keys_rotate_statistics(batch: int, limit: int | None, settle: float) -> None:
+    """Replace the statistics key: every survivor code is made again under a new key
+    and the old key is destroyed, so exports made before no longer link to new ones
+    (resumable: run it again after an interruption)."""
+    _refuse_under_credentials("`keys rotate-statistics`")
+    ring = _keyring_or_exit()
+    began = time.monotonic()
+    new_id = ring.rotate_statistics_key()
+    done, left = _recode(ring, batch, limit)
+    if not left and (limit is None or done < limit):
+        # A worker that has not re-read the key file yet may still code with the old key.
+        time.sleep(max(0.0, began + settle - time.monotonic()))
+        more, left = _recode(ring, batch, None)
+        done += more
+    if left:
+        click.echo(f"{done} coded; {left} left under the old key: run it again")
+        return
+    gone = ring.destroy_retiring_statistics_keys()
+    detail = f"statistics={new_id} destroyed={gone}"
+    record_event(db.session, ring.audit_key, CLI_ACTOR, "key_rotation", detail=detail)
+    db.session.commit()
+    click.echo(f"done: {done} survivor codes made under {new_id}; {gone} old keys destroyed")

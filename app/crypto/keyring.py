@@ -12,6 +12,12 @@ row needs them they go, leaving only their status-code subkey (a slip's code is 
 to her alone and cannot be recomputed). Past audit keys stay for good: the events and
 links they made can only be verified with them.
 
+The statistics key makes the pseudonymous survivor code of the de-identified exports
+(app/crypto/survivor_code.py). It is neither a case key nor the index key, so the code
+links a woman's reports across institutions in the national counts and nothing else;
+`keys rotate-statistics` replaces it and destroys the old one, which breaks the link
+with every export made before, on purpose.
+
 Retention cohort keys (`cohorts`) wrap the data keys of closed cases, grouped by the
 month they closed in (docs/retention.md). They live only here, never in the database:
 removing one from this file makes every database backup's copy of the data keys it
@@ -126,6 +132,10 @@ class KeyMaterial:
     status_keys: tuple[bytes, ...] = field(default=(), repr=False)
     # Replaced audit keys, oldest first: they verify what they made, and sign nothing.
     past_audit_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    # None in a key file from before survivor codes: `keys init` (or the start) adds it.
+    statistics_key: bytes | None = field(default=None, repr=False)
+    # Statistics keys being replaced: destroyed once every code is made again.
+    retiring_statistics_keys: tuple[bytes, ...] = field(default=(), repr=False)
 
     @classmethod
     def generate(cls) -> KeyMaterial:
@@ -135,7 +145,25 @@ class KeyMaterial:
             active_kek_id=kek_id,
             index_key=secrets.token_bytes(KEY_BYTES),
             audit_key=secrets.token_bytes(KEY_BYTES),
+            statistics_key=secrets.token_bytes(KEY_BYTES),
         )
+
+    def with_statistics_key(self) -> KeyMaterial:
+        """The upgrade of a key file from before survivor codes; the others stay."""
+        if self.statistics_key is not None:
+            return self
+        return replace(self, statistics_key=secrets.token_bytes(KEY_BYTES))
+
+    def with_new_statistics_key(self) -> KeyMaterial:
+        old = () if self.statistics_key is None else (self.statistics_key,)
+        return replace(
+            self,
+            statistics_key=secrets.token_bytes(KEY_BYTES),
+            retiring_statistics_keys=(*self.retiring_statistics_keys, *old),
+        )
+
+    def without_retiring_statistics_keys(self) -> KeyMaterial:
+        return replace(self, retiring_statistics_keys=())
 
     def with_new_active_kek(self) -> KeyMaterial:
         kek_id = new_key_id()
@@ -183,6 +211,8 @@ class KeyMaterial:
                 "retiring_index_keys": [_b64(key) for key in self.retiring_index_keys],
                 "status_keys": [_b64(key) for key in self.status_keys],
                 "past_audit_keys": [_b64(key) for key in self.past_audit_keys],
+                "statistics_key": _b64(self.statistics_key) if self.statistics_key else None,
+                "retiring_statistics_keys": [_b64(key) for key in self.retiring_statistics_keys],
             },
             indent=1,
         )
@@ -204,6 +234,8 @@ class KeyMaterial:
                 retiring_index_keys=_key_list(data, "retiring_index_keys"),
                 status_keys=_key_list(data, "status_keys"),
                 past_audit_keys=_key_list(data, "past_audit_keys"),
+                statistics_key=_optional_key(data, "statistics_key"),
+                retiring_statistics_keys=_key_list(data, "retiring_statistics_keys"),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise KeyFileError("key file is malformed") from exc
@@ -220,6 +252,15 @@ def _key_list(data: dict[str, object], name: str) -> tuple[bytes, ...]:
     if not isinstance(listed, list):
         raise KeyFileError(f"key file: {name} must be a list")
     return tuple(_unb64(text, name.replace("_", " ")) for text in listed)
+
+
+def _optional_key(data: dict[str, object], name: str) -> bytes | None:
+    text = data.get(name)
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise KeyFileError(f"key file: {name} must be a string")
+    return _unb64(text, name.replace("_", " "))
 
 
 def read_key_file(path: Path) -> KeyMaterial:
@@ -386,6 +427,50 @@ class KeyRing:
         """A new audit key signs from now on; the old one stays, to verify the past."""
         self._change(lambda current: current.with_new_audit_key())
         return self.audit_keys.active_id
+
+    @property
+    def has_statistics_key(self) -> bool:
+        return self._material.statistics_key is not None
+
+    @property
+    def statistics_key(self) -> bytes:
+        """The key survivor codes are made with (never the index key, never a case key)."""
+        key = self._material.statistics_key
+        if key is None:
+            raise KeyFileError("key file has no statistics key; run `flask --app wsgi keys init`")
+        return key
+
+    @property
+    def statistics_key_id(self) -> str:
+        return key_fingerprint(self.statistics_key, "statistics")
+
+    @property
+    def statistics_rotation_pending(self) -> bool:
+        return bool(self._material.retiring_statistics_keys)
+
+    def add_statistics_key(self) -> bool:
+        """Give a key file from before survivor codes its statistics key (under the lock:
+        another process may be changing the file). True when one was added."""
+        before = self.has_statistics_key
+        self._change(lambda current: current.with_statistics_key())
+        return not before
+
+    def rotate_statistics_key(self) -> str:
+        """Begin replacing the statistics key (or go on with a replacement begun)."""
+
+        def begin(current: KeyMaterial) -> KeyMaterial:
+            if current.retiring_statistics_keys:
+                return current
+            return current.with_new_statistics_key()
+
+        self._change(begin)
+        return self.statistics_key_id
+
+    def destroy_retiring_statistics_keys(self) -> int:
+        """Drop the replaced statistics keys for good: no code they made can be made again."""
+        gone = len(self._material.retiring_statistics_keys)
+        self._change(lambda current: current.without_retiring_statistics_keys())
+        return gone
 
     def rotate(self) -> str:
         """Add a new active KEK to the file and return its id."""

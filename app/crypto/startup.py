@@ -53,6 +53,7 @@ def load_keys(app: Flask, *, strict: bool) -> None:
         if strict or path.exists():
             raise StartupError(f"Ruta cannot start: {exc}") from exc
         return  # CLI before `keys init`
+    give_statistics_key(ring, credentials)
     with app.app_context():
         try:
             verify_or_create_canary(db.session, ring)
@@ -63,6 +64,19 @@ def load_keys(app: Flask, *, strict: bool) -> None:
         finally:
             db.session.remove()
     app.extensions["ruta.keyring"] = ring
+
+
+def give_statistics_key(ring: KeyRing, credentials: Path | None) -> None:
+    """A key file from before survivor codes gets its statistics key, the others kept.
+    A systemd credential is a read-only copy: the operator adds it offline."""
+    if ring.has_statistics_key:
+        return
+    if credentials is not None:
+        raise StartupError(
+            f"Ruta cannot start: the key file {ring.path} has no statistics key; run "
+            f"`flask --app wsgi keys init` on it offline ({SECRETS_DOC})"
+        )
+    ring.add_statistics_key()
 
 
 def warn_if_uploads_unscanned(app: Flask, *, strict: bool) -> None:

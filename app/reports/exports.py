@@ -4,7 +4,9 @@ column layout of the GBVIMS incident recorder.
 The incident export carries no name, DUI, phone, address, narrative or birth date:
 it reads plain statistics columns only, never a ciphertext. The incident id is an
 opaque code (a keyed hash), so a row cannot be matched to a record by its UUID, and
-dates are cut to the month. Every export is audited where it is made (`service.py`).
+dates are cut to the month. Each woman carries her pseudonymous survivor code (the
+same at every institution; app/crypto/survivor_code.py), and an event reported again
+is one row. Every export is audited where it is made (`service.py`).
 
 Threat (CSV injection): a cell starting with = + - @ or a tab or carriage return is
 run as a formula by spreadsheet programs; such cells get a leading single quote.
@@ -28,16 +30,25 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 
 from app.cases.models import Case, Incident, Survivor
+from app.cases.repeats import counted_once
 from app.core.db import DbSession
 from app.directory.models import Institution
 from app.directory.territory import places as district_places
 from app.referrals.models import Referral
+from app.reports.incident_fields import (
+    COUNTING_COLUMNS,
+    SPANISH_LABELS,
+    perpetrator_aggregates,
+    previously_reported,
+    yes_no,
+)
 from app.reports.labels import DAY_LIMITS, OVER_30, municipality_names
 from app.reports.stats import StatsTable
 from app.reports.suppression import TOTAL
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CODE_HEX_CHARS = 16
+HEADER_ROWS = 2  # the recorder's column names, then their Spanish labels
 
 # GBVIMS incident recorder columns (de-identified subset), in its order; then the
 # incident's place on the 2024 map above its district (appended: column positions stay).
@@ -58,7 +69,9 @@ INCIDENT_COLUMNS = (
     "Referral services",
     "Incident location (municipality 2024)",
     "Incident location (department)",
+    *COUNTING_COLUMNS,
 )
+INCIDENT_LABELS = tuple(SPANISH_LABELS[column] for column in INCIDENT_COLUMNS)
 
 
 def safe_cell(value: Any) -> str:
@@ -151,6 +164,10 @@ def _incident_query(start: date, end: date) -> Any:
             Incident.perpetrator_relationship,
             Incident.context,
             Institution.kind,
+            Survivor.stat_code,
+            Survivor.disability,
+            previously_reported().label("previously_reported"),
+            Incident.modality,
         )
         .join(Case, Case.id == Incident.case_id)
         .join(Survivor, Survivor.id == Case.survivor_id)
@@ -158,6 +175,7 @@ def _incident_query(start: date, end: date) -> Any:
         .where(
             Case.consent_statistics.is_(True),
             Incident.voided_at.is_(None),  # entered in error: never exported
+            counted_once(),  # the same event reported again: one row, its first report
             Incident.occurred_on >= start,
             Incident.occurred_on <= end,
         )
@@ -191,9 +209,11 @@ def incident_rows(
     names, places = municipality_names(session), district_places(session)
     services = _services_by_case(session, start, end)
     yield list(INCIDENT_COLUMNS)
+    yield list(INCIDENT_LABELS)
     for row in session.execute(_incident_query(start, end)):
         (incident_id, case_id, reported, occurred, place, place_type, sex, age, gbv,
-         codes, relationship, context, entry_kind) = row  # fmt: skip
+         codes, relationship, context, entry_kind, stat_code, disability, before,
+         modality) = row  # fmt: skip
         where = places.get(place)
         yield [
             incident_code(key, incident_id),
@@ -212,12 +232,17 @@ def incident_rows(
             " ".join(services.get(case_id, [])),
             (where.municipality if where else None) or "",
             (where.department if where else None) or "",
+            stat_code or "",
+            yes_no(disability),
+            yes_no(bool(before)),
+            *perpetrator_aggregates([relationship]),
+            modality or "",
         ]
 
 
 def incidents_csv(session: DbSession, index_key: bytes, start: date, end: date) -> IncidentExport:
     lines = list(incident_rows(session, index_key, start, end))
-    return IncidentExport(write_csv(lines), len(lines) - 1)
+    return IncidentExport(write_csv(lines), len(lines) - HEADER_ROWS)
 
 
 def incidents_detail(start: date, end: date, rows: int) -> str:

@@ -1,4 +1,4 @@
-"""De-identified counts of incidents (or cases) by one or two dimensions over a period.
+"""De-identified counts of incidents (or cases, or women) by one or two dimensions over a period.
 
 Only cases whose survivor consented to statistics count (`Case.consent_statistics`,
 the consent in force, so a revocation takes effect at the next query). The database
@@ -15,7 +15,8 @@ from typing import Any
 from flask_babel import gettext
 from sqlalchemy import func, select
 
-from app.cases.models import Case, Incident
+from app.cases.models import Case, Incident, Survivor
+from app.cases.repeats import counted_once
 from app.cases.service import resolve_municipality
 from app.core.db import DbSession
 from app.core.errors import InvalidInput
@@ -25,7 +26,7 @@ from app.reports.dimensions import DIMENSIONS, JOINS, Dimension
 from app.reports.labels import labels_for
 from app.reports.suppression import HIDDEN, SMALL, THRESHOLD, TOTAL, Entry, Grid, Shown
 
-UNITS = ("incidents", "cases")
+UNITS = ("incidents", "cases", "survivors")
 MAX_DIMENSIONS = 2
 
 
@@ -89,7 +90,7 @@ def check_query(query: StatsQuery) -> None:
     elif len(query.by) > MAX_DIMENSIONS or len(set(query.by)) != len(query.by):
         problems["by"] = ["Indique una dimensión o dos distintas."]
     if query.unit not in UNITS:
-        problems["unit"] = ["Use incidents o cases."]
+        problems["unit"] = ["Use incidents, cases o survivors."]
     if query.start > query.end:
         problems["from"] = ["El periodo empieza después de terminar."]
     elif not _published_period(query):
@@ -106,6 +107,10 @@ def _measure(query: StatsQuery, dimensions: list[Dimension]) -> Any:
     # (per violence type), and a plain COUNT(*) is cheaper.
     if query.unit == "cases":
         return func.count(func.distinct(Incident.case_id))
+    if query.unit == "survivors":
+        # One woman, one code, whichever record and institution; a survivor without a
+        # code yet (before `keys statistics-codes`) counts once, by her case.
+        return func.count(func.distinct(func.coalesce(Survivor.stat_code, Case.number)))
     if any(d.join == "referral" for d in dimensions):
         return func.count(func.distinct(Incident.id))
     return func.count()
@@ -121,11 +126,15 @@ def count_groups(session: DbSession, query: StatsQuery) -> dict[tuple[str, ...],
         .select_from(Incident)
         .join(Case, Case.id == Incident.case_id)
     )
-    for join in dict.fromkeys(d.join for d in dimensions if d.join):
+    joins = [d.join for d in dimensions if d.join]
+    if query.unit == "survivors":
+        joins.append("survivor")
+    for join in dict.fromkeys(joins):
         stmt = JOINS[join](stmt)
     stmt = stmt.where(
         Case.consent_statistics.is_(True),
         Incident.voided_at.is_(None),  # entered in error: kept on her record, never counted
+        counted_once(),  # the same event reported again counts under its first report
         Incident.occurred_on >= query.start,
         Incident.occurred_on <= query.end,
     )

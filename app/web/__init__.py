@@ -13,6 +13,7 @@ def register_pages(app: Flask) -> None:
     from app.web import admin_catalogue as _catalogue  # noqa: F401  (catalogues: `admin`)
     from app.web import aggressor_pages as _aggressors  # noqa: F401  (his form: `case_forms`)
     from app.web import dependants as _dependants  # noqa: F401  (children: `case_forms`)
+    from app.web import incident_repeats as _repeats  # noqa: F401  (on `case_corrections`)
     from app.web import merge as _merge  # noqa: F401  (duplicates and merges: `cases`, /audit)
     from app.web import retention as _retention  # noqa: F401  (holds, erasures, /audit/retention)
     from app.web import search as _search  # noqa: F401  (adds /cases/search to `cases`)

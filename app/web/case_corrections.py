@@ -204,7 +204,7 @@ def void_incident(case_id: str, incident_id: str) -> Response | tuple[str, int]:
 
 def _filled(form: IncidentCorrectionForm, found: incident_corrections.IncidentToCorrect) -> None:
     values = found.values
-    for name in ("place_type", "perpetrator_relationship", "weapon", "violence_types"):
+    for name in ("place_type", "perpetrator_relationship", "weapon", "violence_types", "modality"):
         getattr(form, name).data = values[name]
     for name in (
         "penetration",

@@ -23,7 +23,14 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.cases.care import CHANNELS, CLOSE_REASONS, FOLLOW_UP_OUTCOMES, NOTE_KINDS, REOPEN_REASONS
 from app.cases.contact_data import DISABILITIES, LANGUAGES, LITERACY, PEOPLES
 from app.cases.risk import QUESTION_KEYS, QUESTIONS
-from app.cases.vocab import PLACE_TYPES, RELATIONSHIPS, SEXES, VIOLENCE_TYPES, WEAPONS
+from app.cases.vocab import (
+    MODALITIES,
+    PLACE_TYPES,
+    RELATIONSHIPS,
+    SEXES,
+    VIOLENCE_TYPES,
+    WEAPONS,
+)
 from app.web.formtools import NEEDED, Select
 
 NOTE_KIND_LABELS = {
@@ -131,6 +138,7 @@ class IncidentFields(FlaskForm):
         _l("Relación con el agresor"), NEEDED, choices=_choices(RELATIONSHIPS, blank=True)
     )
     weapon = Select(_l("Arma"), choices=_choices(WEAPONS, blank=True))
+    modality = Select(_l("Modalidad (LEIV art. 10)"), choices=_choices(MODALITIES, blank=True))
     violence_types = MultiCheckbox(
         _l("Tipos de violencia (LEIV)"), NEEDED, choices=_choices(VIOLENCE_TYPES)
     )

@@ -50,6 +50,7 @@ INTAKE_FIELDS = {
         "narrative",
         "confirm_new",
         "strangulation",
+        "modality",
     ),
     "consent": ("share_with_network", "statistics", "police"),
 }

@@ -136,6 +136,7 @@ CODE_TABLES: dict[str, dict[str, Any]] = {
     "relationship": vocab.RELATIONSHIPS,
     "weapon": vocab.WEAPONS,
     "place": vocab.PLACE_TYPES,
+    "modality": vocab.MODALITIES,
     "violence": vocab.VIOLENCE_TYPES,
     "close": CLOSE_LABELS,
     "reopen": REOPEN_LABELS,
