@@ -1,7 +1,8 @@
 """Statistics at scale: the observatory's counts and indicators over 100,000 incidents.
 
-Target: `by=municipality,violence_type` over the whole period, and the network
-indicators, each under 1 s at 100,000 incidents on this machine.
+Target: the month's `by=municipality,violence_type` by incidents, cases and women, the
+year by month, and the network indicators of a month and of a year, each under 1 s at
+1,000,000 incidents (`--incidents 1000000`) on this machine.
 
 The data set is written with SQLAlchemy Core bulk inserts straight into a migrated
 Ruta database (SQLite by default, PostgreSQL with --database-url): survivors, cases
@@ -54,8 +55,9 @@ from bench.common import (
 TARGET_SECONDS = 1.0
 FIRST_DAY = date(2025, 1, 1)
 LAST_DAY = date(2026, 10, 31)
-# The observatory publishes whole months and whole years only (app/reports/cube.py):
-# the measured period is the year 2026, ten months of the data set.
+# The observatory publishes tables by whole month, a year only by month and in the
+# indicators (app/reports/cube.py): the data set's last month, and its last year.
+MONTH_FIRST, MONTH_LAST = date(2026, 10, 1), date(2026, 10, 31)
 YEAR_FIRST, YEAR_LAST = date(2026, 1, 1), date(2026, 12, 31)
 CHUNK = 5_000
 TYPES = ("physical", "psychological", "sexual", "patrimonial", "economic", "symbolic",
@@ -106,6 +108,9 @@ class Seeder:
                 "sex": rng.choices("FMX", (92, 6, 2))[0],
                 "birth_year": birth_year,
                 "municipality": place,
+                # One code per woman: the single record holds one survivor per woman.
+                "stat_code": f"B{number:015d}",
+                "stat_key_id": "bench",
                 "created_at": self.now,
             },
         )
@@ -350,7 +355,7 @@ def timed(call: Callable[[], Any], repeat: int) -> dict[str, float]:
 def measure(bench: Any, repeat: int) -> dict[str, dict[str, float]]:
     supervisor = bench.add_user("supervisor", "RED-SON", "bench.supervisora")
     client = bench.client()
-    period = {"from": YEAR_FIRST.isoformat(), "to": YEAR_LAST.isoformat()}
+    period = {"from": MONTH_FIRST.isoformat(), "to": MONTH_LAST.isoformat()}
 
     def api(path: str, **query: str) -> Callable[[], Any]:
         def call() -> None:
@@ -361,22 +366,33 @@ def measure(bench: Any, repeat: int) -> dict[str, dict[str, float]]:
 
         return call
 
+    def table(by: tuple[str, ...], unit: str = "incidents", year: bool = False) -> Any:
+        first, last = (YEAR_FIRST, YEAR_LAST) if year else (MONTH_FIRST, MONTH_LAST)
+        query = StatsQuery(first, last, by, unit=unit)
+        return lambda: stats_table(db.session, query)
+
+    by_place_and_type = ("municipality", "violence_type")
     with bench.app.app_context():
         session = db.session
-        both = StatsQuery(YEAR_FIRST, YEAR_LAST, ("municipality", "violence_type"))
-        cases = StatsQuery(YEAR_FIRST, YEAR_LAST, ("municipality", "violence_type"), unit="cases")
-        one_year = StatsQuery(YEAR_FIRST, YEAR_LAST, ("month",))
-        referral_dim = StatsQuery(YEAR_FIRST, YEAR_LAST, ("referral_service", "municipality"))
         return {
-            "stats by=municipality,violence_type": timed(
-                lambda: stats_table(session, both), repeat
+            "stats by=municipality,violence_type (a month)": timed(
+                table(by_place_and_type), repeat
             ),
-            "stats ... unit=cases": timed(lambda: stats_table(session, cases), repeat),
-            "stats by=month (2026)": timed(lambda: stats_table(session, one_year), repeat),
+            "stats ... unit=cases": timed(table(by_place_and_type, "cases"), repeat),
+            "stats ... unit=survivors": timed(table(by_place_and_type, "survivors"), repeat),
+            "stats by=month (2026, its months)": timed(table(("month",), year=True), repeat),
+            "stats by=month unit=survivors (2026)": timed(
+                table(("month",), "survivors", year=True), repeat
+            ),
             "stats by=referral_service,municipality": timed(
-                lambda: stats_table(session, referral_dim), repeat
+                table(("referral_service", "municipality")), repeat
             ),
-            "indicators": timed(lambda: network_indicators(session, YEAR_FIRST, YEAR_LAST), repeat),
+            "indicators (a month)": timed(
+                lambda: network_indicators(session, MONTH_FIRST, MONTH_LAST), repeat
+            ),
+            "indicators (2026)": timed(
+                lambda: network_indicators(session, YEAR_FIRST, YEAR_LAST), repeat
+            ),
             "GET /api/v1/stats by=municipality,violence_type": timed(
                 api("/api/v1/stats", by="municipality,violence_type"), repeat
             ),

@@ -109,6 +109,20 @@ def test_referral_services_are_listed(client, pnc, supervisor):
     assert row[13] == "medical"
 
 
+def test_the_perpetrator_columns_count_the_aggressors_recorded(client, pnc, supervisor):
+    seeded = Seeded()
+    [case_id] = open_cases(client, pnc, seeded, 1, municipality="Sonsonate", types=["physical"])
+    record = client.get(f"/api/v1/cases/{case_id}", headers=pnc.headers).get_json()
+    path = f"/api/v1/cases/{case_id}/incidents/{record['incidents'][0]['id']}/aggressors"
+    [_, _labels, before] = read_csv(export(client, supervisor).get_data(as_text=True))
+    assert before[19:21] == ["1", "partner"]  # the incident's own relationship
+    for relationship in ("former_partner", "family"):
+        body = {"relationship": relationship, "sex": "M"}
+        assert client.post(path, json=body, headers=pnc.headers).status_code == 201
+    [_, _labels, row] = read_csv(export(client, supervisor).get_data(as_text=True))
+    assert row[19:21] == ["2", "family former_partner"]
+
+
 def test_formula_looking_text_is_escaped(app, client, pnc, supervisor):
     with app.app_context():
         db.session.add(

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 
+from app.cases.aggressor_models import Aggressor
 from app.cases.models import Case, Incident, Survivor
 from app.cases.repeats import counted_once
 from app.core.db import DbSession
@@ -194,6 +195,26 @@ def _services_by_case(session: DbSession, start: date, end: date) -> dict[uuid.U
     return {case_id: sorted(codes) for case_id, codes in services.items()}
 
 
+def _aggressors_by_incident(
+    session: DbSession, start: date, end: date
+) -> dict[uuid.UUID, list[str]]:
+    """The relationship code of each aggressor recorded on the period's incidents."""
+    stmt = (
+        select(Aggressor.incident_id, Aggressor.relationship)
+        .join(Incident, Incident.id == Aggressor.incident_id)
+        .where(
+            Incident.voided_at.is_(None),
+            Incident.occurred_on >= start,
+            Incident.occurred_on <= end,
+        )
+        .order_by(Aggressor.incident_id, Aggressor.id)
+    )
+    aggressors: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for incident_id, relationship in session.execute(stmt):
+        aggressors[incident_id].append(relationship)
+    return aggressors
+
+
 def _days_bucket(reported: date, occurred: date) -> str:
     days = (reported - occurred).days
     for limit, code in DAY_LIMITS:
@@ -208,6 +229,7 @@ def incident_rows(
     key = export_key(index_key)
     names, places = municipality_names(session), district_places(session)
     services = _services_by_case(session, start, end)
+    aggressors = _aggressors_by_incident(session, start, end)
     yield list(INCIDENT_COLUMNS)
     yield list(INCIDENT_LABELS)
     for row in session.execute(_incident_query(start, end)):
@@ -235,7 +257,8 @@ def incident_rows(
             stat_code or "",
             yes_no(disability),
             yes_no(bool(before)),
-            *perpetrator_aggregates([relationship]),
+            # His own records when the incident has them, else its one relationship.
+            *perpetrator_aggregates(aggressors.get(incident_id) or [relationship]),
             modality or "",
         ]
 

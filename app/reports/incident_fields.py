@@ -78,7 +78,7 @@ def previously_reported() -> Any:
 
 def perpetrator_aggregates(relationships: Sequence[str]) -> list[Any]:
     """[number of perpetrators, their relationships] from the incident's perpetrator
-    codes. Today an incident records one relationship; when incidents name several
-    aggressors (an `aggressors` table), pass each one's relationship code here."""
+    codes: each recorded aggressor's relationship, or the incident's own one when no
+    aggressor was recorded on it."""
     codes = [code for code in relationships if code]
     return [len(codes), " ".join(sorted(set(codes)))]
