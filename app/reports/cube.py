@@ -1,17 +1,18 @@
-"""One suppression pattern per published month, so that no two answers combine.
+"""One suppression pattern per published period, so that no two answers combine.
 
 Each table is protected on its own by `suppression`; this module makes the tables of a
-month agree. A two-way table's margins are one-way tables' rows and a district's table is
+period agree. A two-way table's margins are one-way tables' rows and a district's table is
 a row of the table by district: an entry published in two answers is hidden in both or in
 neither, and the entries another answer fixes are never chosen as complements there.
 Two two-way tables that share a dimension meet only in those margins, and `suppression`
 keeps each from telling anything of the hidden ones, so neither helps the other.
 
-Tables are published for whole calendar months only. Two periods that overlap in part
-are one subtraction away from the counts where they differ, and that includes a year
-and its months: in a year with incidents in two months, the year's table less one
-month's is the other month's. A year is published as its twelve months, each as the
-month publishes it (`month_series`), with no sum of its own (docs/statistics.md).
+Periods are whole calendar months or whole calendar years (`period_kind`): two periods
+that overlap in part of a month are one subtraction away from the days where they
+differ. A year is built from its months, which are published too: its table by month is
+the months' own totals, and a year's row (say a district's) is hidden whenever its months
+would give one of them back. A year's table by anything and month is published only as
+one district's months. What is left (three answers and more) is in docs/statistics.md.
 
 Nothing here queries: `Fetch` brings the counts (unsuppressed, all consenting incidents
 of the period, grouped by the dimensions asked). Patterns are computed on codes in
@@ -67,12 +68,15 @@ def one_way_grid(counts: dict[str, int]) -> Grid:
 
 
 class PeriodCube:
-    """The published pattern of every table of one month."""
+    """The published pattern of every table of one month or one year."""
 
     def __init__(self, fetch: Fetch, start: date, end: date) -> None:
-        if period_kind(start, end) != "month":
-            raise ValueError("tables are published for one whole month")
-        self.fetch, self.start, self.end = fetch, start, end
+        kind = period_kind(start, end)
+        if kind is None:
+            raise ValueError("tables are published for a whole month or a whole year")
+        if kind == "year" and start.year != end.year:
+            raise ValueError("a year is one calendar year")
+        self.fetch, self.start, self.end, self.kind = fetch, start, end, kind
         self._counts_memo: dict[tuple[str, ...], Counts] = {}
         self._memo: dict[tuple[str, ...], Pattern] = {}
 
@@ -86,14 +90,57 @@ class PeriodCube:
             self._memo[key] = make()
         return self._memo[key]
 
-    def one_way(self, key: str) -> Pattern:
-        def make() -> Pattern:
-            counts = {values[0]: n for values, n in self.counts((key,)).items()}
-            return shown_values(one_way_grid(counts))
+    # ---- one-way tables ----------------------------------------------------------------
 
-        return self._remember(("one", key), make)
+    def one_way(self, key: str) -> Pattern:
+        return self._remember(("one", key), lambda: self._one_way(key))
+
+    def _one_way(self, key: str) -> Pattern:
+        grid = one_way_grid({values[0]: n for values, n in self.counts((key,)).items()})
+        if self.kind == "month":
+            return shown_values(grid)
+        if key == "month":
+            # Each month's total is published by the month itself: none may be a
+            # complement here, so a lone hidden month hides the year's total.
+            return shown_values(grid, Fixed(shown=frozenset(grid.counts)))
+        by_month = self.by_month(key)
+        rows = {(value, TOTAL): (value, TOTAL) for value in grid.rows}
+        rows[(TOTAL, TOTAL)] = (TOTAL, TOTAL)
+        return shown_values(grid, _fixed_as(by_month, rows))
+
+    # ---- a year by month ---------------------------------------------------------------
+
+    def by_month(self, key: str) -> Pattern:
+        """The year's `key` × month grid: its cells and column totals are the months'
+        own tables, its row totals the year's table by `key`, hidden wherever a row's
+        months would give a hidden month's cell back. Published only row by row, as one
+        district's months (a whole grid would tell sums of hidden totals that the
+        year's other tables could use)."""
+        return self._remember(("by_month", key), lambda: self._by_month(key))
+
+    def _by_month(self, key: str) -> Pattern:
+        counts = self.counts((key, "month"))
+        values = sorted({group[0] for group in counts})
+        months = month_codes(self.start.year)
+        grid = Grid(values, months, {(group[0], group[1]): n for group, n in counts.items()})
+        fixed = [self._months_fixed(counts, values, month) for month in months]
+        year_total = _fixed_as(self.one_way("month"), {(TOTAL, TOTAL): (TOTAL, TOTAL)})
+        return shown_values(grid, _joined(*fixed, year_total))
+
+    @staticmethod
+    def _months_fixed(counts: Counts, values: list[str], month: str) -> Fixed:
+        """What the month's own one-way table publishes, placed in the year's column."""
+        own = one_way_grid({value: counts.get((value, month), 0) for value in values})
+        pattern = shown_values(own)
+        places = {(value, month): (value, TOTAL) for value in values}
+        places[(TOTAL, month)] = (TOTAL, TOTAL)
+        return _fixed_as(pattern, places)
+
+    # ---- two-way tables ----------------------------------------------------------------
 
     def two_way(self, first: str, second: str) -> Pattern:
+        if self.kind == "year" and "month" in (first, second):
+            raise ValueError("a year's table by month has one dimension")
         return self._remember(("two", first, second), lambda: self._two_way(first, second))
 
     def _two_way(self, first: str, second: str) -> Pattern:
@@ -123,16 +170,22 @@ class PeriodCube:
                 places[(row, column)] = (value, TOTAL)
         return _fixed_as(other, places)
 
+    # ---- one district ------------------------------------------------------------------
+
     def place_slice(self, place: str, key: str, values: list[str]) -> Pattern:
         """The table by `key` of the incidents of one district, as the row of that
         district in the table by district and `key` publishes it."""
-        if key in GEOGRAPHY or key == "month":
+        if key in GEOGRAPHY or (key == "month" and self.kind == "month"):
             status = self.one_way("district").get((place, TOTAL))
             return {entry: status for entry in _one_way_entries(values) if status is not None}
-        source = self.two_way("district", key)
+        source = self.by_month("district") if key == "month" else self.two_way("district", key)
         sliced = {(value, TOTAL): source.get((place, value)) for value in values}
         sliced[(TOTAL, TOTAL)] = source.get((place, TOTAL))
         return {entry: status for entry, status in sliced.items() if status is not None}
+
+
+def month_codes(year: int) -> list[str]:
+    return [f"{year:04d}-{month:02d}" for month in range(1, 13)]
 
 
 def _one_way_entries(values: list[str]) -> list[Entry]:

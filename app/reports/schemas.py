@@ -46,17 +46,17 @@ class PeriodIn(Schema):
             raise ValidationError(gettext("Pida como máximo diez años."), "from")
 
 
-def start_of_month() -> date:
-    return local_today().replace(day=1)
+def _default_end(start: date) -> date:
+    return date(start.year, 12, 31) if (start.month, start.day) == (1, 1) else month_end(start)
 
 
 class PublishedPeriodIn(PeriodIn):
-    """A period of the observatory: one whole month, or one whole year for what is
-    published by year (the months of a year, the indicators); this month when absent,
-    and `from`'s month when `to` is (docs/statistics.md: periods that overlap in part
-    would give hidden cells back by subtraction)."""
+    """A period of the observatory: one whole month or one whole year; this year when
+    absent; without `to`, the year when `from` is 1 January, else `from`'s month
+    (docs/statistics.md: periods that overlap in part give hidden cells back by
+    subtraction)."""
 
-    start = fields.Date(data_key="from", load_default=start_of_month)
+    start = fields.Date(data_key="from", load_default=start_of_year)
     end = fields.Date(data_key="to", load_default=None)
 
     @validates_schema
@@ -64,14 +64,14 @@ class PublishedPeriodIn(PeriodIn):
         start = data.get("start")
         if start is None:
             return
-        end = data.get("end") or month_end(start)
+        end = data.get("end") or _default_end(start)
         if start <= end and period_kind(start, end) is None:
             raise ValidationError(gettext(WHOLE_PERIOD), "from")
 
     @post_load
     def end_of_the_month(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         if data.get("end") is None:
-            data["end"] = month_end(data["start"])
+            data["end"] = _default_end(data["start"])
         return data
 
 

@@ -69,16 +69,15 @@ class StatsTable:
 
 
 WHOLE_PERIOD = N_(
-    "Pida un mes completo (del día 1 al último del mes); un año completo (del 1 de enero "
-    "al 31 de diciembre) solo por mes."
+    "Pida un mes completo (del día 1 al último del mes) o un año completo (del 1 de enero "
+    "al 31 de diciembre)."
 )
+MONTH_ALONE_IN_A_YEAR = N_("En un año, el mes va solo o con un distrito.")
 ONE_DIMENSION_FOR_A_PLACE = N_("Para un solo distrito pida una sola dimensión.")
 
 
-def _published_period(query: StatsQuery) -> bool:
-    """Tables are published by whole month; a whole year only as its months."""
-    kind = period_kind(query.start, query.end)
-    return kind == "month" or (kind == "year" and query.by == ("month",))
+def _month_beside_another(query: StatsQuery) -> bool:
+    return len(query.by) > 1 and "month" in query.by
 
 
 def check_query(query: StatsQuery) -> None:
@@ -93,8 +92,10 @@ def check_query(query: StatsQuery) -> None:
         problems["unit"] = ["Use incidents, cases o survivors."]
     if query.start > query.end:
         problems["from"] = ["El periodo empieza después de terminar."]
-    elif not _published_period(query):
+    elif period_kind(query.start, query.end) is None:
         problems["from"] = [gettext(WHOLE_PERIOD)]
+    elif period_kind(query.start, query.end) == "year" and _month_beside_another(query):
+        problems["by"] = [gettext(MONTH_ALONE_IN_A_YEAR)]
     if query.municipality and len(query.by) > 1:
         problems["municipality"] = [gettext(ONE_DIMENSION_FOR_A_PLACE)]
     if problems:
@@ -198,8 +199,6 @@ def stats_table(
     """The published table: counts with small cells and what would reveal them hidden,
     in the one pattern of its period (`cube`; pass it to share it between tables)."""
     check_query(query)
-    if period_kind(query.start, query.end) == "year":
-        return month_trend(session, query.start, query.end, query.unit, query.municipality)
     cube = cube or period_cube(session, query)
     pattern = _pattern(cube, query)  # first: its finer counts may give the table's own
     groups = cube.counts(query.by) if not query.municipality else count_groups(session, query)
