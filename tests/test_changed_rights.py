@@ -76,6 +76,9 @@ WHOLE_RECORD_ONLY = {
     # An aggressor goes on an incident it reads: another's is not among its own parts.
     "/api/v1/cases/<case_id>/incidents/<incident_id>/aggressors": 404,
     "/cases/<case_id>/aggressors": 404,
+    # Linking her reports of one event needs the whole record (app/cases/repeats.py).
+    "/api/v1/cases/<case_id>/incidents/<incident_id>/repeat-of": 403,
+    "/cases/<case_id>/incidents/<incident_id>/repeat-of": 403,
 }
 
 
@@ -173,6 +176,7 @@ def changed(app, client, make_person):
     ids = {
         "case_id": case_id,
         "incident_id": read["incidents"][0]["id"],
+        "first_incident_id": read["incidents"][0]["id"],
         "survivor_version": read["survivor"]["version"],
         "complaint_id": complaint.get_json()["id"],
         "follow_up_id": follow_up["id"],

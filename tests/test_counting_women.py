@@ -22,10 +22,11 @@ from app.crypto.survivor_code import canonical_identity, survivor_code
 from app.extensions import db
 from tests import factories
 from tests.auth_helpers import csrf_token
-from tests.report_helpers import PERIOD, Seeded, open_cases, read_csv, valid_dui
+from tests.report_helpers import Seeded, open_cases, read_csv, valid_dui
 from tests.test_permissions import sign_in_web
 
 EXPORT = "/api/v1/exports/incidents.csv"
+PERIOD = {"from": "2026-01-01", "to": "2026-12-31"}  # a published period: a whole year
 CODE = "Survivor code"
 HER = {
     "given_names": "Rosa Amelia",

@@ -154,6 +154,7 @@ def test_weights_make_an_upload_ten_writes():
         "risk",
         "complaint",
         "referral",
+        "transfer",
     }
     cap = WriteLimit(MemoryStorage(), per_hour=11, prefix="unit")
     cap.charge(7, "upload")

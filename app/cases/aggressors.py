@@ -34,6 +34,7 @@ from app.core.time import utcnow
 from app.crypto.blind_index import blind_index, name_dob_key
 from app.crypto.envelope import FieldCipher
 from app.crypto.keyring import KeyRing
+from app.crypto.service import cipher_for
 from app.directory.models import Institution
 
 SEALED = ("given_names", "family_names", "dui", "birth_date", "alias", "notes")
@@ -271,19 +272,26 @@ def other_cases_count(session: DbSession, case_id: uuid.UUID) -> int:
 
 
 def with_aggressors(
-    session: DbSession, ring: KeyRing, case: Case, view: str, record: dict[str, Any]
+    session: DbSession,
+    ring: KeyRing,
+    case: Case,
+    view: str,
+    record: dict[str, Any],
+    present: bool = True,
 ) -> int:
     """Put in the record the aggressors of the incidents it shows, and the repeat signal
-    where the view gets it; returns the signal's count (for the read's audit row)."""
+    where the view gets it; returns the signal's count (for the read's audit row).
+    `present`: the loader found aggressors on the case (none: no query, no match)."""
+    rows = aggressors_of(session, case.id) if present else []
     if view != policy.METADATA:
         shown = {incident["id"] for incident in record.get("incidents") or []}
-        rows = [row for row in aggressors_of(session, case.id) if str(row.incident_id) in shown]
-        cipher = access.cipher_of_loaded_case(ring, session, case.id)
+        rows = [row for row in rows if str(row.incident_id) in shown]
+        cipher = cipher_for(ring, case.data_key)
         codes = _institution_codes(session, rows)
         record["aggressors"] = [aggressor_record(cipher, row, codes) for row in rows]
     if not policy.sees_repeat_signal(view):
         return 0
-    count = other_cases_count(session, case.id)
+    count = other_cases_count(session, case.id) if present else 0
     record["repeat_aggressor"] = {"other_cases": count}
     return count
 

@@ -74,16 +74,23 @@ def _hearings(session: DbSession, ids: list[Any]) -> list[tuple[Hearing, Institu
 
 
 def with_pathway(
-    session: DbSession, cipher: FieldCipher, complaints: list[dict[str, Any]]
+    session: DbSession,
+    cipher: FieldCipher,
+    complaints: list[dict[str, Any]],
+    present: frozenset[str] = frozenset({"complaint_moves", "hearings"}),
 ) -> list[dict[str, Any]]:
-    """The complaints the view shows, each with its moves and its hearings."""
+    """The complaints the view shows, each with its moves and its hearings; `present`
+    says which of the two the case has at all (the loader asked), so no query looks
+    for rows that are not there."""
     ids = [uuid.UUID(c["id"]) for c in complaints]
-    if not ids:
-        return complaints
     by_id = {c["id"]: {**c, "status_history": [], "hearings": []} for c in complaints}
-    for move, code in _moves(session, ids):
+    if not ids:
+        return list(by_id.values())
+    moves = _moves(session, ids) if "complaint_moves" in present else []
+    for move, code in moves:
         by_id[str(move.complaint_id)]["status_history"].append(move_record(move, code))
-    for hearing, court in _hearings(session, ids):
+    hearings = _hearings(session, ids) if "hearings" in present else []
+    for hearing, court in hearings:
         by_id[str(hearing.complaint_id)]["hearings"].append(hearing_record(cipher, hearing, court))
     return list(by_id.values())
 
@@ -103,12 +110,13 @@ def pathway_parts(
     cipher: FieldCipher,
     case_id: Any,
     record: dict[str, Any],
-    notice_present: bool,
+    present: frozenset[str],
 ) -> dict[str, Any]:
-    """What the justice pathway adds to a record read (not the metadata view)."""
-    notice = newest_notice(session, case_id) if notice_present else None
+    """What the justice pathway adds to a record read (not the metadata view); `present`
+    names the parts the loader found on the case."""
+    notice = newest_notice(session, case_id) if "hearing_notices" in present else None
     return {
-        "complaints": with_pathway(session, cipher, record.get("complaints") or []),
+        "complaints": with_pathway(session, cipher, record.get("complaints") or [], present),
         "hearing_notice": notice_record(notice),
     }
 

@@ -702,8 +702,9 @@ def read_case(
     `others`: tables of packages built on cases to check in the same query (see
     `access.case_for`). Each attempt counts against the caller's hourly read cap."""
     charge_read(caller.id, "case")
+    from app.cases.aggressor_models import Aggressor
     from app.cases.dependant_models import Dependant
-    from app.cases.justice_models import HearingNotice
+    from app.cases.justice_models import ComplaintMove, Hearing, HearingNotice
     from app.cases.record_models import Correction
 
     found = access.case_for(
@@ -716,6 +717,9 @@ def read_case(
         others={
             "corrections": Correction,
             "hearing_notices": HearingNotice,
+            "complaint_moves": ComplaintMove,
+            "hearings": Hearing,
+            "aggressors": Aggressor,
             "dependants": Dependant,
             **(others or {}),
         },
@@ -748,7 +752,9 @@ def read_case(
         )
     from app.cases.aggressors import with_aggressors
 
-    repeat = with_aggressors(session, ring, found.case, found.view, record)
+    repeat = with_aggressors(
+        session, ring, found.case, found.view, record, "aggressors" in found.others_present
+    )
     audit(
         session,
         ring.audit_key,
@@ -769,8 +775,7 @@ def _justice_parts(
     from app.cases.justice_present import pathway_parts
 
     cipher = cipher_for(ring, found.case.data_key)
-    notice = "hearing_notices" in found.others_present
-    return pathway_parts(session, cipher, found.case.id, record, notice)
+    return pathway_parts(session, cipher, found.case.id, record, found.others_present)
 
 
 def _purged_read(session: DbSession, ring: KeyRing, caller: Caller, case: Case) -> CaseRead:

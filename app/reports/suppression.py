@@ -116,7 +116,7 @@ def protect(grid: Grid, fixed: Fixed = NOTHING_FIXED) -> tuple[set[Entry], set[E
     any combination of them, gives a hidden entry back."""
     small = primary(grid)
     hidden = small | set(fixed.hidden)
-    frozen = fixed.frozen | _pinned(grid, fixed)
+    frozen = fixed.frozen | _pinned(grid, fixed.shown - small, hidden)
     while (
         _hide_lone_entries(grid, hidden, frozen)
         or _break_a_bridge(grid, hidden, frozen)
@@ -126,14 +126,14 @@ def protect(grid: Grid, fixed: Fixed = NOTHING_FIXED) -> tuple[set[Entry], set[E
     return small, hidden - small
 
 
-def _pinned(grid: Grid, fixed: Fixed) -> frozenset[Entry]:
+def _pinned(grid: Grid, known: frozenset[Entry], hidden: set[Entry]) -> frozenset[Entry]:
     """Free entries whose value other tables already give: a line whose every other
     entry is shown elsewhere. Hiding one would hide nothing, so none is a complement."""
     pinned: set[Entry] = set()
     for line in grid.lines():
-        free = [entry for entry in line if entry not in fixed.shown]
-        if len(free) == 1 and free[0] not in fixed.hidden:
-            pinned.add(free[0])
+        unknown = [entry for entry in line if entry not in known]
+        if len(unknown) == 1 and unknown[0] not in hidden:
+            pinned.add(unknown[0])
     return frozenset(pinned)
 
 
