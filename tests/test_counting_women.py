@@ -64,11 +64,13 @@ def four_other_women(client, pnc) -> Seeded:
 def her_three_reports(client, pnc, health, sta_pnc) -> str:
     """Her first report at PNC-SON, a second incident there, a third told at the
     health unit and a fourth at Santa Ana's PNC (another department): one record."""
-    case = intake_of_her(client, pnc, "2026-09-10")
+    # All in October: a year whose one other month held a small count would hide its
+    # total (the months would give that month back).
+    case = intake_of_her(client, pnc, "2026-10-05")
     again = client.post(
         f"/api/v1/cases/{case['id']}/incidents",
         headers=pnc.headers,
-        json=factories.incident(occurred_on="2026-09-25", violence_types=["physical"]),
+        json=factories.incident(occurred_on="2026-10-08", violence_types=["physical"]),
     )
     assert again.status_code == 201, again.get_json()
     assert intake_of_her(client, health, "2026-10-02")["matched_existing"] is True

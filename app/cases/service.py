@@ -752,9 +752,10 @@ def read_case(
         )
     from app.cases.aggressors import with_aggressors
 
-    repeat = with_aggressors(
-        session, ring, found.case, found.view, record, "aggressors" in found.others_present
-    )
+    # The loader asks after the parts only for the views that show them.
+    asked = found.view != policy.METADATA
+    present = "aggressors" in found.others_present or not asked
+    repeat = with_aggressors(session, ring, found.case, found.view, record, present)
     audit(
         session,
         ring.audit_key,
