@@ -15,6 +15,7 @@ from app.crypto import models as crypto_models
 from app.directory import models as directory_models
 from app.notifications import models as notification_models
 from app.referrals import models as referral_models
+from app.reports import models as report_models
 from app.retention import models as retention_models
 
 __all__ = [
@@ -31,5 +32,6 @@ __all__ = [
     "notification_models",
     "record_models",
     "referral_models",
+    "report_models",
     "retention_models",
 ]

@@ -24,6 +24,7 @@ from app.core.i18n import N_
 from app.reports.cube import Counts, Pattern, PeriodCube, is_hidden, month_series, period_kind
 from app.reports.dimensions import DIMENSIONS, JOINS, Dimension
 from app.reports.labels import labels_for
+from app.reports.stored import Asked, StoredCounts
 from app.reports.suppression import HIDDEN, SMALL, THRESHOLD, TOTAL, Entry, Grid, Shown
 
 UNITS = ("incidents", "cases", "survivors")
@@ -168,12 +169,22 @@ def _axis(session: DbSession, query: StatsQuery, key: str, seen: set[str]) -> Ax
     return Axis(key, dimension.label, sorted(values, key=place), labels)
 
 
+def stored_groups(session: DbSession, query: StatsQuery, stored: StoredCounts) -> Counts:
+    """`count_groups` of a whole month or year, as stored (`stored.py`)."""
+
+    def count(start: date, end: date) -> Counts:
+        return count_groups(session, replace(query, start=start, end=end))
+
+    asked = Asked(query.unit, query.by, query.municipality)
+    return stored.counts(query.start, query.end, asked, count)
+
+
 def period_cube(session: DbSession, query: StatsQuery) -> PeriodCube:
     """The period's pattern, fed by unfiltered counts in the query's unit."""
+    stored = StoredCounts(session)
 
     def fetch(start: date, end: date, by: tuple[str, ...]) -> Counts:
-        wanted = StatsQuery(start, end, by, unit=query.unit)
-        return count_groups(session, wanted)
+        return stored_groups(session, StatsQuery(start, end, by, unit=query.unit), stored)
 
     return PeriodCube(fetch, query.start, query.end)
 
@@ -201,7 +212,11 @@ def stats_table(
     check_query(query)
     cube = cube or period_cube(session, query)
     pattern = _pattern(cube, query)  # first: its finer counts may give the table's own
-    groups = cube.counts(query.by) if not query.municipality else count_groups(session, query)
+    groups = (
+        stored_groups(session, query, StoredCounts(session))
+        if query.municipality
+        else cube.counts(query.by)
+    )
     rows = _axis(session, query, query.by[0], {g[0] for g in groups})
     if len(query.by) == 1:
         grid = Grid(rows.values, [], {(g[0], TOTAL): n for g, n in groups.items()})
@@ -228,7 +243,11 @@ def month_trend(
     it; the months together are no published period, so their sum is not shown (a year's
     table less one month's would be the others')."""
     query = StatsQuery(first, last, ("district", "month"), unit=unit)
-    counts = count_groups(session, query)
+
+    def count(start: date, end: date) -> Counts:
+        return count_groups(session, replace(query, start=start, end=end))
+
+    counts = StoredCounts(session).months(first, last, Asked(unit, query.by), count)
     rows = _axis(session, replace(query, by=("month",)), "month", set())
     series = month_series(counts, rows.values, place)
     shown: dict[Entry, Shown] = {entry: value for entry, value in series.items()}

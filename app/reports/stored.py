@@ -1,0 +1,142 @@
+"""The observatory's counts, kept between requests and refreshed as cases change.
+
+Every published count is a query over one month, or one year (`cube.period_kind`).
+Its unsuppressed counts are stored (`stat_counts`) with the generations of the months
+they were counted at. Database triggers (migration 0029) note each month a write may
+have changed, in the writer's own transaction; the next count turns those notes into
+new generations, and a stored count whose months have moved on is counted again, from
+the incidents, for that period alone. So a count is never stale, and a month that did
+not change costs one small read whatever the size of the record.
+
+A year is the sum of its months wherever that is exact: counts of incidents (an
+incident lies in one month), and any count by month. Counts of cases or of women by
+anything else are distinct over the whole year and are stored for the year.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.core.db import DbSession
+from app.core.time import utcnow
+from app.reports.cube import Counts, month_end, period_kind
+from app.reports.models import StatChange, StatCount, StatMonth
+
+Count = Callable[[date, date], Counts]  # the raw count of one period, from the incidents
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What is counted: the unit, the dimensions and the district (or the whole map)."""
+
+    unit: str
+    by: tuple[str, ...]
+    place: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.unit}|{','.join(self.by)}|{self.place or ''}"
+
+    @property
+    def additive(self) -> bool:
+        """Whether a year's counts are its months' counts added up."""
+        return self.unit == "incidents" or "month" in self.by
+
+
+def month_code(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def months_of(start: date, end: date) -> list[date]:
+    """The first day of each month from `start`'s to `end`'s."""
+    months, day = [], start.replace(day=1)
+    while day <= end:
+        months.append(day)
+        day = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+    return months
+
+
+def _upsert(
+    session: DbSession, model: type, rows: list[dict[str, Any]], key: str, changes: dict[str, Any]
+) -> None:
+    insert: Any = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(model).values(rows).on_conflict_do_update(index_elements=[key], set_=changes)
+    )
+
+
+def take_changes(session: DbSession) -> None:
+    """Turn the months the triggers noted into new generations. A note is removed in
+    the same statement that reads it, so one written meanwhile waits for the next count."""
+    months = sorted(set(session.execute(delete(StatChange).returning(StatChange.month)).scalars()))
+    if not months:
+        return
+    rows = [{"month": month, "generation": 1} for month in months]
+    _upsert(session, StatMonth, rows, "month", {"generation": StatMonth.generation + 1})
+
+
+class StoredCounts:
+    """One request's view of the stored counts: notes taken once, generations read
+    once per set of months."""
+
+    def __init__(self, session: DbSession) -> None:
+        self.session = session
+        self._generations: dict[str, int] | None = None
+        take_changes(session)
+
+    def generations(self, months: list[date]) -> str:
+        if self._generations is None:
+            rows = self.session.execute(select(StatMonth.month, StatMonth.generation))
+            self._generations = {month: generation for month, generation in rows}
+        return ".".join(str(self._generations.get(month_code(m), 0)) for m in months)
+
+    def counts(self, start: date, end: date, asked: Asked, count: Count) -> Counts:
+        """The counts of the whole month or year `start`–`end`, stored or counted now
+        by `count`."""
+        kind = period_kind(start, end)
+        if kind == "month":
+            return self._stored(month_code(start), [start], asked, lambda: count(start, end))
+        if kind == "year" and asked.additive:
+            return self.months(start, end, asked, count)
+        if kind != "year":
+            raise ValueError("counts are stored for a whole month or a whole year")
+        period = f"{start.year:04d}"
+        return self._stored(period, months_of(start, end), asked, lambda: count(start, end))
+
+    def months(self, start: date, end: date, asked: Asked, count: Count) -> Counts:
+        """The sum of the months' counts from `start`'s month to `end`'s: exact only
+        where `asked.additive`, or where the months are told apart (by month)."""
+        total: Counts = {}
+        for first in months_of(start, end):
+            for group, n in self.counts(first, month_end(first), asked, count).items():
+                total[group] = total.get(group, 0) + n
+        return total
+
+    def _stored(
+        self, period: str, months: list[date], asked: Asked, count: Callable[[], Counts]
+    ) -> Counts:
+        key = f"{period}|{asked.name}"
+        generations = self.generations(months)
+        row = self.session.get(StatCount, key)
+        if row is not None and row.generations == generations:
+            return decode(row.counts)
+        counts = count()
+        values = {"generations": generations, "counts": encode(counts), "counted_at": utcnow()}
+        _upsert(self.session, StatCount, [{"key": key, **values}], "key", values)
+        return counts
+
+
+def encode(counts: Counts) -> str:
+    return json.dumps([[*group, n] for group, n in counts.items()], separators=(",", ":"))
+
+
+def decode(text: str) -> Counts:
+    return {tuple(row[:-1]): row[-1] for row in json.loads(text)}

@@ -1,0 +1,214 @@
+"""The observatory's stored counts: kept between requests, counted again for the months
+a write touched (whatever wrote it), and always equal to a count from scratch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from app.extensions import db
+from app.reports import stats
+from app.reports.stats import StatsQuery, count_groups
+from app.reports.stored import Asked, StoredCounts
+from tests.report_helpers import PERIOD, get_stats, seed_observatory
+from tests.test_referral_inbox import institution_id, refer
+
+YEAR = {"from": "2026-01-01", "to": "2026-12-31"}
+
+
+@pytest.fixture
+def seeded(client, pnc, health):
+    return seed_observatory(client, pnc, health)
+
+
+def run_sql(app, statement: str, **params: Any) -> None:
+    """A write straight to the database, past every service: the triggers must see it."""
+    with app.app_context():
+        db.session.execute(text(statement), params)
+        db.session.commit()
+
+
+def forget_stored_counts(app) -> None:
+    run_sql(app, "DELETE FROM stat_counts")
+
+
+def from_scratch(app, client, person, **query: str) -> dict[str, Any]:
+    forget_stored_counts(app)
+    return get_stats(client, person, **query)
+
+
+def count_calls(monkeypatch) -> list[tuple[date, date, tuple[str, ...]]]:
+    """The periods and dimensions counted from the incidents from now on."""
+    calls: list[tuple[date, date, tuple[str, ...]]] = []
+
+    def counting(session, query: StatsQuery):
+        calls.append((query.start, query.end, query.by))
+        return count_groups(session, query)
+
+    monkeypatch.setattr(stats, "count_groups", counting)
+    return calls
+
+
+def test_a_stored_count_is_answered_again_without_counting(client, pnc, seeded, monkeypatch):
+    first = get_stats(client, pnc, by="district,violence_type")
+    calls = count_calls(monkeypatch)
+    again = get_stats(client, pnc, by="district,violence_type")
+    assert again == first
+    assert calls == []
+
+
+def test_a_write_in_another_month_leaves_this_months_counts_alone(
+    app, client, pnc, seeded, monkeypatch
+):
+    get_stats(client, pnc, by="district")
+    calls = count_calls(monkeypatch)
+    run_sql(app, "UPDATE incidents SET age_group = NULL WHERE occurred_on < '2026-09-01'")
+    get_stats(client, pnc, by="district")
+    assert calls == []
+    run_sql(app, "UPDATE incidents SET age_group = NULL WHERE occurred_on >= '2026-10-01'")
+    get_stats(client, pnc, by="district")
+    assert calls == [(date(2026, 10, 1), date(2026, 10, 31), ("district",))]
+
+
+def first_october_incident(app) -> str:
+    with app.app_context():
+        return db.session.execute(
+            text(
+                "SELECT id FROM incidents WHERE occurred_on >= '2026-10-01' "
+                "AND municipality = 'acajutla' ORDER BY created_at LIMIT 1"
+            )
+        ).scalar_one()
+
+
+def first_acajutla_case(app) -> str:
+    with app.app_context():
+        return db.session.execute(
+            text(
+                "SELECT case_id FROM incidents WHERE municipality = 'acajutla' "
+                "AND occurred_on >= '2026-10-01' ORDER BY created_at LIMIT 1"
+            )
+        ).scalar_one()
+
+
+# Each: (a write past the services, the table it shows in).
+Change = Callable[[Any], None]
+
+
+def void_incident(app) -> None:
+    run_sql(app, "UPDATE incidents SET voided_at = created_at WHERE id = :id",
+            id=first_october_incident(app))  # fmt: skip
+
+
+def move_incident_to_august(app) -> None:
+    run_sql(app, "UPDATE incidents SET occurred_on = '2026-08-20' WHERE id = :id",
+            id=first_october_incident(app))  # fmt: skip
+
+
+def move_incident_to_sonsonate(app) -> None:
+    run_sql(app, "UPDATE incidents SET municipality = 'sonsonate' WHERE id = :id",
+            id=first_october_incident(app))  # fmt: skip
+
+
+def delete_a_violence_type(app) -> None:
+    run_sql(app, "DELETE FROM incident_violence_types WHERE incident_id = :id",
+            id=first_october_incident(app))  # fmt: skip
+
+
+def revoke_statistics_consent(app) -> None:
+    run_sql(app, "UPDATE cases SET consent_statistics = false WHERE id = :id",
+            id=first_acajutla_case(app))  # fmt: skip
+
+
+def change_survivor_sex(app) -> None:
+    run_sql(
+        app,
+        "UPDATE survivors SET sex = 'X' WHERE id = (SELECT survivor_id FROM cases WHERE id = :id)",
+        id=first_acajutla_case(app),
+    )
+
+
+def remap_the_district(app) -> None:
+    run_sql(
+        app, "UPDATE municipalities SET municipality_2024 = 'SO-CENTRO' WHERE code = 'acajutla'"
+    )
+
+
+def change_an_institution_kind(app) -> None:
+    run_sql(app, "UPDATE institutions SET kind = 'ngo' WHERE code = 'US-SON'")
+
+
+CHANGES: list[tuple[Change, str]] = [
+    (void_incident, "district"),
+    (move_incident_to_august, "district"),
+    (move_incident_to_sonsonate, "district,violence_type"),
+    (delete_a_violence_type, "violence_type"),
+    (revoke_statistics_consent, "district"),
+    (change_survivor_sex, "sex"),
+    (remap_the_district, "municipality"),
+    (change_an_institution_kind, "entry_institution_kind"),
+]
+
+
+@pytest.mark.parametrize(("change", "by"), CHANGES, ids=[c.__name__ for c, _ in CHANGES])
+def test_whatever_writes_a_counted_fact_the_next_answer_counts_it(
+    app, client, pnc, seeded, change, by
+):
+    before = get_stats(client, pnc, by=by)
+    change(app)
+    after = get_stats(client, pnc, by=by)
+    assert after != before, "the change must show in this table"
+    assert after == from_scratch(app, client, pnc, by=by)
+
+
+def test_referrals_sent_through_the_api_count_at_once(app, client, pnc, health, seeded):
+    before = get_stats(client, pnc, by="referral_service")
+    refer(client, pnc, seeded.case_ids[0], institution_id(client, pnc, "US-SON"))
+    after = get_stats(client, pnc, by="referral_service")
+    assert after != before
+    medical = [row for row in after["rows"] if row["key"] == "medical"]
+    assert medical and medical[0]["total"] == "<5"
+    outcomes = get_stats(client, pnc, by="referral_outcome")
+    run_sql(app, "UPDATE referrals SET status = 'declined'")
+    declined = get_stats(client, pnc, by="referral_outcome")
+    assert declined != outcomes
+    assert declined == from_scratch(app, client, pnc, by="referral_outcome")
+
+
+@pytest.mark.parametrize("unit", ["incidents", "cases", "survivors"])
+@pytest.mark.parametrize("by", [("district",), ("month",), ("violence_type",)])
+def test_a_years_stored_counts_equal_the_year_counted_from_the_incidents(app, seeded, unit, by):
+    with app.app_context():
+        query = StatsQuery(date(2026, 1, 1), date(2026, 12, 31), by, unit=unit)
+        stored = StoredCounts(db.session)
+        first = stored.counts(query.start, query.end, Asked(unit, by), lambda s, e: count_groups(
+            db.session, StatsQuery(s, e, by, unit=unit)))  # fmt: skip
+        again = StoredCounts(db.session).counts(
+            query.start, query.end, Asked(unit, by), lambda s, e: {}
+        )
+        assert first == count_groups(db.session, query)
+        assert again == first  # the second answer is the stored one
+
+
+def test_the_year_table_follows_a_change_in_one_of_its_months(app, client, pnc, seeded):
+    before = get_stats(client, pnc, by="month", unit="survivors", **YEAR)
+    revoke_statistics_consent(app)
+    after = get_stats(client, pnc, by="month", unit="survivors", **YEAR)
+    assert after != before
+    assert after == from_scratch(app, client, pnc, by="month", unit="survivors", **YEAR)
+
+
+def test_the_stored_counts_hold_codes_and_numbers_only(app, client, pnc, seeded):
+    get_stats(client, pnc, by="district,violence_type")
+    get_stats(client, pnc, by="sex", unit="survivors")
+    with app.app_context():
+        stored = " ".join(
+            db.session.execute(text("SELECT key || ' ' || counts FROM stat_counts")).scalars()
+        )
+    assert stored
+    for secret in seeded.secrets:
+        assert secret not in stored
+    assert PERIOD["from"][:7] in stored
