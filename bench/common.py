@@ -85,22 +85,25 @@ def _url_with_schema(base_url: str, schema: str) -> str:
 
 
 @contextmanager
-def scratch_database(tmp: Path, name: str, base_url: str) -> Iterator[str]:
+def scratch_database(tmp: Path, name: str, base_url: str, keep: bool = False) -> Iterator[str]:
     """An empty database to build in: a SQLite file in `tmp`, or a fresh PostgreSQL
-    schema (dropped on the way out, whatever happened)."""
+    schema (dropped on the way out, whatever happened). `keep`: PostgreSQL's schema
+    `bench_<name>_kept` is reused as it is and left for the next run."""
     if not using_postgres(base_url):
         yield f"sqlite:///{tmp / (name + '.db')}"
         return
-    schema = f"bench_{name}_{os.getpid()}"
+    schema = f"bench_{name}_kept" if keep else f"bench_{name}_{os.getpid()}"
     admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
+        if not keep:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
     try:
         yield _url_with_schema(base_url, schema)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         admin.dispose()
 
 
@@ -206,9 +209,10 @@ class RutaBench:
 
 
 @contextmanager
-def ruta_app(tmp: Path, base_url: str) -> Iterator[RutaBench]:
-    """A migrated Ruta with its directory loaded, on SQLite or a scratch PG schema."""
-    with scratch_database(tmp, "ruta", base_url) as url:
+def ruta_app(tmp: Path, base_url: str, keep: bool = False) -> Iterator[RutaBench]:
+    """A migrated Ruta with its directory loaded, on SQLite or a scratch PG schema
+    (`keep`: see scratch_database)."""
+    with scratch_database(tmp, "ruta", base_url, keep) as url:
         settings = make_settings(tmp, url)
         migrate_to_head(settings)
         app = create_app(settings)

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.reports import stats
-from app.reports.stats import StatsQuery, count_groups
+from app.reports.stats import StatsQuery, count_groups, count_together
 from app.reports.stored import Asked, StoredCounts
 from tests.report_helpers import PERIOD, get_stats, seed_observatory
 from tests.test_referral_inbox import institution_id, refer
@@ -178,19 +178,48 @@ def test_referrals_sent_through_the_api_count_at_once(app, client, pnc, health, 
     assert declined == from_scratch(app, client, pnc, by="referral_outcome")
 
 
+def raw(start: date, end: date, asked: list[Asked]) -> dict[Asked, dict]:
+    return {
+        one: count_groups(db.session, StatsQuery(start, end, one.by, one.unit, one.place))
+        for one in asked
+    }
+
+
 @pytest.mark.parametrize("unit", ["incidents", "cases", "survivors"])
 @pytest.mark.parametrize("by", [("district",), ("month",), ("violence_type",)])
 def test_a_years_stored_counts_equal_the_year_counted_from_the_incidents(app, seeded, unit, by):
     with app.app_context():
         query = StatsQuery(date(2026, 1, 1), date(2026, 12, 31), by, unit=unit)
-        stored = StoredCounts(db.session)
-        first = stored.counts(query.start, query.end, Asked(unit, by), lambda s, e: count_groups(
-            db.session, StatsQuery(s, e, by, unit=unit)))  # fmt: skip
+        first = StoredCounts(db.session).counts(query.start, query.end, Asked(unit, by), raw)
         again = StoredCounts(db.session).counts(
-            query.start, query.end, Asked(unit, by), lambda s, e: {}
+            query.start, query.end, Asked(unit, by), lambda start, end, asked: {}
         )
         assert first == count_groups(db.session, query)
         assert again == first  # the second answer is the stored one
+
+
+PAIRS = [
+    ("district", "violence_type"),
+    ("municipality", "sex"),
+    ("referral_service", "district"),
+    ("referral_outcome", "age_group"),
+]
+
+
+@pytest.mark.parametrize("unit", ["incidents", "cases", "survivors"])
+@pytest.mark.parametrize("pair", PAIRS, ids=",".join)
+def test_a_table_and_its_margins_counted_together_equal_each_counted_alone(
+    app, client, pnc, health, seeded, unit, pair
+):
+    refer(client, pnc, seeded.case_ids[0], institution_id(client, pnc, "US-SON"))
+    refer(client, health, seeded.case_ids[20], institution_id(client, health, "PNC-SON"),
+          service="police_complaint")  # fmt: skip
+    asked = [Asked(unit, pair), Asked(unit, pair[:1]), Asked(unit, pair[1:])]
+    with app.app_context():
+        october = (date(2026, 10, 1), date(2026, 10, 31))
+        together = count_together(db.session, *october, asked)
+        assert together == raw(*october, asked)
+        assert all(together.values())
 
 
 def test_the_year_table_follows_a_change_in_one_of_its_months(app, client, pnc, seeded):

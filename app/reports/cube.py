@@ -28,7 +28,8 @@ from datetime import date
 from app.reports.suppression import TOTAL, Entry, Fixed, Grid, Shown, shown_values
 
 Counts = dict[tuple[str, ...], int]
-Fetch = Callable[[date, date, tuple[str, ...]], Counts]
+# The counts of a period by each of several dimension tuples (fetched together).
+Fetch = Callable[[date, date, list[tuple[str, ...]]], dict[tuple[str, ...], Counts]]
 Pattern = dict[Entry, Shown]
 GEOGRAPHY = ("district", "municipality", "department")
 
@@ -81,9 +82,14 @@ class PeriodCube:
         self._memo: dict[tuple[str, ...], Pattern] = {}
 
     def counts(self, by: tuple[str, ...]) -> Counts:
-        if by not in self._counts_memo:
-            self._counts_memo[by] = self.fetch(self.start, self.end, by)
+        self.fetch_together([by])
         return self._counts_memo[by]
+
+    def fetch_together(self, bys: list[tuple[str, ...]]) -> None:
+        """Fetch the counts of `bys` not fetched yet, in one go."""
+        wanted = [by for by in bys if by not in self._counts_memo]
+        if wanted:
+            self._counts_memo |= self.fetch(self.start, self.end, wanted)
 
     def _remember(self, key: tuple[str, ...], make: Callable[[], Pattern]) -> Pattern:
         if key not in self._memo:
@@ -144,6 +150,7 @@ class PeriodCube:
         return self._remember(("two", first, second), lambda: self._two_way(first, second))
 
     def _two_way(self, first: str, second: str) -> Pattern:
+        self.fetch_together([(first, second), (first,), (second,)])  # its margins' tables
         counts = self.counts((first, second))
         rows = sorted({group[0] for group in counts})
         columns = sorted({group[1] for group in counts})

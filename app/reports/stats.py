@@ -24,7 +24,7 @@ from app.core.i18n import N_
 from app.reports.cube import Counts, Pattern, PeriodCube, is_hidden, month_series, period_kind
 from app.reports.dimensions import DIMENSIONS, JOINS, Dimension
 from app.reports.labels import labels_for
-from app.reports.stored import Asked, StoredCounts
+from app.reports.stored import Asked, Count, StoredCounts
 from app.reports.suppression import HIDDEN, SMALL, THRESHOLD, TOTAL, Entry, Grid, Shown
 
 UNITS = ("incidents", "cases", "survivors")
@@ -118,16 +118,13 @@ def _measure(query: StatsQuery, dimensions: list[Dimension]) -> Any:
     return func.count()
 
 
-def count_groups(session: DbSession, query: StatsQuery) -> dict[tuple[str, ...], int]:
-    """{(value, …): count} for the non-empty groups; no suppression yet."""
+def _counted(session: DbSession, query: StatsQuery, *measured: Any) -> tuple[Any, list[Any]]:
+    """SELECT the dimensions' values and `measured` of every incident the query counts
+    (with its joins and conditions), and those value columns."""
     dialect = session.get_bind().dialect.name
     dimensions = [DIMENSIONS[key] for key in query.by]
     columns = [d.expression(dialect).label(f"d{i}") for i, d in enumerate(dimensions)]
-    stmt = (
-        select(*columns, _measure(query, dimensions))
-        .select_from(Incident)
-        .join(Case, Case.id == Incident.case_id)
-    )
+    stmt = select(*columns, *measured).select_from(Incident).join(Case, Case.id == Incident.case_id)
     joins = [d.join for d in dimensions if d.join]
     if query.unit == "survivors":
         joins.append("survivor")
@@ -142,8 +139,47 @@ def count_groups(session: DbSession, query: StatsQuery) -> dict[tuple[str, ...],
     )
     if query.municipality:
         stmt = stmt.where(Incident.municipality == query.municipality)
+    return stmt, columns
+
+
+def count_groups(session: DbSession, query: StatsQuery) -> dict[tuple[str, ...], int]:
+    """{(value, …): count} for the non-empty groups; no suppression yet."""
+    dimensions = [DIMENSIONS[key] for key in query.by]
+    stmt, columns = _counted(session, query, _measure(query, dimensions))
     stmt = stmt.group_by(*columns)
     return {tuple(str(v) for v in row[:-1]): int(row[-1]) for row in session.execute(stmt)}
+
+
+def _unit_key(query: StatsQuery) -> Any:
+    """What one unit is: an incident, a case, or a woman (her code, else her case)."""
+    if query.unit == "cases":
+        return Incident.case_id
+    if query.unit == "survivors":
+        return func.coalesce(Survivor.stat_code, Case.number)
+    return Incident.id
+
+
+def count_together(
+    session: DbSession, start: date, end: date, asked: list[Asked]
+) -> dict[Asked, Counts]:
+    """The counts of each of `asked` (one unit and district; dimensions from one pair)
+    over the period, from one reading of the incidents: each unit's distinct values,
+    then counted here. One question alone is counted by the database."""
+    if len(asked) == 1:
+        one = asked[0]
+        return {one: count_groups(session, StatsQuery(start, end, one.by, one.unit, one.place))}
+    keys = tuple(dict.fromkeys(key for one in asked for key in one.by))
+    query = StatsQuery(start, end, keys, asked[0].unit, asked[0].place)
+    stmt, _columns = _counted(session, query, _unit_key(query))
+    rows = session.execute(stmt.distinct()).all()
+    counted: dict[Asked, Counts] = {}
+    for one in asked:
+        places = [keys.index(key) for key in one.by]
+        units: dict[tuple[str, ...], set[Any]] = {}
+        for row in rows:
+            units.setdefault(tuple(str(row[i]) for i in places), set()).add(row[-1])
+        counted[one] = {group: len(found) for group, found in units.items()}
+    return counted
 
 
 def months_between(start: date, end: date) -> list[str]:
@@ -171,20 +207,22 @@ def _axis(session: DbSession, query: StatsQuery, key: str, seen: set[str]) -> Ax
 
 def stored_groups(session: DbSession, query: StatsQuery, stored: StoredCounts) -> Counts:
     """`count_groups` of a whole month or year, as stored (`stored.py`)."""
-
-    def count(start: date, end: date) -> Counts:
-        return count_groups(session, replace(query, start=start, end=end))
-
     asked = Asked(query.unit, query.by, query.municipality)
-    return stored.counts(query.start, query.end, asked, count)
+    return stored.counts(query.start, query.end, asked, _counter(session))
+
+
+def _counter(session: DbSession) -> Count:
+    return lambda start, end, asked: count_together(session, start, end, asked)
 
 
 def period_cube(session: DbSession, query: StatsQuery) -> PeriodCube:
     """The period's pattern, fed by unfiltered counts in the query's unit."""
     stored = StoredCounts(session)
 
-    def fetch(start: date, end: date, by: tuple[str, ...]) -> Counts:
-        return stored_groups(session, StatsQuery(start, end, by, unit=query.unit), stored)
+    def fetch(start: date, end: date, bys: list[tuple[str, ...]]) -> dict[tuple[str, ...], Counts]:
+        asked = [Asked(query.unit, by) for by in bys]
+        counted = stored.counts_together(start, end, asked, _counter(session))
+        return {one.by: counted[one] for one in asked}
 
     return PeriodCube(fetch, query.start, query.end)
 
@@ -243,11 +281,7 @@ def month_trend(
     it; the months together are no published period, so their sum is not shown (a year's
     table less one month's would be the others')."""
     query = StatsQuery(first, last, ("district", "month"), unit=unit)
-
-    def count(start: date, end: date) -> Counts:
-        return count_groups(session, replace(query, start=start, end=end))
-
-    counts = StoredCounts(session).months(first, last, Asked(unit, query.by), count)
+    counts = StoredCounts(session).months(first, last, Asked(unit, query.by), _counter(session))
     rows = _axis(session, replace(query, by=("month",)), "month", set())
     series = month_series(counts, rows.values, place)
     shown: dict[Entry, Shown] = {entry: value for entry, value in series.items()}

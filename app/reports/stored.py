@@ -30,8 +30,6 @@ from app.core.time import utcnow
 from app.reports.cube import Counts, month_end, period_kind
 from app.reports.models import StatChange, StatCount, StatMonth
 
-Count = Callable[[date, date], Counts]  # the raw count of one period, from the incidents
-
 
 @dataclass(frozen=True)
 class Asked:
@@ -49,6 +47,10 @@ class Asked:
     def additive(self) -> bool:
         """Whether a year's counts are its months' counts added up."""
         return self.unit == "incidents" or "month" in self.by
+
+
+# Counts of one period from the incidents, for each of several questions.
+Count = Callable[[date, date, list[Asked]], dict[Asked, Counts]]
 
 
 def month_code(day: date) -> str:
@@ -101,37 +103,80 @@ class StoredCounts:
     def counts(self, start: date, end: date, asked: Asked, count: Count) -> Counts:
         """The counts of the whole month or year `start`–`end`, stored or counted now
         by `count`."""
+        return self.counts_together(start, end, [asked], count)[asked]
+
+    def counts_together(
+        self, start: date, end: date, asked: list[Asked], count: Count
+    ) -> dict[Asked, Counts]:
+        """Several counts of one period: those to be counted again are counted together,
+        so that `count` may read the incidents once for all of them."""
         kind = period_kind(start, end)
         if kind == "month":
-            return self._stored(month_code(start), [start], asked, lambda: count(start, end))
-        if kind == "year" and asked.additive:
-            return self.months(start, end, asked, count)
+            return self._stored(month_code(start), [start], start, end, asked, count)
         if kind != "year":
             raise ValueError("counts are stored for a whole month or a whole year")
-        period = f"{start.year:04d}"
-        return self._stored(period, months_of(start, end), asked, lambda: count(start, end))
+        summed = [one for one in asked if one.additive]
+        found = self._summed(start, end, summed, count) if summed else {}
+        rest = [one for one in asked if not one.additive]
+        if rest:
+            found |= self._stored(str(start.year), months_of(start, end), start, end, rest, count)
+        return found
 
     def months(self, start: date, end: date, asked: Asked, count: Count) -> Counts:
         """The sum of the months' counts from `start`'s month to `end`'s: exact only
         where `asked.additive`, or where the months are told apart (by month)."""
-        total: Counts = {}
+        return self._summed(start, end, [asked], count)[asked]
+
+    def _summed(
+        self, start: date, end: date, asked: list[Asked], count: Count
+    ) -> dict[Asked, Counts]:
+        totals: dict[Asked, Counts] = {one: {} for one in asked}
         for first in months_of(start, end):
-            for group, n in self.counts(first, month_end(first), asked, count).items():
-                total[group] = total.get(group, 0) + n
-        return total
+            for one, counts in self.counts_together(first, month_end(first), asked, count).items():
+                total = totals[one]
+                for group, n in counts.items():
+                    total[group] = total.get(group, 0) + n
+        return totals
 
     def _stored(
-        self, period: str, months: list[date], asked: Asked, count: Callable[[], Counts]
-    ) -> Counts:
-        key = f"{period}|{asked.name}"
+        self,
+        period: str,
+        months: list[date],
+        start: date,
+        end: date,
+        asked: list[Asked],
+        count: Count,
+    ) -> dict[Asked, Counts]:
         generations = self.generations(months)
-        row = self.session.get(StatCount, key)
-        if row is not None and row.generations == generations:
-            return decode(row.counts)
-        counts = count()
-        values = {"generations": generations, "counts": encode(counts), "counted_at": utcnow()}
-        _upsert(self.session, StatCount, [{"key": key, **values}], "key", values)
-        return counts
+        keys = {one: f"{period}|{one.name}" for one in asked}
+        rows = self.session.execute(
+            select(StatCount.key, StatCount.generations, StatCount.counts).where(
+                StatCount.key.in_(keys.values())
+            )
+        )
+        current = {key: counts for key, made_at, counts in rows if made_at == generations}
+        found = {one: decode(current[key]) for one, key in keys.items() if key in current}
+        missing = [one for one in asked if one not in found]
+        if missing:
+            counted = count(start, end, missing)
+            now = utcnow()
+            _upsert_counts(
+                self.session,
+                [
+                    {"key": keys[one], "generations": generations, "counts": encode(counts),
+                     "counted_at": now}
+                    for one, counts in counted.items()
+                ],
+            )  # fmt: skip
+            found |= counted
+        return found
+
+
+def _upsert_counts(session: DbSession, rows: list[dict[str, Any]]) -> None:
+    insert: Any = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(StatCount).values(rows)
+    changes = {name: stmt.excluded[name] for name in ("generations", "counts", "counted_at")}
+    session.execute(stmt.on_conflict_do_update(index_elements=["key"], set_=changes))
 
 
 def encode(counts: Counts) -> str:

@@ -37,14 +37,17 @@ Meaning = tuple[frozenset[str], tuple[tuple[str, str], ...]]
 Answer = list[tuple[Meaning, int | str]]
 
 
-def fetch_from(data: Data) -> Callable[[date, date, tuple[str, ...]], dict]:
-    def fetch(start: date, end: date, by: tuple[str, ...]) -> dict:
+def fetch_from(data: Data) -> Callable[[date, date, list[tuple[str, ...]]], dict]:
+    def fetch_one(start: date, end: date, by: tuple[str, ...]) -> dict:
         counts: dict[tuple[str, ...], int] = {}
         for atom, n in data.items():
             if n and start.isoformat()[:7] <= atom[0] <= end.isoformat()[:7]:
                 group = tuple(atom[NAMES.index(key)] for key in by)
                 counts[group] = counts.get(group, 0) + n
         return counts
+
+    def fetch(start: date, end: date, bys: list[tuple[str, ...]]) -> dict:
+        return {by: fetch_one(start, end, by) for by in bys}
 
     return fetch
 
@@ -81,7 +84,8 @@ def month_answers(cube_for: Callable, data: Data, month: str) -> list[Answer]:
 
 def year_answers(data: Data) -> list[Answer]:
     """The year by month, for all districts and for each."""
-    counts = fetch_from(data)(date(2026, 1, 1), date(2026, 12, 31), ("district", "month"))
+    by = ("district", "month")
+    counts = fetch_from(data)(date(2026, 1, 1), date(2026, 12, 31), [by])[by]
     answers = []
     for place in (None, *DISTRICTS):
         fixed = (("district", place),) if place else ()

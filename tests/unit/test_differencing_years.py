@@ -40,7 +40,7 @@ def block(month: str) -> str:
 
 
 def fetch_from(data: dict[tuple[str, str, str], int]) -> Callable:
-    def fetch(start: date, end: date, by: tuple[str, ...]) -> dict:
+    def fetch_one(start: date, end: date, by: tuple[str, ...]) -> dict:
         counts: dict[tuple[str, ...], int] = {}
         for (month, district, kind), n in data.items():
             if n and start.isoformat()[:7] <= month <= end.isoformat()[:7]:
@@ -48,6 +48,9 @@ def fetch_from(data: dict[tuple[str, str, str], int]) -> Callable:
                 group = tuple(values[key] for key in by)
                 counts[group] = counts.get(group, 0) + n
         return counts
+
+    def fetch(start: date, end: date, bys: list[tuple[str, ...]]) -> dict:
+        return {by: fetch_one(start, end, by) for by in bys}
 
     return fetch
 
