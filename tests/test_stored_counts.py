@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.reports import stats
 from app.reports.stats import StatsQuery, count_groups, count_together
 from app.reports.stored import Asked, StoredCounts
+from tests.conftest import USING_PG
 from tests.report_helpers import PERIOD, get_stats, seed_observatory
 from tests.test_referral_inbox import institution_id, refer
 
@@ -241,3 +243,31 @@ def test_the_stored_counts_hold_codes_and_numbers_only(app, client, pnc, seeded)
     for secret in seeded.secrets:
         assert secret not in stored
     assert PERIOD["from"][:7] in stored
+
+
+def test_two_requests_counting_the_same_month_at_once_do_not_wait_on_each_other(app, seeded):
+    """Each counts and answers; the one that finds the count being stored by the other
+    does not store it (PostgreSQL: it would wait on that row; SQLite has one writer)."""
+    october = (date(2026, 10, 1), date(2026, 10, 31))
+    asked = Asked("incidents", ("district",))
+    with app.app_context():
+        engine = db.engine
+        with Session(engine) as first, Session(engine) as second:
+            answer = StoredCounts(first).counts(*october, asked, raw_in(first))
+            if USING_PG:  # the first has not committed: its stored row is still locked
+                second.execute(text("SET LOCAL lock_timeout = '2s'"))
+                assert StoredCounts(second).counts(*october, asked, raw_in(second)) == answer
+                second.commit()
+            first.commit()
+        again = StoredCounts(db.session).counts(*october, asked, lambda *_: {})
+        assert again == answer
+
+
+def raw_in(session):
+    def count(start: date, end: date, asked: list[Asked]) -> dict[Asked, dict]:
+        return {
+            one: count_groups(session, StatsQuery(start, end, one.by, one.unit, one.place))
+            for one in asked
+        }
+
+    return count

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -77,8 +77,15 @@ def _upsert(
 
 def take_changes(session: DbSession) -> None:
     """Turn the months the triggers noted into new generations. A note is removed in
-    the same statement that reads it, so one written meanwhile waits for the next count."""
-    months = sorted(set(session.execute(delete(StatChange).returning(StatChange.month)).scalars()))
+    the same statement that reads it, so one written meanwhile waits for the next count.
+    On PostgreSQL notes another request is taking are left to it (SKIP LOCKED): stats
+    requests never queue behind one another; until that one commits, this one answers
+    as it would have a moment earlier."""
+    notes = delete(StatChange)
+    if session.get_bind().dialect.name == "postgresql":
+        free = select(StatChange.id).with_for_update(skip_locked=True).scalar_subquery()
+        notes = notes.where(StatChange.id.in_(free))
+    months = sorted(set(session.execute(notes.returning(StatChange.month)).scalars()))
     if not months:
         return
     rows = [{"month": month, "generation": 1} for month in months]
@@ -172,8 +179,23 @@ class StoredCounts:
         return found
 
 
+# PostgreSQL: a request stores a count only if no other is storing it at that moment, so
+# two requests never wait on each other's rows (nor deadlock); the other one's is as good.
+CLAIM_KEYS = text(
+    "SELECT key FROM unnest(CAST(:keys AS text[])) AS key "
+    "WHERE pg_try_advisory_xact_lock(1381258272, hashtext(current_schema() || '.' || key))"
+)
+
+
 def _upsert_counts(session: DbSession, rows: list[dict[str, Any]]) -> None:
-    insert: Any = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    rows = sorted(rows, key=lambda row: row["key"])
+    insert: Any = sqlite_insert
+    if session.get_bind().dialect.name == "postgresql":
+        insert = pg_insert
+        claimed = set(session.execute(CLAIM_KEYS, {"keys": [row["key"] for row in rows]}).scalars())
+        rows = [row for row in rows if row["key"] in claimed]
+        if not rows:
+            return
     stmt = insert(StatCount).values(rows)
     changes = {name: stmt.excluded[name] for name in ("generations", "counts", "counted_at")}
     session.execute(stmt.on_conflict_do_update(index_elements=["key"], set_=changes))
