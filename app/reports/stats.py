@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 
 from app.cases.models import Case, Incident, Survivor
 from app.cases.repeats import counted_once
@@ -162,24 +162,38 @@ def _unit_key(query: StatsQuery) -> Any:
 def count_together(
     session: DbSession, start: date, end: date, asked: list[Asked]
 ) -> dict[Asked, Counts]:
-    """The counts of each of `asked` (one unit and district; dimensions from one pair)
-    over the period, from one reading of the incidents: each unit's distinct values,
-    then counted here. One question alone is counted by the database."""
-    if len(asked) == 1:
-        one = asked[0]
-        return {one: count_groups(session, StatsQuery(start, end, one.by, one.unit, one.place))}
+    """The counts of each of `asked` (one unit and district) over the period, from one
+    reading of the incidents where the database can group several ways at once
+    (PostgreSQL's GROUPING SETS); one query each otherwise."""
+    if len(asked) > 1 and session.get_bind().dialect.name == "postgresql":
+        return _grouping_sets(session, start, end, asked)
+    return {
+        one: count_groups(session, StatsQuery(start, end, one.by, one.unit, one.place))
+        for one in asked
+    }
+
+
+def _grouping_sets(
+    session: DbSession, start: date, end: date, asked: list[Asked]
+) -> dict[Asked, Counts]:
     keys = tuple(dict.fromkeys(key for one in asked for key in one.by))
     query = StatsQuery(start, end, keys, asked[0].unit, asked[0].place)
-    stmt, _columns = _counted(session, query, _unit_key(query))
-    rows = session.execute(stmt.distinct()).all()
-    counted: dict[Asked, Counts] = {}
-    for one in asked:
-        places = [keys.index(key) for key in one.by]
-        units: dict[tuple[str, ...], set[Any]] = {}
-        for row in rows:
-            units.setdefault(tuple(str(row[i]) for i in places), set()).add(row[-1])
-        counted[one] = {group: len(found) for group, found in units.items()}
+    # Several rows per incident (its types, its referrals): count each unit once.
+    stmt, columns = _counted(session, query, func.count(func.distinct(_unit_key(query))))
+    # GROUPING(d0, d1, …): a bit for each dimension the row's set leaves out, d0 highest.
+    stmt = stmt.add_columns(func.grouping(*columns))
+    sets = [tuple_(*(columns[keys.index(key)] for key in one.by)) for one in asked]
+    by_mask = {_left_out(keys, one.by): one for one in asked}
+    counted: dict[Asked, Counts] = {one: {} for one in asked}
+    for row in session.execute(stmt.group_by(func.grouping_sets(*sets))):
+        one = by_mask[row[-1]]
+        group = tuple(str(row[keys.index(key)]) for key in one.by)
+        counted[one][group] = int(row[-2])
     return counted
+
+
+def _left_out(keys: tuple[str, ...], by: tuple[str, ...]) -> int:
+    return sum(1 << (len(keys) - 1 - i) for i, key in enumerate(keys) if key not in by)
 
 
 def months_between(start: date, end: date) -> list[str]:
