@@ -98,9 +98,11 @@ run_pytest() {
     return "$rc"
 }
 pytest_args=("$@")
-# One worker per core (RUTA_TEST_WORKERS=0 runs in this process; -n given wins).
+# One worker per core (RUTA_TEST_WORKERS=0 runs in this process; -n given wins). A worker
+# that runs out of tests takes some of another's (worksteal): the slow modules of the
+# end of the run no longer leave one core idle.
 if [[ " $* " != *" -n "* && "${RUTA_TEST_WORKERS:-auto}" != 0 ]]; then
-    pytest_args=(-n "${RUTA_TEST_WORKERS:-auto}" "${pytest_args[@]}")
+    pytest_args=(-n "${RUTA_TEST_WORKERS:-auto}" --dist worksteal "${pytest_args[@]}")
 fi
 
 echo "== SQLite =="
