@@ -26,7 +26,6 @@ from app.core.ids import parse_uuid
 from app.core.transaction import discard_changes
 from app.crypto.service import get_keyring
 from app.extensions import db
-from app.web.case_actions import _submit as submit_on_case
 from app.web.case_forms import (
     AccessNeedsForm,
     IncidentCorrectionForm,
@@ -37,6 +36,7 @@ from app.web.case_forms import (
 from app.web.cases import incident_payload, municipality_choices, needs_payload, protocol_payload
 from app.web.errors import conflict_text
 from app.web.formtools import attempt, blank_to_none, load, web_caller
+from app.web.formtools import submit as submit_on_case
 from app.web.stash import refused, restored_forms
 
 bp = Blueprint("case_corrections", __name__)
