@@ -95,12 +95,24 @@ def needs_form(record: dict[str, Any], given: AccessNeedsForm | None = None) -> 
     return form
 
 
-def correction_context(record: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    """What the case page needs for corrections, voiding and closing."""
+def correction_context(
+    record: dict[str, Any], given: dict[str, Any], opened: str | None = None
+) -> dict[str, Any]:
+    """What the case page needs for corrections, voiding and closing: a correction form
+    only when it came back refused or is the one `opened` (its section's anchor)."""
+    makers = {
+        "identidad": ("survivor_form", survivor_form),
+        "cambiar-contacto": ("contact_form", contact_form),
+        "cambiar-necesidades": ("needs_form", needs_form),
+    }
+    forms = {
+        name: make(record, given.get(name))
+        if given.get(name) is not None or opened == section
+        else None
+        for section, (name, make) in makers.items()
+    }
     return {
-        "survivor_form": survivor_form(record, given.get("survivor_form")),
-        "contact_form": contact_form(record, given.get("contact_form")),
-        "needs_form": needs_form(record, given.get("needs_form")),
+        **forms,
         "void_form": given.get("void_form") or VoidForm(formdata=None),
         "void_incident_id": given.get("void_incident_id"),
         "still_open": still_open_in(record),
