@@ -113,7 +113,7 @@ def correction_context(
     }
     return {
         **forms,
-        "void_form": given.get("void_form") or VoidForm(formdata=None),
+        "void_form": given.get("void_form"),  # drawn by hand; only its errors are needed
         "void_incident_id": given.get("void_incident_id"),
         "still_open": still_open_in(record),
     }

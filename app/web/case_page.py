@@ -81,7 +81,7 @@ def complaint_form(form: ComplaintForm | None = None) -> ComplaintForm:
 # The forms the case page draws in place; every other form opens on its own page
 # (`GET /cases/<id>/forms/<section>`), or in place after a refusal: drawing them all was
 # half the page's rendering.
-INLINE = ("break_glass_form", "hold_form", "erasure_form")
+INLINE = {"break_glass_form": "break_glass", "hold_form": "legal_hold", "erasure_form": "erasure"}
 # section anchor → (the form's name, the `may` action that offers it)
 OPENED_FORMS: dict[str, tuple[str, str]] = {
     "identidad": ("survivor_form", "correct"),
@@ -135,11 +135,17 @@ def _filled(record: dict[str, Any], name: str, form: Any) -> Any:
 
 
 def case_page_context(
-    record: dict[str, Any], view: str, given: dict[str, Any], opened: str | None = None
+    record: dict[str, Any],
+    view: str,
+    given: dict[str, Any],
+    may: dict[str, bool],
+    opened: str | None = None,
 ) -> dict[str, Any]:
     """The page's forms: the one that came back with errors, the one `opened` (its
-    section's anchor) and those drawn in place; None for the others."""
-    wanted = {*INLINE, OPENED_FORMS[opened][0]} if opened else set(INLINE)
+    section's anchor) and those drawn in place that `may` offers; None for the others."""
+    wanted = {name for name, action in INLINE.items() if may.get(action)}
+    if opened:
+        wanted.add(OPENED_FORMS[opened][0])
     names = (*FORMS, "referral_form", "dependant_form", "aggressor_form")
     forms = {name: _fresh(record, name, given, wanted) for name in names}
     responsible = assignment_context(record, view, given.get("assignment_form"))

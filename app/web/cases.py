@@ -222,7 +222,7 @@ def render_case(
     may = policy.actions_for(view, current_user.role, record.get("status"))
     if opened is not None and not may.get(OPENED_FORMS[opened][1]):
         abort(403)
-    context = case_page_context(record, view, forms, opened)
+    context = case_page_context(record, view, forms, may, opened)
     context.update(correction_context(record, forms, opened))
     return render_template(
         "cases/case_form.html" if opened else "cases/case.html",

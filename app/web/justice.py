@@ -167,6 +167,8 @@ def _offers(role: str, complaint: dict[str, Any]) -> dict[str, Any]:
 def justice_context(record: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     """The pathway's forms: the refused one as it was typed (for its complaint or
     hearing), fresh ones elsewhere; and the labels of its codes."""
+    if not record.get("complaints"):  # the pathway and its forms follow a complaint
+        return {"justice": {"offers": {}, "forms": {}}}
     role = web_caller().role
     forms = {name: given.get(name) or cls(formdata=None) for name, cls in FORMS.items()}
     notice = record.get("hearing_notice")
