@@ -88,12 +88,12 @@ NEW_SERVICE = {
 def test_a_service_an_administrator_adds_is_referred_to_at_once(app, client, admin, pnc):
     case_id = open_case(client, pnc)
     worker = signed_in(app, pnc.username)
-    worker.get(f"/cases/{case_id}")  # the choice lists are cached now, before the change
+    worker.get(f"/cases/{case_id}/forms/remisiones")  # the choice lists are cached now
     boss = signed_in(app, admin.username)
     assert send(boss, "/admin/services", NEW_SERVICE).status_code == 302
     give_services(boss, app, "HOSP-SON", ["medical", "acompanamiento_legal"])
 
-    html = worker.get(f"/cases/{case_id}").get_data(as_text=True)
+    html = worker.get(f"/cases/{case_id}/forms/remisiones").get_data(as_text=True)
     assert 'value="acompanamiento_legal"' in offered(html, "service")
     hospital = institution_id(app, "HOSP-SON")
     receivers = offered(html, "to_institution")
@@ -229,13 +229,13 @@ def test_a_deactivated_institution_is_not_offered_and_is_refused(app, client, ad
     hospital = institution_id(app, "HOSP-SON")
     worker = signed_in(app, pnc.username)
     assert f'value="{hospital}"' in offered(
-        worker.get(f"/cases/{case_id}").get_data(as_text=True), "to_institution"
+        worker.get(f"/cases/{case_id}/forms/remisiones").get_data(as_text=True), "to_institution"
     )
     boss = signed_in(app, admin.username)
     page = f"/admin/institutions/{hospital}"
     answer = send(boss, page, {"name": "Hospital Nacional de Sonsonate", "services": ["medical"]})
     assert answer.status_code == 302
-    html = worker.get(f"/cases/{case_id}").get_data(as_text=True)
+    html = worker.get(f"/cases/{case_id}/forms/remisiones").get_data(as_text=True)
     assert f'value="{hospital}"' not in offered(html, "to_institution")
     refused = refer_by_api(client, pnc, case_id, hospital, "medical")
     assert refused.status_code == 422
@@ -267,7 +267,7 @@ def test_a_deactivated_service_is_not_offered_and_is_refused_and_old_referrals_r
     assert answer.status_code == 302
     assert audited(app, "service_update") == ["medical"]
     worker = signed_in(app, pnc.username)
-    html = worker.get(f"/cases/{case_id}").get_data(as_text=True)
+    html = worker.get(f"/cases/{case_id}/forms/remisiones").get_data(as_text=True)
     assert 'value="medical"' not in offered(html, "service")
     refused = refer_by_api(client, pnc, case_id, institution_id(app, "US-SON"), "medical")
     assert refused.status_code == 422
@@ -329,7 +329,8 @@ def test_the_protection_measures_of_art_7_are_seeded_and_administrators_keep_the
     assert audited(app, "measure_type_create") == ["electronic_monitoring"]
     assert sorted(audited(app, "measure_type_update")) == ["keep_away", "no_alcohol_drugs"]
     case_id = open_case(client, pnc)
-    html = signed_in(app, pnc.username).get(f"/cases/{case_id}").get_data(as_text=True)
+    worker = signed_in(app, pnc.username)
+    html = worker.get(f"/cases/{case_id}/forms/denuncia").get_data(as_text=True)
     measures = offered(html, "measure")
     assert (
         "Vigilancia electrónica del agresor" in measures

@@ -340,8 +340,22 @@ def test_an_outsider_posting_a_bad_form_gets_404_and_no_stash(app, client, pnc, 
     assert stashes(app) == []
 
 
+def _form_pages(client, page: str, *sections: str) -> str:
+    """The case page's forms, each opened on its own page (the case page links to them)."""
+    case_page = client.get(page).get_data(as_text=True)
+    html = ""
+    for section in sections:
+        assert f'href="{page}/forms/{section}"' in case_page, section
+        answer = client.get(f"{page}/forms/{section}")
+        assert answer.status_code == 200, section
+        html += answer.get_data(as_text=True)
+    return html
+
+
 def test_the_required_fields_are_marked_and_aria_required(client, world):
-    html = client.get(world["page"]).get_data(as_text=True)
+    html = _form_pages(
+        client, world["page"], "notas", "seguimiento", "estado", "remisiones", "denuncia"
+    )
     assert "Los campos marcados con * son obligatorios." in html
     assert 'aria-required="true"' in html
     for field in ("text", "due_on", "status", "to_institution", "service", "number"):
@@ -362,7 +376,7 @@ def _tag_of(html: str, field_id: str) -> str:
 def test_the_referral_form_offers_neither_her_own_institution_nor_one_without_the_service(
     client, world
 ):
-    html = client.get(world["page"]).get_data(as_text=True)
+    html = _form_pages(client, world["page"], "remisiones")
     start = html.index('name="to_institution"')
     offered = html[start : html.index("</select>", start)]
     assert f'value="{world["own_institution"]}"' not in offered

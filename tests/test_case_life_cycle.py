@@ -389,7 +389,7 @@ def test_a_note_on_a_closed_case_page_says_so_in_place(app, client, world):
 def test_the_close_form_lists_what_is_still_open_and_the_page_reopens(app, client, world):
     start_web_session(app, client, world.pnc.username)
     page = f"/cases/{world.case_id}"
-    html = client.get(page).get_data(as_text=True)
+    html = client.get(f"{page}/forms/estado").get_data(as_text=True)
     assert "Antes de cerrar: esto sigue abierto" in html
     assert "HOSP-SON" in html and "Medida vigente" in html
     version = str(world.record()["version"])

@@ -327,7 +327,7 @@ def test_the_page_refers_a_child_to_child_protection_without_her_consent(app, cl
     ids = institutions(client, pnc)
     case_id, added = open_with_child(client, pnc, consent=NO_SHARING)
     start_web_session(app, client, pnc.username)
-    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    page = client.get(f"/cases/{case_id}/forms/remisiones").get_data(as_text=True)
     assert f'<option value="{added["id"]}">{CHILD} (0-11)</option>' in page
     form = {
         "csrf_token": csrf_token(page),

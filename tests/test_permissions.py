@@ -244,6 +244,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("/cases/<case_id>/incidents/<incident_id>/void", "POST"): page_of_case(303),
     ("/cases/<case_id>/incidents/<incident_id>/repeat-of", "POST"): page_of_case(303),
     ("/cases/<case_id>/risk", "GET"): page_of_case(200),
+    ("/cases/<case_id>/forms/<section>", "GET"): page_of_case(200),
     ("/cases/<case_id>/risk", "POST"): page_of_case(303),
     ("/cases/<case_id>/notes", "POST"): page_of_case(303),
     ("/cases/<case_id>/follow-ups", "POST"): page_of_case(303),
@@ -502,7 +503,7 @@ def request_args(rule: str, world: dict) -> tuple[str, dict]:
         if f"<{name}>" in path:
             path = path.replace(f"<{name}>", str(world[name]))
     path = path.replace("<erasure_id>", NO_SUCH_ID).replace("<aggressor_id>", NO_SUCH_ID)
-    path = path.replace("<hearing_id>", NO_SUCH_ID)
+    path = path.replace("<hearing_id>", NO_SUCH_ID).replace("<section>", "notas")
     path = path.replace("<transfer_id>", NO_SUCH_ID)
     path = path.replace("<dependant_id>", NO_SUCH_ID)
     # The catalogues administrators keep, by their stable codes.

@@ -1,4 +1,4 @@
-"""The aggressor's form of the case page (post/redirect/get through `_submit`)."""
+"""The aggressor's form of the case page (post/redirect/get through `submit`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from app.core.ids import parse_uuid
 from app.crypto.service import get_keyring
 from app.extensions import db
 from app.web.aggressor_forms import PREFIX, AggressorForm, aggressor_payload
-from app.web.case_actions import _submit, bp
-from app.web.formtools import load, web_caller
+from app.web.case_actions import bp
+from app.web.formtools import load, submit, web_caller
 
 SECTION = "agresores"
 
@@ -20,7 +20,7 @@ SECTION = "agresores"
 @bp.post("/cases/<case_id>/aggressors")
 def add_aggressor(case_id: str) -> Response:
     form = AggressorForm(prefix=PREFIX)
-    return _submit(
+    return submit(
         case_id,
         "aggressor_form",
         form,

@@ -58,7 +58,15 @@ from app.web.case_forms import (
 )
 from app.web.case_page import complaint_form, referral_form
 from app.web.errors import conflict_text
-from app.web.formtools import attempt, blank_to_none, load, web_caller
+from app.web.formtools import (
+    attempt,
+    back_to_case,
+    blank_to_none,
+    form_data,
+    load,
+    submit,
+    web_caller,
+)
 from app.web.labels import RISK, lookup
 from app.web.stash import refused, restored_forms
 
@@ -66,51 +74,10 @@ bp = Blueprint("case_forms", __name__)
 REFERRALS, EMERGENCY = "remisiones", "emergencia"  # the sections' anchors on the case page
 
 
-def _data(form: Any, *names: str) -> dict[str, Any]:
-    values = {}
-    for name in names:
-        value = getattr(form, name).data
-        value = value.isoformat() if hasattr(value, "isoformat") else blank_to_none(value)
-        if value is not None:
-            values[name] = value
-    return values
-
-
-def _back(case_id: Any, anchor: str, message: str) -> Response:
-    flash(message, "info")
-    return redirect(url_for("cases.case_page", case_id=case_id, _anchor=anchor or None), code=303)
-
-
-def _submit(
-    case_id: str,
-    form_name: str,
-    form: Any,
-    action: Any,
-    anchor: str,
-    message: str,
-    **shown: Any,
-) -> Response:
-    """Validate CSRF and run the service; on success, or on a refusal (bad input, a
-    closed case, a stale version), redirect to the case page at the form's section (post/
-    redirect/get): a refused form comes back there once, with what was typed and its
-    errors (app/web/stash.py). `shown`: what else the page needs to put the errors in
-    place (which incident's form)."""
-    if not form.validate_on_submit():
-        return refused(case_id, form_name, form, [], anchor, **shown)
-    try:
-        result, problems = attempt(form, {}, action)
-    except Conflict as error:
-        discard_changes()
-        return refused(case_id, form_name, form, [conflict_text(error)], anchor, **shown)
-    if result is None:
-        return refused(case_id, form_name, form, problems, anchor, **shown)
-    return _back(case_id, anchor, message)
-
-
 @bp.post("/cases/<case_id>/notes")
 def add_note(case_id: str) -> Response:
     form = NoteForm()
-    return _submit(
+    return submit(
         case_id,
         "note_form",
         form,
@@ -119,7 +86,7 @@ def add_note(case_id: str) -> Response:
             get_keyring(),
             web_caller(),
             parse_uuid(case_id),
-            load(NoteIn, _data(form, "kind", "given_on", "text", "confidential")),
+            load(NoteIn, form_data(form, "kind", "given_on", "text", "confidential")),
         ),
         "notas",
         _("Nota guardada."),
@@ -129,7 +96,7 @@ def add_note(case_id: str) -> Response:
 @bp.post("/cases/<case_id>/follow-ups")
 def add_follow_up(case_id: str) -> Response:
     form = FollowUpForm()
-    return _submit(
+    return submit(
         case_id,
         "follow_up_form",
         form,
@@ -138,7 +105,7 @@ def add_follow_up(case_id: str) -> Response:
             get_keyring(),
             web_caller(),
             parse_uuid(case_id),
-            load(FollowUpIn, _data(form, "due_on", "channel")),
+            load(FollowUpIn, form_data(form, "due_on", "channel")),
         ),
         "seguimiento",
         _("Seguimiento agendado."),
@@ -148,7 +115,7 @@ def add_follow_up(case_id: str) -> Response:
 @bp.post("/cases/<case_id>/follow-ups/<follow_up_id>/outcome")
 def record_follow_up(case_id: str, follow_up_id: str) -> Response:
     form = FollowUpOutcomeForm()
-    return _submit(
+    return submit(
         case_id,
         "outcome_form",
         form,
@@ -158,7 +125,7 @@ def record_follow_up(case_id: str, follow_up_id: str) -> Response:
             web_caller(),
             parse_uuid(case_id),
             parse_uuid(follow_up_id),
-            load(FollowUpOutcomeIn, _data(form, "outcome", "note", "version")),
+            load(FollowUpOutcomeIn, form_data(form, "outcome", "note", "version")),
         ),
         "seguimiento",
         _("Resultado registrado."),
@@ -168,7 +135,7 @@ def record_follow_up(case_id: str, follow_up_id: str) -> Response:
 @bp.post("/cases/<case_id>/safety-plan")
 def save_safety_plan(case_id: str) -> Response:
     form = SafetyPlanForm()
-    return _submit(
+    return submit(
         case_id,
         "plan_form",
         form,
@@ -177,7 +144,7 @@ def save_safety_plan(case_id: str) -> Response:
             get_keyring(),
             web_caller(),
             parse_uuid(case_id),
-            load(SafetyPlanIn, _data(form, "plan", "version")),
+            load(SafetyPlanIn, form_data(form, "plan", "version")),
         ),
         "plan",
         _("Plan de seguridad guardado."),
@@ -189,7 +156,7 @@ def change_status(case_id: str) -> Response:
     form = StatusForm()
 
     def change() -> Any:
-        data = _data(form, "status", "reason", "version")
+        data = form_data(form, "status", "reason", "version")
         if form.reopen_reason.data or form.reopen_note.data:
             # Reopening: her own words when given, else the code chosen.
             data["reason"] = blank_to_none((form.reopen_note.data or "").strip()) or (
@@ -199,9 +166,7 @@ def change_status(case_id: str) -> Response:
             db.session, get_keyring(), web_caller(), parse_uuid(case_id), load(CaseStatusIn, data)
         )
 
-    return _submit(
-        case_id, "status_form", form, change, "estado", _("Estado del caso actualizado.")
-    )
+    return submit(case_id, "status_form", form, change, "estado", _("Estado del caso actualizado."))
 
 
 @bp.post("/cases/<case_id>/consent")
@@ -215,7 +180,7 @@ def record_consent(case_id: str) -> Response:
             db.session, get_keyring(), web_caller(), parse_uuid(case_id), data
         )
 
-    return _submit(
+    return submit(
         case_id,
         "consent_form",
         form,
@@ -230,14 +195,14 @@ def file_complaint(case_id: str) -> Response:
     form = complaint_form(ComplaintForm())
 
     def file() -> Any:
-        data = _data(form, "number", "filed_on", "forward_to_prosecutor")
-        measure = _data(form, "measure", "granted", "court", "starts_on", "ends_on")
+        data = form_data(form, "number", "filed_on", "forward_to_prosecutor")
+        measure = form_data(form, "measure", "granted", "court", "starts_on", "ends_on")
         data["measures"] = [measure] if measure.get("measure") else []
         return complaints.file_complaint(
             db.session, get_keyring(), web_caller(), parse_uuid(case_id), load(ComplaintIn, data)
         )
 
-    return _submit(
+    return submit(
         case_id,
         "complaint_form",
         form,
@@ -250,7 +215,7 @@ def file_complaint(case_id: str) -> Response:
 @bp.post("/cases/<case_id>/measures/<measure_id>")
 def update_measure(case_id: str, measure_id: str) -> Response:
     form = MeasureForm()
-    return _submit(
+    return submit(
         case_id,
         "measure_form",
         form,
@@ -260,7 +225,7 @@ def update_measure(case_id: str, measure_id: str) -> Response:
             web_caller(),
             parse_uuid(case_id),
             parse_uuid(measure_id),
-            load(MeasureUpdateIn, _data(form, "status", "version")),
+            load(MeasureUpdateIn, form_data(form, "status", "version")),
         ),
         "denuncia",
         _("Medida actualizada."),
@@ -272,7 +237,7 @@ def refer(case_id: str) -> Response:
     form = referral_form(ReferralForm())
 
     def send() -> Any:
-        data = _data(
+        data = form_data(
             form, "to_institution", "service", "urgency", "reason", "consent", "dependant_id"
         )
         return referrals.refer_case(
@@ -321,7 +286,7 @@ def upload(case_id: str) -> Response:
             )
             raise
 
-    return _submit(
+    return submit(
         case_id,
         "attachment_form",
         form,
@@ -364,7 +329,7 @@ def break_glass(case_id: str) -> Response:
     grant, problems = attempt(form, {}, start)
     if grant is None:
         return refused(case_id, "break_glass_form", form, problems, EMERGENCY)
-    return _back(
+    return back_to_case(
         case_id,
         "",
         _(
@@ -417,7 +382,7 @@ def risk(case_id: str) -> Response | str | tuple[str, int]:
     outcome, problems = attempt(form, ANSWER_FIELDS, assess)
     if outcome is None:
         return refused(case_id, "risk_form", form, problems, "", endpoint="case_forms.risk")
-    return _back(case.id, "riesgo", _risk_message(outcome[1]))
+    return back_to_case(case.id, "riesgo", _risk_message(outcome[1]))
 
 
 def _risk_message(result: RiskResult) -> str:

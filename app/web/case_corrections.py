@@ -26,7 +26,6 @@ from app.core.ids import parse_uuid
 from app.core.transaction import discard_changes
 from app.crypto.service import get_keyring
 from app.extensions import db
-from app.web.case_actions import _submit as submit_on_case
 from app.web.case_forms import (
     AccessNeedsForm,
     IncidentCorrectionForm,
@@ -37,6 +36,7 @@ from app.web.case_forms import (
 from app.web.cases import incident_payload, municipality_choices, needs_payload, protocol_payload
 from app.web.errors import conflict_text
 from app.web.formtools import attempt, blank_to_none, load, web_caller
+from app.web.formtools import submit as submit_on_case
 from app.web.stash import refused, restored_forms
 
 bp = Blueprint("case_corrections", __name__)
@@ -95,13 +95,25 @@ def needs_form(record: dict[str, Any], given: AccessNeedsForm | None = None) -> 
     return form
 
 
-def correction_context(record: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    """What the case page needs for corrections, voiding and closing."""
+def correction_context(
+    record: dict[str, Any], given: dict[str, Any], opened: str | None = None
+) -> dict[str, Any]:
+    """What the case page needs for corrections, voiding and closing: a correction form
+    only when it came back refused or is the one `opened` (its section's anchor)."""
+    makers = {
+        "identidad": ("survivor_form", survivor_form),
+        "cambiar-contacto": ("contact_form", contact_form),
+        "cambiar-necesidades": ("needs_form", needs_form),
+    }
+    forms = {
+        name: make(record, given.get(name))
+        if given.get(name) is not None or opened == section
+        else None
+        for section, (name, make) in makers.items()
+    }
     return {
-        "survivor_form": survivor_form(record, given.get("survivor_form")),
-        "contact_form": contact_form(record, given.get("contact_form")),
-        "needs_form": needs_form(record, given.get("needs_form")),
-        "void_form": given.get("void_form") or VoidForm(formdata=None),
+        **forms,
+        "void_form": given.get("void_form"),  # drawn by hand; only its errors are needed
         "void_incident_id": given.get("void_incident_id"),
         "still_open": still_open_in(record),
     }

@@ -78,25 +78,76 @@ def complaint_form(form: ComplaintForm | None = None) -> ComplaintForm:
     return form
 
 
-def case_page_context(record: dict[str, Any], view: str, given: dict[str, Any]) -> dict[str, Any]:
-    """Fresh, empty forms for the page, except the one that came back with errors."""
-    forms: dict[str, Any] = {
-        name: given.get(name) or cls(formdata=None) for name, cls in FORMS.items()
-    }
-    forms["complaint_form"] = complaint_form(given.get("complaint_form"))
-    forms["referral_form"] = referral_form(given.get("referral_form"))
-    forms["referral_form"].dependant_id.choices = dependant_choices(record)
-    forms["dependant_form"] = given.get("dependant_form") or DependantForm(formdata=None)
+# The forms the case page draws in place; every other form opens on its own page
+# (`GET /cases/<id>/forms/<section>`), or in place after a refusal: drawing them all was
+# half the page's rendering.
+INLINE = {"break_glass_form": "break_glass", "hold_form": "legal_hold", "erasure_form": "erasure"}
+# section anchor → (the form's name, the `may` action that offers it)
+OPENED_FORMS: dict[str, tuple[str, str]] = {
+    "identidad": ("survivor_form", "correct"),
+    "cambiar-contacto": ("contact_form", "correct"),
+    "cambiar-necesidades": ("needs_form", "correct"),
+    "agresores": ("aggressor_form", "add"),
+    "menores": ("dependant_form", "add"),
+    "remisiones": ("referral_form", "refer"),
+    "notas": ("note_form", "add"),
+    "seguimiento": ("follow_up_form", "add"),
+    "plan": ("plan_form", "plan"),
+    "denuncia": ("complaint_form", "complaint"),
+    "adjuntos": ("attachment_form", "add"),
+    "consentimiento": ("consent_form", "consent"),
+    "estado": ("status_form", "status"),
+}
+
+
+def _fresh(
+    record: dict[str, Any], name: str, given: dict[str, Any], wanted: set[str]
+) -> Any | None:
+    """The form `name` as the page shows it: as typed after a refusal, else fresh when the
+    page opens it, else None (the page offers a link to open it)."""
+    form = given.get(name)
+    if form is None and name not in wanted:
+        return None
+    if name == "complaint_form":
+        return complaint_form(form)
+    if name == "referral_form":
+        form = referral_form(form)
+        form.dependant_id.choices = dependant_choices(record)
+        return form
+    if name == "aggressor_form":
+        return aggressor_form(record, form)
+    if name == "dependant_form":
+        return form or DependantForm(formdata=None)
+    return form or _filled(record, name, FORMS[name](formdata=None))
+
+
+def _filled(record: dict[str, Any], name: str, form: Any) -> Any:
+    """A fresh form with what stands today: her plan, the case's version, her consent."""
     plan = record.get("safety_plan")
-    if plan and not given.get("plan_form"):
-        forms["plan_form"].plan.data = plan["plan"]
-        forms["plan_form"].version.data = plan["version"]
-    if not given.get("status_form"):
-        forms["status_form"].version.data = record.get("version")
-    if not given.get("consent_form") and record.get("consent"):
-        for name in ("share_with_network", "statistics", "police"):
-            getattr(forms["consent_form"], name).data = record["consent"][name]
-    forms["aggressor_form"] = aggressor_form(record, given.get("aggressor_form"))
+    if name == "plan_form" and plan:
+        form.plan.data, form.version.data = plan["plan"], plan["version"]
+    if name == "status_form":
+        form.version.data = record.get("version")
+    if name == "consent_form" and record.get("consent"):
+        for key in ("share_with_network", "statistics", "police"):
+            getattr(form, key).data = record["consent"][key]
+    return form
+
+
+def case_page_context(
+    record: dict[str, Any],
+    view: str,
+    given: dict[str, Any],
+    may: dict[str, bool],
+    opened: str | None = None,
+) -> dict[str, Any]:
+    """The page's forms: the one that came back with errors, the one `opened` (its
+    section's anchor) and those drawn in place that `may` offers; None for the others."""
+    wanted = {name for name, action in INLINE.items() if may.get(action)}
+    if opened:
+        wanted.add(OPENED_FORMS[opened][0])
+    names = (*FORMS, "referral_form", "dependant_form", "aggressor_form")
+    forms = {name: _fresh(record, name, given, wanted) for name in names}
     responsible = assignment_context(record, view, given.get("assignment_form"))
     from app.web.justice import justice_context
 

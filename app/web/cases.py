@@ -203,7 +203,10 @@ def joined_message(result: cases.IntakeResult) -> str:
     )
 
 
-def render_case(case_id: str, status: int = 200, **forms: Any) -> tuple[str, int]:
+def render_case(
+    case_id: str, status: int = 200, opened: str | None = None, **forms: Any
+) -> tuple[str, int]:
+    """The case page, or with `opened` (a section's anchor) the page of that one form."""
     _case, record, view = referrals.read_case(
         db.session,
         get_keyring(),
@@ -214,15 +217,19 @@ def render_case(case_id: str, status: int = 200, **forms: Any) -> tuple[str, int
     if view == policy.PURGED:
         return render_template("cases/purged.html", record=record), status
     from app.web.case_corrections import correction_context
-    from app.web.case_page import case_page_context
+    from app.web.case_page import OPENED_FORMS, case_page_context
 
-    context = case_page_context(record, view, forms)
-    context.update(correction_context(record, forms))
+    may = policy.actions_for(view, current_user.role, record.get("status"))
+    if opened is not None and not may.get(OPENED_FORMS[opened][1]):
+        abort(403)
+    context = case_page_context(record, view, forms, may, opened)
+    context.update(correction_context(record, forms, opened))
     return render_template(
-        "cases/case.html",
+        "cases/case_form.html" if opened else "cases/case.html",
         record=record,
         view=view,
-        may=policy.actions_for(view, current_user.role, record.get("status")),
+        may=may,
+        opened=opened,
         failed=bool(context["failed_section"]) or status >= 400,
         **context,
     ), status
@@ -235,6 +242,17 @@ def case_page(case_id: str) -> tuple[str, int]:
     from app.web.case_page import page_form_makers
 
     return render_case(case_id, **restored_forms(case_id, page_form_makers()))
+
+
+@bp.get("/cases/<case_id>/forms/<section>")
+def case_form(case_id: str, section: str) -> tuple[str, int]:
+    """One form of the case page on a page of its own, under the case's header: the case
+    page links here instead of drawing every form it offers."""
+    from app.web.case_page import OPENED_FORMS
+
+    if section not in OPENED_FORMS:
+        abort(404)
+    return render_case(case_id, opened=section)
 
 
 @bp.route("/cases/<case_id>/incidents/new", methods=["GET", "POST"])

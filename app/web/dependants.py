@@ -15,11 +15,11 @@ from app.core.ids import parse_uuid
 from app.crypto.service import get_keyring
 from app.extensions import db
 from app.referrals.service import URGENCY_DAYS
-from app.web.case_actions import _submit, bp
+from app.web.case_actions import bp
 from app.web.case_forms import ReferralForm
 from app.web.cases import render_case
 from app.web.dependant_forms import DependantForm
-from app.web.formtools import blank_to_none, load, web_caller
+from app.web.formtools import blank_to_none, load, submit, web_caller
 
 SECTION = "menores"  # the section's anchor on the case page
 YES_NO = {"yes": True, "no": False}
@@ -40,7 +40,7 @@ def dependant_payload(form: DependantForm) -> dict[str, Any]:
 @bp.post("/cases/<case_id>/dependants")
 def add_dependant(case_id: str) -> Response:
     form = DependantForm()
-    return _submit(
+    return submit(
         case_id,
         "dependant_form",
         form,

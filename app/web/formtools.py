@@ -7,17 +7,18 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, ClassVar, TypeVar
 
-from flask import request
+from flask import flash, redirect, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from marshmallow import Schema, ValidationError
+from werkzeug.wrappers import Response
 from wtforms import SelectField, widgets
 from wtforms.widgets import html_params
 
 from app.auth.caller import Caller
-from app.core.errors import InvalidInput
+from app.core.errors import Conflict, InvalidInput
 from app.core.transaction import discard_changes
 
 T = TypeVar("T")
@@ -116,3 +117,49 @@ def blank_to_none(value: Any) -> Any:
 def web_caller() -> Caller:
     """The one place the pages say who is asking."""
     return Caller(current_user._get_current_object(), request.remote_addr, "web")
+
+
+def form_data(form: Any, *names: str) -> dict[str, Any]:
+    """The named fields' values for a schema: dates as ISO text, blanks left out."""
+    values = {}
+    for name in names:
+        value = getattr(form, name).data
+        value = value.isoformat() if hasattr(value, "isoformat") else blank_to_none(value)
+        if value is not None:
+            values[name] = value
+    return values
+
+
+def back_to_case(case_id: Any, anchor: str, message: str) -> Response:
+    flash(message, "info")
+    return redirect(url_for("cases.case_page", case_id=case_id, _anchor=anchor or None), code=303)
+
+
+def submit(
+    case_id: str,
+    form_name: str,
+    form: Any,
+    action: Callable[[], Any],
+    anchor: str,
+    message: str,
+    **shown: Any,
+) -> Response:
+    """Validate CSRF and run the service; on success, or on a refusal (bad input, a
+    closed case, a stale version), redirect to the case page at the form's section (post/
+    redirect/get): a refused form comes back there once, with what was typed and its
+    errors (app/web/stash.py). `shown`: what else the page needs to put the errors in
+    place (which incident's form)."""
+    # Both build on this module (web_caller), so they are imported when first needed.
+    from app.web.errors import conflict_text
+    from app.web.stash import refused
+
+    if not form.validate_on_submit():
+        return refused(case_id, form_name, form, [], anchor, **shown)
+    try:
+        result, problems = attempt(form, {}, action)
+    except Conflict as error:
+        discard_changes()
+        return refused(case_id, form_name, form, [conflict_text(error)], anchor, **shown)
+    if result is None:
+        return refused(case_id, form_name, form, problems, anchor, **shown)
+    return back_to_case(case_id, anchor, message)

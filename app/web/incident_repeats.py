@@ -14,9 +14,9 @@ from app.cases.schemas import RepeatIn
 from app.core.ids import parse_uuid
 from app.crypto.service import get_keyring
 from app.extensions import db
-from app.web.case_actions import _submit as submit_on_case
 from app.web.case_corrections import bp
 from app.web.formtools import blank_to_none, load, web_caller
+from app.web.formtools import submit as submit_on_case
 
 
 class RepeatForm(FlaskForm):

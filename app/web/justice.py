@@ -23,8 +23,7 @@ from app.cases.justice_schemas import (
 from app.core.ids import parse_uuid
 from app.crypto.service import get_keyring
 from app.extensions import db
-from app.web.case_actions import _data, _submit
-from app.web.formtools import load, web_caller
+from app.web.formtools import form_data, load, submit, web_caller
 from app.web.justice_forms import (
     HEARING_KIND_LABELS,
     HEARING_OUTCOME_LABELS,
@@ -51,7 +50,7 @@ FORMS: dict[str, Any] = {
 @bp.post("/cases/<case_id>/complaints/<complaint_id>/transition")
 def move_complaint(case_id: str, complaint_id: str) -> Response:
     form = ComplaintMoveForm()
-    return _submit(
+    return submit(
         case_id,
         "justice_move_form",
         form,
@@ -61,7 +60,7 @@ def move_complaint(case_id: str, complaint_id: str) -> Response:
             web_caller(),
             parse_uuid(case_id),
             parse_uuid(complaint_id),
-            load(ComplaintMoveIn, _data(form, "action", "moved_on", "version")),
+            load(ComplaintMoveIn, form_data(form, "action", "moved_on", "version")),
         ),
         SECTION,
         _("Paso de la denuncia registrado."),
@@ -72,7 +71,7 @@ def move_complaint(case_id: str, complaint_id: str) -> Response:
 @bp.post("/cases/<case_id>/complaints/<complaint_id>/file-numbers")
 def set_file_numbers(case_id: str, complaint_id: str) -> Response:
     form = FileNumbersForm()
-    return _submit(
+    return submit(
         case_id,
         "justice_numbers_form",
         form,
@@ -82,7 +81,7 @@ def set_file_numbers(case_id: str, complaint_id: str) -> Response:
             web_caller(),
             parse_uuid(case_id),
             parse_uuid(complaint_id),
-            load(FileNumbersIn, _data(form, "fgr_number", "court_number", "version")),
+            load(FileNumbersIn, form_data(form, "fgr_number", "court_number", "version")),
         ),
         SECTION,
         _("Número de expediente guardado."),
@@ -93,7 +92,7 @@ def set_file_numbers(case_id: str, complaint_id: str) -> Response:
 @bp.post("/cases/<case_id>/complaints/<complaint_id>/hearings")
 def schedule_hearing(case_id: str, complaint_id: str) -> Response:
     form = HearingForm()
-    return _submit(
+    return submit(
         case_id,
         "hearing_form",
         form,
@@ -103,7 +102,7 @@ def schedule_hearing(case_id: str, complaint_id: str) -> Response:
             web_caller(),
             parse_uuid(case_id),
             parse_uuid(complaint_id),
-            load(HearingIn, _data(form, "starts_at", "court_id", "kind", "version")),
+            load(HearingIn, form_data(form, "starts_at", "court_id", "kind", "version")),
         ),
         SECTION,
         _("Audiencia programada."),
@@ -114,7 +113,7 @@ def schedule_hearing(case_id: str, complaint_id: str) -> Response:
 @bp.post("/cases/<case_id>/hearings/<hearing_id>")
 def record_hearing_outcome(case_id: str, hearing_id: str) -> Response:
     form = HearingOutcomeForm()
-    return _submit(
+    return submit(
         case_id,
         "hearing_outcome_form",
         form,
@@ -124,7 +123,7 @@ def record_hearing_outcome(case_id: str, hearing_id: str) -> Response:
             web_caller(),
             parse_uuid(case_id),
             parse_uuid(hearing_id),
-            load(HearingOutcomeIn, _data(form, "outcome", "note", "version")),
+            load(HearingOutcomeIn, form_data(form, "outcome", "note", "version")),
         ),
         SECTION,
         _("Resultado de la audiencia registrado."),
@@ -135,7 +134,7 @@ def record_hearing_outcome(case_id: str, hearing_id: str) -> Response:
 @bp.post("/cases/<case_id>/hearing-notice")
 def record_hearing_notice(case_id: str) -> Response:
     form = HearingNoticeForm()
-    return _submit(
+    return submit(
         case_id,
         "hearing_notice_form",
         form,
@@ -168,6 +167,8 @@ def _offers(role: str, complaint: dict[str, Any]) -> dict[str, Any]:
 def justice_context(record: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     """The pathway's forms: the refused one as it was typed (for its complaint or
     hearing), fresh ones elsewhere; and the labels of its codes."""
+    if not record.get("complaints"):  # the pathway and its forms follow a complaint
+        return {"justice": {"offers": {}, "forms": {}}}
     role = web_caller().role
     forms = {name: given.get(name) or cls(formdata=None) for name, cls in FORMS.items()}
     notice = record.get("hearing_notice")

@@ -402,12 +402,16 @@ class CasePage(BasePage):
     def section(self, anchor: str) -> Any:
         return self.page.locator(f"section#{anchor}")
 
+    def open_form(self, anchor: str, link: str) -> Any:
+        """Follow a form's link in its section: its own page, a section of the same id."""
+        self.click_and_wait(self.section(anchor).get_by_role("link", name=link))
+        return self.section(anchor)
+
     def refer(
         self, institution: str, service: str, reason: str, urgency: str = "Prioritaria (3 días)"
     ) -> ReferralSheetPage:
         """Send a referral with the survivor's consent; lands on the referral sheet."""
-        box = self.section("remisiones")
-        box.get_by_text("Remitir a otra institución").click()
+        box = self.open_form("remisiones", "Remitir a otra institución")
         box.get_by_label("Institución que recibe").select_option(label=institution)
         box.get_by_label("Servicio", exact=True).select_option(label=service)
         box.get_by_label(urgency).check()
@@ -429,8 +433,7 @@ class CasePage(BasePage):
         return self.section("riesgo").locator("p").all_inner_texts()
 
     def schedule_follow_up(self, due_on: str, channel: str) -> None:
-        box = self.section("seguimiento")
-        box.get_by_text("Agendar seguimiento").click()
+        box = self.open_form("seguimiento", "Agendar seguimiento")
         box.get_by_label("Fecha prevista").fill(due_on)
         box.get_by_label("Medio").select_option(label=channel)
         self.click_and_wait(box.get_by_role("button", name="Agendar", exact=True))
@@ -575,8 +578,8 @@ class CaseRecordPage(CasePage):
 
     def correct_survivor(self, changes: dict[str, str], reason: str) -> None:
         """Open «Corregir datos», change the fields named by their labels, say why, save."""
-        box = self.page.locator("details#corregir-datos")
-        box.get_by_text("Corregir datos", exact=True).click()
+        self.click_and_wait(self.page.locator("#corregir-datos").get_by_role("link"))
+        box = self.section("identidad")
         for label, value in changes.items():
             box.get_by_label(label, exact=True).fill(value)
         box.get_by_label("Motivo de la corrección").fill(reason)

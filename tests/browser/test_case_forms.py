@@ -36,7 +36,7 @@ class CaseForms(CasePage):
     """The case page's status form, and what a refused form leaves on the screen."""
 
     def close_without_reason(self) -> None:
-        box = self.section("estado")
+        box = self.open_form("estado", "Cambiar el estado del caso")
         box.get_by_label("Nuevo estado").select_option(value="closed")
         self.click_and_wait(box.get_by_role("button", name="Cambiar estado"))
 
@@ -90,9 +90,8 @@ def posts_while(page: Any, action: Any) -> list[str]:
     return seen
 
 
-def test_a_failed_close_shows_its_error_in_view_and_a_reload_posts_nothing(
-    browsing, make_account, live_server
-):
+def agent_on_her_case(browsing: Any, make_account: Any, live_server: Any) -> tuple:
+    """A PNC agent signed in, on the page of a case her unit opened."""
     pnc = make_account("pnc_agent", "PNC-SON", "Agente Rosa Pérez")
     case_id = api_case(live_server, pnc.username)
     page = browsing.new_page()
@@ -100,6 +99,13 @@ def test_a_failed_close_shows_its_error_in_view_and_a_reload_posts_nothing(
     LoginPage(page).log_in(pnc)
     case = CaseForms(page)
     case.open_case(case_id)
+    return page, case, case_id
+
+
+def test_a_failed_close_shows_its_error_in_view_and_a_reload_posts_nothing(
+    browsing, make_account, live_server
+):
+    page, case, case_id = agent_on_her_case(browsing, make_account, live_server)
 
     case.close_without_reason()
     assert case.url_path == f"/cases/{case_id}#estado"  # the GET address, at the section
@@ -205,15 +211,8 @@ def test_the_slip_says_where_to_look_and_back_shows_no_resubmission(
 def test_the_referral_form_offers_only_those_who_give_the_service(
     browsing, make_account, live_server
 ):
-    pnc = make_account("pnc_agent", "PNC-SON", "Agente Rosa Pérez")
-    case_id = api_case(live_server, pnc.username)
-    page = browsing.new_page()
-    LoginPage(page).open()
-    LoginPage(page).log_in(pnc)
-    case = CaseForms(page)
-    case.open_case(case_id)
-    box = case.section("remisiones")
-    box.get_by_text("Remitir a otra institución").click()
+    _page, case, _case_id = agent_on_her_case(browsing, make_account, live_server)
+    box = case.open_form("remisiones", "Remitir a otra institución")
     receivers = box.locator("select[name=to_institution]")
     assert receivers.locator("option", has_text="UNIMUJER-ODAC Sonsonate").count() == 0  # her own
     box.locator("select[name=service]").select_option(value="medical")
@@ -221,3 +220,23 @@ def test_the_referral_form_offers_only_those_who_give_the_service(
     assert "Unidad de Salud Sonsonate" in offered and "Hospital Nacional de Sonsonate" in offered
     assert not [name for name in offered if name.startswith("PNC") or "Fiscalía" in name]
     case.screenshot("case-referral-filtered")
+
+
+def test_a_form_opens_from_the_case_page_by_keyboard_and_its_page_is_accessible(
+    browsing, make_account, live_server
+):
+    page, case, case_id = agent_on_her_case(browsing, make_account, live_server)
+    case.screenshot("case-page-forms-closed")  # axe, ids, widths: the page as she reads it
+    number = case.number()
+
+    case.tab_to(f'a[href="/cases/{case_id}/forms/notas"]')
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert case.url_path == f"/cases/{case_id}/forms/notas"
+    assert case.heading() == f"Expediente {number}"
+    case.screenshot("case-note-form-page")
+    box = case.section("notas")
+    box.get_by_label("Nota", exact=True).fill("Pidió que no la llamen de noche")
+    case.click_and_wait(box.get_by_role("button", name="Guardar nota"))
+    assert case.url_path == f"/cases/{case_id}#notas"
+    assert "Pidió que no la llamen de noche" in case.section("notas").inner_text()
