@@ -29,6 +29,8 @@ APP_LOGGER = "ruta"
 REQUEST_FIELDS = "ruta_request"
 
 log = logging.getLogger("ruta.request")
+# Built once: `json.dumps` with any option builds a new encoder for every line.
+_encode = json.JSONEncoder(ensure_ascii=True, default=str).encode
 
 
 class JsonFormatter(logging.Formatter):
@@ -48,7 +50,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             line["exception"] = record.exc_info[0].__name__
             line["trace"] = "".join(traceback.format_tb(record.exc_info[2]))
-        return json.dumps(line, ensure_ascii=True, default=str)
+        return _encode(line)
 
 
 class StderrHandler(logging.StreamHandler):
