@@ -383,7 +383,7 @@ def touch_the_month(session: Any) -> None:
     )
 
 
-def measure(bench: Any, repeat: int) -> dict[str, dict[str, float]]:
+def measure(bench: Any, repeat: int, only: str = "") -> dict[str, dict[str, float]]:
     # A kept data set already has the supervisor of an earlier run.
     supervisor = bench.add_user("supervisor", "RED-SON", f"bench.sup{uuid.uuid4().hex[:8]}")
     client = bench.client()
@@ -406,33 +406,39 @@ def measure(bench: Any, repeat: int) -> dict[str, dict[str, float]]:
     by_place_and_type = ("municipality", "violence_type")
     with bench.app.app_context():
         session = db.session
-        return {
-            "stats by=municipality,violence_type (a month)": timed(
+        runs: dict[str, Callable[[], dict[str, float]]] = {
+            "stats by=municipality,violence_type (a month)": lambda: timed(
                 table(by_place_and_type), repeat
             ),
-            "stats ... unit=cases": timed(table(by_place_and_type, "cases"), repeat),
-            "stats ... unit=survivors": timed(table(by_place_and_type, "survivors"), repeat),
-            "stats by=month (2026, its months)": timed(table(("month",), year=True), repeat),
-            "stats by=month unit=survivors (2026)": timed(
+            "stats ... unit=cases": lambda: timed(table(by_place_and_type, "cases"), repeat),
+            "stats ... unit=survivors": lambda: timed(
+                table(by_place_and_type, "survivors"), repeat
+            ),
+            "stats by=month (2026, its months)": lambda: timed(
+                table(("month",), year=True), repeat
+            ),
+            "stats by=month unit=survivors (2026)": lambda: timed(
                 table(("month",), "survivors", year=True), repeat
             ),
-            "stats by=referral_service,municipality": timed(
+            "stats by=referral_service,municipality": lambda: timed(
                 table(("referral_service", "municipality")), repeat
             ),
-            "indicators (a month)": timed(
+            "indicators (a month)": lambda: timed(
                 lambda: network_indicators(session, MONTH_FIRST, MONTH_LAST), repeat
             ),
-            "indicators (2026)": timed(
+            "indicators (2026)": lambda: timed(
                 lambda: network_indicators(session, YEAR_FIRST, YEAR_LAST), repeat
             ),
-            "... after a write to the month (counted again)": timed(
+            "... after a write to the month (counted again)": lambda: timed(
                 table(by_place_and_type), repeat, before=lambda: touch_the_month(session)
             ),
-            "GET /api/v1/stats by=municipality,violence_type": timed(
+            "GET /api/v1/stats by=municipality,violence_type": lambda: timed(
                 api("/api/v1/stats", by="municipality,violence_type"), repeat
             ),
-            "GET /api/v1/stats/indicators": timed(api("/api/v1/stats/indicators"), repeat),
+            "GET /api/v1/stats/indicators": lambda: timed(api("/api/v1/stats/indicators"), repeat),
         }
+        # `--only indicators`: just the entries whose name holds the word.
+        return {name: run() for name, run in runs.items() if only in name}
 
 
 @contextmanager
@@ -468,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         help="build the data set in this folder (PostgreSQL: in the schema bench_ruta_kept) "
         "and reuse it on the next run",
     )
+    parser.add_argument("--only", default="", help="time only the entries named with this")
     add_database_argument(parser)
     args = parser.parse_args(argv)
     rng = random.Random(20261122)
@@ -480,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         forget_stored_counts(bench)  # so that each first answer is counted from the incidents
         seeded_in = time.perf_counter() - started
         print(f"seeded in {seeded_in:.1f} s on {database_kind(args.database_url)}: {counts}")
-        figures = measure(bench, args.repeat)
+        figures = measure(bench, args.repeat, args.only)
     rows = [
         [name, f["first_ms"], f["best_ms"], f["median_ms"], f["cpu_median_ms"]]
         for name, f in figures.items()

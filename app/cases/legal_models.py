@@ -69,6 +69,7 @@ class ProtectionMeasure(Base):
     __table_args__ = (
         Index("ix_protection_measures_status_ends", "status", "ends_on"),
         Index("ix_protection_measures_breached_at", "breached_at"),
+        Index("ix_protection_measures_case_status", "case_id", "status"),  # migration 0030
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

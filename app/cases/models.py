@@ -111,6 +111,11 @@ class Case(Base):
         # purged case drops out of both (0016).
         Index("ix_cases_id_survivor", "id", "merged_into_id", "survivor_id", "purged_at"),
         Index("ix_cases_survivor_id", "survivor_id", "merged_into_id", "id", "purged_at"),
+        # Open high-risk cases for the indicators (migration 0030).
+        Index(
+            "ix_cases_risk_statistics",
+            *("risk_level", "consent_statistics", "merged_into_id", "status", "id"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

@@ -34,6 +34,12 @@ class Referral(Base):
         Index("ix_referrals_to_status", "to_institution_id", "status"),
         Index("ix_referrals_from_status", "from_institution_id", "status"),
         Index("ix_referrals_status_due", "status", "due_on"),
+        # The network indicators, from the index alone (migration 0030).
+        Index(
+            "ix_referrals_sent_statistics",
+            *("created_at", "case_id", "service", "to_institution_id", "status", "due_on"),
+            *("closed_at", "id"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

@@ -9,13 +9,31 @@ follow-ups, or cases), and never where it would let a "<5" count be computed bac
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Float, Select, and_, case, cast, exists, func, or_, select
+from sqlalchemy import (
+    CTE,
+    Float,
+    FromClause,
+    Integer,
+    Select,
+    String,
+    Subquery,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 
 from app.cases import rape_window
 from app.cases.breach import REASSESS_WITHIN
@@ -44,8 +62,8 @@ def share(part: int, whole: int) -> float | None:
     return round(part / whole, 3)
 
 
-def median_days(values: list[float]) -> float | None:
-    return round(statistics.median(values), 1) if len(values) >= THRESHOLD else None
+def median_days(count: int, median: float | None) -> float | None:
+    return round(median, 1) if count >= THRESHOLD and median is not None else None
 
 
 def utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -57,13 +75,14 @@ def utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
 
 @dataclass
 class Tally:
-    """One group's referrals: counts from the database, durations for the medians."""
+    """One group's referrals: counts, and how many durations and their median (both
+    from the database)."""
 
     referrals: int = 0
     completed: int = 0
     overdue: int = 0
-    to_accept: list[float] = field(default_factory=list)
-    to_complete: list[float] = field(default_factory=list)
+    to_accept: tuple[int, float | None] = (0, None)
+    to_complete: tuple[int, float | None] = (0, None)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -71,8 +90,8 @@ class Tally:
             "completed": shown(self.completed),
             "completed_share": share(self.completed, self.referrals),
             "overdue": shown(self.overdue),
-            "median_days_to_accept": median_days(self.to_accept),
-            "median_days_to_complete": median_days(self.to_complete),
+            "median_days_to_accept": median_days(*self.to_accept),
+            "median_days_to_complete": median_days(*self.to_complete),
         }
 
 
@@ -114,32 +133,105 @@ def _count_referrals(session: DbSession, tallies: ReferralTallies, start: date, 
             tally.overdue += late
 
 
-def _time_referrals(session: DbSession, tallies: ReferralTallies, start: date, end: date) -> None:
-    """Days to acceptance and to completion, computed by the database, one row each."""
-    dialect = session.get_bind().dialect.name
+# Each duration counted thrice, for the network, its service and its receiver: one
+# reading of the referrals gives all the medians.
+MEASURES = ("to_accept", "to_complete")
+
+
+def _durations(dialect: str, start: date, end: date) -> CTE:
+    """Days to acceptance and to completion, one row per referral (and acceptance)."""
     completed = Referral.status == "completed"
     accepted = and_(ReferralEvent.referral_id == Referral.id, ReferralEvent.action == "accept")
+    to_complete = case((completed, days_between(dialect, Referral.closed_at, Referral.created_at)))
     stmt = (
         select(
-            Referral.service,
-            Referral.to_institution_id,
-            cast(days_between(dialect, ReferralEvent.at, Referral.created_at), Float),
-            cast(
-                case((completed, days_between(dialect, Referral.closed_at, Referral.created_at))),
-                Float,
+            Referral.service.label("service"),
+            Referral.to_institution_id.label("institution"),
+            cast(days_between(dialect, ReferralEvent.at, Referral.created_at), Float).label(
+                "to_accept"
             ),
+            cast(to_complete, Float).label("to_complete"),
         )
         .outerjoin(ReferralEvent, accepted)
         .where(or_(ReferralEvent.id.is_not(None), completed))
     )
-    for service, institution_id, to_accept, to_complete in session.execute(
-        _sent_in(stmt, start, end)
-    ):
-        for tally in tallies.each(service, institution_id):
-            if to_accept is not None:
-                tally.to_accept.append(to_accept)
-            if to_complete is not None:
-                tally.to_complete.append(to_complete)
+    return _sent_in(stmt, start, end).cte("durations")
+
+
+def _stacked(durations: CTE) -> Subquery:
+    """(measure, service, institution, days): a NULL key stands for every value of it."""
+    no_service, no_institution = cast(null(), String), cast(null(), Integer)
+    levels = (
+        (no_service, no_institution),
+        (durations.c.service, no_institution),
+        (no_service, durations.c.institution),
+    )
+    parts = [
+        select(
+            literal_column(str(number)).label("measure"),
+            service.label("service"),
+            institution.label("institution"),
+            durations.c[name].label("days"),
+        ).where(durations.c[name].is_not(None))
+        for number, name in enumerate(MEASURES)
+        for service, institution in levels
+    ]
+    return union_all(*parts).subquery("stacked")
+
+
+def medians(
+    session: DbSession, values: FromClause, by: Sequence[str], value: str
+) -> dict[tuple[Any, ...], tuple[int, float]]:
+    """How many non-NULL `value`s each group of `by` has, and their exact median (the
+    middle one, or the mean of the middle two, as statistics.median)."""
+    keys = [values.c[name] for name in by]
+    column = values.c[value]
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = (
+            select(*keys, func.count(), func.percentile_cont(0.5).within_group(column))
+            .where(column.is_not(None))
+            .group_by(*keys)
+        )
+    else:
+        stmt = _window_median(keys, column)
+    return {tuple(row[:-2]): (row[-2], row[-1]) for row in session.execute(stmt)}
+
+
+def _window_median(keys: list[Any], column: Any) -> Select[Any]:
+    """SQLite has no percentile: each group ranked by value, its middle rank or two
+    (2 * rank between n and n + 2) averaged."""
+    ranked = (
+        select(
+            *keys,
+            column.label("value"),
+            func.row_number().over(partition_by=keys, order_by=column).label("rank"),
+            func.count().over(partition_by=keys).label("n"),
+        )
+        .where(column.is_not(None))
+        .subquery("ranked")
+    )
+    groups = [ranked.c[key.key] for key in keys]
+    middle = (2 * ranked.c.rank).between(ranked.c.n, ranked.c.n + 2)
+    return (
+        select(*groups, func.max(ranked.c.n), func.avg(ranked.c.value))
+        .where(middle)
+        .group_by(*groups)
+    )
+
+
+def _time_referrals(session: DbSession, tallies: ReferralTallies, start: date, end: date) -> None:
+    dialect = session.get_bind().dialect.name
+    stacked = _stacked(_durations(dialect, start, end))
+    found = medians(session, stacked, ("measure", "service", "institution"), "days")
+    for (measure, service, institution), median in found.items():
+        tally = _tally_of(tallies, service, institution)
+        setattr(tally, MEASURES[int(measure)], median)
+
+
+def _tally_of(tallies: ReferralTallies, service: str | None, institution: int | None) -> Tally:
+    if service is not None:
+        return tallies.by_service[service]
+    return tallies.overall if institution is None else tallies.by_institution[institution]
 
 
 def tally_referrals(session: DbSession, start: date, end: date) -> ReferralTallies:
@@ -249,30 +341,40 @@ def network_indicators(session: DbSession, start: date, end: date) -> dict[str, 
 
 # ---- the 72-hour window after a rape (app/cases/rape_window.py) -------------------------
 
+# The window opens at 00:00 local time, at most 14 hours either side of the day's 00:00
+# UTC: 72 hours after it is always within four days of the day.
+NEAR_DAYS = rape_window.PEP_HOURS / 24 + 1
+
 
 def _rapes_reported_in_window(session: DbSession, start: date, end: date) -> list[Any]:
     """Rapes recorded in the period and reported within 72 h: (case id, window)."""
-    since, until = utc_bounds(start, end)
-    stmt = (
-        select(Incident.case_id, Incident.occurred_on, Incident.created_at)
-        .join(Case, Case.id == Incident.case_id)
-        .where(
-            Case.consent_statistics.is_(True),
-            Case.merged_into_id.is_(None),
-            Incident.gbvims_type == rape_window.RAPE,
-            Incident.voided_at.is_(None),
-            Incident.created_at >= since,
-            Incident.created_at < until,
-        )
-    )
+    stmt = select(Incident.case_id, Incident.occurred_on, Incident.created_at)
     return [
         (case_id, rape_window.window_from(occurred_on), occurred_on)
-        for case_id, occurred_on, reported_at in session.execute(stmt)
+        for case_id, occurred_on, reported_at in session.execute(
+            _rapes_near(session, stmt, start, end)
+        )
         if rape_window.reported_within(occurred_on, reported_at, rape_window.PEP_HOURS)
     ]
 
 
-def _medical_care_times(session: DbSession, case_ids: set[Any]) -> dict[Any, list[datetime]]:
+def _rapes_near(session: DbSession, stmt: AnySelect, start: date, end: date) -> AnySelect:
+    """Rapes recorded in the period no later than NEAR_DAYS after their day: only those
+    can have been reported within 72 h, which rape_window then tells exactly."""
+    since, until = utc_bounds(start, end)
+    dialect = session.get_bind().dialect.name
+    return stmt.join(Case, Case.id == Incident.case_id).where(
+        Case.consent_statistics.is_(True),
+        Case.merged_into_id.is_(None),
+        Incident.gbvims_type == rape_window.RAPE,
+        Incident.voided_at.is_(None),
+        Incident.created_at >= since,
+        Incident.created_at < until,
+        days_between(dialect, Incident.created_at, Incident.occurred_on) <= NEAR_DAYS,
+    )
+
+
+def _medical_care_times(session: DbSession, case_ids: Select[Any]) -> dict[Any, list[datetime]]:
     """When each case got medical care: a medical care note (the start of the day it was
     given, local time) or a medical referral completed."""
     times: dict[Any, list[datetime]] = defaultdict(list)
@@ -296,7 +398,8 @@ def rape_window_summary(session: DbSession, start: date, end: date) -> dict[str,
     """Rapes reported within 72 h in the period, and how many got medical care (a
     medical note, or a completed medical referral) inside the window."""
     rapes = _rapes_reported_in_window(session, start, end)
-    care = _medical_care_times(session, {case_id for case_id, _w, _d in rapes}) if rapes else {}
+    near = _rapes_near(session, select(Incident.case_id), start, end)
+    care = _medical_care_times(session, near) if rapes else {}
     cared = sum(
         1
         for case_id, window, occurred_on in rapes
