@@ -8,12 +8,12 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.reports import stats
-from app.reports.stats import StatsQuery, count_groups, count_together
+from app.reports.stats import StatsQuery, count_groups, count_together, stats_table
 from app.reports.stored import Asked, StoredCounts
 from tests.conftest import USING_PG
 from tests.report_helpers import PERIOD, get_stats, seed_observatory
@@ -271,3 +271,25 @@ def raw_in(session):
         }
 
     return count
+
+
+def test_the_tables_of_one_transaction_take_the_notes_once(app, seeded):
+    taken: list[str] = []
+
+    def note_takes(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("DELETE FROM STAT_CHANGES"):
+            taken.append(statement)
+
+    with app.app_context(), app.test_request_context():
+        event.listen(db.engine, "before_cursor_execute", note_takes)
+        try:
+            october = (date(2026, 10, 1), date(2026, 10, 31))
+            for by in (("district",), ("sex",), ("district", "violence_type")):
+                stats_table(db.session, StatsQuery(*october, by))
+            stats_table(db.session, StatsQuery(*october, ("sex",), municipality="acajutla"))
+            assert len(taken) == 1
+            db.session.commit()
+            stats_table(db.session, StatsQuery(*october, ("district",)))
+            assert len(taken) == 2  # a new transaction looks again
+        finally:
+            event.remove(db.engine, "before_cursor_execute", note_takes)

@@ -24,7 +24,7 @@ from app.core.i18n import N_
 from app.reports.cube import Counts, Pattern, PeriodCube, is_hidden, month_series, period_kind
 from app.reports.dimensions import DIMENSIONS, JOINS, Dimension
 from app.reports.labels import labels_for
-from app.reports.stored import Asked, Count, StoredCounts
+from app.reports.stored import Asked, Count, stored_counts
 from app.reports.suppression import HIDDEN, SMALL, THRESHOLD, TOTAL, Entry, Grid, Shown
 
 UNITS = ("incidents", "cases", "survivors")
@@ -219,10 +219,10 @@ def _axis(session: DbSession, query: StatsQuery, key: str, seen: set[str]) -> Ax
     return Axis(key, dimension.label, sorted(values, key=place), labels)
 
 
-def stored_groups(session: DbSession, query: StatsQuery, stored: StoredCounts) -> Counts:
+def stored_groups(session: DbSession, query: StatsQuery) -> Counts:
     """`count_groups` of a whole month or year, as stored (`stored.py`)."""
     asked = Asked(query.unit, query.by, query.municipality)
-    return stored.counts(query.start, query.end, asked, _counter(session))
+    return stored_counts(session).counts(query.start, query.end, asked, _counter(session))
 
 
 def _counter(session: DbSession) -> Count:
@@ -231,7 +231,7 @@ def _counter(session: DbSession) -> Count:
 
 def period_cube(session: DbSession, query: StatsQuery) -> PeriodCube:
     """The period's pattern, fed by unfiltered counts in the query's unit."""
-    stored = StoredCounts(session)
+    stored = stored_counts(session)
 
     def fetch(start: date, end: date, bys: list[tuple[str, ...]]) -> dict[tuple[str, ...], Counts]:
         asked = [Asked(query.unit, by) for by in bys]
@@ -264,11 +264,7 @@ def stats_table(
     check_query(query)
     cube = cube or period_cube(session, query)
     pattern = _pattern(cube, query)  # first: its finer counts may give the table's own
-    groups = (
-        stored_groups(session, query, StoredCounts(session))
-        if query.municipality
-        else cube.counts(query.by)
-    )
+    groups = stored_groups(session, query) if query.municipality else cube.counts(query.by)
     rows = _axis(session, query, query.by[0], {g[0] for g in groups})
     if len(query.by) == 1:
         grid = Grid(rows.values, [], {(g[0], TOTAL): n for g, n in groups.items()})
@@ -295,7 +291,8 @@ def month_trend(
     it; the months together are no published period, so their sum is not shown (a year's
     table less one month's would be the others')."""
     query = StatsQuery(first, last, ("district", "month"), unit=unit)
-    counts = StoredCounts(session).months(first, last, Asked(unit, query.by), _counter(session))
+    asked = Asked(unit, query.by)
+    counts = stored_counts(session).months(first, last, asked, _counter(session))
     rows = _axis(session, replace(query, by=("month",)), "month", set())
     series = month_series(counts, rows.values, place)
     shown: dict[Entry, Shown] = {entry: value for entry, value in series.items()}

@@ -19,11 +19,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, event, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.core.db import DbSession
 from app.core.time import utcnow
@@ -92,9 +93,27 @@ def take_changes(session: DbSession) -> None:
     _upsert(session, StatMonth, rows, "month", {"generation": StatMonth.generation + 1})
 
 
+STORED = "ruta.stored_counts"
+
+
+def stored_counts(session: DbSession) -> StoredCounts:
+    """The transaction's view of the stored counts: every table of a request reads the
+    same generations, and the notes are taken once. A write made later in the same
+    transaction shows from the next one on."""
+    if STORED not in session.info:
+        session.info[STORED] = StoredCounts(session)
+    return cast(StoredCounts, session.info[STORED])
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_view(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost: the next transaction looks again
+        session.info.pop(STORED, None)
+
+
 class StoredCounts:
-    """One request's view of the stored counts: notes taken once, generations read
-    once per set of months."""
+    """One transaction's view of the stored counts (`stored_counts`): notes taken once,
+    generations read once."""
 
     def __init__(self, session: DbSession) -> None:
         self.session = session
