@@ -44,7 +44,7 @@ from app.extensions import db
 from app.referrals.models import Referral, ReferralEvent
 from app.reports.indicators import network_indicators
 from app.reports.stats import StatsQuery, stats_table
-from app.reports.stored import take_changes
+from app.reports.stored import COUNTS, INDICATORS, take_changes
 from bench.common import (
     add_database_argument,
     database_kind,
@@ -325,7 +325,8 @@ def seed(bench: Any, incidents: int, rng: random.Random) -> dict[str, int]:
         seeder.flush(conn)
         # The notes of the bulk load are taken once, as the first count would, and the
         # database tidied as autovacuum would: the measures are of a running observatory.
-        take_changes(Session(bind=conn))
+        for ledger in (COUNTS, INDICATORS):
+            take_changes(Session(bind=conn), ledger)
     with bench.app.app_context(), db.engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         postgresql = database_kind(bench.database_url) == "postgresql"
@@ -384,6 +385,18 @@ def touch_the_month(session: Any) -> None:
     session.commit()  # as its request would: the next count is another transaction
 
 
+def touch_a_referral(session: Any) -> None:
+    """A write to one referral sent in mid-month, as its receiver's answer would."""
+    session.execute(
+        text(
+            "UPDATE referrals SET status = status WHERE id = (SELECT id FROM referrals "
+            "WHERE created_at >= :middle ORDER BY created_at LIMIT 1)"
+        ),
+        {"middle": MONTH_FIRST + timedelta(days=14)},
+    )
+    session.commit()
+
+
 def measure(bench: Any, repeat: int, only: str = "") -> dict[str, dict[str, float]]:
     # A kept data set already has the supervisor of an earlier run.
     supervisor = bench.add_user("supervisor", "RED-SON", f"bench.sup{uuid.uuid4().hex[:8]}")
@@ -433,6 +446,11 @@ def measure(bench: Any, repeat: int, only: str = "") -> dict[str, dict[str, floa
             "... after a write to the month (counted again)": lambda: timed(
                 table(by_place_and_type), repeat, before=lambda: touch_the_month(session)
             ),
+            "indicators (2026) after a referral of the month changed": lambda: timed(
+                lambda: network_indicators(session, YEAR_FIRST, YEAR_LAST),
+                repeat,
+                before=lambda: touch_a_referral(session),
+            ),
             "GET /api/v1/stats by=municipality,violence_type": lambda: timed(
                 api("/api/v1/stats", by="municipality,violence_type"), repeat
             ),
@@ -463,6 +481,8 @@ def seeded_counts(bench: Any) -> dict[str, int] | None:
 def forget_stored_counts(bench: Any) -> None:
     with bench.app.app_context(), db.engine.begin() as conn:
         conn.execute(text("DELETE FROM stat_counts"))
+        # with nothing stored, the notes tell nothing (and a data set seeded before 0031 has none)
+        conn.execute(text("DELETE FROM indicator_changes"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Float, String, cast, literal, select, union_all
 
 from app.extensions import db
-from app.reports.indicators import medians
+from app.reports.network_counts import medians
 
 DAYS = st.one_of(
     st.integers(min_value=0, max_value=4).map(float),  # ties

@@ -45,3 +45,23 @@ class StatCount(Base):
     generations: Mapped[str] = mapped_column(String(120))
     counts: Mapped[str] = mapped_column(Text)
     counted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IndicatorChange(Base):
+    """A month whose network indicators a write may have changed: the month a referral
+    was sent, a follow-up fell due, a measure was breached or a rape was recorded.
+    Written by triggers (migration 0031), as `StatChange`."""
+
+    __tablename__ = "indicator_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))
+
+
+class IndicatorMonth(Base):
+    """How many times a month's indicators have changed since they were first stored."""
+
+    __tablename__ = "indicator_months"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from app.core.db import DbSession
 from app.core.time import utcnow
 from app.reports.cube import Counts, month_end, period_kind
-from app.reports.models import StatChange, StatCount, StatMonth
+from app.reports.models import IndicatorChange, IndicatorMonth, StatChange, StatCount, StatMonth
 
 
 @dataclass(frozen=True)
@@ -76,55 +76,79 @@ def _upsert(
     )
 
 
-def take_changes(session: DbSession) -> None:
+@dataclass(frozen=True)
+class Ledger:
+    """Where triggers note the months a write may have changed, and where those months'
+    generations are kept: one for the counts (months of incidents), one for the
+    indicators (months of referrals, follow-ups, breaches and rapes recorded)."""
+
+    name: str
+    changes: Any  # a model with `id` and `month`
+    months: Any  # a model with `month` and `generation`
+
+
+COUNTS = Ledger("counts", StatChange, StatMonth)
+INDICATORS = Ledger("indicators", IndicatorChange, IndicatorMonth)
+
+
+def take_changes(session: DbSession, ledger: Ledger = COUNTS) -> None:
     """Turn the months the triggers noted into new generations. A note is removed in
     the same statement that reads it, so one written meanwhile waits for the next count.
     On PostgreSQL notes another request is taking are left to it (SKIP LOCKED): stats
     requests never queue behind one another; until that one commits, this one answers
     as it would have a moment earlier."""
-    notes = delete(StatChange)
+    changes, generations = ledger.changes, ledger.months
+    notes = delete(changes)
     if session.get_bind().dialect.name == "postgresql":
-        free = select(StatChange.id).with_for_update(skip_locked=True).scalar_subquery()
-        notes = notes.where(StatChange.id.in_(free))
-    months = sorted(set(session.execute(notes.returning(StatChange.month)).scalars()))
+        free = select(changes.id).with_for_update(skip_locked=True).scalar_subquery()
+        notes = notes.where(changes.id.in_(free))
+    months = sorted(set(session.execute(notes.returning(changes.month)).scalars()))
     if not months:
         return
     rows = [{"month": month, "generation": 1} for month in months]
-    _upsert(session, StatMonth, rows, "month", {"generation": StatMonth.generation + 1})
+    _upsert(session, generations, rows, "month", {"generation": generations.generation + 1})
 
 
-STORED = "ruta.stored_counts"
+STORED = "ruta.stored."
 
 
-def stored_counts(session: DbSession) -> StoredCounts:
+def stored_counts(session: DbSession, ledger: Ledger = COUNTS) -> StoredCounts:
     """The transaction's view of the stored counts: every table of a request reads the
     same generations, and the notes are taken once. A write made later in the same
     transaction shows from the next one on."""
-    if STORED not in session.info:
-        session.info[STORED] = StoredCounts(session)
-    return cast(StoredCounts, session.info[STORED])
+    name = STORED + ledger.name
+    if name not in session.info:
+        session.info[name] = StoredCounts(session, ledger)
+    return cast(StoredCounts, session.info[name])
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget_view(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:  # the outermost: the next transaction looks again
-        session.info.pop(STORED, None)
+        for name in [name for name in session.info if str(name).startswith(STORED)]:
+            del session.info[name]
 
 
 class StoredCounts:
     """One transaction's view of the stored counts (`stored_counts`): notes taken once,
     generations read once."""
 
-    def __init__(self, session: DbSession) -> None:
+    def __init__(self, session: DbSession, ledger: Ledger = COUNTS) -> None:
         self.session = session
+        self.ledger = ledger
         self._generations: dict[str, int] | None = None
-        take_changes(session)
+        take_changes(session, ledger)
 
     def generations(self, months: list[date]) -> str:
+        return self.generations_of([month_code(first) for first in months])
+
+    def generations_of(self, codes: list[str]) -> str:
+        """The generations of these months (YYYY-MM, or a ledger's own pseudo-month)."""
         if self._generations is None:
-            rows = self.session.execute(select(StatMonth.month, StatMonth.generation))
+            months_table = self.ledger.months
+            rows = self.session.execute(select(months_table.month, months_table.generation))
             self._generations = {month: generation for month, generation in rows}
-        return ".".join(str(self._generations.get(month_code(m), 0)) for m in months)
+        return ".".join(str(self._generations.get(code, 0)) for code in codes)
 
     def counts(self, start: date, end: date, asked: Asked, count: Count) -> Counts:
         """The counts of the whole month or year `start`–`end`, stored or counted now
@@ -173,28 +197,40 @@ class StoredCounts:
         asked: list[Asked],
         count: Count,
     ) -> dict[Asked, Counts]:
+        keys = {f"{period}|{one.name}": one for one in asked}
+
+        def count_missing(missing: list[str]) -> dict[str, str]:
+            counted = count(start, end, [keys[key] for key in missing])
+            return {key: encode(counted[keys[key]]) for key in missing}
+
         generations = self.generations(months)
-        keys = {one: f"{period}|{one.name}" for one in asked}
+        texts = self.texts({key: generations for key in keys}, count_missing)
+        return {keys[key]: decode(kept) for key, kept in texts.items()}
+
+    def texts(
+        self, stamps: dict[str, str], make: Callable[[list[str]], dict[str, str]]
+    ) -> dict[str, str]:
+        """What is stored under each key of `stamps` if it was made at that stamp (the
+        generations it was counted at); the rest made now by `make`, from the missing
+        keys, and stored with their stamps."""
         rows = self.session.execute(
             select(StatCount.key, StatCount.generations, StatCount.counts).where(
-                StatCount.key.in_(keys.values())
+                StatCount.key.in_(stamps)
             )
         )
-        current = {key: counts for key, made_at, counts in rows if made_at == generations}
-        found = {one: decode(current[key]) for one, key in keys.items() if key in current}
-        missing = [one for one in asked if one not in found]
+        found = {key: kept for key, made_at, kept in rows if made_at == stamps[key]}
+        missing = [key for key in stamps if key not in found]
         if missing:
-            counted = count(start, end, missing)
+            made = make(missing)
             now = utcnow()
             _upsert_counts(
                 self.session,
                 [
-                    {"key": keys[one], "generations": generations, "counts": encode(counts),
-                     "counted_at": now}
-                    for one, counts in counted.items()
+                    {"key": key, "generations": stamps[key], "counts": kept, "counted_at": now}
+                    for key, kept in made.items()
                 ],
-            )  # fmt: skip
-            found |= counted
+            )
+            found |= made
         return found
 
 
