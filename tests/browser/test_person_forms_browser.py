@@ -36,6 +36,11 @@ class PersonForms(CasePage):
         target = self.page.locator(selector)
         return target.is_visible() and bool(target.evaluate(IN_VIEW))
 
+    def focused_is(self, selector: str) -> bool:
+        """Whether the element has the focus (forms.js puts it on the errors)."""
+        self.page.wait_for_load_state("load")  # forms.js is deferred
+        return bool(self.page.locator(selector).evaluate("el => el === document.activeElement"))
+
     def title(self) -> str:
         return str(self.page.title())
 
@@ -81,6 +86,7 @@ def test_contact_rules_open_by_keyboard_refuse_call_times_without_calls_then_sav
     assert case.url_path == f"/cases/{case_id}#cambiar-contacto"
     assert case.title().startswith("Error:")
     assert case.shown_in_view("#contacto-errores")
+    assert case.focused_is("#contacto-errores")
     message = "Si no se la puede llamar, no escriba horarios de llamada."
     assert message in case.box("contacto-errores").inner_text()
     assert case.page.locator("#sc-call_times-error").inner_text() == message
@@ -121,6 +127,7 @@ def test_access_needs_refuse_another_language_unnamed_then_show_the_interpreter(
     assert case.url_path == f"/cases/{case_id}#cambiar-necesidades"
     assert case.title().startswith("Error:")
     assert case.shown_in_view("#necesidades-errores")
+    assert case.focused_is("#necesidades-errores")
     assert "Escriba qué idioma habla." in case.box("necesidades-errores").inner_text()
     assert case.page.locator("#an-language_other-error").is_visible()
     assert case.value("#an-language") == "other"
@@ -156,6 +163,7 @@ def test_an_aggressor_without_relationship_comes_back_as_typed_then_is_recorded(
     assert case.url_path == f"/cases/{case_id}#agresores"
     assert case.title().startswith("Error:")
     assert case.shown_in_view("#agresor-errores")
+    assert case.focused_is("#agresor-errores")
     summary = case.box("agresor-errores").inner_text()
     assert "Relación con ella" in summary
     assert case.page.locator("#ag-relationship-error").is_visible()
@@ -192,6 +200,7 @@ def test_a_child_without_age_comes_back_as_typed_then_shows_her_age(
     assert case.url_path == f"/cases/{case_id}#menores"
     assert case.title().startswith("Error:")
     assert case.shown_in_view("#menores-errores")
+    assert case.focused_is("#menores-errores")
     assert "Indique el año de nacimiento o la edad." in case.box("menores-errores").inner_text()
     assert case.page.locator("#age-error").is_visible()
     assert case.value("#given_names") == "Sofía"
@@ -210,3 +219,91 @@ def test_a_child_without_age_comes_back_as_typed_then_shows_her_age(
     assert case.page.locator("#menores-con-ella").inner_text() == "Viven con ella: 1 (0-11: 1)"
     assert "aviso obligatorio a protección de la niñez" in child.inner_text()
     assert case.no_form_errors()
+
+
+def test_a_complaint_without_number_is_refused_then_its_pathway_takes_a_step(
+    browsing, make_account, live_server
+):
+    case, case_id = worker_on_case(browsing, make_account, live_server)
+    assert "Sin denuncia registrada." in case.section("denuncia").inner_text()
+
+    box = case.open_form("denuncia", "Registrar denuncia")
+    assert case.url_path == f"/cases/{case_id}/forms/denuncia"
+    case.assert_accessible()
+    box.get_by_label("Desea que se remita a la Fiscalía (FGR)").check()
+    box.get_by_label("Juzgado").fill("Juzgado Especializado de Sonsonate")
+    case.save("denuncia", "Guardar denuncia")
+
+    assert case.url_path == f"/cases/{case_id}#denuncia"
+    assert case.title().startswith("Error:")
+    assert case.shown_in_view("#denuncia-errores")
+    assert case.focused_is("#denuncia-errores")
+    assert "Número de denuncia" in case.box("denuncia-errores").inner_text()
+    assert case.page.locator("#number-error").is_visible()
+    assert case.page.locator("#forward_to_prosecutor").is_checked()
+    assert case.value("#court") == "Juzgado Especializado de Sonsonate"
+    assert "Sin denuncia registrada." in case.section("denuncia").inner_text()
+    case.assert_accessible()
+
+    case.section("denuncia").get_by_label("Número de denuncia").fill("DEN-2026-0042")
+    case.save("denuncia", "Guardar denuncia")
+    assert "Denuncia registrada." in case.flash()
+    complaint = case.section("denuncia").locator("article.item")
+    assert "Denuncia DEN-2026-0042" in complaint.inner_text()
+    pathway = complaint.locator(".pathway")
+    assert "Ruta judicial: Recibida" in pathway.inner_text()
+    case.assert_accessible()
+
+    # The pathway's step, dated tomorrow by mistake: refused, the date kept, nothing moved.
+    pathway.get_by_label("Fecha del paso").fill("2099-01-15")
+    case.click_and_wait(pathway.get_by_role("button", name="Registrar paso"))
+    pathway = case.section("denuncia").locator(".pathway")
+    error = pathway.get_by_text("La fecha no puede ser futura.")
+    assert case.title().startswith("Error:")
+    assert error.is_visible() and bool(error.evaluate(IN_VIEW))
+    assert pathway.get_by_label("Fecha del paso").input_value() == "2099-01-15"
+    assert "Ruta judicial: Recibida" in pathway.inner_text()
+    case.assert_accessible()
+
+    pathway.get_by_label("Fecha del paso").fill("")
+    case.click_and_wait(pathway.get_by_role("button", name="Registrar paso"))
+    assert "Paso de la denuncia registrado." in case.flash()
+    pathway = case.section("denuncia").locator(".pathway")
+    assert "Ruta judicial: Remitida a la Fiscalía" in pathway.inner_text()
+    assert "Remitir a la Fiscalía" in pathway.locator("ol.history").inner_text()
+
+
+def test_handing_over_the_lead_without_a_reason_keeps_the_note_then_is_asked(
+    browsing, make_account, live_server
+):
+    case, case_id = worker_on_case(browsing, make_account, live_server)
+    case.open_by_link("coordinacion", "Traspasar la coordinación")
+    assert case.url_path == f"/cases/{case_id}/transfer"
+    case.assert_accessible()
+    target = case.page.get_by_label("Institución que coordinará")
+    chosen = target.locator("option").nth(1).inner_text()
+    target.select_option(label=chosen)
+    case.page.get_by_label("Nota para el expediente (confidencial)").fill("Se mudó a San Miguel")
+    case.click_and_wait(case.page.get_by_role("button", name="Pedir el traspaso"))
+
+    assert case.url_path == f"/cases/{case_id}/transfer"
+    assert case.title().startswith("Error:")
+    assert case.shown_in_view(".error-box")
+    assert case.focused_is(".error-box")
+    assert "Elija el motivo del traspaso." in case.page.locator(".error-box").inner_text()
+    assert case.page.locator("#t-reason-error").is_visible()
+    assert target.locator("option:checked").inner_text() == chosen
+    assert case.value("#t-note") == "Se mudó a San Miguel"
+    case.assert_accessible()
+
+    case.page.get_by_label("Ella se mudó").check()
+    case.click_and_wait(case.page.get_by_role("button", name="Pedir el traspaso"))
+    assert case.url_path == f"/cases/{case_id}#coordinacion"
+    assert "Se pidió el traspaso de la coordinación" in case.flash()
+    number = case.number()
+    case.open("/referrals/transfers")
+    sent = case.page.locator("section", has_text="Enviados").locator("tbody tr", has_text=number)
+    assert sent.count() == 1
+    row = sent.inner_text()
+    assert chosen.split(" (")[-1].rstrip(")") in row
+    assert "Ella se mudó" in row and "Pendiente" in row
