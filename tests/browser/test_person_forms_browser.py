@@ -261,6 +261,10 @@ def test_a_complaint_without_number_is_refused_then_its_pathway_takes_a_step(
     error = pathway.get_by_text("La fecha no puede ser futura.")
     assert case.title().startswith("Error:")
     assert error.is_visible() and bool(error.evaluate(IN_VIEW))
+    assert case.focused_is(f"#{error.get_attribute('id')}")
+    date = pathway.get_by_label("Fecha del paso")
+    assert date.get_attribute("aria-invalid") == "true"
+    assert error.get_attribute("id") in (date.get_attribute("aria-describedby") or "")
     assert pathway.get_by_label("Fecha del paso").input_value() == "2099-01-15"
     assert "Ruta judicial: Recibida" in pathway.inner_text()
     case.assert_accessible()
