@@ -48,6 +48,9 @@ class PersonForms(CasePage):
         return str(self.page.locator(selector).input_value())
 
     def assert_accessible(self) -> None:
+        """No critical or serious axe-core violation, and one element per id (each
+        label and error link finds its field)."""
+        assert not self.duplicate_ids(), f"duplicate ids {self.duplicate_ids()}"
         problems = self.accessibility_problems()
         assert not problems, "axe-core found " + "; ".join(problems)
 
@@ -254,7 +257,7 @@ def test_a_complaint_without_number_is_refused_then_its_pathway_takes_a_step(
     assert "Ruta judicial: Recibida" in pathway.inner_text()
     case.assert_accessible()
 
-    # The pathway's step, dated tomorrow by mistake: refused, the date kept, nothing moved.
+    # The pathway's step, dated in the future by mistake: refused, the date kept, no move.
     pathway.get_by_label("Fecha del paso").fill("2099-01-15")
     case.click_and_wait(pathway.get_by_role("button", name="Registrar paso"))
     pathway = case.section("denuncia").locator(".pathway")
@@ -306,8 +309,11 @@ def test_handing_over_the_lead_without_a_reason_keeps_the_note_then_is_asked(
     assert "Se pidió el traspaso de la coordinación" in case.flash()
     number = case.number()
     case.open("/referrals/transfers")
+    # The case page says no more than the flash; the outbox lists it, once: the refused
+    # request left nothing behind.
     sent = case.page.locator("section", has_text="Enviados").locator("tbody tr", has_text=number)
     assert sent.count() == 1
     row = sent.inner_text()
-    assert chosen.split(" (")[-1].rstrip(")") in row
+    code = chosen.rsplit("(", 1)[-1].rstrip(")")  # "Name (CODE)": the rows show codes
+    assert code in row
     assert "Ella se mudó" in row and "Pendiente" in row
