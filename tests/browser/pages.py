@@ -420,6 +420,14 @@ class CasePage(BasePage):
         self.click_and_wait(box.get_by_role("button", name="Enviar remisión"))
         return ReferralSheetPage(self.page)
 
+    def open_form_with_keyboard(self, section: str) -> Any:
+        """Tab to a section's form link and press Enter: the form's own page. The case
+        page is long, so the Tab limit is too."""
+        self.tab_to(f'main a[href$="/forms/{section}"]', limit=200)
+        with self.page.expect_navigation():
+            self.page.keyboard.press("Enter")
+        return self.section(section)
+
     def referral_rows(self) -> list[str]:
         return self.section("remisiones").locator("tbody tr").all_inner_texts()
 
