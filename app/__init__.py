@@ -41,10 +41,12 @@ def register_extensions(app: Flask) -> None:
 
 
 def configure_engine(engine: Any) -> None:
-    from app.core.db import configure_sqlite
+    from app.core.db import configure_postgresql, configure_sqlite
 
     if engine.dialect.name == "sqlite":
         configure_sqlite(engine)
+    elif engine.dialect.name == "postgresql":
+        configure_postgresql(engine)
 
 
 def register_security(app: Flask, *, for_cli: bool) -> None:

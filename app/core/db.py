@@ -30,6 +30,17 @@ def configure_sqlite(engine: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def configure_postgresql(engine: Any) -> None:
+    """No JIT compilation: it starts only on the statistics' large queries, where at a
+    million incidents compiling took 0.35 s of a 1.2 s count and saved nothing."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET jit = off")
+        dbapi_connection.commit()
+
+
 # What services take as their `session` argument: a plain Session (scripts, tests) or
 # Flask-SQLAlchemy's request-scoped `db.session`, which proxies the same methods.
 DbSession: TypeAlias = Session | scoped_session[Any]
