@@ -15,7 +15,10 @@ from sqlalchemy import text
 
 from app.core.time import local_today, utcnow
 from app.extensions import db
-from app.reports import network_counts
+from app.reports import network_counts, stats
+from app.reports.indicators import network_indicators
+from app.reports.service import monthly_report
+from app.reports.stats import month_trend
 from app.reports.stored_indicators import Numbers, count_numbers, period_numbers
 from tests.report_helpers import Seeded, open_cases
 from tests.test_indicators import ALL_YES, _institution_id, _move, _refer
@@ -277,3 +280,23 @@ def test_the_stored_numbers_hold_codes_and_numbers_only(app, network):
     for case_id in network.cases:
         assert case_id not in stored and uuid.UUID(case_id).hex not in stored
     assert "Asesoría" not in stored
+
+
+def test_stats_refresh_counts_ahead_so_requests_count_nothing(app, network, monkeypatch):
+    run_sql(app, "DELETE FROM stat_counts")  # as after a deployment or a bulk load
+    result = app.test_cli_runner().invoke(args=["stats", "refresh"])
+    assert result.exit_code == 0, result.output
+    assert f"{TODAY:%Y-%m}" in result.output and str(TODAY.year) in result.output
+
+    def refuse(*_args: Any) -> None:
+        raise AssertionError("a request counted from the record")
+
+    for name in ("referral_counts", "referral_durations", "follow_up_counts", "high_risk_counts"):
+        monkeypatch.setattr(network_counts, name, refuse)
+    monkeypatch.setattr(stats, "count_groups", refuse)
+    monkeypatch.setattr(stats, "count_together", refuse)
+    with app.app_context():
+        for period in (MONTH, YEAR):
+            network_indicators(db.session, *period)
+        monthly_report(db.session, *MONTH, None)
+        month_trend(db.session, *YEAR, "incidents", None)

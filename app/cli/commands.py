@@ -38,6 +38,7 @@ from app.cases.index_rotation import count_left, reindex_under_active_key
 from app.cases.name_tokens import reindex_batch
 from app.cases.rekey import rekey_case
 from app.cli.measures import measures_cli
+from app.cli.stats import stats_cli
 from app.core.errors import DomainError
 from app.core.time import utcnow
 from app.crypto.blind_index import status_code_subkey
@@ -453,6 +454,7 @@ def register(app: Flask) -> None:
         search_cli,
         records_cli,
         measures_cli,
+        stats_cli,
     ):
         app.cli.add_command(group)
     # A release leaves the demo out (release.sh): its command is there only in a checkout.

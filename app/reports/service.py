@@ -15,6 +15,7 @@ from app.auth.throttle_store import charge_read
 from app.core.db import DbSession
 from app.crypto.keyring import KeyRing
 from app.reports import exports
+from app.reports.cube import month_end
 from app.reports.exports import CsvFile
 from app.reports.indicators import network_indicators
 from app.reports.labels import municipality_names
@@ -97,6 +98,21 @@ def monthly_report(session: DbSession, start: date, end: date, place: str | None
         trend=month_trend(session, months_back(start, TREND_MONTHS), end, "incidents", place),
         indicators=network_indicators(session, start, end),
     )
+
+
+def refresh(session: DbSession, today: date) -> list[str]:
+    """Count again, and store, what the observatory publishes most: this month's and last
+    month's reports (each table, the trend and the indicators) and this year's
+    indicators and trend. Run from cron and after a bulk load, it keeps the counting from
+    the record off the requests. The periods refreshed, as YYYY-MM or YYYY."""
+    this_month = today.replace(day=1)
+    months = [months_back(this_month, 2), this_month]
+    for first in months:
+        monthly_report(session, first, month_end(first), None)
+    year = (date(today.year, 1, 1), date(today.year, 12, 31))
+    network_indicators(session, *year)
+    month_trend(session, *year, "incidents", None)
+    return [f"{first:%Y-%m}" for first in months] + [str(today.year)]
 
 
 def export_stats(session: DbSession, ring: KeyRing, caller: Caller, query: StatsQuery) -> CsvFile:
