@@ -17,8 +17,8 @@ from app.core.time import local_today, utcnow
 from app.extensions import db
 from app.reports import network_counts, stats
 from app.reports.indicators import network_indicators
-from app.reports.service import monthly_report
-from app.reports.stats import month_trend
+from app.reports.service import DASHBOARD_BY, dashboard, monthly_report
+from app.reports.stats import StatsQuery
 from app.reports.stored_indicators import Numbers, count_numbers, period_numbers
 from tests.report_helpers import Seeded, open_cases
 from tests.test_indicators import ALL_YES, _institution_id, _move, _refer
@@ -299,4 +299,4 @@ def test_stats_refresh_counts_ahead_so_requests_count_nothing(app, network, monk
         for period in (MONTH, YEAR):
             network_indicators(db.session, *period)
         monthly_report(db.session, *MONTH, None)
-        month_trend(db.session, *YEAR, "incidents", None)
+        dashboard(db.session, StatsQuery(*YEAR, tuple(DASHBOARD_BY.split(","))))

@@ -37,6 +37,8 @@ MONTHLY_DIMENSIONS = (
     "referral_service",
 )
 TREND_MONTHS = 12
+# The dashboard's table when none is asked for (over this year, by default).
+DASHBOARD_BY = "district,violence_type"
 
 
 @dataclass(frozen=True)
@@ -102,16 +104,16 @@ def monthly_report(session: DbSession, start: date, end: date, place: str | None
 
 def refresh(session: DbSession, today: date) -> list[str]:
     """Count again, and store, what the observatory publishes most: this month's and last
-    month's reports (each table, the trend and the indicators) and this year's
-    indicators and trend. Run from cron and after a bulk load, it keeps the counting from
-    the record off the requests. The periods refreshed, as YYYY-MM or YYYY."""
+    month's reports (each table, the trend and the indicators) and this year's dashboard
+    as it opens (its table, trend and indicators). Run from cron and after a bulk load,
+    it keeps the counting from the record off the requests. The periods refreshed, as
+    YYYY-MM or YYYY."""
     this_month = today.replace(day=1)
     months = [months_back(this_month, 2), this_month]
     for first in months:
         monthly_report(session, first, month_end(first), None)
     year = (date(today.year, 1, 1), date(today.year, 12, 31))
-    network_indicators(session, *year)
-    month_trend(session, *year, "incidents", None)
+    dashboard(session, StatsQuery(*year, tuple(DASHBOARD_BY.split(","))))
     return [f"{first:%Y-%m}" for first in months] + [str(today.year)]
 
 

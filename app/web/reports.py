@@ -31,7 +31,7 @@ from app.web.formtools import web_caller
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
-DEFAULT_BY = "district,violence_type"
+DEFAULT_BY = service.DASHBOARD_BY
 
 
 @bp.before_request
