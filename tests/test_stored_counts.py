@@ -300,3 +300,27 @@ def test_postgresql_connections_do_not_compile_queries(app):
     # JIT compiling took a third of a month's recount at a million incidents
     with app.app_context():
         assert db.session.execute(text("SHOW jit")).scalar() == "off"
+
+
+def test_a_year_table_after_a_write_counts_its_year_and_the_month_once_each(
+    app, client, pnc, seeded, monkeypatch
+):
+    """The year's pattern reads its margins' tables by month too: after a write to
+    October they are counted again in one go with the month, not one table at a time."""
+    query = {"by": "district,violence_type", "unit": "cases", **YEAR}
+    get_stats(client, pnc, **query)
+    calls: list[tuple[date, date, int]] = []
+
+    def counting(session, start, end, asked):
+        calls.append((start, end, len(asked)))
+        return count_together(session, start, end, asked)
+
+    monkeypatch.setattr(stats, "count_together", counting)
+    run_sql(app, "UPDATE incidents SET age_group = age_group WHERE occurred_on >= '2026-10-01'")
+    after = get_stats(client, pnc, **query)
+    assert sorted(calls) == [
+        (date(2026, 1, 1), date(2026, 12, 31), 3),  # the table and its margins
+        (date(2026, 10, 1), date(2026, 10, 31), 3),  # the margins by month, and the month
+    ]
+    monkeypatch.undo()
+    assert after == from_scratch(app, client, pnc, **query)

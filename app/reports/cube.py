@@ -91,6 +91,13 @@ class PeriodCube:
         if wanted:
             self._counts_memo |= self.fetch(self.start, self.end, wanted)
 
+    def _year_by_month(self, keys: list[str]) -> list[tuple[str, ...]]:
+        """The tables by month a year's pattern of `keys` reads: fetched with its own,
+        counted again after a write in one query rather than one each."""
+        if self.kind != "year" or "month" in keys:
+            return []
+        return [*((key, "month") for key in keys), ("month",)]
+
     def _remember(self, key: tuple[str, ...], make: Callable[[], Pattern]) -> Pattern:
         if key not in self._memo:
             self._memo[key] = make()
@@ -102,6 +109,7 @@ class PeriodCube:
         return self._remember(("one", key), lambda: self._one_way(key))
 
     def _one_way(self, key: str) -> Pattern:
+        self.fetch_together([(key,), *self._year_by_month([key])])
         grid = one_way_grid({values[0]: n for values, n in self.counts((key,)).items()})
         if self.kind == "month":
             return shown_values(grid)
@@ -150,7 +158,10 @@ class PeriodCube:
         return self._remember(("two", first, second), lambda: self._two_way(first, second))
 
     def _two_way(self, first: str, second: str) -> Pattern:
-        self.fetch_together([(first, second), (first,), (second,)])  # its margins' tables
+        # its margins' tables, and in a year the margins' own months
+        self.fetch_together(
+            [(first, second), (first,), (second,), *self._year_by_month([first, second])]
+        )
         counts = self.counts((first, second))
         rows = sorted({group[0] for group in counts})
         columns = sorted({group[1] for group in counts})
