@@ -1,13 +1,19 @@
 """Case read throughput: Ruta's audited, decrypted case read against a bare one-row read.
 
 Design target: `GET /api/v1/cases/<id>` (token check, access check, decryption, audit
-event, commit) at no less than half the requests/s of a bare Flask + Flask-SQLAlchemy
+event, commit) at no less than 0.6 of the requests/s of a bare Flask + Flask-SQLAlchemy
 app returning one row as JSON, on the same machine and the same kind of database.
 
 Both run in-process through Flask's test client (no network, no WSGI server), so the
 figures are the application's own cost. Also counts the SQL statements of one Ruta read.
 
-    .venv/bin/python bench/case_read.py [--requests 2000] [--database-url postgresql+psycopg://...]
+`--caseload N` first writes N other cases (bench/caseload_data.py: survivors, parties,
+assignments, follow-ups; 10,000 of them the reader's institution's) so that the read can
+be timed at 10,000 and at 1,000,000 cases: it finds one case by its id and its parties by
+index, and should cost the same at both sizes.
+
+    .venv/bin/python bench/case_read.py [--requests 2000] [--caseload 1000000]
+        [--database-url postgresql+psycopg://...]
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import io
 import pstats
 import sys
 import tempfile
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +33,7 @@ if __package__ in (None, ""):  # run as `python bench/case_read.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.core.time import local_today
+from bench.caseload_data import CaseloadSpec, seed_caseload
 from bench.common import (
     RESULTS_DIR,
     RutaBench,
@@ -45,7 +53,7 @@ from bench.common import (
     write_results,
 )
 
-TARGET_RATIO = 0.5
+TARGET_RATIO = 0.6  # the developers' guide; it was 0.5 before issue 16
 COUNTED_READS = 20
 
 
@@ -114,6 +122,28 @@ def make_case(bench: RutaBench) -> tuple[str, dict[str, str]]:
     if len(record["incidents"]) != 2 or not record["incidents"][0]["narrative"]:
         raise RuntimeError(f"unexpected case record: {record}")
     return case_id, agent.headers
+
+
+def _print_every_100_000(done: int) -> None:
+    if done % 100_000 == 0:
+        print(f"  {done:,} cases", flush=True)
+
+
+def add_caseload(bench: RutaBench, total: int) -> dict[str, Any]:
+    """`total` other cases around the measured one, 10,000 (at most) its institution's."""
+    if total <= 0:
+        return {"cases": 0}
+    opener = bench.add_user("health_staff", "US-SON", "salud.caseload")
+    worker = bench.add_user("pnc_agent", "PNC-SON", "agente.caseload")
+    spec = CaseloadSpec(
+        opener_user_id=opener.id,
+        workers=(worker.id,),
+        total=total,
+        visible=min(total, 10_000),
+    )
+    started = time.perf_counter()
+    seeded = seed_caseload(bench, spec, progress=_print_every_100_000)
+    return {"cases": total, "seed_s": round(time.perf_counter() - started, 1), "rows": seeded.rows}
 
 
 # ---- measuring -------------------------------------------------------------------------
@@ -188,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="also cProfile the Ruta reads (results/)"
     )
+    parser.add_argument(
+        "--caseload", type=int, default=0, help="other cases written first (say 10000, 1000000)"
+    )
     add_database_argument(parser)
     args = parser.parse_args(argv)
     base_url = args.database_url
@@ -203,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
             app, bare_db = bare_app(bare_url)
             with app.app_context():
                 bare_engine = bare_db.engine
+            caseload = add_caseload(bench, args.caseload)
+            if caseload["cases"]:
+                print(f"caseload: {caseload}")
             case_id, headers = make_case(bench)
             bare_target = Target(app.test_client(), "/rows/42", {})
             ruta_target = Target(bench.client(), f"/api/v1/cases/{case_id}", headers)
@@ -275,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
             "ruta": ruta,
             "ratio": ratio,
             "ratio_by_cpu_time": cpu_ratio,
+            "caseload": caseload,
             "load_warning": warning,
             "target_ratio": TARGET_RATIO,
         },
