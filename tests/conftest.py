@@ -30,6 +30,7 @@ from app.crypto.keyring import KeyMaterial, write_key_file
 from app.extensions import db
 from config import Settings
 from tests.fast_hashing import use_fast_hashing
+from tests.fast_routing import use_shared_url_builders
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 USING_PG = PG_URL.startswith("postgresql")
@@ -37,6 +38,7 @@ PASSWORD = "correct horse battery"
 
 
 use_fast_hashing()
+use_shared_url_builders()
 
 
 @pytest.fixture(autouse=True)
