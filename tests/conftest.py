@@ -115,11 +115,15 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 _PG_ENGINES: dict[str, Any] = {}
 
 
-def _empty_pg_tables(url: str) -> None:
+def pg_engine(url: str) -> Any:
+    """One engine per test schema for the fixtures' own statements."""
+    return _PG_ENGINES.get(url) or _PG_ENGINES.setdefault(url, create_engine(url))
+
+
+def empty_pg_tables(url: str) -> None:
     """DELETE with triggers and foreign-key checks off: many times faster than TRUNCATE
     for the handful of rows a test writes (the append-only audit trigger included)."""
-    engine = _PG_ENGINES.get(url) or _PG_ENGINES.setdefault(url, create_engine(url))
-    with engine.begin() as conn:
+    with pg_engine(url).begin() as conn:
         tables = (
             conn.execute(
                 text(
@@ -147,7 +151,7 @@ def _empty_pg_tables(url: str) -> None:
 @pytest.fixture
 def database_url(database_template: str, tmp_path: Path) -> str:
     if USING_PG:
-        _empty_pg_tables(database_template)
+        empty_pg_tables(database_template)
         return database_template
     path = tmp_path / "ruta.db"
     shutil.copyfile(database_template, path)
@@ -195,6 +199,11 @@ class Person:
 @pytest.fixture
 def make_person(app: Flask):
     """Create a user at an institution and give them a token, the way login would."""
+    return person_maker(app)
+
+
+def person_maker(app: Flask):
+    """`make_person` for any app (a fixture of a wider scope builds one of its own)."""
     counter = iter(range(1, 10_000))
 
     def make(role: str, institution: str, username: str | None = None) -> Person:

@@ -6,19 +6,27 @@ can ship without someone deciding who may call it.
 
 from __future__ import annotations
 
+import copy
 import io
 import re
+import shutil
 import tempfile
+import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app import create_app
+from app.auth import totp
 from app.auth.models import User
 from app.auth.sessions import start_session
+from app.cli.demo import load_directory
 from app.directory.models import Institution
 from app.extensions import db
-from tests.conftest import PASSWORD, make_settings
+from tests import pg_snapshot
+from tests.auth_helpers import stop_totp_clock, totp_now
+from tests.conftest import PASSWORD, USING_PG, empty_pg_tables, make_settings, person_maker
 from tests.factories import intake, one_page_pdf
 
 ANON = "anonymous"
@@ -331,8 +339,49 @@ def test_every_route_has_an_entry():
     assert set(MATRIX) - routes == set(), "entries for routes that no longer exist"
 
 
+@pytest.fixture(scope="module")
+def world_snapshot(database_template, tmp_path_factory) -> tuple[Path, dict, Any]:
+    """The world built once per module and worker and kept (the database, the keys, the
+    attachments and anchors), for each test to start from a copy: building it takes
+    seconds, a copy milliseconds (SQLite: the file; PostgreSQL: the schema's rows)."""
+    folder = tmp_path_factory.mktemp("world")
+    if USING_PG:
+        url = database_template
+        empty_pg_tables(url)
+    else:
+        shutil.copyfile(database_template, folder / "ruta.db")
+        url = f"sqlite:///{folder / 'ruta.db'}"
+    app = create_app(make_settings(folder, url))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(totp, "time", types.SimpleNamespace(time=totp_now))
+        stop_totp_clock()
+        with app.app_context():
+            load_directory(db.session)
+            db.session.commit()
+        built = build_world(app, app.test_client(), person_maker(app))
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    return folder, built, pg_snapshot.take(url) if USING_PG else None
+
+
 @pytest.fixture
-def world(app, client, make_person):
+def settings(tmp_path, database_template, world_snapshot):
+    kept, _, rows = world_snapshot
+    folder = tmp_path / "world"
+    shutil.copytree(kept, folder)
+    if rows is not None:
+        pg_snapshot.put_back(database_template, rows)
+        return make_settings(folder, database_template)
+    return make_settings(folder, f"sqlite:///{folder / 'ruta.db'}")
+
+
+@pytest.fixture
+def world(app, world_snapshot):
+    return copy.deepcopy(world_snapshot[1])
+
+
+def build_world(app, client, make_person) -> dict:
     """A case shared by PNC-SON, US-SON and UMM-SON; callers of every kind."""
     people = {f"{role}@party": make_person(role, inst) for role, inst in PARTY.items()}
     people |= {f"{role}@other": make_person(role, inst) for role, inst in OTHER.items()}
