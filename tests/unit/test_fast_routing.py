@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from werkzeug.routing.rules import Rule
 
+from app import create_app
+from app.extensions import db
+
 
 def test_every_route_builds_the_same_url_with_the_shared_builders(app):
     original = Rule._compile_builder.original  # type: ignore[attr-defined]
@@ -22,9 +25,11 @@ def test_every_route_builds_the_same_url_with_the_shared_builders(app):
 
 
 def test_a_second_app_reuses_the_first_apps_builders(app, settings):
-    from app import create_app
-
     again = create_app(settings)
-    first = {rule.endpoint: rule for rule in app.url_map.iter_rules()}
-    for rule in again.url_map.iter_rules():
-        assert rule._build.__func__ is first[rule.endpoint]._build.__func__, rule.rule
+    try:
+        first = {rule.endpoint: rule for rule in app.url_map.iter_rules()}
+        for rule in again.url_map.iter_rules():
+            assert rule._build.__func__ is first[rule.endpoint]._build.__func__, rule.rule
+    finally:
+        with again.app_context():
+            db.engine.dispose()  # its start-up checks opened a connection
