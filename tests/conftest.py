@@ -12,6 +12,7 @@ import shutil
 import types
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,11 +47,16 @@ def totp_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The TOTP clock of app/auth/totp.py, stopped mid-step (`tests.auth_helpers`), which
     `otp(steps_ahead=…)` moves on: a test that signs in twice within a minute waits for
     the next code, without waiting 30 real seconds, and no code crosses a step."""
+    stop_the_totp_clock(monkeypatch)
+    yield
+
+
+def stop_the_totp_clock(patch: pytest.MonkeyPatch) -> None:
+    """`totp_clock`, for fixtures of a wider scope (with their own MonkeyPatch)."""
     from tests.auth_helpers import stop_totp_clock, totp_now
 
     stop_totp_clock()
-    monkeypatch.setattr(totp, "time", types.SimpleNamespace(time=totp_now))
-    yield
+    patch.setattr(totp, "time", types.SimpleNamespace(time=totp_now))
 
 
 def make_settings(tmp: Path, database_url: str, **overrides: Any) -> Settings:
@@ -165,14 +171,23 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[Flask]:
+    with app_with_directory(settings) as app:
+        yield app
+
+
+@contextmanager
+def app_with_directory(settings: Settings) -> Iterator[Flask]:
+    """An app with the network's directory loaded; its connections closed at the end."""
     app = create_app(settings)
     with app.app_context():
         load_directory(db.session)
         db.session.commit()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture

@@ -15,16 +15,15 @@ from tests.conftest import pg_engine
 
 @dataclass
 class Snapshot:
+    tables: MetaData  # the schema's tables, reflected once
     rows: dict[str, list[dict[str, Any]]]
     sequences: dict[str, int | None]  # name -> last value (None: never used)
 
 
-_REFLECTED: dict[str, MetaData] = {}
-
-
 def _tables(conn: Any) -> MetaData:
+    """Every table but alembic_version (its row is the same for every test)."""
     metadata = MetaData()
-    metadata.reflect(conn, resolve_fks=False)
+    metadata.reflect(conn, resolve_fks=False, only=lambda name, _: name != "alembic_version")
     return metadata
 
 
@@ -34,7 +33,6 @@ def take(url: str) -> Snapshot:
         rows = {
             name: [dict(row._mapping) for row in conn.execute(table.select())]
             for name, table in metadata.tables.items()
-            if name != "alembic_version"
         }
         sequences = {
             name: value
@@ -45,17 +43,14 @@ def take(url: str) -> Snapshot:
                 )
             )
         }
-    return Snapshot(rows, sequences)
+    return Snapshot(metadata, rows, sequences)
 
 
 def put_back(url: str, snapshot: Snapshot) -> None:
     """The schema as it was at `take` (its rows, in place of whatever a test left)."""
     with pg_engine(url).begin() as conn:
-        metadata = _REFLECTED.get(url) or _REFLECTED.setdefault(url, _tables(conn))
         conn.execute(text("SET LOCAL session_replication_role = replica"))
-        for name, table in metadata.tables.items():
-            if name == "alembic_version":
-                continue
+        for name, table in snapshot.tables.tables.items():
             conn.execute(table.delete())
             if snapshot.rows.get(name):
                 conn.execute(table.insert(), snapshot.rows[name])

@@ -11,22 +11,26 @@ import io
 import re
 import shutil
 import tempfile
-import types
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app import create_app
-from app.auth import totp
 from app.auth.models import User
 from app.auth.sessions import start_session
-from app.cli.demo import load_directory
 from app.directory.models import Institution
 from app.extensions import db
 from tests import pg_snapshot
-from tests.auth_helpers import stop_totp_clock, totp_now
-from tests.conftest import PASSWORD, USING_PG, empty_pg_tables, make_settings, person_maker
+from tests.conftest import (
+    PASSWORD,
+    USING_PG,
+    app_with_directory,
+    empty_pg_tables,
+    make_settings,
+    person_maker,
+    stop_the_totp_clock,
+)
 from tests.factories import intake, one_page_pdf
 
 ANON = "anonymous"
@@ -351,17 +355,12 @@ def world_snapshot(database_template, tmp_path_factory) -> tuple[Path, dict, Any
     else:
         shutil.copyfile(database_template, folder / "ruta.db")
         url = f"sqlite:///{folder / 'ruta.db'}"
-    app = create_app(make_settings(folder, url))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(totp, "time", types.SimpleNamespace(time=totp_now))
-        stop_totp_clock()
-        with app.app_context():
-            load_directory(db.session)
-            db.session.commit()
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        app_with_directory(make_settings(folder, url)) as app,
+    ):
+        stop_the_totp_clock(patch)
         built = build_world(app, app.test_client(), person_maker(app))
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
     return folder, built, pg_snapshot.take(url) if USING_PG else None
 
 
