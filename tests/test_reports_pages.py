@@ -59,6 +59,48 @@ def test_a_bad_filter_falls_back_to_the_defaults_with_a_message(supervisor_web):
     assert "error-box" in response.get_data(as_text=True)
 
 
+def selected(page: str, select_id: str) -> str | None:
+    """The value of the option chosen in a select of the page."""
+    body = page[page.index(f'<select id="{select_id}"') :]
+    body = body[: body.index("</select>")]
+    found = re.search(r'<option value="([^"]*)" selected>', body)
+    return found.group(1) if found else None
+
+
+def test_a_refused_filter_keeps_every_choice_she_made_and_marks_the_wrong_one(supervisor_web):
+    first = supervisor_web.get("/reports").get_data(as_text=True)
+    places = re.findall(r'<option value="([^"]+)">', first[first.index('id="municipality"') :])
+    place = places[3]
+    asked = {
+        "from": "2026-10-01",
+        "to": "2026-10-15",  # half a month: refused
+        "municipality": place,
+        "by": ["violence_type", "district"],
+        "unit": "cases",
+    }
+    page = supervisor_web.get("/reports", query_string=asked).get_data(as_text=True)
+    assert "error-box" in page and "No se pudo contar lo que pidió" in page
+    assert 'id="from" name="from" aria-describedby="period-hint" value="2026-10-01"' in page
+    assert 'value="2026-10-01" aria-invalid="true"' in page
+    assert 'value="2026-10-15" aria-invalid="true"' in page
+    assert selected(page, "municipality") == place
+    assert selected(page, "by-rows") == "violence_type"
+    assert selected(page, "by-columns") == "district"
+    assert selected(page, "unit") == "cases"
+    assert '<select id="unit" name="unit">' in page  # only the period is marked wrong
+
+
+def test_an_accepted_filter_shows_what_is_counted(supervisor_web):
+    asked = {"from": "2026-10-01", "to": "2026-10-31", "by": ["violence_type"], "unit": "cases"}
+    page = supervisor_web.get("/reports", query_string=asked).get_data(as_text=True)
+    assert "No se pudo contar" not in page and "aria-invalid" not in page
+    assert 'value="2026-10-01"' in page and 'value="2026-10-31"' in page
+    assert selected(page, "municipality") is None
+    assert selected(page, "by-rows") == "violence_type"
+    assert selected(page, "by-columns") is None
+    assert selected(page, "unit") == "cases"
+
+
 def test_monthly_report_is_printable(client, pnc, health, supervisor_web):
     seed_observatory(client, pnc, health)
     response = supervisor_web.get("/reports/monthly", query_string={"month": "2026-10"})

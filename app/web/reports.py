@@ -43,9 +43,42 @@ def supervisors_only() -> None:
 
 @dataclass
 class Filters:
+    """The counts shown (`query`) and what the form shows: her own choices, kept as she
+    made them when they were refused (the counts are then the defaults')."""
+
     args: dict[str, Any]
     query: StatsQuery
     errors: list[str] = field(default_factory=list)
+    chosen: dict[str, Any] = field(default_factory=dict)
+    wrong: frozenset[str] = frozenset()
+
+
+def chosen_of(query: StatsQuery) -> dict[str, Any]:
+    by = list(query.by)
+    return {
+        "from": query.start.isoformat(),
+        "to": query.end.isoformat(),
+        "municipality": query.municipality or "",
+        "rows": by[0],
+        "columns": by[1] if len(by) > 1 else "",
+        "unit": query.unit,
+    }
+
+
+def chosen_as_typed(raw: dict[str, str], by: list[str]) -> dict[str, Any]:
+    return {
+        "from": raw.get("from", ""),
+        "to": raw.get("to", ""),
+        "municipality": raw.get("municipality", ""),
+        "rows": by[0] if by else "",
+        "columns": by[1] if len(by) > 1 else "",
+        "unit": raw.get("unit", ""),
+    }
+
+
+def _wrong_fields(error: ValidationError | InvalidInput) -> frozenset[str]:
+    found = error.messages if isinstance(error, ValidationError) else error.fields
+    return frozenset(found) if isinstance(found, dict) else frozenset()
 
 
 def _messages(error: ValidationError | InvalidInput) -> list[str]:
@@ -66,13 +99,21 @@ def _messages(error: ValidationError | InvalidInput) -> list[str]:
 def read_filters() -> Filters:
     """The period, place and dimensions asked for; the defaults, with a message, if wrong."""
     raw = {k: v for k, v in request.args.to_dict().items() if v and k != "format"}
-    raw["by"] = ",".join(v for v in request.args.getlist("by") if v) or DEFAULT_BY
+    by = [v for v in request.args.getlist("by") if v]
+    raw["by"] = ",".join(by) or DEFAULT_BY
     try:
         args = StatsQueryIn().load(raw)
-        return Filters(args, query_from_args(db.session, args))
+        query = query_from_args(db.session, args)
+        return Filters(args, query, chosen=chosen_of(query))
     except (ValidationError, InvalidInput) as error:
         args = StatsQueryIn().load({"by": DEFAULT_BY})
-        return Filters(args, query_from_args(db.session, args), _messages(error))
+        return Filters(
+            args,
+            query_from_args(db.session, args),
+            _messages(error),
+            chosen_as_typed(raw, by),
+            _wrong_fields(error),
+        )
 
 
 def download(file: CsvFile) -> Response:
