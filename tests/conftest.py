@@ -1,8 +1,9 @@
 """Fixtures: a fresh app and a migrated database per test, on SQLite or PostgreSQL.
 
-SQLite: the migrations run once into a template file that each test copies.
-PostgreSQL (TEST_DATABASE_URL): the migrations run once into a schema of this run;
-each test starts from emptied tables. Never `create_all`.
+The migrations run once per worker into a template, with the network's directory loaded
+(as every app fixture has it) and no key file bound yet (each test's first start binds its
+own): SQLite, a file that each test copies; PostgreSQL (TEST_DATABASE_URL), a schema of
+this run whose rows are put back before each test. Never `create_all`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from app.cli.demo import load_directory
 from app.crypto.keyring import KeyMaterial, write_key_file
 from app.extensions import db
 from config import Settings
+from tests import pg_snapshot
 from tests.fast_hashing import use_fast_hashing
 from tests.fast_routing import use_shared_url_builders
 
@@ -96,11 +98,11 @@ def _pg_url_with_schema(schema: str) -> str:
 
 @pytest.fixture(scope="session")
 def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """SQLite: a migrated template file. PostgreSQL: a migrated schema of this run."""
+    """SQLite: a template file. PostgreSQL: a schema of this run (see the module's text)."""
     tmp = tmp_path_factory.mktemp("template")
     if not USING_PG:
         path = tmp / "template.db"
-        migrate_to_head(make_settings(tmp, f"sqlite:///{path}"))
+        fill_template(make_settings(tmp, f"sqlite:///{path}"))
         yield str(path)
         return
     schema = f"ruta_test_{os.getpid()}"
@@ -109,55 +111,39 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     url = _pg_url_with_schema(schema)
-    migrate_to_head(make_settings(tmp, url))
+    fill_template(make_settings(tmp, url))
     yield url
-    for engine in _PG_ENGINES.values():
-        engine.dispose()
+    pg_snapshot.dispose_engines()
     with admin.connect() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     admin.dispose()
 
 
-_PG_ENGINES: dict[str, Any] = {}
+def fill_template(settings: Settings) -> None:
+    migrate_to_head(settings)
+    with app_with_directory(settings):
+        pass
+    engine = create_engine(settings.database_url)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM crypto_canary"))  # bound to the template's key file
+    engine.dispose()  # SQLite: the last connection's close writes the WAL into the file
 
 
-def pg_engine(url: str) -> Any:
-    """One engine per test schema for the fixtures' own statements."""
-    return _PG_ENGINES.get(url) or _PG_ENGINES.setdefault(url, create_engine(url))
+@pytest.fixture(scope="session")
+def template_rows(database_template: str) -> pg_snapshot.Snapshot | None:
+    """PostgreSQL: the template's rows, taken once, put back before each test."""
+    return pg_snapshot.take(database_template) if USING_PG else None
 
 
-def empty_pg_tables(url: str) -> None:
-    """DELETE with triggers and foreign-key checks off: many times faster than TRUNCATE
-    for the handful of rows a test writes (the append-only audit trigger included)."""
-    with pg_engine(url).begin() as conn:
-        tables = (
-            conn.execute(
-                text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-                    "AND tablename <> 'alembic_version'"
-                )
-            )
-            .scalars()
-            .all()
-        )
-        conn.execute(text("SET LOCAL session_replication_role = replica"))
-        for table in tables:
-            conn.execute(text(f'DELETE FROM "{table}"'))  # noqa: S608 - names from pg_tables
-        conn.execute(
-            text(
-                "INSERT INTO audit_head (id, last_event_id, last_hmac, count) "
-                "VALUES (1, 0, :genesis, 0)"
-            ),
-            {"genesis": "0" * 64},
-        )
-        # The tests name audit events by id from 1, as in a new database.
-        conn.execute(text("SELECT setval('audit_events_id_seq', 1, false)"))
+pg_engine = pg_snapshot.pg_engine
 
 
 @pytest.fixture
-def database_url(database_template: str, tmp_path: Path) -> str:
-    if USING_PG:
-        empty_pg_tables(database_template)
+def database_url(
+    database_template: str, template_rows: pg_snapshot.Snapshot | None, tmp_path: Path
+) -> str:
+    if template_rows is not None:
+        pg_snapshot.put_back(database_template, template_rows)
         return database_template
     path = tmp_path / "ruta.db"
     shutil.copyfile(database_template, path)

@@ -19,6 +19,7 @@ from app.core.time import utcnow
 from app.extensions import db
 from tests.conftest import PASSWORD
 from tests.factories import intake
+from tests.kept_world import world_fixtures
 from tests.test_permissions import (
     MATRIX,
     PDF,
@@ -100,8 +101,8 @@ def expected(actor: str, rule: str, method: str) -> int:
     return WHOLE_RECORD_ONLY.get(rule, statuses[f"{role}@party"])
 
 
-@pytest.fixture
-def changed(app, client, make_person):
+def build_changed(app, client, make_person, _people=None) -> dict:
+    """A case and callers whose rights changed in each way, and its parts' ids."""
     pnc = make_person("pnc_agent", "PNC-SON")
     people = {
         "declined": make_person("health_staff", "US-ACA"),
@@ -192,6 +193,10 @@ def changed(app, client, make_person):
     }
     own_referral = {"declined": declined, "cancelled": cancelled}
     return {"people": people, "ids": ids, "own_referral": own_referral}
+
+
+# Built once per module and worker (tests/kept_world.py).
+kept_changed, settings, changed = world_fixtures("changed", build_changed)
 
 
 @pytest.mark.parametrize(("rule", "method"), CASE_RULES)

@@ -6,13 +6,10 @@ can ship without someone deciding who may call it.
 
 from __future__ import annotations
 
-import copy
 import io
 import re
-import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,17 +18,9 @@ from app.auth.models import User
 from app.auth.sessions import start_session
 from app.directory.models import Institution
 from app.extensions import db
-from tests import pg_snapshot
-from tests.conftest import (
-    PASSWORD,
-    USING_PG,
-    app_with_directory,
-    empty_pg_tables,
-    make_settings,
-    person_maker,
-    stop_the_totp_clock,
-)
+from tests.conftest import PASSWORD, make_settings
 from tests.factories import intake, one_page_pdf
+from tests.kept_world import world_fixtures
 
 ANON = "anonymous"
 PARTY = {"pnc_agent": "PNC-SON", "health_staff": "US-SON", "womens_office": "UMM-SON"}
@@ -343,44 +332,7 @@ def test_every_route_has_an_entry():
     assert set(MATRIX) - routes == set(), "entries for routes that no longer exist"
 
 
-@pytest.fixture(scope="module")
-def world_snapshot(database_template, tmp_path_factory) -> tuple[Path, dict, Any]:
-    """The world built once per module and worker and kept (the database, the keys, the
-    attachments and anchors), for each test to start from a copy: building it takes
-    seconds, a copy milliseconds (SQLite: the file; PostgreSQL: the schema's rows)."""
-    folder = tmp_path_factory.mktemp("world")
-    if USING_PG:
-        url = database_template
-        empty_pg_tables(url)
-    else:
-        shutil.copyfile(database_template, folder / "ruta.db")
-        url = f"sqlite:///{folder / 'ruta.db'}"
-    with (
-        pytest.MonkeyPatch.context() as patch,
-        app_with_directory(make_settings(folder, url)) as app,
-    ):
-        stop_the_totp_clock(patch)
-        built = build_world(app, app.test_client(), person_maker(app))
-    return folder, built, pg_snapshot.take(url) if USING_PG else None
-
-
-@pytest.fixture
-def settings(tmp_path, database_template, world_snapshot):
-    kept, _, rows = world_snapshot
-    folder = tmp_path / "world"
-    shutil.copytree(kept, folder)
-    if rows is not None:
-        pg_snapshot.put_back(database_template, rows)
-        return make_settings(folder, database_template)
-    return make_settings(folder, f"sqlite:///{folder / 'ruta.db'}")
-
-
-@pytest.fixture
-def world(app, world_snapshot):
-    return copy.deepcopy(world_snapshot[1])
-
-
-def build_world(app, client, make_person) -> dict:
+def build_world(app, client, make_person, _people=None) -> dict:
     """A case shared by PNC-SON, US-SON and UMM-SON; callers of every kind."""
     people = {f"{role}@party": make_person(role, inst) for role, inst in PARTY.items()}
     people |= {f"{role}@other": make_person(role, inst) for role, inst in OTHER.items()}
@@ -409,6 +361,10 @@ def build_world(app, client, make_person) -> dict:
     ids.update(_logins_and_recovery(app, people, lost.id))
     ids.update(_merges(client, people["pnc_agent@party"]))
     return {"people": people, **ids}
+
+
+# The world, built once per module and worker (tests/kept_world.py).
+kept_world, settings, world = world_fixtures("world", build_world)
 
 
 def _logins_and_recovery(app, people, lost_id: int) -> dict[str, int]:
