@@ -352,7 +352,7 @@ def test_a_merge_brings_her_children_to_the_record_that_stays(
     client,
     pnc,
     supervisor,
-    pair,  # noqa: F811  (the fixture of tests/test_merge.py)
+    pair,
 ):
     absorbed = f"{API}/cases/{pair['b']['id']}/dependants"
     ok(client.post(absorbed, json=child(), headers=pnc.headers), 201)

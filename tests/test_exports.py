@@ -10,18 +10,14 @@ import pytest
 from app.directory.models import Municipality
 from app.extensions import db
 from app.reports.exports import INCIDENT_COLUMNS, safe_cell, write_csv
-from tests.report_helpers import PERIOD, Seeded, open_cases, read_csv, seed_observatory
+from tests.observatory_world import health, kept_seeded, pnc, seeded, settings  # noqa: F401
+from tests.report_helpers import PERIOD, Seeded, open_cases, read_csv
 from tests.test_permissions import sign_in_web
 
 EXPORT = "/api/v1/exports/incidents.csv"
 WHOLE_YEAR = {"from": "2026-01-01", "to": "2026-12-31"}
 OCTOBER = {"from": "2026-10-01", "to": "2026-10-31"}
 BIRTH_DATES = ("1990-04-12", "2010-02-01", "12/04/1990", "01/02/2010", "1994-03-15")
-
-
-@pytest.fixture
-def seeded(client, pnc, health):
-    return seed_observatory(client, pnc, health)
 
 
 def export(client, person, **query):

@@ -9,14 +9,10 @@ import pytest
 
 from app.reports.dimensions import DIMENSIONS
 from app.reports.suppression import TOTAL, Grid, shown_values, single_hidden_lines
-from tests.report_helpers import PERIOD, get_stats, grid, lines_of, read_csv, seed_observatory
+from tests.observatory_world import health, kept_seeded, pnc, seeded, settings  # noqa: F401
+from tests.report_helpers import PERIOD, get_stats, grid, lines_of, read_csv
 
 BY_PLACE_AND_TYPE = "district,violence_type"
-
-
-@pytest.fixture
-def seeded(client, pnc, health):
-    return seed_observatory(client, pnc, health)
 
 
 def test_counts_equal_the_table_computed_by_hand(client, pnc, seeded):

@@ -16,15 +16,11 @@ from app.reports import stats
 from app.reports.stats import StatsQuery, count_groups, count_together, stats_table
 from app.reports.stored import Asked, StoredCounts
 from tests.conftest import USING_PG
-from tests.report_helpers import PERIOD, get_stats, seed_observatory
+from tests.observatory_world import health, kept_seeded, pnc, seeded, settings  # noqa: F401
+from tests.report_helpers import PERIOD, get_stats
 from tests.test_referral_inbox import institution_id, refer
 
 YEAR = {"from": "2026-01-01", "to": "2026-12-31"}
-
-
-@pytest.fixture
-def seeded(client, pnc, health):
-    return seed_observatory(client, pnc, health)
 
 
 def run_sql(app, statement: str, **params: Any) -> None:

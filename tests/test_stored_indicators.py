@@ -20,6 +20,8 @@ from app.reports.indicators import network_indicators
 from app.reports.service import DASHBOARD_BY, dashboard, monthly_report
 from app.reports.stats import StatsQuery
 from app.reports.stored_indicators import Numbers, count_numbers, period_numbers
+from tests.kept_world import world_fixtures
+from tests.observatory_world import PEOPLE
 from tests.report_helpers import Seeded, open_cases
 from tests.test_indicators import ALL_YES, _institution_id, _move, _refer
 from tests.test_measure_breach import add_measure
@@ -49,11 +51,11 @@ def ok(response, status: int = 201) -> Any:
     return response.get_json()
 
 
-@pytest.fixture
-def network(client, pnc, health) -> Network:
+def build_network(_app: Any, client: Any, _make_person: Any, people: dict[str, Any]) -> Network:
     """Six cases recorded today, each referred to US-SON for medical care (four accepted,
     two of them completed); a rape among them with a legal note; a follow-up due today,
     not done; the first case at high risk, with an active measure."""
+    pnc, health = people["pnc"], people["health"]
     rape = open_rape(client, pnc)["id"]
     cases = [
         *open_cases(client, pnc, Seeded(), 5, municipality="Sonsonate", types=["physical"]),
@@ -83,6 +85,10 @@ def network(client, pnc, health) -> Network:
         )
     )
     return Network(cases, rape, referrals[2], referrals[0], follow_up["id"], measure, note["id"])
+
+
+# Built once per module and worker (tests/kept_world.py).
+kept_network, settings, pnc, health, network = world_fixtures("network", build_network, PEOPLE)
 
 
 def run_sql(app, statement: str, **params: Any) -> None:
