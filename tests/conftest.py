@@ -206,9 +206,10 @@ def make_person(app: Flask):
     return person_maker(app)
 
 
-def person_maker(app: Flask):
-    """`make_person` for any app (a fixture of a wider scope builds one of its own)."""
-    counter = iter(range(1, 10_000))
+def person_maker(app: Flask, first: int = 1):
+    """`make_person` for any app (a fixture of a wider scope builds one of its own, its
+    names numbered from `first`: none is a name a test's own `make_person` gives)."""
+    counter = iter(range(first, first + 10_000))
 
     def make(role: str, institution: str, username: str | None = None) -> Person:
         name = username or f"{role.replace('_', '')}{next(counter)}.{institution.lower()}"
@@ -230,29 +231,39 @@ def person_maker(app: Flask):
     return make
 
 
+# The people of the fixtures below: role, institution, username.
+PEOPLE = {
+    "pnc": ("pnc_agent", "PNC-SON", "agente.test"),
+    "health": ("health_staff", "US-SON", "salud.test"),
+    "womens": ("womens_office", "UMM-SON", "mujer.test"),
+    "supervisor": ("supervisor", "RED-SON", "supervisora.test"),
+    "admin": ("admin", "SYS", "admin.test"),
+}
+
+
 @pytest.fixture
 def pnc(make_person) -> Person:
-    return make_person("pnc_agent", "PNC-SON", "agente.test")
+    return make_person(*PEOPLE["pnc"])
 
 
 @pytest.fixture
 def health(make_person) -> Person:
-    return make_person("health_staff", "US-SON", "salud.test")
+    return make_person(*PEOPLE["health"])
 
 
 @pytest.fixture
 def womens(make_person) -> Person:
-    return make_person("womens_office", "UMM-SON", "mujer.test")
+    return make_person(*PEOPLE["womens"])
 
 
 @pytest.fixture
 def supervisor(make_person) -> Person:
-    return make_person("supervisor", "RED-SON", "supervisora.test")
+    return make_person(*PEOPLE["supervisor"])
 
 
 @pytest.fixture
 def admin(make_person) -> Person:
-    return make_person("admin", "SYS", "admin.test")
+    return make_person(*PEOPLE["admin"])
 
 
 def user_row(app: Flask, username: str) -> User:

@@ -6,7 +6,8 @@ data with the same key file.
 
 A module takes its fixtures from `world_fixtures`:
 
-    kept_network, settings, pnc, health, network = world_fixtures("network", build, PEOPLE)
+    people = ("pnc", "health")
+    kept_network, settings, pnc, health, network = world_fixtures("network", build, people)
 
 A test that asks for `network` starts from the kept world and gets a copy of what `build`
 returned; the module's other tests start from the empty template, as everywhere else.
@@ -28,6 +29,7 @@ from flask.testing import FlaskClient
 from config import Settings
 from tests import pg_snapshot
 from tests.conftest import (
+    PEOPLE,
     app_with_directory,
     make_settings,
     person_maker,
@@ -63,7 +65,7 @@ def keep_world(
         app_with_directory(make_settings(folder, url)) as app,
     ):
         stop_the_totp_clock(patch)
-        built = build(app, app.test_client(), person_maker(app))
+        built = build(app, app.test_client(), person_maker(app, first=100_001))
     return Kept(folder, built, pg_snapshot.take(url) if template_rows is not None else None)
 
 
@@ -77,25 +79,20 @@ def settings_for(kept: Kept, tmp_path: Path, database_template: str) -> Settings
     return make_settings(folder, f"sqlite:///{folder / 'ruta.db'}")
 
 
-def world_fixtures(
-    name: str, build: Callable[..., Any], people: dict[str, tuple[str, str, str]] | None = None
-) -> Any:
+def world_fixtures(name: str, build: Callable[..., Any], people: tuple[str, ...] = ()) -> Any:
     """Fixtures for a module where a test that asks for `name` starts from the kept world
-    and gets a copy of what `build` returned under `name`; `people` (a fixture name:
-    role, institution, username, as the conftest's fixtures make them) are the world's
-    own in those tests and made afresh in the others. `build(app, client, make_person,
-    people)`, `people` the world's own made as named.
+    and gets a copy of what `build` returned; the conftest's `people` (tests.conftest.PEOPLE)
+    are the world's own in those tests and made afresh in the others.
+    `build(app, client, make_person, people)`, with `people` by fixture name.
 
-        kept, settings, pnc, health, network = world_fixtures("network", build, PEOPLE)
+        kept, settings, pnc, health, network = world_fixtures("network", build, ("pnc", "health"))
     """
-
-    people = people or {}
 
     def in_world(request: pytest.FixtureRequest) -> bool:
         return name in request.fixturenames
 
     def make_world(app: Flask, client: FlaskClient, make_person: Callable[..., Any]) -> Any:
-        made = {key: make_person(*spec) for key, spec in people.items()}
+        made = {key: make_person(*PEOPLE[key]) for key in people}
         return {**made, name: build(app, client, make_person, made)}
 
     @pytest.fixture(scope="module", name=f"kept_{name}")
@@ -115,7 +112,7 @@ def world_fixtures(
         def person(request: pytest.FixtureRequest, app: Flask) -> Any:
             if in_world(request):
                 return request.getfixturevalue(f"kept_{name}").built[key]
-            return request.getfixturevalue("make_person")(*people[key])
+            return request.getfixturevalue("make_person")(*PEOPLE[key])
 
         return person
 

@@ -15,15 +15,9 @@ from typing import Any
 from tests.kept_world import world_fixtures
 from tests.report_helpers import Seeded, seed_observatory
 
-# As the conftest's fixtures of the same names make them.
-PEOPLE = {
-    "pnc": ("pnc_agent", "PNC-SON", "agente.test"),
-    "health": ("health_staff", "US-SON", "salud.test"),
-}
-
 
 def _seed(_app: Any, client: Any, _make_person: Any, people: dict[str, Any]) -> Seeded:
     return seed_observatory(client, people["pnc"], people["health"])
 
 
-kept_seeded, settings, pnc, health, seeded = world_fixtures("seeded", _seed, PEOPLE)
+kept_seeded, settings, pnc, health, seeded = world_fixtures("seeded", _seed, ("pnc", "health"))

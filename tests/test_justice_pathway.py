@@ -18,6 +18,7 @@ from app.extensions import db
 from tests.auth_helpers import csrf_token, is_signed_in, otp, web_login, web_logout
 from tests.conftest import PASSWORD, Person
 from tests.factories import intake
+from tests.kept_world import world_fixtures
 from tests.test_database_plaintext import database_bytes, leaked
 
 API = "/api/v1"
@@ -69,8 +70,9 @@ def _serve(client, pnc: Person, receiver: Person, case_id: str, ids: dict, servi
         ok(client.post(move, headers=receiver.headers, json={"action": action}))
 
 
-@pytest.fixture
-def pathway(client, pnc, make_person) -> Pathway:
+def build_pathway(_app, client, make_person, people) -> Pathway:
+    """A case with a complaint, served by the prosecutor, the court and the PGR."""
+    pnc = people["pnc"]
     ids = {
         i["code"]: i["id"]
         for i in client.get(f"{API}/institutions", headers=pnc.headers).get_json()["items"]
@@ -95,6 +97,10 @@ def pathway(client, pnc, make_person) -> Pathway:
         _serve(client, pnc, person, opened["id"], ids, service)
     slip = (opened["status_code"], opened["status_pin"])
     return Pathway(opened["id"], filed["id"], ids, slip, pnc, fiscal, court, pgr)
+
+
+# Built once per module and worker (tests/kept_world.py).
+kept_pathway, settings, pnc, pathway = world_fixtures("pathway", build_pathway, ("pnc",))
 
 
 def complaint_of(client, pathway: Pathway, reader: Person) -> dict:

@@ -21,7 +21,6 @@ from app.reports.service import DASHBOARD_BY, dashboard, monthly_report
 from app.reports.stats import StatsQuery
 from app.reports.stored_indicators import Numbers, count_numbers, period_numbers
 from tests.kept_world import world_fixtures
-from tests.observatory_world import PEOPLE
 from tests.report_helpers import Seeded, open_cases
 from tests.test_indicators import ALL_YES, _institution_id, _move, _refer
 from tests.test_measure_breach import add_measure
@@ -88,7 +87,9 @@ def build_network(_app: Any, client: Any, _make_person: Any, people: dict[str, A
 
 
 # Built once per module and worker (tests/kept_world.py).
-kept_network, settings, pnc, health, network = world_fixtures("network", build_network, PEOPLE)
+kept_network, settings, pnc, health, network = world_fixtures(
+    "network", build_network, ("pnc", "health")
+)
 
 
 def run_sql(app, statement: str, **params: Any) -> None:
