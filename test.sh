@@ -107,6 +107,16 @@ if [[ " $* " != *" -n "* && "$workers" != 0 ]]; then
     pytest_args=(-n "$workers" --dist worksteal "${pytest_args[@]}")
 fi
 
+# The tests' files (a database copy per test: about 2 GB a run) go to memory when /dev/shm
+# has room for them: SQLite's commits then wait for no disk (SQLite on 2 cores: 7 min 57 s
+# to 6 min 59 s). RUTA_TEST_TMP=disk, or a --basetemp given, keeps pytest's own choice.
+if [[ "${RUTA_TEST_TMP:-memory}" != disk && " $* " != *" --basetemp"* && -d /dev/shm && -w /dev/shm ]] &&
+   (( $(df -Pk /dev/shm | awk 'NR == 2 {print $4}') > 4 * 1024 * 1024 )); then
+    basetemp="/dev/shm/ruta-tests-$$"
+    trap 'rm -rf "$basetemp"' EXIT
+    pytest_args=(--basetemp "$basetemp" "${pytest_args[@]}")
+fi
+
 echo "== SQLite =="
 sqlite_rc=0
 run_pytest env -u DATABASE_URL -u TEST_DATABASE_URL || sqlite_rc=$?
