@@ -53,27 +53,28 @@ class Filters:
     wrong: frozenset[str] = frozenset()
 
 
-def chosen_of(query: StatsQuery) -> dict[str, Any]:
-    by = list(query.by)
+def form_choices(
+    start: str, end: str, municipality: str | None, by: list[str], unit: str
+) -> dict[str, Any]:
     return {
-        "from": query.start.isoformat(),
-        "to": query.end.isoformat(),
-        "municipality": query.municipality or "",
-        "rows": by[0],
-        "columns": by[1] if len(by) > 1 else "",
-        "unit": query.unit,
-    }
-
-
-def chosen_as_typed(raw: dict[str, str], by: list[str]) -> dict[str, Any]:
-    return {
-        "from": raw.get("from", ""),
-        "to": raw.get("to", ""),
-        "municipality": raw.get("municipality", ""),
+        "from": start,
+        "to": end,
+        "municipality": municipality or "",
         "rows": by[0] if by else "",
         "columns": by[1] if len(by) > 1 else "",
-        "unit": raw.get("unit", ""),
+        "unit": unit,
     }
+
+
+def choices_of(query: StatsQuery) -> dict[str, Any]:
+    start, end = query.start.isoformat(), query.end.isoformat()
+    return form_choices(start, end, query.municipality, list(query.by), query.unit)
+
+
+def choices_as_typed(raw: dict[str, str], by: list[str]) -> dict[str, Any]:
+    return form_choices(
+        raw.get("from", ""), raw.get("to", ""), raw.get("municipality"), by, raw.get("unit", "")
+    )
 
 
 def _wrong_fields(error: ValidationError | InvalidInput) -> frozenset[str]:
@@ -104,14 +105,14 @@ def read_filters() -> Filters:
     try:
         args = StatsQueryIn().load(raw)
         query = query_from_args(db.session, args)
-        return Filters(args, query, chosen=chosen_of(query))
+        return Filters(args, query, chosen=choices_of(query))
     except (ValidationError, InvalidInput) as error:
         args = StatsQueryIn().load({"by": DEFAULT_BY})
         return Filters(
             args,
             query_from_args(db.session, args),
             _messages(error),
-            chosen_as_typed(raw, by),
+            choices_as_typed(raw, by),
             _wrong_fields(error),
         )
 
