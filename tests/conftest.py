@@ -136,9 +136,6 @@ def template_rows(database_template: str) -> pg_snapshot.Snapshot | None:
     return pg_snapshot.take(database_template) if USING_PG else None
 
 
-pg_engine = pg_snapshot.pg_engine
-
-
 @pytest.fixture
 def database_url(
     database_template: str, template_rows: pg_snapshot.Snapshot | None, tmp_path: Path
