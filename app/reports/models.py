@@ -5,9 +5,10 @@ Nothing here holds a person's data: months, codes and counts only."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy import BigInteger, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import UTCDateTime
@@ -65,3 +66,24 @@ class IndicatorMonth(Base):
 
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     generation: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StatRepeat(Base):
+    """A case with two incidents or more dated in `year`: one the year's months may count
+    more than once (migration 0032's trigger adds it; nothing removes it, so the table
+    holds every such case and maybe some that no longer are)."""
+
+    __tablename__ = "stat_repeats"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+
+
+class StatSharedCode(Base):
+    """A statistics code that two survivors' records or more hold (one woman, two
+    records): her months may count her once per record. Kept by a trigger, as
+    `StatRepeat`."""
+
+    __tablename__ = "stat_shared_codes"
+
+    stat_code: Mapped[str] = mapped_column(String(16), primary_key=True)
