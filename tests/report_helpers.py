@@ -128,15 +128,20 @@ def seed_observatory(client: FlaskClient, pnc: Person, health: Person) -> Seeded
         types=["physical"],
         occurred_on="2026-08-15",
     )
-    second = client.post(
-        f"/api/v1/cases/{first[0]}/incidents",
-        headers=health.headers,
+    add_incident(client, health, first[0], occurred_on="2026-10-10")
+    return seeded
+
+
+def add_incident(client: FlaskClient, person: Person, case_id: str, *, occurred_on: str) -> None:
+    """A second physical incident in Acajutla on the case."""
+    added = client.post(
+        f"/api/v1/cases/{case_id}/incidents",
+        headers=person.headers,
         json=factories.incident(
-            municipality="Acajutla", violence_types=["physical"], occurred_on="2026-10-10"
+            municipality="Acajutla", violence_types=["physical"], occurred_on=occurred_on
         ),
     )
-    assert second.status_code == 201, second.get_json()
-    return seeded
+    assert added.status_code == 201, added.get_json()
 
 
 def get_stats(client: FlaskClient, person: Person, **query: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import DateTime, inspect, select
+from sqlalchemy import DateTime, inspect, select, text
 from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 
@@ -31,6 +31,7 @@ from app.core.db import UTCDateTime
 from app.extensions import db
 from tests import factories
 from tests.conftest import PASSWORD, Person
+from tests.report_helpers import valid_dui
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 NARRATIVE = "Relato que debe sobrevivir a la migración, byte por byte: ñandú."
@@ -256,3 +257,30 @@ def test_models_and_migrations_agree(app):
         diffs = compare_metadata(context, db.metadata)
     remaining = [diff for diff in _flatten(diffs) if not _only_utc_wrapper(diff)]
     assert remaining == [], "models differ from the migrations; run `flask db migrate`"
+
+
+def test_0032_finds_the_repeats_already_on_record(app, client, pnc, supervisor):
+    """Its tables start with every case that has two incidents in a year, and every
+    statistics code two records hold: a year's counts of cases and women need them."""
+    case_id = open_case_with_history(client, pnc, supervisor)
+    for occurred_on in ("2026-02-02", "2026-07-07"):
+        added = client.post(
+            f"/api/v1/cases/{case_id}/incidents",
+            json=factories.incident(occurred_on=occurred_on),
+            headers=pnc.headers,
+        )
+        assert added.status_code == 201, added.get_json()
+    second_woman = factories.intake(
+        survivor_overrides={"given_names": "Otra", "family_names": "Mujer", "dui": valid_dui(7)}
+    )
+    assert client.post("/api/v1/cases", json=second_woman, headers=pnc.headers).status_code == 201
+    migrate(app, "downgrade", "0031")
+    with app.app_context():  # two records of one woman, as before a merge
+        db.session.execute(text("UPDATE survivors SET stat_code = 'compartido'"))
+        db.session.commit()
+    migrate(app, "upgrade", "head")
+    with app.app_context():
+        repeats = db.session.execute(text("SELECT year FROM stat_repeats")).scalars().all()
+        shared = db.session.execute(text("SELECT stat_code FROM stat_shared_codes")).scalars()
+        assert repeats == [2026]
+        assert list(shared) == ["compartido"]

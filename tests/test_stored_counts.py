@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from typing import Any
 
 import pytest
@@ -13,11 +14,17 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.reports import stats
-from app.reports.stats import StatsQuery, count_groups, count_together, stats_table
-from app.reports.stored import Asked, StoredCounts
+from app.reports.stats import (
+    StatsQuery,
+    count_groups,
+    count_returns,
+    count_together,
+    stats_table,
+)
+from app.reports.stored import Asked, Counting, StoredCounts
 from tests.conftest import USING_PG
 from tests.observatory_world import health, kept_seeded, pnc, seeded, settings  # noqa: F401
-from tests.report_helpers import PERIOD, get_stats
+from tests.report_helpers import PERIOD, add_incident, get_stats
 from tests.test_referral_inbox import institution_id, refer
 
 YEAR = {"from": "2026-01-01", "to": "2026-12-31"}
@@ -176,11 +183,19 @@ def test_referrals_sent_through_the_api_count_at_once(app, client, pnc, health, 
     assert declined == from_scratch(app, client, pnc, by="referral_outcome")
 
 
-def raw(start: date, end: date, asked: list[Asked]) -> dict[Asked, dict]:
-    return {
-        one: count_groups(db.session, StatsQuery(start, end, one.by, one.unit, one.place))
-        for one in asked
-    }
+def raw_in(session) -> Counting:
+    """Counting from the incidents, one table at a time."""
+
+    def count(start: date, end: date, asked: list[Asked]) -> dict[Asked, dict]:
+        return {
+            one: count_groups(session, StatsQuery(start, end, one.by, one.unit, one.place))
+            for one in asked
+        }
+
+    return Counting(count, partial(count_returns, session))
+
+
+NOTHING = Counting(lambda *_: {}, lambda *_: {})  # a stored answer must not count
 
 
 @pytest.mark.parametrize("unit", ["incidents", "cases", "survivors"])
@@ -188,10 +203,9 @@ def raw(start: date, end: date, asked: list[Asked]) -> dict[Asked, dict]:
 def test_a_years_stored_counts_equal_the_year_counted_from_the_incidents(app, seeded, unit, by):
     with app.app_context():
         query = StatsQuery(date(2026, 1, 1), date(2026, 12, 31), by, unit=unit)
-        first = StoredCounts(db.session).counts(query.start, query.end, Asked(unit, by), raw)
-        again = StoredCounts(db.session).counts(
-            query.start, query.end, Asked(unit, by), lambda start, end, asked: {}
-        )
+        asked = Asked(unit, by)
+        first = StoredCounts(db.session).counts(query.start, query.end, asked, raw_in(db.session))
+        again = StoredCounts(db.session).counts(query.start, query.end, asked, NOTHING)
         assert first == count_groups(db.session, query)
         assert again == first  # the second answer is the stored one
 
@@ -216,7 +230,7 @@ def test_a_table_and_its_margins_counted_together_equal_each_counted_alone(
     with app.app_context():
         october = (date(2026, 10, 1), date(2026, 10, 31))
         together = count_together(db.session, *october, asked)
-        assert together == raw(*october, asked)
+        assert together == raw_in(db.session).groups(*october, asked)
         assert all(together.values())
 
 
@@ -255,18 +269,8 @@ def test_two_requests_counting_the_same_month_at_once_do_not_wait_on_each_other(
                 assert StoredCounts(second).counts(*october, asked, raw_in(second)) == answer
                 second.commit()
             first.commit()
-        again = StoredCounts(db.session).counts(*october, asked, lambda *_: {})
+        again = StoredCounts(db.session).counts(*october, asked, NOTHING)
         assert again == answer
-
-
-def raw_in(session):
-    def count(start: date, end: date, asked: list[Asked]) -> dict[Asked, dict]:
-        return {
-            one: count_groups(session, StatsQuery(start, end, one.by, one.unit, one.place))
-            for one in asked
-        }
-
-    return count
 
 
 def test_the_tables_of_one_transaction_take_the_notes_once(app, seeded):
@@ -298,11 +302,12 @@ def test_postgresql_connections_do_not_compile_queries(app):
         assert db.session.execute(text("SHOW jit")).scalar() == "off"
 
 
-def test_a_year_table_after_a_write_counts_its_year_and_the_month_once_each(
+def test_a_year_table_after_a_write_counts_only_that_month_again(
     app, client, pnc, seeded, monkeypatch
 ):
     """The year's pattern reads its margins' tables by month too: after a write to
-    October they are counted again in one go with the month, not one table at a time."""
+    October they are counted again in one go with the month's own, and the year is not
+    counted again from its incidents."""
     query = {"by": "district,violence_type", "unit": "cases", **YEAR}
     get_stats(client, pnc, **query)
     calls: list[tuple[date, date, int]] = []
@@ -314,9 +319,105 @@ def test_a_year_table_after_a_write_counts_its_year_and_the_month_once_each(
     monkeypatch.setattr(stats, "count_together", counting)
     run_sql(app, "UPDATE incidents SET age_group = age_group WHERE occurred_on >= '2026-10-01'")
     after = get_stats(client, pnc, **query)
-    assert sorted(calls) == [
-        (date(2026, 1, 1), date(2026, 12, 31), 3),  # the table and its margins
-        (date(2026, 10, 1), date(2026, 10, 31), 3),  # the margins by month, and the month
-    ]
+    # the month's table and margins, and the margins by month: the year is its months
+    # less those they count again, which reads only the year's repeats
+    assert calls == [(date(2026, 10, 1), date(2026, 10, 31), 6)]
     monkeypatch.undo()
     assert after == from_scratch(app, client, pnc, **query)
+
+
+def incidents_of(app, district: str, month: str, kind: str = "physical") -> list[tuple[Any, Any]]:
+    """(incident id, case id) of a district's incidents of one violence type dated in a
+    month (YYYY-MM), in the order they were recorded."""
+    with app.app_context():
+        rows = db.session.execute(
+            text(
+                "SELECT i.id, i.case_id FROM incidents i JOIN incident_violence_types t "
+                "ON t.incident_id = i.id WHERE i.municipality = :district AND "
+                "t.violence_type = :kind AND i.occurred_on >= :first AND i.occurred_on <= :last "
+                "ORDER BY i.created_at"
+            ),
+            {"district": district, "kind": kind, "first": f"{month}-01", "last": f"{month}-28"},
+        )
+        return [tuple(row) for row in rows]
+
+
+def year_as_stored_and_from_scratch(app, unit: str, by: tuple[str, ...]) -> tuple[dict, dict]:
+    query = StatsQuery(date(2026, 1, 1), date(2026, 12, 31), by, unit=unit)
+    with app.app_context(), app.test_request_context():
+        stored = stats.stored_groups(db.session, query)
+        db.session.commit()
+        return stored, count_groups(db.session, query)
+
+
+def months_summed(app, unit: str, by: tuple[str, ...]) -> dict:
+    with app.app_context(), app.test_request_context():
+        view = StoredCounts(db.session)
+        return view.months(date(2026, 1, 1), date(2026, 12, 31), Asked(unit, by),
+                           raw_in(db.session))  # fmt: skip
+
+
+def add_a_march_incident_by_api(app, client, health, seeded) -> None:
+    add_incident(client, health, seeded.case_ids[14], occurred_on="2026-03-03")  # an October case
+
+
+def move_an_incident_to_another_case_and_month(app, client, health, seeded) -> None:
+    (_, keeper), (moved, _) = incidents_of(app, "acajutla", "2026-10", "psychological")[:2]
+    run_sql(app, "UPDATE incidents SET case_id = :case, occurred_on = '2026-06-01' "
+            "WHERE id = :id", case=keeper, id=moved)  # fmt: skip
+
+
+def give_two_records_one_code(app, client, health, seeded) -> None:
+    (_, august), *_ = incidents_of(app, "acajutla", "2026-08")
+    (_, october), *_ = incidents_of(app, "acajutla", "2026-10")
+    for case_id in (august, october):
+        run_sql(app, "UPDATE survivors SET stat_code = 'una-sola-mujer' WHERE id = "
+                "(SELECT survivor_id FROM cases WHERE id = :id)", id=case_id)  # fmt: skip
+
+
+REPEATS = [add_a_march_incident_by_api, move_an_incident_to_another_case_and_month,
+           give_two_records_one_code]  # fmt: skip
+
+
+@pytest.mark.parametrize("unit", ["cases", "survivors"])
+@pytest.mark.parametrize("write", REPEATS, ids=[w.__name__ for w in REPEATS])
+def test_a_year_counts_once_whom_its_months_count_twice(app, client, health, seeded, unit, write):
+    """A year's cases and women are its months' less those they count again: a case (or
+    a woman) in two months of the year counts once in it, whichever write put her there."""
+    for by in (("district",), ("violence_type",), ("district", "violence_type")):
+        year_as_stored_and_from_scratch(app, unit, by)  # stored before the write
+    write(app, client, health, seeded)
+    repeated = unit == "survivors" or write is not give_two_records_one_code
+    for by in (("district",), ("violence_type",), ("district", "violence_type")):
+        stored, counted = year_as_stored_and_from_scratch(app, unit, by)
+        assert stored == counted
+        if repeated:  # the months count her twice: the year must not
+            assert months_summed(app, unit, by) != counted
+
+
+def void_the_march_incident(app, client, health, seeded) -> None:
+    run_sql(app, "UPDATE incidents SET voided_at = created_at WHERE occurred_on = '2026-03-03'")
+
+
+def test_the_months_counted_again_are_kept_from_one_write_to_the_next(
+    app, client, health, seeded, monkeypatch
+):
+    """Each write counts again only what its month and the later ones count again; the
+    earlier months' are kept, and the year still equals a count from scratch."""
+    since: list[date] = []
+
+    def recording(session, start, end, first, asked):
+        since.append(first)
+        return count_returns(session, start, end, first, asked)
+
+    monkeypatch.setattr(stats, "count_returns", recording)
+    by = ("district", "violence_type")
+    year_as_stored_and_from_scratch(app, "survivors", by)
+    writes = [*REPEATS, void_the_march_incident]
+    for write in writes:
+        write(app, client, health, seeded)
+        stored, counted = year_as_stored_and_from_scratch(app, "survivors", by)
+        assert stored == counted, write.__name__
+    # first every month; then from each write's earliest month (the shared code's
+    # October record is the one given a March incident)
+    assert since == [date(2026, month, 1) for month in (1, 3, 6, 3, 3)]

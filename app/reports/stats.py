@@ -13,7 +13,8 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select, tuple_, union
+from sqlalchemy.orm import aliased
 
 from app.cases.models import Case, Incident, Survivor
 from app.cases.repeats import counted_once
@@ -24,7 +25,8 @@ from app.core.i18n import N_
 from app.reports.cube import Counts, Pattern, PeriodCube, is_hidden, month_series, period_kind
 from app.reports.dimensions import DIMENSIONS, JOINS, Dimension
 from app.reports.labels import labels_for
-from app.reports.stored import Asked, Count, stored_counts
+from app.reports.models import StatRepeat, StatSharedCode
+from app.reports.stored import Asked, Counting, stored_counts
 from app.reports.suppression import HIDDEN, SMALL, THRESHOLD, TOTAL, Entry, Grid, Shown
 
 UNITS = ("incidents", "cases", "survivors")
@@ -196,6 +198,78 @@ def _left_out(keys: tuple[str, ...], by: tuple[str, ...]) -> int:
     return sum(1 << (len(keys) - 1 - i) for i, key in enumerate(keys) if key not in by)
 
 
+def count_returns(
+    session: DbSession, start: date, end: date, since: date, asked: list[Asked]
+) -> dict[Asked, dict[str, Counts]]:
+    """For each of `asked` (cases or women over the year `start`–`end`), for each month
+    from `since`'s to the year's end, by group: the cases or women that month counts
+    whom an earlier month of the year already counted there. The year's distinct counts
+    are its months' counts less all of these. Only a year's repeats (`StatRepeat`,
+    `StatSharedCode`) can lie in two of its months, so only their incidents are read,
+    once for all of `asked` of one unit and district."""
+    returns: dict[Asked, dict[str, Counts]] = {}
+    for same in _by_unit_and_place(asked):
+        returns |= _returns(session, start, end, since, same)
+    return returns
+
+
+def _by_unit_and_place(asked: list[Asked]) -> list[list[Asked]]:
+    groups: dict[tuple[str, str | None], list[Asked]] = {}
+    for one in asked:
+        groups.setdefault((one.unit, one.place), []).append(one)
+    return list(groups.values())
+
+
+def _returns(
+    session: DbSession, start: date, end: date, since: date, asked: list[Asked]
+) -> dict[Asked, dict[str, Counts]]:
+    keys = tuple(dict.fromkeys(key for one in asked for key in one.by))
+    query = StatsQuery(start, end, keys, asked[0].unit, asked[0].place)
+    month = DIMENSIONS["month"].expression(session.get_bind().dialect.name)
+    stmt, _columns = _counted(session, query, _unit_key(query), month)
+    stmt = stmt.where(Incident.case_id.in_(_repeats(query, since))).distinct()
+    seen = [tuple(str(value) for value in row) for row in session.execute(stmt)]
+    first_code = f"{since.year:04d}-{since.month:02d}"
+    returns: dict[Asked, dict[str, Counts]] = {}
+    for one in asked:
+        places = [keys.index(key) for key in one.by]
+        # each group's units and their months: a set, the joined rows repeat them
+        months: dict[tuple[tuple[str, ...], str], set[str]] = {}
+        for row in seen:
+            months.setdefault((tuple(row[i] for i in places), row[-2]), set()).add(row[-1])
+        by_month: dict[str, Counts] = {}
+        for (group, _unit), its_months in months.items():
+            for later in sorted(its_months)[1:]:
+                if later >= first_code:
+                    counts = by_month.setdefault(later, {})
+                    counts[group] = counts.get(group, 0) + 1
+        returns[one] = by_month
+    return returns
+
+
+def _repeats(query: StatsQuery, since: date) -> Any:
+    """The cases whose incidents may lie in two months of the query's year, one of them
+    from `since` on: its repeats with an incident then and, when women are counted,
+    every record of a woman who has several."""
+    # aliases: the counting statement has its own incidents, cases and survivors
+    later = aliased(Incident)
+    repeats = select(StatRepeat.case_id).where(
+        StatRepeat.year == query.start.year,
+        StatRepeat.case_id.in_(
+            select(later.case_id).where(later.occurred_on >= since, later.occurred_on <= query.end)
+        ),
+    )
+    if query.unit != "survivors":
+        return repeats
+    record, woman = aliased(Case), aliased(Survivor)
+    shared = (
+        select(record.id)
+        .join(woman, woman.id == record.survivor_id)
+        .where(woman.stat_code.in_(select(StatSharedCode.stat_code)))
+    )
+    return union(repeats, shared)
+
+
 def months_between(start: date, end: date) -> list[str]:
     months, year, month = [], start.year, start.month
     while (year, month) <= (end.year, end.month):
@@ -225,8 +299,11 @@ def stored_groups(session: DbSession, query: StatsQuery) -> Counts:
     return stored_counts(session).counts(query.start, query.end, asked, _counter(session))
 
 
-def _counter(session: DbSession) -> Count:
-    return lambda start, end, asked: count_together(session, start, end, asked)
+def _counter(session: DbSession) -> Counting:
+    return Counting(
+        groups=lambda start, end, asked: count_together(session, start, end, asked),
+        returns=lambda start, end, since, asked: count_returns(session, start, end, since, asked),
+    )
 
 
 def period_cube(session: DbSession, query: StatsQuery) -> PeriodCube:

@@ -10,13 +10,15 @@ not change costs one small read whatever the size of the record.
 
 A year is the sum of its months wherever that is exact: counts of incidents (an
 incident lies in one month), and any count by month. Counts of cases or of women by
-anything else are distinct over the whole year and are stored for the year.
+anything else are distinct over the whole year: its months' counts less the times they
+count the same case or woman twice (the overlap, found among the year's few repeats),
+stored for the year.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
@@ -52,6 +54,20 @@ class Asked:
 
 # Counts of one period from the incidents, for each of several questions.
 Count = Callable[[date, date, list[Asked]], dict[Asked, Counts]]
+
+
+# For a year (start, end), from a month (since) on: each month's cases or women that an
+# earlier month of the year counted in the same group, by month code.
+Returns = Callable[[date, date, date, list[Asked]], dict[Asked, dict[str, Counts]]]
+
+
+@dataclass(frozen=True)
+class Counting:
+    """How counts are made from the incidents: `groups` counts a period; `returns`, for
+    a year's cases or women, those its months count again (`Returns`)."""
+
+    groups: Count
+    returns: Returns
 
 
 def month_code(day: date) -> str:
@@ -150,61 +166,110 @@ class StoredCounts:
             self._generations = {month: generation for month, generation in rows}
         return ".".join(str(self._generations.get(code, 0)) for code in codes)
 
-    def counts(self, start: date, end: date, asked: Asked, count: Count) -> Counts:
-        """The counts of the whole month or year `start`–`end`, stored or counted now
-        by `count`."""
-        return self.counts_together(start, end, [asked], count)[asked]
+    def counts(self, start: date, end: date, asked: Asked, counting: Counting) -> Counts:
+        """The counts of the whole month or year `start`–`end`, stored or counted now."""
+        return self.counts_together(start, end, [asked], counting)[asked]
 
     def counts_together(
-        self, start: date, end: date, asked: list[Asked], count: Count
+        self, start: date, end: date, asked: list[Asked], counting: Counting
     ) -> dict[Asked, Counts]:
         """Several counts of one period: those to be counted again are counted together,
-        so that `count` may read the incidents once for all of them."""
+        so that `counting` may read the incidents once for all of them."""
         kind = period_kind(start, end)
         if kind == "month":
-            return self._stored(month_code(start), [start], start, end, asked, count)
+            return self._stored(start, end, asked, counting)
         if kind != "year":
             raise ValueError("counts are stored for a whole month or a whole year")
-        summed = [one for one in asked if one.additive]
-        found = self._summed(start, end, summed, count) if summed else {}
-        rest = [one for one in asked if not one.additive]
-        if rest:
-            found |= self._stored(str(start.year), months_of(start, end), start, end, rest, count)
-        return found
+        return self._year(start, end, asked, counting)
 
-    def months(self, start: date, end: date, asked: Asked, count: Count) -> Counts:
+    def months(self, start: date, end: date, asked: Asked, counting: Counting) -> Counts:
         """The sum of the months' counts from `start`'s month to `end`'s: exact only
         where `asked.additive`, or where the months are told apart (by month)."""
-        return self._summed(start, end, [asked], count)[asked]
+        return self._summed(start, end, [asked], counting)[asked]
 
     def _summed(
-        self, start: date, end: date, asked: list[Asked], count: Count
+        self, start: date, end: date, asked: list[Asked], counting: Counting
     ) -> dict[Asked, Counts]:
         totals: dict[Asked, Counts] = {one: {} for one in asked}
+        if not asked:
+            return totals
         for first in months_of(start, end):
-            for one, counts in self.counts_together(first, month_end(first), asked, count).items():
+            in_month = self._stored(first, month_end(first), asked, counting)
+            for one, counts in in_month.items():
                 total = totals[one]
                 for group, n in counts.items():
                     total[group] = total.get(group, 0) + n
         return totals
 
-    def _stored(
-        self,
-        period: str,
-        months: list[date],
-        start: date,
-        end: date,
-        asked: list[Asked],
-        count: Count,
+    def _year(
+        self, start: date, end: date, asked: list[Asked], counting: Counting
     ) -> dict[Asked, Counts]:
-        keys = {f"{period}|{one.name}": one for one in asked}
+        """A year's counts from its months' (only a month written to is counted again,
+        once for all of `asked`). Cases or women by anything but month are distinct
+        over the year: stored for it, and when stale its months' counts less those
+        each month counts again (`_returns`)."""
+        distinct = {f"{start.year}|{one.name}": one for one in asked if not one.additive}
+        stamps = dict.fromkeys(distinct, self.generations(months_of(start, end)))
+        found = self._found(stamps)
+        stale = {key: one for key, one in distinct.items() if key not in found}
+        additive = [one for one in asked if one.additive]
+        summed = self._summed(start, end, [*additive, *stale.values()], counting)
+        counts = {one: summed[one] for one in additive}
+        if stale:
+            returns = self._returns(start, end, stale, counting)
+            made = {key: less(summed[one], returns[one]) for key, one in stale.items()}
+            self._store({key: encode(n) for key, n in made.items()}, stamps)
+            counts |= {stale[key]: n for key, n in made.items()}
+        return counts | {distinct[key]: decode(kept) for key, kept in found.items()}
+
+    def _returns(
+        self, start: date, end: date, stale: dict[str, Asked], counting: Counting
+    ) -> dict[Asked, Counts]:
+        """The cases or women the year's months count again, summed over its months.
+        Kept by month: a month's are counted again only when it or an earlier month of
+        the year has changed, so a write to this month reads only the repeats seen in
+        it or later, and a write to last year nothing of this one."""
+        months = months_of(start, end)
+        stamp = self.generations(months).split(".")
+        keys = {f"{key}|returns": one for key, one in stale.items()}
+        kept = self._kept(list(keys))
+        unchanged = min((_same_months(kept[key][0], stamp) if key in kept else 0) for key in keys)
+        if unchanged < len(months):
+            fresh = counting.returns(start, end, months[unchanged], list(keys.values()))
+        codes = [month_code(first) for first in months]
+        totals: dict[Asked, Counts] = {}
+        made: dict[str, str] = {}
+        for key, one in keys.items():
+            earlier = json.loads(kept[key][1]) if key in kept else {}
+            by_month = {code: earlier[code] for code in codes[:unchanged] if code in earlier}
+            if unchanged < len(months):
+                by_month |= {code: encode(counts) for code, counts in fresh[one].items()}
+            made[key] = json.dumps(by_month, separators=(",", ":"))
+            totals[one] = added(decode(text) for text in by_month.values())
+        self._store(made, dict.fromkeys(made, ".".join(stamp)))
+        return totals
+
+    def _kept(self, keys: list[str]) -> dict[str, tuple[str, str]]:
+        """What is stored under `keys`, whatever it was counted at: (generations, counts)."""
+        rows = self.session.execute(
+            select(StatCount.key, StatCount.generations, StatCount.counts).where(
+                StatCount.key.in_(keys)
+            )
+        )
+        return {key: (made_at, kept) for key, made_at, kept in rows}
+
+    def _stored(
+        self, start: date, end: date, asked: list[Asked], counting: Counting
+    ) -> dict[Asked, Counts]:
+        """A month's counts: stored, or counted now together and stored."""
+        keys = {f"{month_code(start)}|{one.name}": one for one in asked}
 
         def count_missing(missing: list[str]) -> dict[str, str]:
-            counted = count(start, end, [keys[key] for key in missing])
+            counted = counting.groups(start, end, [keys[key] for key in missing])
             return {key: encode(counted[keys[key]]) for key in missing}
 
-        generations = self.generations(months)
-        texts = self.texts({key: generations for key in keys}, count_missing)
+        stamp = self.generations([start])
+        texts = self.texts({key: stamp for key in keys}, count_missing)
         return {keys[key]: decode(kept) for key, kept in texts.items()}
 
     def texts(
@@ -213,25 +278,32 @@ class StoredCounts:
         """What is stored under each key of `stamps` if it was made at that stamp (the
         generations it was counted at); the rest made now by `make`, from the missing
         keys, and stored with their stamps."""
+        found = self._found(stamps)
+        missing = [key for key in stamps if key not in found]
+        if missing:
+            made = make(missing)
+            self._store(made, stamps)
+            found |= made
+        return found
+
+    def _found(self, stamps: dict[str, str]) -> dict[str, str]:
+        """What is stored under each key of `stamps` and was made at its stamp."""
+        if not stamps:
+            return {}
         rows = self.session.execute(
             select(StatCount.key, StatCount.generations, StatCount.counts).where(
                 StatCount.key.in_(stamps)
             )
         )
-        found = {key: kept for key, made_at, kept in rows if made_at == stamps[key]}
-        missing = [key for key in stamps if key not in found]
-        if missing:
-            made = make(missing)
-            now = utcnow()
-            _upsert_counts(
-                self.session,
-                [
-                    {"key": key, "generations": stamps[key], "counts": kept, "counted_at": now}
-                    for key, kept in made.items()
-                ],
-            )
-            found |= made
-        return found
+        return {key: kept for key, made_at, kept in rows if made_at == stamps[key]}
+
+    def _store(self, made: dict[str, str], stamps: dict[str, str]) -> None:
+        now = utcnow()
+        rows = [
+            {"key": key, "generations": stamps[key], "counts": kept, "counted_at": now}
+            for key, kept in made.items()
+        ]
+        _upsert_counts(self.session, rows)
 
 
 # PostgreSQL: a request stores a count only if no other is storing it at that moment, so
@@ -254,6 +326,32 @@ def _upsert_counts(session: DbSession, rows: list[dict[str, Any]]) -> None:
     stmt = insert(StatCount).values(rows)
     changes = {name: stmt.excluded[name] for name in ("generations", "counts", "counted_at")}
     session.execute(stmt.on_conflict_do_update(index_elements=["key"], set_=changes))
+
+
+def _same_months(made_at: str, now: list[str]) -> int:
+    """How many of the year's first months are at the generations they were at."""
+    then = made_at.split(".")
+    same = 0
+    while same < len(now) and same < len(then) and then[same] == now[same]:
+        same += 1
+    return same
+
+
+def added(all_counts: Iterable[Counts]) -> Counts:
+    total: Counts = {}
+    for counts in all_counts:
+        for group, n in counts.items():
+            total[group] = total.get(group, 0) + n
+    return total
+
+
+def less(counts: Counts, overlap: Counts) -> Counts:
+    """`counts` less `overlap`, group by group: no group of the overlap is missing from
+    the counts, nor larger there (each is a unit counted in two months or more)."""
+    left = {group: n - overlap.get(group, 0) for group, n in counts.items()}
+    if set(overlap) - set(counts) or any(n <= 0 for n in left.values()):
+        raise ValueError("an overlap larger than the months' counts")
+    return left
 
 
 def encode(counts: Counts) -> str:
