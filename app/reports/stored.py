@@ -10,9 +10,9 @@ not change costs one small read whatever the size of the record.
 
 A year is the sum of its months wherever that is exact: counts of incidents (an
 incident lies in one month), and any count by month. Counts of cases or of women by
-anything else are distinct over the whole year: its months' counts less the times they
-count the same case or woman twice (the overlap, found among the year's few repeats),
-stored for the year.
+anything else are distinct over the whole year: its months' counts less those each
+month counts again (found among the year's few repeats, kept by month), stored for the
+year.
 """
 
 from __future__ import annotations
@@ -345,13 +345,13 @@ def added(all_counts: Iterable[Counts]) -> Counts:
     return total
 
 
-def less(counts: Counts, overlap: Counts) -> Counts:
-    """`counts` less `overlap`, group by group: no group of the overlap is missing from
-    the counts, nor larger there (each is a unit counted in two months or more)."""
-    left = {group: n - overlap.get(group, 0) for group, n in counts.items()}
-    if set(overlap) - set(counts) or any(n <= 0 for n in left.values()):
-        raise ValueError("an overlap larger than the months' counts")
-    return left
+def less(counts: Counts, again: Counts) -> Counts:
+    """`counts` less `again`, group by group. Each one counted again was counted a first
+    time, so no group falls to 0, unless a write committed between the months' counts
+    and these (PostgreSQL reads each statement afresh); its note has the year counted
+    again at the next request, so an emptied group is left out meanwhile."""
+    left = {group: n - again.get(group, 0) for group, n in counts.items()}
+    return {group: n for group, n in left.items() if n > 0}
 
 
 def encode(counts: Counts) -> str:
