@@ -8,8 +8,10 @@ are suppressed before anything leaves this module (see `suppression`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from operator import itemgetter
 from typing import Any
 
 from flask_babel import gettext
@@ -228,23 +230,31 @@ def _returns(
     month = DIMENSIONS["month"].expression(session.get_bind().dialect.name)
     stmt, _columns = _counted(session, query, _unit_key(query), month)
     stmt = stmt.where(Incident.case_id.in_(_repeats(query, since))).distinct()
-    seen = [tuple(str(value) for value in row) for row in session.execute(stmt)]
+    seen = session.execute(stmt).all()  # (values…, unit, month)
     first_code = f"{since.year:04d}-{since.month:02d}"
-    returns: dict[Asked, dict[str, Counts]] = {}
-    for one in asked:
-        places = [keys.index(key) for key in one.by]
-        # each group's units and their months: a set, the joined rows repeat them
-        months: dict[tuple[tuple[str, ...], str], set[str]] = {}
-        for row in seen:
-            months.setdefault((tuple(row[i] for i in places), row[-2]), set()).add(row[-1])
-        by_month: dict[str, Counts] = {}
-        for (group, _unit), its_months in months.items():
-            for later in sorted(its_months)[1:]:
-                if later >= first_code:
-                    counts = by_month.setdefault(later, {})
-                    counts[group] = counts.get(group, 0) + 1
-        returns[one] = by_month
-    return returns
+    return {
+        one: _counted_again(seen, [keys.index(key) for key in one.by], first_code) for one in asked
+    }
+
+
+def _counted_again(seen: Sequence[Any], places: list[int], first_code: str) -> dict[str, Counts]:
+    """From (values…, unit, month) rows: by month from `first_code` on, by the group of
+    the values at `places`, the units a month counts that an earlier one counted there."""
+    pick = itemgetter(*places, -2)  # the group's values and the unit
+    # each group's units and their months: a set, the joined rows repeat them
+    months: dict[tuple[Any, ...], set[str]] = {}
+    for row in seen:
+        months.setdefault(pick(row), set()).add(row[-1])
+    by_month: dict[str, Counts] = {}
+    for group_and_unit, its_months in months.items():
+        if len(its_months) < 2:
+            continue
+        group = tuple(str(value) for value in group_and_unit[:-1])
+        for later in sorted(its_months)[1:]:
+            if later >= first_code:
+                counts = by_month.setdefault(later, {})
+                counts[group] = counts.get(group, 0) + 1
+    return by_month
 
 
 def _repeats(query: StatsQuery, since: date) -> Any:
