@@ -8,14 +8,12 @@ are suppressed before anything leaves this module (see `suppression`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from operator import itemgetter
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import func, select, tuple_, union
+from sqlalchemy import distinct, func, literal_column, select, tuple_, union
 from sqlalchemy.orm import aliased
 
 from app.cases.models import Case, Incident, Survivor
@@ -225,36 +223,48 @@ def _by_unit_and_place(asked: list[Asked]) -> list[list[Asked]]:
 def _returns(
     session: DbSession, start: date, end: date, since: date, asked: list[Asked]
 ) -> dict[Asked, dict[str, Counts]]:
+    if session.get_bind().dialect.name == "postgresql":
+        return _returns_together(session, start, end, since, asked)
+    return {one: _returns_together(session, start, end, since, [one])[one] for one in asked}
+
+
+def _returns_together(
+    session: DbSession, start: date, end: date, since: date, asked: list[Asked]
+) -> dict[Asked, dict[str, Counts]]:
+    """One query: each repeat's months, by group, where she lies in two or more; several
+    groupings at once are GROUPING SETS (PostgreSQL)."""
     keys = tuple(dict.fromkeys(key for one in asked for key in one.by))
     query = StatsQuery(start, end, keys, asked[0].unit, asked[0].place)
-    month = DIMENSIONS["month"].expression(session.get_bind().dialect.name)
-    stmt, _columns = _counted(session, query, _unit_key(query), month)
-    stmt = stmt.where(Incident.case_id.in_(_repeats(query, since))).distinct()
-    seen = session.execute(stmt).all()  # (values…, unit, month)
+    dialect = session.get_bind().dialect.name
+    month = DIMENSIONS["month"].expression(dialect)
+    stmt, columns = _counted(session, query, _months_listed(dialect, month))
+    unit = _unit_key(query)
+    stmt = stmt.where(Incident.case_id.in_(_repeats(query, since)))
+    stmt = stmt.having(func.count(func.distinct(month)) > 1)
+    if len(asked) > 1:
+        sets = [tuple_(*(columns[keys.index(key)] for key in one.by), unit) for one in asked]
+        stmt = stmt.add_columns(func.grouping(*columns)).group_by(func.grouping_sets(*sets))
+    else:
+        stmt = stmt.add_columns(literal_column("0")).group_by(*columns, unit)
+    by_mask = {_left_out(keys, one.by) if len(asked) > 1 else 0: one for one in asked}
     first_code = f"{since.year:04d}-{since.month:02d}"
-    return {
-        one: _counted_again(seen, [keys.index(key) for key in one.by], first_code) for one in asked
-    }
-
-
-def _counted_again(seen: Sequence[Any], places: list[int], first_code: str) -> dict[str, Counts]:
-    """From (values…, unit, month) rows: by month from `first_code` on, by the group of
-    the values at `places`, the units a month counts that an earlier one counted there."""
-    pick = itemgetter(*places, -2)  # the group's values and the unit
-    # each group's units and their months: a set, the joined rows repeat them
-    months: dict[tuple[Any, ...], set[str]] = {}
-    for row in seen:
-        months.setdefault(pick(row), set()).add(row[-1])
-    by_month: dict[str, Counts] = {}
-    for group_and_unit, its_months in months.items():
-        if len(its_months) < 2:
-            continue
-        group = tuple(str(value) for value in group_and_unit[:-1])
-        for later in sorted(its_months)[1:]:
+    returns: dict[Asked, dict[str, Counts]] = {one: {} for one in asked}
+    for row in session.execute(stmt):
+        one = by_mask[row[-1]]
+        group = tuple(str(row[keys.index(key)]) for key in one.by)
+        by_month = returns[one]
+        for later in sorted(row[-2].split(","))[1:]:  # every month after her first there
             if later >= first_code:
                 counts = by_month.setdefault(later, {})
                 counts[group] = counts.get(group, 0) + 1
-    return by_month
+    return returns
+
+
+def _months_listed(dialect: str, month: Any) -> Any:
+    """A group's months, each once, as one text: `2026-03,2026-10`."""
+    if dialect == "postgresql":
+        return func.string_agg(distinct(month), literal_column("','"))
+    return func.group_concat(distinct(month))
 
 
 def _repeats(query: StatsQuery, since: date) -> Any:
