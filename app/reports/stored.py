@@ -190,16 +190,13 @@ class StoredCounts:
     def _summed(
         self, start: date, end: date, asked: list[Asked], counting: Counting
     ) -> dict[Asked, Counts]:
-        totals: dict[Asked, Counts] = {one: {} for one in asked}
         if not asked:
-            return totals
-        for first in months_of(start, end):
-            in_month = self._stored(first, month_end(first), asked, counting)
-            for one, counts in in_month.items():
-                total = totals[one]
-                for group, n in counts.items():
-                    total[group] = total.get(group, 0) + n
-        return totals
+            return {}
+        months = [
+            self._stored(first, month_end(first), asked, counting)
+            for first in months_of(start, end)
+        ]
+        return {one: added(in_month[one] for in_month in months) for one in asked}
 
     def _year(
         self, start: date, end: date, asked: list[Asked], counting: Counting
@@ -288,14 +285,8 @@ class StoredCounts:
 
     def _found(self, stamps: dict[str, str]) -> dict[str, str]:
         """What is stored under each key of `stamps` and was made at its stamp."""
-        if not stamps:
-            return {}
-        rows = self.session.execute(
-            select(StatCount.key, StatCount.generations, StatCount.counts).where(
-                StatCount.key.in_(stamps)
-            )
-        )
-        return {key: kept for key, made_at, kept in rows if made_at == stamps[key]}
+        kept = self._kept(list(stamps)) if stamps else {}
+        return {key: text for key, (made_at, text) in kept.items() if made_at == stamps[key]}
 
     def _store(self, made: dict[str, str], stamps: dict[str, str]) -> None:
         now = utcnow()
