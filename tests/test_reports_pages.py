@@ -90,6 +90,18 @@ def test_a_refused_filter_keeps_every_choice_she_made_and_marks_the_wrong_one(su
     assert '<select id="unit" name="unit">' in page  # only the period is marked wrong
 
 
+def test_a_year_by_month_and_another_dimension_is_refused_on_the_form(supervisor_web):
+    asked = {"from": "2026-01-01", "to": "2026-12-31", "by": ["district", "month"], "unit": "cases"}
+    response = supervisor_web.get("/reports", query_string=asked)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "No se pudo contar lo que pidió" in page
+    assert "En un año, el mes va solo o con un distrito." in page
+    assert selected(page, "by-rows") == "district"
+    assert selected(page, "by-columns") == "month"
+    assert selected(page, "unit") == "cases"
+
+
 def test_an_accepted_filter_shows_what_is_counted(supervisor_web):
     asked = {"from": "2026-10-01", "to": "2026-10-31", "by": ["violence_type"], "unit": "cases"}
     page = supervisor_web.get("/reports", query_string=asked).get_data(as_text=True)

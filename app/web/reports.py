@@ -24,7 +24,7 @@ from app.reports.exports import CsvFile
 from app.reports.labels import AGE_YEARS, MONTH_NAMES, NO_DATA, NO_REFERRAL
 from app.reports.policy import may_view_reports
 from app.reports.schemas import PeriodIn, StatsQueryIn
-from app.reports.stats import Axis, StatsQuery, StatsTable, query_from_args
+from app.reports.stats import Axis, StatsQuery, StatsTable, check_query, query_from_args
 from app.reports.suppression import TOTAL
 from app.web.charts import Point, bar_chart, line_chart
 from app.web.formtools import web_caller
@@ -105,6 +105,7 @@ def read_filters() -> Filters:
     try:
         args = StatsQueryIn().load(raw)
         query = query_from_args(db.session, args)
+        check_query(query)  # what only the whole question can refuse (a year by month and more)
         return Filters(args, query, chosen=choices_of(query))
     except (ValidationError, InvalidInput) as error:
         args = StatsQueryIn().load({"by": DEFAULT_BY})
